@@ -1,0 +1,3 @@
+/* cmd-help.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

@@ -1,0 +1,3 @@
+/* events.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

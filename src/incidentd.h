@@ -1,0 +1,402 @@
+/*
+ * incidentd.h: the one header. Each source file has its section below.
+ *
+ * Data flows one way: Socket Mode envelope (slack-socket.c) -> events.c ->
+ * command (cmd-*.c) -> store (intent recorded) -> service client
+ * (slack.c, jira.c, pagerduty.c over http.c) -> reply.
+ */
+#ifndef INCIDENTD_H
+#define INCIDENTD_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "compat.h"
+#include "queue.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct event_base;
+struct evdns_base;
+struct bufferevent;
+struct cJSON;
+struct ssl_st;
+
+#define INCIDENTD_NAME		"incidentd"
+
+/* util.c */
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+void	 strlist_add(struct strlist *, const char *);
+void	 strlist_addf(struct strlist *, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+void	 strlist_free(struct strlist *);
+
+struct url {
+	char	*scheme;	/* "http", "https", "ws" or "wss" */
+	char	*host;		/* without brackets for IPv6 */
+	int	 port;		/* explicit or the scheme's default */
+	char	*path;		/* path and query, at least "/" */
+	int	 tls;		/* https or wss */
+};
+/* Parse an absolute URL; 0 or -1 with *errstr set. */
+int	 url_parse(const char *, struct url *, const char **errstr);
+void	 url_free(struct url *);
+int	 url_host_is_loopback(const char *host);
+/* Percent-encode for a query component (RFC 3986 unreserved kept). */
+char	*url_encode(const char *);
+char	*base64_encode(const unsigned char *, size_t);
+/* Monotonic milliseconds, and wall-clock seconds. */
+uint64_t now_ms(void);
+time_t	 now_wall(void);
+/* Uniform random in [0, n). */
+uint32_t rand_uniform(uint32_t n);
+/* Exponential backoff with full jitter: base * 2^attempt, capped. */
+uint64_t backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
+int	 str_has_prefix(const char *, const char *);
+
+/* json.c: helpers over cJSON; only this file walks raw trees. */
+/* Look up a dotted path ("event.item.ts"); NULL if absent. */
+struct cJSON *json_path(const struct cJSON *, const char *path);
+/* String at path or NULL if absent or not a string. */
+const char *json_str(const struct cJSON *, const char *path);
+/* Number at path, or def. */
+double	 json_num(const struct cJSON *, const char *path, double def);
+/* 1 if true, 0 if false or absent. */
+int	 json_bool(const struct cJSON *, const char *path);
+/* Append s as a JSON string literal (with quotes) to a malloc'd buffer. */
+char	*json_quote(const char *s);
+/* Serialize compactly; caller frees. */
+char	*json_print(const struct cJSON *);
+
+/* reactor.c: the one event_base, evdns, deferred and end-of-turn work. */
+extern struct event_base	*reactor_base;
+extern struct evdns_base	*reactor_dns;
+void	 reactor_init(void);
+void	 reactor_free(void);
+/* Run until reactor_stop; commits the store at the end of every turn. */
+int	 reactor_run(void);
+void	 reactor_stop(void);
+int	 reactor_stopping(void);
+/* Run fn(arg) on the next loop turn (teardown outside callbacks). */
+void	 reactor_defer(void (*fn)(void *), void *arg);
+/* Run fn(arg) once the current turn's store transaction is committed. */
+void	 reactor_after_commit(void (*fn)(void *), void *arg);
+
+/* config.c */
+enum conf_jira_flavor {
+	JIRA_FLAVOR_AUTO = 0,
+	JIRA_FLAVOR_CLOUD,
+	JIRA_FLAVOR_DATACENTER
+};
+struct shortcut {
+	char	*name;
+	char	*service;	/* PagerDuty service id */
+	char	*description;
+};
+struct shortcuts {
+	struct shortcut	*v;	/* sorted by name */
+	size_t		 n;
+};
+struct config {
+	char		*path;
+	char		*state_dir;
+	int		 log_level;
+	long long	 map_size;		/* LMDB map size, bytes */
+	char		*tls_ca_file;
+	struct {
+		char		*api_url;
+		char		*app_token;
+		char		*bot_token;
+		struct strlist	 incident_managers;	/* Slack user ids */
+		char		*timeline_emoji;
+		char		*channel_prefix;
+	} slack;
+	struct {
+		char		*url;
+		char		*email;
+		char		*api_token;
+		char		*project;
+		char		*issue_type;
+		char		*aar_field;
+		char		*followup_label;
+		int		 flavor;	/* enum conf_jira_flavor */
+	} jira;
+	struct {
+		char		*api_url;
+		char		*api_token;
+		char		*from;
+		char		*incident_manager_service;
+		char		*default_service;
+		char		*shortcuts_file;
+		struct shortcuts shortcuts;
+		long long	 max_concurrency;
+	} pagerduty;
+	struct {
+		long long	 poll_interval;		/* seconds */
+		long long	 archive_after;
+		long long	 followup_warn_before;
+	} schedule;
+};
+extern struct config	*cfg;
+/*
+ * Parse path into a fresh config. On any problem, returns NULL and appends
+ * one "FILE:LINE: message" per problem to errors.
+ */
+struct config *config_load(const char *path, struct strlist *errors);
+void	 config_free(struct config *);
+/* "90s", "5m", "2h", "10d", "1h30m"; bare numbers are seconds. */
+int	 config_parse_duration(const char *, long long *secs,
+	    const char **errstr);
+/* https anywhere, http only to loopback hosts. */
+int	 config_check_base_url(const char *, const char **errstr);
+/* Load a shortcuts YAML file (name: {service, description}). */
+int	 config_load_shortcuts(const char *path, struct shortcuts *,
+	    struct strlist *errors);
+void	 config_free_shortcuts(struct shortcuts *);
+/* Register every secret of c with the log redactor. */
+void	 config_redact_secrets(const struct config *);
+
+/* store.c: LMDB, group commit at the end of each loop turn. */
+enum store_db {
+	STORE_META = 0,		/* schema version and daemon bookkeeping */
+	STORE_EVENTS,		/* Slack event_id -> first-seen time */
+	STORE_INCIDENTS,	/* Jira key -> incident record */
+	STORE_CHANNELS,		/* Slack channel id -> Jira key */
+	STORE_PAGES,		/* page id -> page record */
+	STORE_TIMELINE,		/* channel/ts -> tagged message */
+	STORE_JOBS,		/* job id -> pending outbound work */
+	STORE_NDB
+};
+#define STORE_OK		0
+#define STORE_NOTFOUND		(-30798)	/* MDB_NOTFOUND */
+#define STORE_SCHEMA_VERSION	1
+#define STORE_RDONLY		0x1
+struct store;
+extern struct store	*store;
+/* Open (creating state_dir 0700) and migrate; errors via *cause. */
+int	 store_open(const char *dir, long long map_size, int flags,
+	    struct store **, char **cause);
+void	 store_close(struct store *);
+const char *store_strerror(int);
+const char *store_db_name(enum store_db);
+/*
+ * Writes join the current turn's transaction, opened on first use and
+ * committed by store_commit (the reactor calls it at the end of each
+ * turn). Reads see the pending writes.
+ */
+int	 store_put(struct store *, enum store_db, const char *key,
+	    const char *val, size_t len);
+/* Copies the value into *val (NUL-terminated, caller frees). */
+int	 store_get(struct store *, enum store_db, const char *key,
+	    char **val, size_t *len);
+int	 store_del(struct store *, enum store_db, const char *key);
+/* Visit keys starting with prefix ("" for all) in order; cb returns
+ * nonzero to stop. Key and value are only valid during the callback. */
+int	 store_foreach(struct store *, enum store_db, const char *prefix,
+	    int (*cb)(const char *key, const char *val, size_t len, void *),
+	    void *arg);
+int	 store_commit(struct store *);
+void	 store_abort(struct store *);
+int	 store_pending(struct store *);
+/* 1 if event_id was seen (a redelivery), else record it and return 0. */
+int	 store_event_seen(struct store *, const char *event_id, time_t now);
+/* Forget event ids first seen before cutoff; returns how many. */
+int	 store_expire_events(struct store *, time_t cutoff);
+/* Write every database as one JSON object to fd. */
+int	 store_dump(struct store *, int fd);
+/* Number of entries and commits, for metrics. */
+size_t	 store_count(struct store *, enum store_db);
+uint64_t store_commits(struct store *);
+
+/* tls.c: one SSL_CTX for the process, verification always on. */
+int	 tls_init(const char *ca_file, char **cause);
+int	 tls_reload(const char *ca_file, char **cause);
+void	 tls_free(void);
+/* A fresh SSL for one connection, with SNI and host name checking. */
+struct ssl_st *tls_new_ssl(const char *host);
+/* Describe why a TLS bufferevent failed ("certificate verify failed:
+ * hostname mismatch"); the string is static or thread-local. */
+const char *tls_error(struct bufferevent *);
+/* Send close_notify (best effort); the caller frees the bufferevent. */
+void	 tls_shutdown(struct bufferevent *);
+
+/* http.c: HTTP/1.1 client over plain TCP or TLS with keep-alive pools. */
+#define HTTP_IDEMPOTENT		0x1	/* retry 5xx and transport errors */
+#define HTTP_NO_RETRY		0x2	/* not even 429 */
+struct http_request_args {
+	const char	 *method;	/* "GET", "POST", ... */
+	const char	 *url;
+	const char	**headers;	/* "Name: value", NULL-terminated */
+	const char	 *content_type;	/* NULL if no body */
+	const char	 *body;
+	size_t		  body_len;
+	int		  flags;
+	int		  timeout_ms;	/* per attempt, 0 = 15000 */
+	int		  max_attempts;	/* 0 = 5 */
+	const char	 *log_name;	/* for log lines, e.g. "slack chat.postMessage" */
+};
+struct http_response {
+	int		 status;	/* 0: transport failure, see error */
+	const char	*error;
+	const char	*body;		/* NUL-terminated */
+	size_t		 body_len;
+	int		 attempts;
+	const void	*priv;
+};
+typedef void (*http_cb)(const struct http_response *, void *);
+struct http_req;
+void	 http_init(void);
+void	 http_shutdown(void);
+/* Start a request; cb runs exactly once unless http_cancel is called. */
+struct http_req *http_request(const struct http_request_args *, http_cb,
+	    void *);
+void	 http_cancel(struct http_req *);
+/* Case-insensitive response header lookup; NULL if absent. */
+const char *http_response_header(const struct http_response *,
+	    const char *name);
+int	 http_inflight(void);
+void	 http_set_max_per_host(int);
+/* Connect TCP (+TLS) with evdns and a deadline; used by ws.c. */
+typedef void (*http_dial_cb)(struct bufferevent *, const char *error,
+	    void *);
+struct http_dial;
+struct http_dial *http_dial(const char *host, int port, int tls,
+	    int timeout_ms, http_dial_cb, void *);
+void	 http_dial_cancel(struct http_dial *);
+/* Parse "Retry-After" (seconds or HTTP date) to milliseconds, -1 if bad. */
+long long http_parse_retry_after(const char *, time_t now);
+
+/* ws.c: WebSocket client, handshake by hand, framing by wslay. */
+struct ws;
+struct ws_cbs {
+	void	(*open)(struct ws *, void *);
+	void	(*message)(struct ws *, const char *, size_t, void *);
+	/* Connection is gone (failed, closed by peer, or timed out). */
+	void	(*closed)(struct ws *, const char *reason, void *);
+};
+#define WS_MAX_MESSAGE		(4 * 1024 * 1024)
+struct ws *ws_open(const char *url, const struct ws_cbs *, void *arg,
+	    int ping_interval_ms, int pong_timeout_ms);
+int	 ws_send_text(struct ws *, const char *, size_t);
+/* Close (close frame, close_notify) and free later; no closed cb. */
+void	 ws_close(struct ws *, const char *reason);
+/* Sec-WebSocket-Accept for key: base64(SHA1(key + GUID)), 28 chars. */
+void	 ws_accept_key(const char *key, char out[29]);
+void	 ws_new_key(char out[25]);
+
+/* slack.c: Web API calls and mrkdwn. */
+struct slack_result {
+	int			 ok;
+	const char		*error;		/* Slack error code or transport */
+	const struct cJSON	*json;		/* whole response, may be NULL */
+	int			 http_status;
+};
+typedef void (*slack_cb)(const struct slack_result *, void *);
+struct slack_self {
+	char	*user_id;
+	char	*bot_id;
+	char	*team_id;
+	char	*url;
+};
+extern struct slack_self slack_self;
+/* Call a method with the bot token; args is consumed. cb may be NULL. */
+void	 slack_call(const char *method, struct cJSON *args, slack_cb, void *);
+/* Same with the app-level token (apps.connections.open). */
+void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
+	    void *);
+/* Escape &, < and > so user text cannot form mentions or links. */
+char	*slack_escape(const char *);
+/* Undo slack_escape on text Slack sent us. */
+char	*slack_unescape(const char *);
+/* Post text (mrkdwn) and optional blocks (consumed) to a channel. */
+void	 slack_post(const char *channel, const char *thread_ts,
+	    const char *text, struct cJSON *blocks, slack_cb, void *);
+void	 slack_post_ephemeral(const char *channel, const char *user,
+	    const char *text, slack_cb, void *);
+/* Call auth.test until it answers; then cb. */
+void	 slack_identify(void (*cb)(void *), void *);
+
+/* slack-socket.c: Socket Mode connection manager. */
+struct envelope {
+	const char		*type;		/* events_api, interactive, ... */
+	const char		*envelope_id;
+	const struct cJSON	*payload;
+	int			 retry_attempt;
+	char			*ack_payload;	/* JSON set by a handler */
+};
+void	 socket_start(void);
+void	 socket_stop(void);
+int	 socket_connected(void);
+uint64_t socket_envelopes(void);
+
+/* events.c: envelope dispatch. */
+void	 events_handle(struct envelope *);
+/* 1 if text addresses the bot ("<@BOT> ..."); *rest points after it. */
+int	 events_mentions_bot(const char *text, const char *bot_id,
+	    const char **rest);
+
+/* schedule.c: timers for housekeeping, reminders and archiving. */
+void	 schedule_init(void);
+void	 schedule_free(void);
+/* Run fn every interval seconds (with jitter), first after one interval. */
+void	 schedule_every(const char *name, long long interval,
+	    void (*fn)(void *), void *);
+
+/* cmd.c */
+enum cmd_retval {
+	CMD_DONE = 0,
+	CMD_ERROR,
+	CMD_WAIT
+};
+struct cmd_item {
+	char		*channel;
+	char		*user;
+	char		*ts;
+	char		*thread_ts;	/* reply here if set */
+	char		*text;		/* after the mention, unescaped */
+	int		 is_dm;
+	int		 argc;
+	char		**argv;		/* words after the command name */
+	const struct cmd_entry *entry;
+};
+#define CMD_NEEDS_INCIDENT	0x1
+struct cmd_entry {
+	const char	*name;		/* one or two words: "page list" */
+	const char	*usage;
+	const char	*help;
+	int		 flags;
+	int		(*check)(struct cmd_item *);
+	enum cmd_retval	(*exec)(struct cmd_item *);
+};
+extern const struct cmd_entry *cmd_table[];
+/* Split text into words (quotes group words); caller frees with
+ * cmd_free_argv. */
+int	 cmd_split(const char *text, int *argc, char ***argv);
+void	 cmd_free_argv(int, char **);
+/* Find the entry for argv (exact multiword name, then unique prefix);
+ * *used says how many words the name took. NULL with *cause set. */
+const struct cmd_entry *cmd_find(int argc, char **argv, int *used,
+	    char **cause);
+/* Run a command from a chat message. */
+void	 cmd_run(const char *channel, const char *user, const char *ts,
+	    const char *thread_ts, const char *text, int is_dm);
+void	 cmd_reply(struct cmd_item *, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+void	 cmd_reply_blocks(struct cmd_item *, const char *text,
+	    struct cJSON *blocks);
+void	 cmd_error(struct cmd_item *, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+/* An async command is done: free the item. */
+void	 cmd_finish(struct cmd_item *);
+
+/* cmd-*.c */
+extern const struct cmd_entry cmd_help_entry;
+
+#endif

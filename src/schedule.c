@@ -1,0 +1,3 @@
+/* schedule.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

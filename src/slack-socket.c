@@ -1,0 +1,3 @@
+/* slack-socket.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

@@ -1,0 +1,3 @@
+/* slack.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

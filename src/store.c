@@ -1,0 +1,3 @@
+/* store.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

@@ -1,0 +1,3 @@
+/* tls.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

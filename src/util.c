@@ -1,0 +1,269 @@
+/* util.c: string lists, URLs, base64, clocks and jittered backoff. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/random.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "incidentd.h"
+
+/* Append a copy of s. */
+void
+strlist_add(struct strlist *sl, const char *s)
+{
+	sl->v = xreallocarray(sl->v, sl->n + 1, sizeof(*sl->v));
+	sl->v[sl->n++] = xstrdup(s);
+}
+
+/* Append a formatted string. */
+void
+strlist_addf(struct strlist *sl, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	xvasprintf(&s, fmt, ap);
+	va_end(ap);
+	sl->v = xreallocarray(sl->v, sl->n + 1, sizeof(*sl->v));
+	sl->v[sl->n++] = s;
+}
+
+/* Free every string and reset the list. */
+void
+strlist_free(struct strlist *sl)
+{
+	size_t	i;
+
+	for (i = 0; i < sl->n; i++)
+		free(sl->v[i]);
+	free(sl->v);
+	sl->v = NULL;
+	sl->n = 0;
+}
+
+/* Parse an absolute http(s)/ws(s) URL. */
+int
+url_parse(const char *s, struct url *u, const char **errstr)
+{
+	const char	*p, *host, *hend, *pstart;
+	size_t		 slen;
+	long long	 port;
+	char		*pstr;
+
+	memset(u, 0, sizeof(*u));
+	if ((p = strstr(s, "://")) == NULL) {
+		*errstr = "not an absolute URL";
+		return (-1);
+	}
+	slen = p - s;
+	u->scheme = xstrndup(s, slen);
+	if (strcmp(u->scheme, "https") == 0 || strcmp(u->scheme, "wss") == 0)
+		u->tls = 1;
+	else if (strcmp(u->scheme, "http") != 0 &&
+	    strcmp(u->scheme, "ws") != 0) {
+		*errstr = "scheme must be http, https, ws or wss";
+		goto fail;
+	}
+	host = p + 3;
+	if (*host == '[') {
+		if ((hend = strchr(host, ']')) == NULL) {
+			*errstr = "unterminated IPv6 address";
+			goto fail;
+		}
+		u->host = xstrndup(host + 1, hend - host - 1);
+		hend++;
+	} else {
+		hend = host + strcspn(host, ":/?#");
+		u->host = xstrndup(host, hend - host);
+	}
+	if (*u->host == '\0') {
+		*errstr = "missing host";
+		goto fail;
+	}
+	for (p = u->host; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
+		    *p != ':' && *p != '_') {
+			*errstr = "invalid character in host";
+			goto fail;
+		}
+	}
+	u->port = u->tls ? 443 : 80;
+	if (*hend == ':') {
+		pstart = hend + 1;
+		hend = pstart + strcspn(pstart, "/?#");
+		pstr = xstrndup(pstart, hend - pstart);
+		port = strtonum(pstr, 1, 65535, errstr);
+		free(pstr);
+		if (*errstr != NULL) {
+			*errstr = "invalid port";
+			goto fail;
+		}
+		u->port = (int)port;
+	}
+	if (*hend == '#' || *hend == '\0')
+		u->path = xstrdup("/");
+	else if (*hend == '?')
+		xasprintf(&u->path, "/%.*s", (int)strcspn(hend, "#"), hend);
+	else
+		u->path = xstrndup(hend, strcspn(hend, "#"));
+	for (p = u->path; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			*errstr = "invalid character in path";
+			goto fail;
+		}
+	}
+	*errstr = NULL;
+	return (0);
+fail:
+	url_free(u);
+	return (-1);
+}
+
+/* Free a parsed URL's strings. */
+void
+url_free(struct url *u)
+{
+	free(u->scheme);
+	free(u->host);
+	free(u->path);
+	memset(u, 0, sizeof(*u));
+}
+
+/* True for localhost and the loopback addresses. */
+int
+url_host_is_loopback(const char *host)
+{
+	struct in_addr	a4;
+	struct in6_addr	a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return (1);
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return ((ntohl(a4.s_addr) >> 24) == 127);
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return (IN6_IS_ADDR_LOOPBACK(&a6));
+	return (0);
+}
+
+/* Percent-encode everything but RFC 3986 unreserved characters. */
+char *
+url_encode(const char *s)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	char			*out, *o;
+	const unsigned char	*p;
+
+	out = o = xmalloc(strlen(s) * 3 + 1);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' ||
+		    *p == '~')
+			*o++ = *p;
+		else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* Standard base64 with padding. */
+char *
+base64_encode(const unsigned char *in, size_t len)
+{
+	static const char	 tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char			*out, *o;
+	size_t			 i;
+	uint32_t		 v;
+
+	out = o = xmalloc(((len + 2) / 3) * 4 + 1);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		*o++ = tbl[v >> 18];
+		*o++ = tbl[(v >> 12) & 63];
+		*o++ = tbl[(v >> 6) & 63];
+		*o++ = tbl[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		*o++ = tbl[v >> 18];
+		*o++ = tbl[(v >> 12) & 63];
+		*o++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* Monotonic clock in milliseconds. */
+uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Wall clock in seconds. */
+time_t
+now_wall(void)
+{
+	return (time(NULL));
+}
+
+/* Uniform random number in [0, n) without modulo bias. */
+uint32_t
+rand_uniform(uint32_t n)
+{
+	uint32_t	r, min;
+
+	if (n < 2)
+		return (0);
+	min = -n % n;
+	for (;;) {
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)random();
+		if (r >= min)
+			return (r % n);
+	}
+}
+
+/*
+ * Exponential backoff with full jitter (a uniform delay between half the
+ * step and the step): spreads reconnect storms from many clients.
+ */
+uint64_t
+backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
+{
+	uint64_t	step = base_ms;
+	unsigned	i;
+
+	for (i = 0; i < attempt && step < cap_ms; i++)
+		step *= 2;
+	if (step > cap_ms)
+		step = cap_ms;
+	if (step > UINT32_MAX)
+		step = UINT32_MAX;
+	return (step / 2 + rand_uniform((uint32_t)(step / 2) + 1));
+}
+
+/* True if s starts with prefix. */
+int
+str_has_prefix(const char *s, const char *prefix)
+{
+	return (strncmp(s, prefix, strlen(prefix)) == 0);
+}

@@ -1,0 +1,3 @@
+/* ws.c: to be written. */
+#include "config.h"
+#include "incidentd.h"

@@ -1,0 +1,1 @@
+/* console.c: to be written. */

@@ -1,0 +1,1 @@
+/* fake-jira.c: to be written. */

@@ -1,0 +1,1 @@
+/* fake-pagerduty.c: to be written. */

@@ -1,0 +1,1 @@
+/* fake-slack.c: to be written. */

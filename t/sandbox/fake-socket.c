@@ -1,0 +1,1 @@
+/* fake-socket.c: to be written. */

@@ -1,0 +1,1 @@
+/* sandbox.c: to be written. */
