@@ -1,3 +1,305 @@
-/* cmd.c: to be written. */
+/*
+ * cmd.c: the command table, lookup and the reply helpers.
+ *
+ * Each command lives in cmd-<verb>[-<noun>].c and exports one cmd_entry.
+ * Names may take two words ("page list"); the longest exact name wins,
+ * then a unique prefix of every word ("new inc"). Replies go to where the
+ * command was typed: the channel (or its thread) or the DM.
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
 #include "incidentd.h"
+
+#define CMD_MAX_WORDS	256
+
+const struct cmd_entry *cmd_table[] = {
+	&cmd_help_entry,
+	NULL
+};
+
+static int	cmd_name_words(const char *, char [][32], int);
+static int	cmd_match(const struct cmd_entry *, int, char **, int);
+static void	cmd_item_free(struct cmd_item *);
+static void	cmd_unknown(struct cmd_item *, const char *, const char *);
+
+/* Split into words; "double quotes" group words. */
+int
+cmd_split(const char *text, int *argc, char ***argv)
+{
+	const char	*p = text;
+	char		*word;
+	size_t		 len;
+	int		 n = 0;
+	char		**v = NULL;
+
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (n == CMD_MAX_WORDS)
+			goto fail;
+		if (*p == '"') {
+			p++;
+			len = strcspn(p, "\"");
+			if (p[len] != '"')
+				goto fail;
+			word = xstrndup(p, len);
+			p += len + 1;
+		} else {
+			len = 0;
+			while (p[len] != '\0' && !isspace((unsigned char)p[len]))
+				len++;
+			word = xstrndup(p, len);
+			p += len;
+		}
+		v = xreallocarray(v, n + 2, sizeof(*v));
+		v[n++] = word;
+		v[n] = NULL;
+	}
+	if (v == NULL)
+		v = xcalloc(1, sizeof(*v));
+	*argc = n;
+	*argv = v;
+	return (0);
+fail:
+	cmd_free_argv(n, v);
+	return (-1);
+}
+
+/* Free what cmd_split returned. */
+void
+cmd_free_argv(int argc, char **argv)
+{
+	int	i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; i < argc; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+static int
+cmd_name_words(const char *name, char words[][32], int max)
+{
+	int		 n = 0;
+	size_t		 len;
+
+	while (*name != '\0' && n < max) {
+		len = strcspn(name, " ");
+		if (len >= 32)
+			len = 31;
+		memcpy(words[n], name, len);
+		words[n++][len] = '\0';
+		name += len;
+		while (*name == ' ')
+			name++;
+	}
+	return (n);
+}
+
+/* Words matched: exact if every word equals, else prefix; 0 if neither. */
+static int
+cmd_match(const struct cmd_entry *e, int argc, char **argv, int exact)
+{
+	char	words[4][32];
+	int	n, i;
+	size_t	len;
+
+	n = cmd_name_words(e->name, words, 4);
+	if (argc < n)
+		return (0);
+	for (i = 0; i < n; i++) {
+		len = strlen(argv[i]);
+		if (exact && strcasecmp(argv[i], words[i]) != 0)
+			return (0);
+		if (!exact && (len == 0 || strncasecmp(argv[i], words[i],
+		    len) != 0))
+			return (0);
+	}
+	return (n);
+}
+
+/* Look up the command argv names. */
+const struct cmd_entry *
+cmd_find(int argc, char **argv, int *used, char **cause)
+{
+	const struct cmd_entry	*best = NULL, *e;
+	int			 i, n, bestn = 0, found = 0;
+	char			*list = NULL, *tmp;
+
+	*cause = NULL;
+	if (argc == 0) {
+		*cause = xstrdup("no command given");
+		return (NULL);
+	}
+	for (i = 0; (e = cmd_table[i]) != NULL; i++) {
+		if ((n = cmd_match(e, argc, argv, 1)) > bestn) {
+			best = e;
+			bestn = n;
+		}
+	}
+	if (best != NULL) {
+		*used = bestn;
+		return (best);
+	}
+	for (i = 0; (e = cmd_table[i]) != NULL; i++) {
+		if ((n = cmd_match(e, argc, argv, 0)) == 0)
+			continue;
+		found++;
+		best = e;
+		bestn = n;
+		xasprintf(&tmp, "%s%s`%s`", list != NULL ? list : "",
+		    list != NULL ? ", " : "", e->name);
+		free(list);
+		list = tmp;
+	}
+	if (found == 1) {
+		free(list);
+		*used = bestn;
+		return (best);
+	}
+	if (found > 1)
+		xasprintf(cause, "ambiguous command: could be %s", list);
+	else
+		*cause = xstrdup("unknown command");
+	free(list);
+	return (NULL);
+}
+
+static void
+cmd_item_free(struct cmd_item *item)
+{
+	free(item->channel);
+	free(item->user);
+	free(item->ts);
+	free(item->thread_ts);
+	free(item->text);
+	cmd_free_argv(item->argc, item->argv);
+	free(item);
+}
+
+static void
+cmd_unknown(struct cmd_item *item, const char *word, const char *cause)
+{
+	char	*w;
+
+	w = slack_escape(word);
+	if (strcmp(cause, "unknown command") == 0)
+		cmd_reply(item, "I don't know the command `%s`. Say `help` "
+		    "to see what I can do.", w);
+	else
+		cmd_reply(item, "`%s` is an %s. Say `help` to see the full "
+		    "names.", w, cause);
+	free(w);
+}
+
+/* Run the command in a chat message (text after the bot's mention). */
+void
+cmd_run(const char *channel, const char *user, const char *ts,
+    const char *thread_ts, const char *text, int is_dm)
+{
+	struct cmd_item		*item;
+	const struct cmd_entry	*e;
+	char			**words, *cause;
+	int			 nwords, used, i;
+	enum cmd_retval		 rv;
+
+	item = xcalloc(1, sizeof(*item));
+	item->channel = xstrdup(channel);
+	item->user = xstrdup(user != NULL ? user : "");
+	item->ts = xstrdup(ts);
+	if (thread_ts != NULL)
+		item->thread_ts = xstrdup(thread_ts);
+	item->text = xstrdup(text);
+	item->is_dm = is_dm;
+
+	if (cmd_split(text, &nwords, &words) != 0) {
+		cmd_error(item, "I could not read that command: check the "
+		    "quotes.");
+		goto done;
+	}
+	if (nwords == 0) {
+		/* A bare mention asks for help. */
+		cmd_free_argv(nwords, words);
+		(void)cmd_split("help", &nwords, &words);
+	}
+	if ((e = cmd_find(nwords, words, &used, &cause)) == NULL) {
+		cmd_unknown(item, words[0], cause);
+		free(cause);
+		cmd_free_argv(nwords, words);
+		goto done;
+	}
+	log_info("command %s from %s in %s", e->name, item->user, channel);
+	item->entry = e;
+	item->argc = nwords - used;
+	item->argv = xcalloc(item->argc + 1, sizeof(*item->argv));
+	for (i = 0; i < nwords; i++) {
+		if (i < used)
+			free(words[i]);
+		else
+			item->argv[i - used] = words[i];
+	}
+	free(words);
+
+	if (e->check != NULL && e->check(item) != 0)
+		goto done;
+	rv = e->exec(item);
+	if (rv == CMD_WAIT)
+		return;
+done:
+	cmd_item_free(item);
+}
+
+/* Reply where the command was typed. */
+void
+cmd_reply(struct cmd_item *item, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+
+	va_start(ap, fmt);
+	xvasprintf(&text, fmt, ap);
+	va_end(ap);
+	slack_post(item->channel, item->thread_ts, text, NULL, NULL, NULL);
+	free(text);
+}
+
+/* Reply with Block Kit blocks (consumed); text is the fallback. */
+void
+cmd_reply_blocks(struct cmd_item *item, const char *text, cJSON *blocks)
+{
+	slack_post(item->channel, item->thread_ts, text, blocks, NULL, NULL);
+}
+
+/* Tell the user a command failed and why. */
+void
+cmd_error(struct cmd_item *item, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text, *msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	xasprintf(&text, ":warning: %s", msg);
+	slack_post(item->channel, item->thread_ts, text, NULL, NULL, NULL);
+	free(msg);
+	free(text);
+}
+
+/* An asynchronous command completed. */
+void
+cmd_finish(struct cmd_item *item)
+{
+	cmd_item_free(item);
+}

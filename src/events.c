@@ -1,3 +1,139 @@
-/* events.c: to be written. */
+/*
+ * events.c: what to do with each Socket Mode envelope.
+ *
+ * A chat command is either a channel message that starts by mentioning the
+ * bot (delivered as app_mention) or any message in a DM with the bot
+ * (delivered as message with channel_type "im"). A channel mention also
+ * arrives as a plain message event; only the app_mention copy is used, so a
+ * command never runs twice. Redeliveries carry a new envelope_id but the
+ * same event_id, which the store remembers.
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
 #include "incidentd.h"
+
+static void	events_api(struct envelope *);
+static void	events_message(const cJSON *, int);
+static int	events_from_self_or_bot(const cJSON *);
+
+/* 1 if text starts with a mention of bot_id; *rest is what follows. */
+int
+events_mentions_bot(const char *text, const char *bot_id, const char **rest)
+{
+	const char	*p = text;
+	size_t		 len;
+
+	if (text == NULL || bot_id == NULL || *bot_id == '\0')
+		return (0);
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncmp(p, "<@", 2) != 0)
+		return (0);
+	p += 2;
+	len = strlen(bot_id);
+	if (strncmp(p, bot_id, len) != 0)
+		return (0);
+	p += len;
+	if (*p == '|') {
+		/* <@U123|name>: legacy clients add the name. */
+		p = strchr(p, '>');
+		if (p == NULL)
+			return (0);
+	}
+	if (*p != '>')
+		return (0);
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (rest != NULL)
+		*rest = p;
+	return (1);
+}
+
+static int
+events_from_self_or_bot(const cJSON *ev)
+{
+	const char	*user = json_str(ev, "user");
+
+	if (json_str(ev, "bot_id") != NULL || json_path(ev, "bot_profile"))
+		return (1);
+	if (user == NULL)
+		return (1);
+	return (slack_self.user_id != NULL &&
+	    strcmp(user, slack_self.user_id) == 0);
+}
+
+static void
+events_message(const cJSON *ev, int mention)
+{
+	const char	*text, *rest, *channel, *user, *ts, *thread;
+	int		 is_dm;
+
+	/* Edits, joins, bot posts and other subtypes are not commands. */
+	if (json_str(ev, "subtype") != NULL || json_path(ev, "edited"))
+		return;
+	if (events_from_self_or_bot(ev))
+		return;
+	channel = json_str(ev, "channel");
+	user = json_str(ev, "user");
+	ts = json_str(ev, "ts");
+	text = json_str(ev, "text");
+	if (channel == NULL || ts == NULL || text == NULL)
+		return;
+	thread = json_str(ev, "thread_ts");
+	is_dm = !mention && channel[0] == 'D';
+
+	if (events_mentions_bot(text, slack_self.user_id, &rest))
+		text = rest;
+	else if (!is_dm)
+		return;	/* mentioned mid-sentence: not addressed to us */
+	cmd_run(channel, user, ts, thread, text, is_dm);
+}
+
+static void
+events_api(struct envelope *env)
+{
+	const cJSON	*ev;
+	const char	*event_id, *type, *channel_type;
+
+	event_id = json_str(env->payload, "event_id");
+	if (event_id != NULL && store != NULL &&
+	    store_event_seen(store, event_id, now_wall())) {
+		log_debug("event %s redelivered (attempt %d); already handled",
+		    event_id, env->retry_attempt);
+		return;
+	}
+	ev = json_path(env->payload, "event");
+	if ((type = json_str(ev, "type")) == NULL)
+		return;
+	if (strcmp(type, "app_mention") == 0)
+		events_message(ev, 1);
+	else if (strcmp(type, "message") == 0) {
+		channel_type = json_str(ev, "channel_type");
+		if (channel_type != NULL && strcmp(channel_type, "im") == 0)
+			events_message(ev, 0);
+	} else
+		log_debug("event %s ignored", type);
+}
+
+/* Handle one envelope; the caller acknowledges it afterwards. */
+void
+events_handle(struct envelope *env)
+{
+	if (env->type == NULL || env->payload == NULL)
+		return;
+	if (strcmp(env->type, "events_api") == 0)
+		events_api(env);
+	else if (strcmp(env->type, "interactive") == 0)
+		log_debug("interactive %s ignored",
+		    json_str(env->payload, "type") != NULL ?
+		    json_str(env->payload, "type") : "?");
+	else
+		log_debug("envelope type %s ignored", env->type);
+}

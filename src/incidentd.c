@@ -1,4 +1,314 @@
-/* incidentd.c: to be written. */
+/*
+ * incidentd.c: command line, startup, signals and shutdown.
+ *
+ * The daemon runs in the foreground and logs to stderr (systemd captures
+ * both). SIGHUP re-reads the configuration and swaps it in only if it is
+ * valid; the Slack connection stays up. SIGTERM and SIGINT stop taking new
+ * envelopes, give in-flight calls a few seconds, then exit 0.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
 #include "incidentd.h"
-int main(void) { return 0; }
+
+#define INCIDENTD_DEFAULT_CONF	SYSCONFDIR "/incidentd/incidentd.yaml"
+#define INCIDENTD_DRAIN_MS	5000
+#define INCIDENTD_EVENT_TTL	(24 * 60 * 60)
+
+static struct event	*main_sigev[4];
+static struct event	*main_drain_ev;
+static uint64_t		 main_drain_deadline;
+
+static __dead void	main_usage(int);
+static int		main_check_config(const char *);
+static int		main_dump(const char *);
+static int		main_run(const char *, int);
+static struct config	*main_load_config(const char *);
+static void		main_reload(void);
+static void		main_signal_cb(evutil_socket_t, short, void *);
+static void		main_shutdown(void);
+static void		main_drain_cb(evutil_socket_t, short, void *);
+static void		main_identified_cb(void *);
+static void		main_expire_events(void *);
+static void		main_free_config_cb(void *);
+
+static __dead void
+main_usage(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: %s [-dh] [-c file] [command]\n"
+	    "\n"
+	    "commands:\n"
+	    "  run           run the daemon in the foreground (default)\n"
+	    "  check-config  validate the configuration and exit\n"
+	    "  dump          print the stored state as JSON (safe while "
+	    "running)\n"
+	    "  version       print the version\n"
+	    "\n"
+	    "options:\n"
+	    "  -c file       configuration file (default %s)\n"
+	    "  -d            log at debug level\n"
+	    "  -h            this help\n",
+	    INCIDENTD_NAME, INCIDENTD_DEFAULT_CONF);
+	exit(status);
+}
+
+/* Load the configuration, printing every problem; NULL on failure. */
+static struct config *
+main_load_config(const char *path)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	size_t		 i;
+
+	c = config_load(path, &errors);
+	for (i = 0; i < errors.n; i++)
+		fprintf(stderr, "%s\n", errors.v[i]);
+	strlist_free(&errors);
+	return (c);
+}
+
+static int
+main_check_config(const char *path)
+{
+	struct config	*c;
+
+	if ((c = main_load_config(path)) == NULL)
+		return (1);
+	printf("%s: configuration OK\n", path);
+	config_free(c);
+	return (0);
+}
+
+static int
+main_dump(const char *path)
+{
+	struct config	*c;
+	struct store	*st;
+	char		*cause;
+	int		 rv;
+
+	if ((c = main_load_config(path)) == NULL)
+		return (1);
+	if (store_open(c->state_dir, c->map_size, STORE_RDONLY, &st,
+	    &cause) != 0) {
+		fprintf(stderr, "%s: %s\n", INCIDENTD_NAME, cause);
+		free(cause);
+		config_free(c);
+		return (1);
+	}
+	rv = store_dump(st, STDOUT_FILENO);
+	if (rv != 0)
+		fprintf(stderr, "%s: dump: %s\n", INCIDENTD_NAME,
+		    store_strerror(rv));
+	store_close(st);
+	config_free(c);
+	return (rv != 0);
+}
+
+static void
+main_free_config_cb(void *arg)
+{
+	config_free(arg);
+}
+
+/* SIGHUP: swap in a new configuration if it is valid. */
+static void
+main_reload(void)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c, *old = cfg;
+	char		*cause;
+	size_t		 i;
+
+	log_info("SIGHUP: reloading %s", cfg->path);
+	if ((c = config_load(cfg->path, &errors)) == NULL) {
+		for (i = 0; i < errors.n; i++)
+			log_error("%s", errors.v[i]);
+		log_error("reload rejected: keeping the running configuration");
+		strlist_free(&errors);
+		return;
+	}
+	config_redact_secrets(c);
+	if (strcmp(c->state_dir, old->state_dir) != 0 ||
+	    c->map_size != old->map_size)
+		log_warnx("state_dir and map_size changes take effect at the "
+		    "next restart");
+	if (tls_reload(c->tls_ca_file, &cause) != 0) {
+		log_error("reload rejected: %s", cause);
+		free(cause);
+		config_free(c);
+		return;
+	}
+	cfg = c;
+	log_setlevel(c->log_level);
+	/* Callbacks of this turn may still hold strings of the old one. */
+	reactor_defer(main_free_config_cb, old);
+	log_info("configuration reloaded");
+}
+
+static void
+main_drain_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval	tv = { 0, 50 * 1000 };
+
+	if (http_inflight() == 0 || now_ms() >= main_drain_deadline) {
+		if (http_inflight() != 0)
+			log_warnx("shutdown: abandoning %d in-flight "
+			    "request(s)", http_inflight());
+		reactor_stop();
+		return;
+	}
+	evtimer_add(main_drain_ev, &tv);
+}
+
+/* Stop taking envelopes and drain in-flight calls for a bounded time. */
+static void
+main_shutdown(void)
+{
+	if (main_drain_ev != NULL)
+		return;
+	log_info("shutting down");
+	socket_stop();
+	main_drain_deadline = now_ms() + INCIDENTD_DRAIN_MS;
+	main_drain_ev = evtimer_new(reactor_base, main_drain_cb, NULL);
+	main_drain_cb(-1, 0, NULL);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short events, void *arg)
+{
+	switch (sig) {
+	case SIGHUP:
+		main_reload();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		main_shutdown();
+		break;
+	}
+}
+
+static void
+main_expire_events(void *arg)
+{
+	int	n;
+
+	n = store_expire_events(store, now_wall() - INCIDENTD_EVENT_TTL);
+	if (n > 0)
+		log_debug("forgot %d processed event id(s)", n);
+}
+
+static void
+main_identified_cb(void *arg)
+{
+	if (reactor_stopping() || main_drain_ev != NULL)
+		return;
+	socket_start();
+}
+
+static int
+main_run(const char *path, int debug)
+{
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	char			*cause;
+	size_t			 i;
+
+	if ((cfg = main_load_config(path)) == NULL)
+		return (1);
+	log_setlevel(debug ? LOG_LEVEL_DEBUG : cfg->log_level);
+	config_redact_secrets(cfg);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (store_open(cfg->state_dir, cfg->map_size, 0, &store,
+	    &cause) != 0)
+		fatalx("%s", cause);
+	if (tls_init(cfg->tls_ca_file, &cause) != 0)
+		fatalx("tls: %s", cause);
+	reactor_init();
+	http_init();
+	schedule_init();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		main_sigev[i] = evsignal_new(reactor_base, sigs[i],
+		    main_signal_cb, NULL);
+		evsignal_add(main_sigev[i], NULL);
+	}
+	schedule_every("expire-events", 3600, main_expire_events, NULL);
+	log_info("%s %s starting (state in %s)", INCIDENTD_NAME,
+	    PACKAGE_VERSION, cfg->state_dir);
+	slack_identify(main_identified_cb, NULL);
+
+	if (reactor_run() != 0)
+		log_error("event loop failed");
+
+	socket_stop();
+	slack_shutdown();
+	http_shutdown();
+	schedule_free();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(main_sigev[i]);
+	if (main_drain_ev != NULL)
+		event_free(main_drain_ev);
+	/* Run deferred frees (old configs, closed sockets). */
+	event_base_loop(reactor_base, EVLOOP_NONBLOCK);
+	if (store_pending(store))
+		store_commit(store);
+	store_close(store);
+	store = NULL;
+	reactor_free();
+	tls_free();
+	config_free(cfg);
+	cfg = NULL;
+	log_redact_clear();
+	log_info("stopped");
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char	*path = INCIDENTD_DEFAULT_CONF, *cmd = "run";
+	int		 ch, debug = 0;
+
+	log_init(LOG_LEVEL_INFO, INCIDENTD_NAME);
+	while ((ch = getopt(argc, argv, "c:dh")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'h':
+			main_usage(0);
+		default:
+			main_usage(1);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		main_usage(1);
+	if (argc == 1)
+		cmd = argv[0];
+
+	if (strcmp(cmd, "version") == 0) {
+		printf("%s %s\n", INCIDENTD_NAME, PACKAGE_VERSION);
+		return (0);
+	}
+	if (strcmp(cmd, "check-config") == 0)
+		return (main_check_config(path));
+	if (strcmp(cmd, "dump") == 0)
+		return (main_dump(path));
+	if (strcmp(cmd, "run") != 0)
+		main_usage(1);
+	return (main_run(path, debug));
+}

@@ -322,6 +322,7 @@ void	 slack_post_ephemeral(const char *channel, const char *user,
 	    const char *text, slack_cb, void *);
 /* Call auth.test until it answers; then cb. */
 void	 slack_identify(void (*cb)(void *), void *);
+void	 slack_shutdown(void);
 
 /* slack-socket.c: Socket Mode connection manager. */
 struct envelope {
@@ -360,7 +361,7 @@ struct cmd_item {
 	char		*user;
 	char		*ts;
 	char		*thread_ts;	/* reply here if set */
-	char		*text;		/* after the mention, unescaped */
+	char		*text;		/* after the mention, as Slack sent it */
 	int		 is_dm;
 	int		 argc;
 	char		**argv;		/* words after the command name */

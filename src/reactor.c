@@ -27,6 +27,10 @@ TAILQ_HEAD(reactor_hooks, reactor_hook);
 struct event_base	*reactor_base;
 struct evdns_base	*reactor_dns;
 
+/* The process's current configuration and store. */
+struct config		*cfg;
+struct store		*store;
+
 static struct reactor_hooks	 reactor_deferred =
 				    TAILQ_HEAD_INITIALIZER(reactor_deferred);
 static struct reactor_hooks	 reactor_committed =

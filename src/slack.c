@@ -1,3 +1,381 @@
-/* slack.c: to be written. */
+/*
+ * slack.c: Slack Web API calls, the bot's identity, and mrkdwn escaping.
+ *
+ * Write methods take a JSON body. Read methods do not accept JSON at all
+ * (Slack answers invalid_arguments), so they are sent form-encoded.
+ * Slack answers HTTP 200 with {"ok":false,"error":...} for its own errors;
+ * 429 (with Retry-After) and 5xx are handled by http.c's retries.
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <cjson/cJSON.h>
+
 #include "incidentd.h"
+
+struct slack_call_ctx {
+	char		*method;
+	slack_cb	 cb;
+	void		*arg;
+};
+
+struct slack_identify_ctx {
+	void		(*cb)(void *);
+	void		 *arg;
+	unsigned	  attempt;
+	struct event	 *retry;
+};
+
+struct slack_self	slack_self;
+static struct slack_identify_ctx *slack_identifying;
+
+/* Methods that take form-encoded arguments instead of JSON. */
+static const char *slack_form_methods[] = {
+	"auth.test",
+	"conversations.history",
+	"conversations.info",
+	"conversations.members",
+	"conversations.replies",
+	"reactions.get",
+	"users.conversations",
+	"users.info",
+	"users.lookupByEmail",
+	"users.list",
+	NULL
+};
+
+static void	slack_call_token(const char *, const char *, cJSON *,
+		    slack_cb, void *);
+static void	slack_call_cb(const struct http_response *, void *);
+static int	slack_is_form_method(const char *);
+static char	*slack_form_encode(const cJSON *);
+static void	slack_identify_try(struct slack_identify_ctx *);
+static void	slack_identify_cb(const struct slack_result *, void *);
+static void	slack_identify_retry_cb(evutil_socket_t, short, void *);
+
+static int
+slack_is_form_method(const char *method)
+{
+	size_t	i;
+
+	for (i = 0; slack_form_methods[i] != NULL; i++) {
+		if (strcmp(method, slack_form_methods[i]) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* Flat object to "a=1&b=x"; nested values are sent as JSON text. */
+static char *
+slack_form_encode(const cJSON *args)
+{
+	const cJSON	*item;
+	char		*out = xstrdup(""), *k, *v, *val, *next;
+
+	cJSON_ArrayForEach(item, args) {
+		if (cJSON_IsString(item))
+			val = xstrdup(item->valuestring);
+		else if (cJSON_IsBool(item))
+			val = xstrdup(cJSON_IsTrue(item) ? "true" : "false");
+		else
+			val = json_print(item);
+		k = url_encode(item->string);
+		v = url_encode(val);
+		xasprintf(&next, "%s%s%s=%s", out, *out ? "&" : "", k, v);
+		free(out);
+		free(k);
+		free(v);
+		free(val);
+		out = next;
+	}
+	return (out);
+}
+
+static void
+slack_call_token(const char *token, const char *method, cJSON *args,
+    slack_cb cb, void *arg)
+{
+	struct http_request_args	 ha;
+	struct slack_call_ctx		*ctx;
+	const char			*headers[3];
+	char				*url, *auth, *body, *name;
+
+	if (args == NULL)
+		args = cJSON_CreateObject();
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->method = xstrdup(method);
+	ctx->cb = cb;
+	ctx->arg = arg;
+
+	xasprintf(&url, "%s/%s", cfg->slack.api_url, method);
+	xasprintf(&auth, "Authorization: Bearer %s", token);
+	xasprintf(&name, "slack %s", method);
+	headers[0] = auth;
+	headers[1] = "Accept: application/json";
+	headers[2] = NULL;
+
+	memset(&ha, 0, sizeof(ha));
+	ha.method = "POST";
+	ha.url = url;
+	ha.headers = headers;
+	ha.log_name = name;
+	if (slack_is_form_method(method)) {
+		body = slack_form_encode(args);
+		ha.content_type = "application/x-www-form-urlencoded";
+		/* Reads have no side effect: safe to retry on 5xx. */
+		ha.flags = HTTP_IDEMPOTENT;
+	} else {
+		body = json_print(args);
+		ha.content_type = "application/json; charset=utf-8";
+	}
+	ha.body = body;
+	ha.body_len = strlen(body);
+	http_request(&ha, slack_call_cb, ctx);
+
+	cJSON_Delete(args);
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	free(url);
+	free(body);
+	free(name);
+}
+
+static void
+slack_call_cb(const struct http_response *res, void *arg)
+{
+	struct slack_call_ctx	*ctx = arg;
+	struct slack_result	 sr;
+	cJSON			*json = NULL;
+	char			 buf[64];
+
+	memset(&sr, 0, sizeof(sr));
+	sr.http_status = res->status;
+	if (res->status == 0) {
+		sr.error = res->error != NULL ? res->error : "transport error";
+		goto done;
+	}
+	json = cJSON_ParseWithLength(res->body, res->body_len);
+	sr.json = json;
+	if (json != NULL && json_str(json, "error") != NULL)
+		sr.error = json_str(json, "error");
+	if (res->status != 200) {
+		if (sr.error == NULL) {
+			snprintf(buf, sizeof(buf), "HTTP %d", res->status);
+			sr.error = buf;
+		}
+		goto done;
+	}
+	if (json == NULL) {
+		sr.error = "invalid JSON in response";
+		goto done;
+	}
+	if (json_bool(json, "ok"))
+		sr.ok = 1;
+	else if (sr.error == NULL)
+		sr.error = "unknown_error";
+done:
+	if (!sr.ok)
+		log_warnx("slack %s failed: %s", ctx->method, sr.error);
+	else if (json_str(json, "warning") != NULL)
+		log_debug("slack %s warning: %s", ctx->method,
+		    json_str(json, "warning"));
+	if (ctx->cb != NULL)
+		ctx->cb(&sr, ctx->arg);
+	cJSON_Delete(json);
+	free(ctx->method);
+	free(ctx);
+}
+
+/* Call a Web API method with the bot token; args is consumed. */
+void
+slack_call(const char *method, cJSON *args, slack_cb cb, void *arg)
+{
+	slack_call_token(cfg->slack.bot_token, method, args, cb, arg);
+}
+
+/* Call a method with the app-level token. */
+void
+slack_call_app(const char *method, cJSON *args, slack_cb cb, void *arg)
+{
+	slack_call_token(cfg->slack.app_token, method, args, cb, arg);
+}
+
+/* Escape the three characters Slack treats as markup. */
+char *
+slack_escape(const char *s)
+{
+	char	*out, *o;
+
+	out = o = xmalloc(strlen(s) * 5 + 1);
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			memcpy(o, "&amp;", 5);
+			o += 5;
+			break;
+		case '<':
+			memcpy(o, "&lt;", 4);
+			o += 4;
+			break;
+		case '>':
+			memcpy(o, "&gt;", 4);
+			o += 4;
+			break;
+		default:
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* Decode &amp; &lt; &gt; as Slack sends them. */
+char *
+slack_unescape(const char *s)
+{
+	char	*out, *o;
+
+	out = o = xmalloc(strlen(s) + 1);
+	while (*s != '\0') {
+		if (strncmp(s, "&amp;", 5) == 0) {
+			*o++ = '&';
+			s += 5;
+		} else if (strncmp(s, "&lt;", 4) == 0) {
+			*o++ = '<';
+			s += 4;
+		} else if (strncmp(s, "&gt;", 4) == 0) {
+			*o++ = '>';
+			s += 4;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* Post a message; blocks (may be NULL) is consumed. */
+void
+slack_post(const char *channel, const char *thread_ts, const char *text,
+    cJSON *blocks, slack_cb cb, void *arg)
+{
+	cJSON	*args;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", channel);
+	cJSON_AddStringToObject(args, "text", text);
+	if (thread_ts != NULL)
+		cJSON_AddStringToObject(args, "thread_ts", thread_ts);
+	if (blocks != NULL)
+		cJSON_AddItemToObject(args, "blocks", blocks);
+	/* Bot replies must not unfurl or notify by name. */
+	cJSON_AddBoolToObject(args, "unfurl_links", 0);
+	cJSON_AddBoolToObject(args, "unfurl_media", 0);
+	slack_call("chat.postMessage", args, cb, arg);
+}
+
+/* Post a message only one user sees. */
+void
+slack_post_ephemeral(const char *channel, const char *user, const char *text,
+    slack_cb cb, void *arg)
+{
+	cJSON	*args;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", channel);
+	cJSON_AddStringToObject(args, "user", user);
+	cJSON_AddStringToObject(args, "text", text);
+	slack_call("chat.postEphemeral", args, cb, arg);
+}
+
+static void
+slack_identify_try(struct slack_identify_ctx *ctx)
+{
+	slack_call("auth.test", NULL, slack_identify_cb, ctx);
+}
+
+static void
+slack_identify_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct slack_identify_ctx	*ctx = arg;
+
+	slack_identify_try(ctx);
+}
+
+static void
+slack_identify_cb(const struct slack_result *sr, void *arg)
+{
+	struct slack_identify_ctx	*ctx = arg;
+	struct timeval			 tv;
+	uint64_t			 ms;
+	const char			*uid;
+
+	uid = sr->ok ? json_str(sr->json, "user_id") : NULL;
+	if (uid == NULL) {
+		ms = backoff_ms(ctx->attempt++, 1000, 60000);
+		log_warnx("slack auth.test failed (%s); retrying in %llu ms",
+		    sr->error != NULL ? sr->error : "no user_id",
+		    (unsigned long long)ms);
+		if (ctx->retry == NULL)
+			ctx->retry = evtimer_new(reactor_base,
+			    slack_identify_retry_cb, ctx);
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(ctx->retry, &tv);
+		return;
+	}
+	free(slack_self.user_id);
+	free(slack_self.bot_id);
+	free(slack_self.team_id);
+	free(slack_self.url);
+	slack_self.user_id = xstrdup(uid);
+	slack_self.bot_id = xstrdup(json_str(sr->json, "bot_id") != NULL ?
+	    json_str(sr->json, "bot_id") : "");
+	slack_self.team_id = xstrdup(json_str(sr->json, "team_id") != NULL ?
+	    json_str(sr->json, "team_id") : "");
+	slack_self.url = xstrdup(json_str(sr->json, "url") != NULL ?
+	    json_str(sr->json, "url") : "");
+	log_info("slack: signed in as %s (bot %s) in team %s", uid,
+	    slack_self.bot_id, slack_self.team_id);
+	if (ctx->retry != NULL)
+		event_free(ctx->retry);
+	slack_identifying = NULL;
+	ctx->cb(ctx->arg);
+	free(ctx);
+}
+
+/* Learn the bot's own user id (auth.test), retrying until Slack answers. */
+void
+slack_identify(void (*cb)(void *), void *arg)
+{
+	struct slack_identify_ctx	*ctx;
+
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->cb = cb;
+	ctx->arg = arg;
+	slack_identifying = ctx;
+	slack_identify_try(ctx);
+}
+
+/* Drop a pending identification and forget the identity. */
+void
+slack_shutdown(void)
+{
+	struct slack_identify_ctx	*ctx = slack_identifying;
+
+	/* An auth.test in flight is cancelled by http_shutdown. */
+	if (ctx != NULL) {
+		if (ctx->retry != NULL)
+			event_free(ctx->retry);
+		free(ctx);
+		slack_identifying = NULL;
+	}
+	free(slack_self.user_id);
+	free(slack_self.bot_id);
+	free(slack_self.team_id);
+	free(slack_self.url);
+	memset(&slack_self, 0, sizeof(slack_self));
+}

@@ -1,1 +1,1105 @@
-/* sandbox.c: to be written. */
+/*
+ * sandbox.c: the sandbox workspace for integration tests and the demo.
+ *
+ * One libevent program serving, on 127.0.0.1 port 0 each: the Slack Web
+ * API (fake-slack.c), the Socket Mode WebSocket server (fake-socket.c),
+ * Jira (fake-jira.c), PagerDuty (fake-pagerduty.c) and this control API.
+ * Ports are published as JSON in --ports-file (written to PATH.tmp, then
+ * renamed): {"slack":N,"socket":N,"jira":N,"pagerduty":N,"control":N,
+ * "pid":N}.
+ *
+ * Every request to a service is recorded, checked against armed faults,
+ * then handed to the service. The control API (plain HTTP, JSON bodies):
+ *
+ *   GET  /control/health                    {"ok":true}
+ *   POST /control/fault                     arm a fault (see below)
+ *   GET  /control/faults                    armed faults
+ *   POST /control/faults/clear              disarm all
+ *   GET  /control/requests?service=S&since=N[&match=PATH][&wait_ms=MS]
+ *        recorded requests with seq > since, oldest first, as
+ *        {"requests":[{seq,time,service,method,path,query,headers,body,
+ *        json,params,status,response}],"next":N}; pass "next" as the next
+ *        "since". With wait_ms, answers as soon as one matching request
+ *        has been answered (or the time is up): tests need no sleeps.
+ *   POST /control/requests/clear[?service=S]
+ *   POST /control/reset                     every service's "reset" op,
+ *                                           plus requests and faults
+ *   POST /control/<service>/<op>            the service's control hook
+ *   GET  /control/<service>/<op>?k=v        same, query as a JSON object
+ *
+ * Slack ops (POST /control/slack/<op>, GET for the read-only ones):
+ *   message edit delete reaction click submit user channel reset
+ *   ratelimit messages ephemeral views bookmarks  (fake-slack.c)
+ *   redeliver raw disconnect enable drop silence acks connections
+ *   (fake-socket.c)
+ * Faults: {"service":"slack","match":"chat.postMessage","status":429,
+ * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
+ * requests of the service whose path contains match get that status
+ * (after delay_ms). status 0 with delay_ms only delays normal handling;
+ * status -1 drops the connection without an answer.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "queue.h"
+#include "sandbox.h"
+
+#define SB_MAX_BODY		(8 * 1024 * 1024)
+#define SB_MAX_HEADERS		(64 * 1024)
+#define SB_MAX_RECORDS		20000
+#define SB_MAX_WAIT_MS		60000
+
+struct sb_kv {
+	char	*name;
+	char	*value;
+};
+
+/* A recorded request, kept for GET /control/requests. */
+struct sb_record {
+	int			 seq;
+	double			 time;
+	char			*service;
+	char			*method;
+	char			*path;
+	char			*query;
+	cJSON			*headers;	/* lowercased names */
+	char			*body;
+	cJSON			*json;
+	cJSON			*params;
+	int			 status;	/* 0 until answered, -1 dropped */
+	cJSON			*response;	/* parsed answer or string */
+	TAILQ_ENTRY(sb_record)	 entry;
+};
+TAILQ_HEAD(sb_records, sb_record);
+
+/* A request in flight; sb_req comes first so the handlers' pointer
+ * casts back. */
+struct sb_pending {
+	struct sb_req		 r;
+	const struct sb_service	*svc;
+	struct sb_record	*rec;
+	struct sb_kv		*kv;
+	size_t			 nkv;
+	int			 is_form;
+	struct event		*timer;		/* fault delay */
+	int			 fault_status;	/* what the timer does */
+	int			 fault_retry_after;
+	cJSON			*fault_body;
+	TAILQ_ENTRY(sb_pending)	 entry;
+};
+TAILQ_HEAD(sb_pendings, sb_pending);
+
+struct sb_fault {
+	int			 id;
+	char			*service;
+	char			*match;
+	int			 status;
+	int			 retry_after;	/* -1: no header */
+	int			 count;
+	int			 delay_ms;
+	int			 hits;
+	cJSON			*body;
+	TAILQ_ENTRY(sb_fault)	 entry;
+};
+TAILQ_HEAD(sb_faults, sb_fault);
+
+/* A long-polling GET /control/requests. */
+struct sb_waiter {
+	struct evhttp_request	*req;
+	char			*service;
+	char			*match;
+	int			 since;
+	struct event		*timer;
+	TAILQ_ENTRY(sb_waiter)	 entry;
+};
+TAILQ_HEAD(sb_waiters, sb_waiter);
+
+struct event_base	*sb_base;
+SSL_CTX			*sb_ssl_ctx;
+struct sb_options	 sb_opts;
+
+static struct sb_records sb_records = TAILQ_HEAD_INITIALIZER(sb_records);
+static int		 sb_nrecords;
+static int		 sb_seq;
+static struct sb_pendings sb_pendings = TAILQ_HEAD_INITIALIZER(sb_pendings);
+static struct sb_faults	 sb_faults = TAILQ_HEAD_INITIALIZER(sb_faults);
+static int		 sb_fault_id;
+static struct sb_waiters sb_waiters = TAILQ_HEAD_INITIALIZER(sb_waiters);
+
+static const struct sb_service *sb_services[] = {
+	&fake_slack, &fake_jira, &fake_pagerduty
+};
+#define SB_NSERVICES	(sizeof(sb_services) / sizeof(sb_services[0]))
+static struct evhttp	*sb_https[SB_NSERVICES];
+static struct evhttp	*sb_control_http;
+static struct event	*sb_sigterm, *sb_sigint;
+
+static void	 sb_fatal(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2), __noreturn__));
+static char	*sb_decode(const char *, size_t, int);
+static void	 sb_parse_form(struct sb_pending *, const char *);
+static const char *sb_reason(int);
+static void	 sb_send(struct sb_pending *, int, const char *, const char *,
+		    size_t, const char **);
+static void	 sb_pending_free(struct sb_pending *);
+static void	 sb_record_free(struct sb_record *);
+static void	 sb_record_done(struct sb_record *, int, const char *,
+		    size_t, const char *);
+static cJSON	*sb_record_json(const struct sb_record *);
+static void	 sb_waiters_check(void);
+static void	 sb_waiter_answer(struct sb_waiter *);
+static void	 sb_waiter_timeout_cb(evutil_socket_t, short, void *);
+static void	 sb_fault_free(struct sb_fault *);
+static void	 sb_faults_clear(void);
+static void	 sb_fault_reply(struct sb_pending *, int, int, cJSON *);
+static void	 sb_drop(struct sb_pending *);
+static void	 sb_fault_timer_cb(evutil_socket_t, short, void *);
+static void	 sb_service_cb(struct evhttp_request *, void *);
+static void	 sb_control_cb(struct evhttp_request *, void *);
+static void	 sb_control_reply(struct evhttp_request *, int, cJSON *);
+static struct bufferevent *sb_tls_bev_cb(struct event_base *, void *);
+static struct evhttp *sb_listen(const struct sb_service *, int, int *);
+static void	 sb_write_ports(const char *);
+static void	 sb_signal_cb(evutil_socket_t, short, void *);
+static void	 sb_missing_handle(struct sb_req *);
+static void	 sb_usage(void) __attribute__((__noreturn__));
+
+/* Placeholders so the sandbox links before the real fakes exist. */
+__attribute__((weak)) const struct sb_service fake_jira = {
+	"jira", NULL, sb_missing_handle, NULL, NULL
+};
+__attribute__((weak)) const struct sb_service fake_pagerduty = {
+	"pagerduty", NULL, sb_missing_handle, NULL, NULL
+};
+
+static void
+sb_missing_handle(struct sb_req *r)
+{
+	cJSON	*o;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "error", "service not built into this "
+	    "sandbox");
+	sb_reply(r, 501, o, NULL);
+}
+
+static void
+sb_fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "sandbox: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+/* Allocate or die. */
+void *
+sb_malloc(size_t n)
+{
+	void	*p;
+
+	if ((p = malloc(n == 0 ? 1 : n)) == NULL)
+		sb_fatal("out of memory");
+	return (p);
+}
+
+/* Zeroed array allocation or die. */
+void *
+sb_calloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL)
+		sb_fatal("out of memory");
+	return (p);
+}
+
+/* Resize an array of n elements of size bytes, or die. */
+void *
+sb_realloc(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		sb_fatal("allocation overflow");
+	if ((p = realloc(p, n * size == 0 ? 1 : n * size)) == NULL)
+		sb_fatal("out of memory");
+	return (p);
+}
+
+/* Copy a string or die. */
+char *
+sb_strdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		sb_fatal("out of memory");
+	return (p);
+}
+
+/* Copy at most n bytes of a string or die. */
+char *
+sb_strndup(const char *s, size_t n)
+{
+	char	*p;
+
+	if ((p = strndup(s, n)) == NULL)
+		sb_fatal("out of memory");
+	return (p);
+}
+
+/* asprintf or die. */
+int
+sb_asprintf(char **ret, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		sb_fatal("out of memory");
+	return (n);
+}
+
+/* Wall-clock time in seconds. */
+double
+sb_now(void)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+}
+
+/* Monotonic milliseconds. */
+uint64_t
+sb_mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Random lowercase hex. */
+void
+sb_random_hex(char *out, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 buf[64];
+	size_t			 i;
+
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	if (RAND_bytes(buf, (int)n) != 1)
+		sb_fatal("RAND_bytes failed");
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[buf[i] >> 4];
+		out[2 * i + 1] = hex[buf[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Log one line when SANDBOX_VERBOSE=1. */
+void
+sb_log(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!sb_opts.verbose)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "sandbox[%.3f]: ", sb_now());
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+/* String member of a JSON object, NULL if absent or not a string. */
+const char *
+sb_json_str(const cJSON *o, const char *name)
+{
+	const cJSON	*v;
+
+	if (o == NULL || !cJSON_IsObject(o))
+		return (NULL);
+	v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!cJSON_IsString(v) || v->valuestring == NULL)
+		return (NULL);
+	return (v->valuestring);
+}
+
+/* Integer member (number or decimal string), def if absent or bad. */
+long long
+sb_json_int(const cJSON *o, const char *name, long long def)
+{
+	const cJSON	*v;
+	char		*end;
+	long long	 n;
+
+	if (o == NULL || !cJSON_IsObject(o))
+		return (def);
+	v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (cJSON_IsNumber(v)) {
+		if (!isfinite(v->valuedouble) || v->valuedouble > 1e15 ||
+		    v->valuedouble < -1e15)
+			return (def);
+		return ((long long)v->valuedouble);
+	}
+	if (cJSON_IsString(v) && v->valuestring[0] != '\0') {
+		errno = 0;
+		n = strtoll(v->valuestring, &end, 10);
+		if (errno != 0 || *end != '\0')
+			return (def);
+		return (n);
+	}
+	return (def);
+}
+
+/* Boolean member: true, nonzero numbers, "true" and "1". */
+int
+sb_json_bool(const cJSON *o, const char *name)
+{
+	const cJSON	*v;
+
+	if (o == NULL || !cJSON_IsObject(o))
+		return (0);
+	v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (cJSON_IsTrue(v))
+		return (1);
+	if (cJSON_IsNumber(v))
+		return (v->valuedouble != 0);
+	if (cJSON_IsString(v))
+		return (strcmp(v->valuestring, "true") == 0 ||
+		    strcmp(v->valuestring, "1") == 0);
+	return (0);
+}
+
+/* Number of UTF-8 code points (continuation bytes are not counted). */
+size_t
+sb_utf8_len(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * Percent-decode n bytes of s; plus turns '+' into a space (forms). Bad
+ * escapes are kept as they are, like most servers do.
+ */
+static char *
+sb_decode(const char *s, size_t n, int plus)
+{
+	char	*out, *o;
+	size_t	 i;
+	int	 hi, lo;
+
+	o = out = sb_malloc(n + 1);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			hi = isdigit((unsigned char)s[i + 1]) ? s[i + 1] - '0' :
+			    tolower((unsigned char)s[i + 1]) - 'a' + 10;
+			lo = isdigit((unsigned char)s[i + 2]) ? s[i + 2] - '0' :
+			    tolower((unsigned char)s[i + 2]) - 'a' + 10;
+			*o++ = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (plus && s[i] == '+')
+			*o++ = ' ';
+		else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* Split "a=1&b=2" into decoded name/value pairs appended to p->kv. */
+static void
+sb_parse_form(struct sb_pending *p, const char *s)
+{
+	const char	*amp, *eq, *end;
+
+	while (*s != '\0') {
+		amp = strchr(s, '&');
+		end = amp != NULL ? amp : s + strlen(s);
+		if (end > s) {
+			eq = memchr(s, '=', (size_t)(end - s));
+			p->kv = sb_realloc(p->kv, p->nkv + 1, sizeof(*p->kv));
+			if (eq == NULL) {
+				p->kv[p->nkv].name = sb_decode(s,
+				    (size_t)(end - s), 1);
+				p->kv[p->nkv].value = sb_strdup("");
+			} else {
+				p->kv[p->nkv].name = sb_decode(s,
+				    (size_t)(eq - s), 1);
+				p->kv[p->nkv].value = sb_decode(eq + 1,
+				    (size_t)(end - eq - 1), 1);
+			}
+			p->nkv++;
+		}
+		if (amp == NULL)
+			break;
+		s = amp + 1;
+	}
+}
+
+/* Query-string or form parameter, NULL if absent. */
+const char *
+sb_param(struct sb_req *r, const char *name)
+{
+	return (sb_param_n(r, name, 0));
+}
+
+/* The n-th value of a (repeated) parameter. */
+const char *
+sb_param_n(struct sb_req *r, const char *name, int n)
+{
+	struct sb_pending	*p = (struct sb_pending *)r;
+	size_t			 i;
+
+	for (i = 0; i < p->nkv; i++) {
+		if (strcmp(p->kv[i].name, name) == 0 && n-- == 0)
+			return (p->kv[i].value);
+	}
+	return (NULL);
+}
+
+/* 1 if the body was a form. */
+int
+sb_is_form(struct sb_req *r)
+{
+	return (((struct sb_pending *)r)->is_form);
+}
+
+/* Request header (case-insensitive), NULL if absent. */
+const char *
+sb_header(struct sb_req *r, const char *name)
+{
+	return (evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	    name));
+}
+
+static const char *
+sb_reason(int status)
+{
+	switch (status) {
+	case 200: return ("OK");
+	case 201: return ("Created");
+	case 202: return ("Accepted");
+	case 204: return ("No Content");
+	case 400: return ("Bad Request");
+	case 401: return ("Unauthorized");
+	case 402: return ("Payment Required");
+	case 403: return ("Forbidden");
+	case 404: return ("Not Found");
+	case 405: return ("Method Not Allowed");
+	case 408: return ("Request Timeout");
+	case 409: return ("Conflict");
+	case 410: return ("Gone");
+	case 413: return ("Payload Too Large");
+	case 415: return ("Unsupported Media Type");
+	case 422: return ("Unprocessable Entity");
+	case 429: return ("Too Many Requests");
+	case 500: return ("Internal Server Error");
+	case 501: return ("Not Implemented");
+	case 502: return ("Bad Gateway");
+	case 503: return ("Service Unavailable");
+	case 504: return ("Gateway Timeout");
+	}
+	return ("Unknown");
+}
+
+/* Send the answer, record it, free the request. */
+static void
+sb_send(struct sb_pending *p, int status, const char *ctype,
+    const char *text, size_t len, const char **headers)
+{
+	struct evkeyvalq	*out;
+	struct evbuffer		*buf;
+	const char		*colon, *v;
+	char			*name;
+	int			 have_ctype = 0;
+	size_t			 i;
+
+	out = evhttp_request_get_output_headers(p->r.req);
+	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
+		if ((colon = strchr(headers[i], ':')) == NULL)
+			continue;
+		name = sb_strndup(headers[i], (size_t)(colon - headers[i]));
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strcasecmp(name, "Content-Type") == 0)
+			have_ctype = 1;
+		evhttp_add_header(out, name, v);
+		free(name);
+	}
+	if (!have_ctype && ctype != NULL && len > 0)
+		evhttp_add_header(out, "Content-Type", ctype);
+	if ((buf = evbuffer_new()) == NULL)
+		sb_fatal("evbuffer_new failed");
+	if (len > 0)
+		evbuffer_add(buf, text, len);
+	evhttp_send_reply(p->r.req, status, sb_reason(status), buf);
+	evbuffer_free(buf);
+	sb_log("%s %s %s%s%s -> %d", p->r.service, p->r.method, p->r.path,
+	    p->r.query != NULL ? "?" : "", p->r.query != NULL ? p->r.query : "",
+	    status);
+	sb_record_done(p->rec, status, text, len, ctype);
+	sb_pending_free(p);
+	sb_waiters_check();
+}
+
+/* Answer with JSON. */
+void
+sb_reply(struct sb_req *r, int status, cJSON *body, const char **headers)
+{
+	char	*text = NULL;
+
+	if (body != NULL) {
+		text = cJSON_PrintUnformatted(body);
+		cJSON_Delete(body);
+		if (text == NULL)
+			sb_fatal("cJSON_PrintUnformatted failed");
+	}
+	sb_send((struct sb_pending *)r, status,
+	    "application/json; charset=utf-8", text,
+	    text != NULL ? strlen(text) : 0, headers);
+	cJSON_free(text);
+}
+
+/* Answer with no body. */
+void
+sb_reply_empty(struct sb_req *r, int status)
+{
+	sb_send((struct sb_pending *)r, status, NULL, NULL, 0, NULL);
+}
+
+/* Answer with a non-JSON body. */
+void
+sb_reply_text(struct sb_req *r, int status, const char *ctype,
+    const char *text, const char **headers)
+{
+	sb_send((struct sb_pending *)r, status, ctype, text,
+	    text != NULL ? strlen(text) : 0, headers);
+}
+
+static void
+sb_pending_free(struct sb_pending *p)
+{
+	size_t	i;
+
+	TAILQ_REMOVE(&sb_pendings, p, entry);
+	if (p->timer != NULL)
+		event_free(p->timer);
+	cJSON_Delete(p->fault_body);
+	for (i = 0; i < p->nkv; i++) {
+		free(p->kv[i].name);
+		free(p->kv[i].value);
+	}
+	free(p->kv);
+	free(p->r.path);
+	free(p->r.query);
+	free(p->r.body);
+	cJSON_Delete(p->r.json);
+	free(p);
+}
+
+static void
+sb_record_free(struct sb_record *rec)
+{
+	free(rec->service);
+	free(rec->method);
+	free(rec->path);
+	free(rec->query);
+	free(rec->body);
+	cJSON_Delete(rec->headers);
+	cJSON_Delete(rec->json);
+	cJSON_Delete(rec->params);
+	cJSON_Delete(rec->response);
+	free(rec);
+}
+
+/* The request was answered (status) or dropped (-1). */
+static void
+sb_record_done(struct sb_record *rec, int status, const char *text,
+    size_t len, const char *ctype)
+{
+	char	*s;
+
+	if (rec == NULL)
+		return;
+	rec->status = status;
+	if (text == NULL || len == 0)
+		return;
+	if (ctype != NULL && strstr(ctype, "json") != NULL)
+		rec->response = cJSON_ParseWithLength(text, len);
+	if (rec->response == NULL) {
+		s = sb_strndup(text, len);
+		rec->response = cJSON_CreateString(s);
+		free(s);
+	}
+}
+
+/* Forget recorded requests of one service, or all. */
+void
+sb_requests_clear(const char *service)
+{
+	struct sb_record	*rec, *next;
+
+	TAILQ_FOREACH_SAFE(rec, &sb_records, entry, next) {
+		if (service != NULL && strcmp(rec->service, service) != 0)
+			continue;
+		TAILQ_REMOVE(&sb_records, rec, entry);
+		sb_nrecords--;
+		/* A pending request keeps no dangling pointer. */
+		{
+			struct sb_pending	*p;
+
+			TAILQ_FOREACH(p, &sb_pendings, entry) {
+				if (p->rec == rec)
+					p->rec = NULL;
+			}
+		}
+		sb_record_free(rec);
+	}
+}
+
+/* Record a new request and wrap it for the handler. */
+static struct sb_pending *
+sb_pending_new(struct evhttp_request *req, const struct sb_service *svc)
+{
+	struct sb_pending	*p;
+	struct sb_record	*rec;
+	const struct evhttp_uri	*uri;
+	struct evkeyvalq	*in;
+	struct evkeyval		*kv;
+	struct evbuffer		*buf;
+	const char		*path, *query, *ctype, *method;
+	char			*lower, *joined;
+	cJSON			*old;
+	size_t			 i, len;
+
+	p = sb_calloc(1, sizeof(*p));
+	p->svc = svc;
+	p->r.req = req;
+	p->r.service = svc->name;
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:	method = "GET"; break;
+	case EVHTTP_REQ_POST:	method = "POST"; break;
+	case EVHTTP_REQ_HEAD:	method = "HEAD"; break;
+	case EVHTTP_REQ_PUT:	method = "PUT"; break;
+	case EVHTTP_REQ_DELETE:	method = "DELETE"; break;
+	case EVHTTP_REQ_OPTIONS: method = "OPTIONS"; break;
+	case EVHTTP_REQ_TRACE:	method = "TRACE"; break;
+	case EVHTTP_REQ_CONNECT: method = "CONNECT"; break;
+	case EVHTTP_REQ_PATCH:	method = "PATCH"; break;
+	default:		method = "UNKNOWN"; break;
+	}
+	p->r.method = method;
+
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || *path == '\0')
+		path = "/";
+	p->r.path = sb_decode(path, strlen(path), 0);
+	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	if (query != NULL)
+		p->r.query = sb_strdup(query);
+
+	buf = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(buf);
+	p->r.body = sb_malloc(len + 1);
+	evbuffer_copyout(buf, p->r.body, len);
+	p->r.body[len] = '\0';
+	p->r.body_len = len;
+
+	ctype = sb_header(&p->r, "Content-Type");
+	if (ctype != NULL && strcasestr(ctype, "json") != NULL && len > 0)
+		p->r.json = cJSON_ParseWithLength(p->r.body, len);
+	if (p->r.query != NULL)
+		sb_parse_form(p, p->r.query);
+	if (ctype != NULL && strncasecmp(ctype,
+	    "application/x-www-form-urlencoded", 33) == 0) {
+		p->is_form = 1;
+		sb_parse_form(p, p->r.body);
+	}
+
+	rec = sb_calloc(1, sizeof(*rec));
+	rec->seq = p->r.seq = ++sb_seq;
+	rec->time = sb_now();
+	rec->service = sb_strdup(svc->name);
+	rec->method = sb_strdup(method);
+	rec->path = sb_strdup(p->r.path);
+	if (p->r.query != NULL)
+		rec->query = sb_strdup(p->r.query);
+	rec->body = sb_strdup(p->r.body);
+	rec->json = p->r.json != NULL ? cJSON_Duplicate(p->r.json, 1) : NULL;
+	rec->headers = cJSON_CreateObject();
+	in = evhttp_request_get_input_headers(req);
+	TAILQ_FOREACH(kv, in, next) {
+		lower = sb_strdup(kv->key);
+		for (i = 0; lower[i] != '\0'; i++)
+			lower[i] = (char)tolower((unsigned char)lower[i]);
+		old = cJSON_GetObjectItemCaseSensitive(rec->headers, lower);
+		if (cJSON_IsString(old)) {
+			sb_asprintf(&joined, "%s, %s", old->valuestring,
+			    kv->value);
+			cJSON_ReplaceItemInObjectCaseSensitive(rec->headers,
+			    lower, cJSON_CreateString(joined));
+			free(joined);
+		} else
+			cJSON_AddStringToObject(rec->headers, lower, kv->value);
+		free(lower);
+	}
+	rec->params = cJSON_CreateObject();
+	for (i = 0; i < p->nkv; i++) {
+		old = cJSON_GetObjectItemCaseSensitive(rec->params,
+		    p->kv[i].name);
+		if (old == NULL)
+			cJSON_AddStringToObject(rec->params, p->kv[i].name,
+			    p->kv[i].value);
+		else if (cJSON_IsArray(old))
+			cJSON_AddItemToArray(old,
+			    cJSON_CreateString(p->kv[i].value));
+		else {
+			cJSON	*arr = cJSON_CreateArray();
+
+			cJSON_AddItemToArray(arr,
+			    cJSON_CreateString(old->valuestring));
+			cJSON_AddItemToArray(arr,
+			    cJSON_CreateString(p->kv[i].value));
+			cJSON_ReplaceItemInObjectCaseSensitive(rec->params,
+			    p->kv[i].name, arr);
+		}
+	}
+	TAILQ_INSERT_TAIL(&sb_records, rec, entry);
+	if (++sb_nrecords > SB_MAX_RECORDS) {
+		struct sb_record	*first = TAILQ_FIRST(&sb_records);
+		struct sb_pending	*q;
+
+		TAILQ_REMOVE(&sb_records, first, entry);
+		sb_nrecords--;
+		TAILQ_FOREACH(q, &sb_pendings, entry) {
+			if (q->rec == first)
+				q->rec = NULL;
+		}
+		sb_record_free(first);
+	}
+	p->rec = rec;
+	TAILQ_INSERT_TAIL(&sb_pendings, p, entry);
+	return (p);
+}
+
+static cJSON *
+sb_record_json(const struct sb_record *rec)
+{
+	cJSON	*o;
+
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "seq", rec->seq);
+	cJSON_AddNumberToObject(o, "time", rec->time);
+	cJSON_AddStringToObject(o, "service", rec->service);
+	cJSON_AddStringToObject(o, "method", rec->method);
+	cJSON_AddStringToObject(o, "path", rec->path);
+	if (rec->query != NULL)
+		cJSON_AddStringToObject(o, "query", rec->query);
+	else
+		cJSON_AddNullToObject(o, "query");
+	cJSON_AddItemToObject(o, "headers", cJSON_Duplicate(rec->headers, 1));
+	cJSON_AddStringToObject(o, "body", rec->body);
+	if (rec->json != NULL)
+		cJSON_AddItemToObject(o, "json", cJSON_Duplicate(rec->json, 1));
+	else
+		cJSON_AddNullToObject(o, "json");
+	cJSON_AddItemToObject(o, "params", cJSON_Duplicate(rec->params, 1));
+	cJSON_AddNumberToObject(o, "status", rec->status);
+	if (rec->response != NULL)
+		cJSON_AddItemToObject(o, "response",
+		    cJSON_Duplicate(rec->response, 1));
+	else
+		cJSON_AddNullToObject(o, "response");
+	return (o);
+}
+
+static int
+sb_record_matches(const struct sb_record *rec, const char *service,
+    const char *match, int since)
+{
+	if (rec->seq <= since)
+		return (0);
+	if (service != NULL && strcmp(rec->service, service) != 0)
+		return (0);
+	if (match != NULL && strstr(rec->path, match) == NULL)
+		return (0);
+	return (1);
+}
+
+static cJSON *
+sb_requests_list(const char *service, const char *match, int since)
+{
+	struct sb_record	*rec;
+	cJSON			*o, *arr;
+	int			 next = since;
+
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "requests");
+	TAILQ_FOREACH(rec, &sb_records, entry) {
+		if (!sb_record_matches(rec, service, match, since))
+			continue;
+		cJSON_AddItemToArray(arr, sb_record_json(rec));
+		next = rec->seq;
+	}
+	cJSON_AddNumberToObject(o, "next", next);
+	return (o);
+}
+
+static void
+sb_waiter_free(struct sb_waiter *w)
+{
+	TAILQ_REMOVE(&sb_waiters, w, entry);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w->service);
+	free(w->match);
+	free(w);
+}
+
+static void
+sb_waiter_answer(struct sb_waiter *w)
+{
+	sb_control_reply(w->req, 200, sb_requests_list(w->service, w->match,
+	    w->since));
+	sb_waiter_free(w);
+}
+
+static void
+sb_waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sb_waiter	*w = arg;
+
+	sb_waiter_answer(w);
+}
+
+/* Wake the long polls that now have an answered matching request. */
+static void
+sb_waiters_check(void)
+{
+	struct sb_waiter	*w, *wnext;
+	struct sb_record	*rec;
+
+	TAILQ_FOREACH_SAFE(w, &sb_waiters, entry, wnext) {
+		TAILQ_FOREACH(rec, &sb_records, entry) {
+			if (rec->status != 0 && sb_record_matches(rec,
+			    w->service, w->match, w->since)) {
+				sb_waiter_answer(w);
+				break;
+			}
+		}
+	}
+}
+
+static void
+sb_fault_free(struct sb_fault *f)
+{
+	free(f->service);
+	free(f->match);
+	cJSON_Delete(f->body);
+	free(f);
+}
+
+static void
+sb_faults_clear(void)
+{
+	struct sb_fault	*f;
+
+	while ((f = TAILQ_FIRST(&sb_faults)) != NULL) {
+		TAILQ_REMOVE(&sb_faults, f, entry);
+		sb_fault_free(f);
+	}
+}
+
+/* The canned error body each service uses for status. */
+static cJSON *
+sb_fault_body(const char *service, int status)
+{
+	cJSON	*o, *e;
+	char	*msg;
+
+	o = cJSON_CreateObject();
+	if (strcmp(service, "slack") == 0) {
+		if (status == 429) {
+			cJSON_AddFalseToObject(o, "ok");
+			cJSON_AddStringToObject(o, "error", "ratelimited");
+		} else {
+			cJSON_Delete(o);
+			return (NULL);
+		}
+	} else if (strcmp(service, "pagerduty") == 0) {
+		e = cJSON_AddObjectToObject(o, "error");
+		if (status == 429) {
+			cJSON_AddStringToObject(e, "message",
+			    "Rate Limit Exceeded");
+			cJSON_AddNumberToObject(e, "code", 2020);
+		} else {
+			cJSON_AddStringToObject(e, "message", sb_reason(status));
+			cJSON_AddNumberToObject(e, "code", status >= 500 ?
+			    2000 : 2001);
+		}
+	} else {
+		if (status == 429)
+			msg = sb_strdup("Rate limit exceeded.");
+		else
+			sb_asprintf(&msg, "%s (sandbox fault)",
+			    sb_reason(status));
+		e = cJSON_AddArrayToObject(o, "errorMessages");
+		cJSON_AddItemToArray(e, cJSON_CreateString(msg));
+		cJSON_AddObjectToObject(o, "errors");
+		free(msg);
+	}
+	return (o);
+}
+
+/* Answer with an armed fault's status. */
+static void
+sb_fault_reply(struct sb_pending *p, int status, int retry_after,
+    cJSON *body)
+{
+	const char	*headers[2] = { NULL, NULL };
+	char		*ra = NULL, *text;
+
+	if (retry_after >= 0) {
+		sb_asprintf(&ra, "Retry-After: %d", retry_after);
+		headers[0] = ra;
+	}
+	if (body == NULL)
+		body = sb_fault_body(p->r.service, status);
+	if (body != NULL)
+		sb_reply(&p->r, status, body, headers);
+	else {
+		/* Slack's 5xx pages are not JSON. */
+		sb_asprintf(&text, "%d %s\n", status, sb_reason(status));
+		sb_reply_text(&p->r, status, "text/plain; charset=utf-8", text,
+		    headers);
+		free(text);
+	}
+	free(ra);
+}
+
+/*
+ * Drop the connection without an answer. Freeing an evhttp connection
+ * inside its own request callback is unsafe, so shut the socket down
+ * and let evhttp notice: the reply written after it fails and evhttp
+ * frees the connection and the request through its normal error path.
+ */
+static void
+sb_drop(struct sb_pending *p)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd;
+
+	sb_log("%s %s %s -> dropped", p->r.service, p->r.method, p->r.path);
+	evcon = evhttp_request_get_connection(p->r.req);
+	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon))
+	    != NULL && (fd = bufferevent_getfd(bev)) != -1)
+		shutdown(fd, SHUT_RDWR);
+	evhttp_send_reply(p->r.req, 500, "Dropped", NULL);
+	sb_record_done(p->rec, -1, NULL, 0, NULL);
+	sb_pending_free(p);
+	sb_waiters_check();
+}
+
+static void
+sb_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sb_pending	*p = arg;
+	cJSON			*body;
+
+	event_free(p->timer);
+	p->timer = NULL;
+	if (p->fault_status == -1)
+		sb_drop(p);
+	else if (p->fault_status > 0) {
+		body = p->fault_body;
+		p->fault_body = NULL;
+		sb_fault_reply(p, p->fault_status, p->fault_retry_after, body);
+	} else
+		p->svc->handle(&p->r);
+}
+
+/* A request to one of the fake services. */
+static void
+sb_service_cb(struct evhttp_request *req, void *arg)
+{
+	const struct sb_service	*svc = arg;
+	struct sb_pending	*p;
+	struct sb_fault		*f;
+	struct timeval		 tv;
+	int			 delay_ms;
+
+	p = sb_pending_new(req, svc);
+	TAILQ_FOREACH(f, &sb_faults, entry) {
+		if (strcmp(f->service, svc->name) == 0 &&
+		    strstr(p->r.path, f->match) != NULL && f->count > 0)
+			break;
+	}
+	if (f == NULL) {
+		svc->handle(&p->r);
+		return;
+	}
+	f->hits++;
+	p->fault_status = f->status;
+	p->fault_retry_after = f->retry_after;
+	p->fault_body = f->body != NULL ? cJSON_Duplicate(f->body, 1) : NULL;
+	delay_ms = f->delay_ms;
+	if (--f->count == 0) {
+		TAILQ_REMOVE(&sb_faults, f, entry);
+		sb_fault_free(f);
+	}
+	/* Even a 0 ms fault goes through the timer, so the answer (or the
+	 * drop) never happens inside evhttp's request callback. */
+	if ((p->timer = evtimer_new(sb_base, sb_fault_timer_cb, p)) == NULL)
+		sb_fatal("evtimer_new failed");
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
+}

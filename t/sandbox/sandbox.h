@@ -10,6 +10,7 @@
 #define SANDBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <cjson/cJSON.h>
@@ -50,6 +51,8 @@ struct sb_service {
 	/* POST /control/<name>/<op> with a JSON body: return a JSON result
 	 * (consumed by the caller) or NULL for "unknown op" (404). */
 	cJSON		*(*control)(const char *op, cJSON *body);
+	/* Optional: free all state at exit (may be NULL). */
+	void		(*shutdown)(void);
 };
 extern const struct sb_service fake_slack;
 extern const struct sb_service fake_jira;
@@ -67,12 +70,55 @@ struct sb_options {
 	int		 socket_port;		/* Socket Mode listener port */
 	int		 jira_port;
 	int		 pd_port;
+	/* Added by sandbox.c; the fakes above need not use them. */
+	int		 slack_port;
+	int		 control_port;
+	int		 public_post;		/* chat:write.public granted */
+	int		 console;		/* --console */
+	int		 verbose;		/* SANDBOX_VERBOSE=1 */
+	double		 ping_interval;		/* seconds */
+	double		 ack_timeout;		/* seconds */
 };
 extern struct sb_options sb_opts;
+
+/* sandbox.c: helpers for the fakes (the sandbox does not link libincidentd). */
+/* Allocators that abort instead of returning NULL. */
+void	*sb_malloc(size_t);
+void	*sb_calloc(size_t, size_t);
+void	*sb_realloc(void *, size_t, size_t);
+char	*sb_strdup(const char *);
+char	*sb_strndup(const char *, size_t);
+int	 sb_asprintf(char **, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+/* Wall-clock seconds with microseconds, and monotonic milliseconds. */
+double	 sb_now(void);
+uint64_t sb_mono_ms(void);
+/* Fill out with 2*n lowercase hex digits from n random bytes, NUL-ended. */
+void	 sb_random_hex(char *out, size_t n);
+/* One line to stderr, only with SANDBOX_VERBOSE=1. */
+void	 sb_log(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+/* The n-th (0-based) value of a repeated parameter ("include[]"). */
+const char *sb_param_n(struct sb_req *, const char *name, int n);
+/* 1 if the request carried a form (x-www-form-urlencoded) body. */
+int	 sb_is_form(struct sb_req *);
+/* Answer with a non-JSON body of the given content type. */
+void	 sb_reply_text(struct sb_req *, int status, const char *ctype,
+	    const char *text, const char **headers);
+/* Forget recorded requests of one service (NULL: all). */
+void	 sb_requests_clear(const char *service);
+/* Read a JSON member as a string ("" numbers are formatted) or NULL. */
+const char *sb_json_str(const cJSON *, const char *name);
+/* Integer member (number or numeric string), def if absent or bad. */
+long long sb_json_int(const cJSON *, const char *name, long long def);
+/* Boolean member (true, 1, "true", "1"). */
+int	 sb_json_bool(const cJSON *, const char *name);
+/* Count UTF-8 code points. */
+size_t	 sb_utf8_len(const char *);
 
 /* fake-socket.c: the Socket Mode WebSocket server. */
 /* Listen on 127.0.0.1 port 0; returns the port. */
 int	 socket_server_init(void);
+void	 socket_server_free(void);
 /* Issue a single-use connection URL (apps.connections.open). */
 char	*socket_new_url(void);
 /* Deliver an envelope of type ("events_api", "interactive", ...) with
@@ -80,5 +126,42 @@ char	*socket_new_url(void);
  * buffer) or NULL if no connection is open. */
 const char *socket_deliver(const char *type, cJSON *payload);
 cJSON	*socket_control(const char *op, cJSON *body);
+/* Forget envelopes, acks and tickets; re-enable the link. */
+void	 socket_reset(void);
+
+/* fake-slack.c: the workspace model, shared with the socket and console. */
+#define SLACK_TEAM_ID		"T0SANDBOX"
+#define SLACK_APP_ID		"A0SANDBOX"
+#define SLACK_BOT_USER		"U0BOT"
+#define SLACK_BOT_ID		"B0BOT"
+/* The app acked an interactive envelope (payload, ack payload or NULL). */
+void	 slack_interactive_acked(const cJSON *payload, const cJSON *ack);
+/* Run a control op (as POST /control/slack/<op>); result is the caller's. */
+cJSON	*slack_control(const char *op, cJSON *body);
+/* Display name for a user or channel id ("alice", "general"); NULL if
+ * unknown. */
+const char *slack_user_name(const char *id);
+const char *slack_channel_name(const char *id);
+/* Id of the user named or with that id, NULL if none. */
+const char *slack_user_lookup(const char *name_or_id);
+/* Id of the channel named ("general", "#general") or with that id. */
+const char *slack_channel_lookup(const char *name_or_id);
+/* The DM channel between user and the bot, created if needed. */
+const char *slack_dm_channel(const char *user);
+
+/* console.c: the demo console (--console). */
+void	 console_init(void);
+void	 console_free(void);
+/* The bot posted or updated a message (msg is the stored message). */
+void	 console_message(const char *channel, const cJSON *msg, int updated);
+void	 console_deleted(const char *channel, const char *ts);
+void	 console_ephemeral(const char *channel, const char *user,
+	    const cJSON *msg);
+/* A modal was opened, updated, or closed (view NULL), or got errors. */
+void	 console_view(const char *user, const cJSON *view, const char *how);
+void	 console_view_errors(const char *view_id, const cJSON *errors);
+/* Anything else worth telling the console user. */
+void	 console_note(const char *, ...)
+	    __attribute__((__format__(printf, 1, 2)));
 
 #endif

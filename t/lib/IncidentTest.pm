@@ -1,0 +1,369 @@
+# IncidentTest.pm: start the sandbox and the real daemon, poll, assert.
+#
+# Every test gets its own temp dir, its own sandbox on ephemeral loopback
+# ports and its own state dir. Synchronisation is by polling with a
+# deadline (wait_for), never by sleeping for a fixed time.
+package IncidentTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+our @EXPORT = qw(new_sandbox new_incidentd wait_for write_yaml slurp
+    $BOT_TOKEN $APP_TOKEN);
+
+our $BOT_TOKEN = 'xoxb-sandbox-bot-token';
+our $APP_TOKEN = 'xapp-sandbox-app-token';
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+my @CHILDREN;
+
+sub slurp {
+	my ($path) = @_;
+	open(my $fh, '<', $path) or return '';
+	local $/;
+	my $s = <$fh>;
+	close($fh);
+	return $s;
+}
+
+# Poll $cond every 20 ms until it returns true or $timeout seconds pass.
+sub wait_for {
+	my ($cond, $desc, $timeout) = @_;
+	$timeout //= 20;
+	my $deadline = time + $timeout;
+	while (time < $deadline) {
+		my $v = $cond->();
+		return $v if $v;
+		sleep(0.02);
+	}
+	diag("timed out after ${timeout}s waiting for: $desc");
+	return;
+}
+
+sub yaml_scalar {
+	my ($v) = @_;
+	return 'null' unless defined $v;
+	return $v if $v =~ /^-?[0-9]+$/;
+	$v =~ s/(["\\])/\\$1/g;
+	$v =~ s/\n/\\n/g;
+	return "\"$v\"";
+}
+
+sub yaml_emit {
+	my ($v, $indent) = @_;
+	my $pad = '  ' x $indent;
+	my $out = '';
+	if (ref $v eq 'HASH') {
+		for my $k (sort keys %$v) {
+			my $x = $v->{$k};
+			if (ref $x eq 'HASH' && %$x) {
+				$out .= "$pad$k:\n" . yaml_emit($x, $indent + 1);
+			} elsif (ref $x eq 'ARRAY') {
+				$out .= "$pad$k: [" .
+				    join(', ', map { yaml_scalar($_) } @$x) . "]\n";
+			} else {
+				$out .= "$pad$k: " . yaml_scalar($x) . "\n";
+			}
+		}
+	}
+	return $out;
+}
+
+sub write_yaml {
+	my ($path, $data) = @_;
+	open(my $fh, '>', $path) or die "$path: $!";
+	print $fh yaml_emit($data, 0);
+	close($fh);
+}
+
+sub merge {
+	my ($a, $b) = @_;
+	for my $k (keys %$b) {
+		if (ref $a->{$k} eq 'HASH' && ref $b->{$k} eq 'HASH') {
+			merge($a->{$k}, $b->{$k});
+		} elsif (defined $b->{$k} && $b->{$k} eq '__delete__') {
+			delete $a->{$k};
+		} else {
+			$a->{$k} = $b->{$k};
+		}
+	}
+	return $a;
+}
+
+sub spawn {
+	my ($out, $err, @cmd) = @_;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', $out) or die "$out: $!";
+		open(STDERR, '>>', $err) or die "$err: $!";
+		exec(@cmd) or die "exec $cmd[0]: $!";
+	}
+	push @CHILDREN, $pid;
+	return $pid;
+}
+
+END {
+	# Anything a failed test left running.
+	for my $pid (@CHILDREN) {
+		kill('KILL', $pid) if kill(0, $pid);
+	}
+}
+
+############################################################ the sandbox
+
+package IncidentTest::Sandbox;
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+sub new {
+	my ($class, %opt) = @_;
+	my $dir = File::Temp::tempdir('incidentd-t-XXXXXX', TMPDIR => 1,
+	    CLEANUP => !$ENV{INCIDENTD_TEST_KEEP});
+	my $self = bless { dir => $dir, opt => \%opt,
+	    http => HTTP::Tiny->new(timeout => 30) }, $class;
+	my @args = ('--ports-file', "$dir/ports");
+	push @args, @{$opt{args}} if $opt{args};
+	my $sandbox = $ENV{SANDBOX} or die "SANDBOX is not set";
+	$self->{pid} = IncidentTest::spawn("$dir/sandbox.out",
+	    "$dir/sandbox.log", $sandbox, @args);
+	my $ports = IncidentTest::wait_for(sub {
+		return if !-f "$dir/ports";
+		my $p = eval { $JSON->decode(IncidentTest::slurp("$dir/ports")) };
+		return $p;
+	}, "sandbox ports file", 15) or BAIL_OUT("sandbox did not start: " .
+	    IncidentTest::slurp("$dir/sandbox.log"));
+	$self->{ports} = $ports;
+	return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub port { $_[0]{ports}{$_[1]} }
+
+sub url {
+	my ($self, $service, $path) = @_;
+	my $scheme = $self->{opt}{tls} ? 'https' : 'http';
+	my $host = $self->{opt}{host} // '127.0.0.1';
+	return "$scheme://$host:$self->{ports}{$service}" . ($path // '');
+}
+
+sub request {
+	my ($self, $method, $path, $data) = @_;
+	my $url = "http://127.0.0.1:$self->{ports}{control}$path";
+	my %o;
+	if (defined $data) {
+		$o{content} = $JSON->encode($data);
+		$o{headers} = { 'Content-Type' => 'application/json' };
+	}
+	my $r = $self->{http}->request($method, $url, \%o);
+	die "sandbox $method $path: $r->{status} $r->{content}"
+	    if $r->{status} == 599;
+	my $body = eval { $JSON->decode($r->{content}) };
+	return wantarray ? ($r->{status}, $body) : $body;
+}
+
+sub get { my ($s, $p) = @_; return scalar $s->request('GET', $p) }
+sub post { my ($s, $p, $d) = @_; return scalar $s->request('POST', $p, $d // {}) }
+
+# Every request a fake recorded, optionally only those whose path matches.
+sub requests {
+	my ($self, $service, $match) = @_;
+	my $r = $self->get("/control/requests?service=$service&since=0");
+	my @all = @{$r->{requests} // []};
+	@all = grep { $_->{path} =~ $match } @all if defined $match;
+	return @all;
+}
+
+sub connections { return $_[0]->get('/control/slack/connections') }
+
+sub wait_connected {
+	my ($self, $n, $daemon) = @_;
+	$n //= 1;
+	return IncidentTest::wait_for(sub {
+		$daemon->check_alive if $daemon;
+		my $c = $self->connections;
+		return $c && ($c->{hello_sent} // 0) >= $n;
+	}, "$n Socket Mode connection(s)", 30);
+}
+
+# Inject a message as a user; returns the sandbox's answer (ts, ids).
+sub message {
+	my ($self, %m) = @_;
+	$m{user} //= 'U0ALICE';
+	$m{channel} //= 'C0GENERAL';
+	return $self->post('/control/slack/message', \%m);
+}
+
+sub messages {
+	my ($self, $channel) = @_;
+	my $r = $self->get("/control/slack/messages?channel=$channel");
+	return @{$r->{messages} // []};
+}
+
+# Bot posts to a channel, in order.
+sub bot_posts {
+	my ($self, $channel) = @_;
+	return grep { ($_->{user} // '') eq 'U0BOT' } $self->messages($channel);
+}
+
+# Wait until the bot has posted at least n messages in channel.
+sub wait_bot_posts {
+	my ($self, $channel, $n, $daemon) = @_;
+	my @p;
+	IncidentTest::wait_for(sub {
+		$daemon->check_alive if $daemon;
+		@p = $self->bot_posts($channel);
+		return @p >= $n;
+	}, "$n bot post(s) in $channel");
+	return @p;
+}
+
+sub fault { my ($s, %f) = @_; return $s->post('/control/fault', \%f) }
+
+sub stop {
+	my ($self) = @_;
+	return if !$self->{pid};
+	kill('TERM', $self->{pid});
+	waitpid($self->{pid}, 0);
+	my $st = $?;
+	delete $self->{pid};
+	return $st;
+}
+
+sub DESTROY { $_[0]->stop }
+
+############################################################ the daemon
+
+package IncidentTest::Daemon;
+
+use Test::More;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(time sleep);
+
+sub base_config {
+	my ($sb) = @_;
+	return {
+		state_dir => $sb->dir . '/state',
+		log_level => 'debug',
+		slack => {
+			api_url => $sb->url('slack', '/api'),
+			app_token => $IncidentTest::APP_TOKEN,
+			bot_token => $IncidentTest::BOT_TOKEN,
+			incident_managers => ['U0CAROL'],
+		},
+		jira => {
+			url => $sb->url('jira'),
+			email => 'bot@example.com',
+			api_token => 'jira-sandbox-token',
+			project => 'INC',
+		},
+		pagerduty => {
+			api_url => $sb->url('pagerduty'),
+			api_token => 'pd-sandbox-token',
+			from => 'alice@example.com',
+			incident_manager_service => 'PSVCIM',
+		},
+	};
+}
+
+sub new {
+	my ($class, $sb, %conf) = @_;
+	my $dir = $sb->dir;
+	my $self = bless { sb => $sb, conf => "$dir/incidentd.yaml",
+	    log => "$dir/incidentd.log" }, $class;
+	$self->{config} = IncidentTest::merge(base_config($sb), \%conf);
+	IncidentTest::write_yaml($self->{conf}, $self->{config});
+	$self->start;
+	return $self;
+}
+
+sub start {
+	my ($self) = @_;
+	my @cmd = ($ENV{INCIDENTD} // die("INCIDENTD is not set"),
+	    '-c', $self->{conf});
+	unshift @cmd, 'valgrind', '--error-exitcode=99', '--leak-check=full',
+	    '-q' if $ENV{INCIDENTD_TEST_VALGRIND};
+	unshift @cmd, 'timeout', '120';
+	$self->{pid} = IncidentTest::spawn("$self->{log}.out", $self->{log},
+	    @cmd);
+	IncidentTest::wait_for(sub {
+		$self->check_alive;
+		return $self->log =~ /starting/;
+	}, 'daemon start', 15);
+	return $self;
+}
+
+sub log { return IncidentTest::slurp($_[0]{log}) }
+sub conf_path { $_[0]{conf} }
+sub pid { $_[0]{pid} }
+
+sub loggrep {
+	my ($self, $re, $timeout) = @_;
+	return IncidentTest::wait_for(sub {
+		$self->check_alive;
+		return $self->log =~ $re;
+	}, "log line matching $re", $timeout // 20);
+}
+
+sub check_alive {
+	my ($self) = @_;
+	return 1 if !$self->{pid};
+	my $r = waitpid($self->{pid}, WNOHANG);
+	if ($r == $self->{pid}) {
+		my $st = $?;
+		delete $self->{pid};
+		BAIL_OUT("incidentd exited unexpectedly (status $st):\n" .
+		    $self->log);
+	}
+	return 1;
+}
+
+sub rewrite_config {
+	my ($self, %conf) = @_;
+	IncidentTest::merge($self->{config}, \%conf);
+	IncidentTest::write_yaml($self->{conf}, $self->{config});
+}
+
+sub signal { kill($_[1], $_[0]{pid}) }
+
+# SIGTERM and wait; returns the exit status.
+sub stop {
+	my ($self) = @_;
+	return 0 if !$self->{pid};
+	kill('TERM', $self->{pid});
+	waitpid($self->{pid}, 0);
+	my $st = $?;
+	delete $self->{pid};
+	return $st;
+}
+
+sub kill9 {
+	my ($self) = @_;
+	kill('KILL', $self->{pid});
+	waitpid($self->{pid}, 0);
+	delete $self->{pid};
+}
+
+sub DESTROY {
+	my ($self) = @_;
+	return if !$self->{pid};
+	my $st = $self->stop;
+	diag("incidentd exited with status $st at teardown") if $st != 0;
+}
+
+package IncidentTest;
+
+sub new_sandbox { return IncidentTest::Sandbox->new(@_) }
+sub new_incidentd { return IncidentTest::Daemon->new(@_) }
+
+1;

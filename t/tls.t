@@ -1,0 +1,65 @@
+# tls.t: certificates are verified; a name mismatch is refused clearly.
+use strict;
+use warnings;
+use Test::More;
+use IncidentTest;
+
+my $tmp = File::Temp::tempdir('incidentd-tls-XXXXXX', TMPDIR => 1,
+    CLEANUP => 1);
+
+sub run_openssl {
+	my @cmd = ('openssl', @_);
+	system(join(' ', map { "'$_'" } @cmd) . " >/dev/null 2>&1") == 0
+	    or BAIL_OUT("openssl @_ failed");
+}
+
+# A private CA and two server certificates signed by it.
+run_openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+    '-subj', '/CN=incidentd test CA', '-keyout', "$tmp/ca.key",
+    '-out', "$tmp/ca.pem");
+for my $cert (['good', 'DNS:localhost,IP:127.0.0.1'],
+    ['wrong', 'DNS:wrong.example']) {
+	my ($name, $san) = @$cert;
+	run_openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
+	    "/CN=$name", '-keyout', "$tmp/$name.key", '-out', "$tmp/$name.csr");
+	open(my $fh, '>', "$tmp/$name.ext") or die;
+	print $fh "subjectAltName=$san\n";
+	close($fh);
+	run_openssl('x509', '-req', '-in', "$tmp/$name.csr", '-CA',
+	    "$tmp/ca.pem", '-CAkey', "$tmp/ca.key", '-CAcreateserial',
+	    '-days', '2', '-extfile', "$tmp/$name.ext", '-out', "$tmp/$name.pem");
+}
+
+{
+	my $sb = new_sandbox(tls => 1, host => 'localhost',
+	    args => ['--tls-cert', "$tmp/good.pem", '--tls-key', "$tmp/good.key"]);
+	my $d = new_incidentd($sb, tls => { ca_file => "$tmp/ca.pem" });
+	ok($sb->wait_connected(1, $d), 'https + wss with a trusted certificate');
+	$sb->message(text => '<@U0BOT> help');
+	my @p = $sb->wait_bot_posts('C0GENERAL', 1, $d);
+	is(scalar @p, 1, 'help answered over TLS');
+	is($d->stop, 0, 'clean exit');
+}
+
+{
+	my $sb = new_sandbox(tls => 1, host => 'localhost',
+	    args => ['--tls-cert', "$tmp/wrong.pem", '--tls-key', "$tmp/wrong.key"]);
+	my $d = new_incidentd($sb, tls => { ca_file => "$tmp/ca.pem" });
+	ok($d->loggrep(qr/certificate verify failed: hostname mismatch/),
+	    'hostname mismatch refused with a clear log line');
+	my @calls = $sb->requests('slack');
+	is(scalar(grep { $_->{path} =~ /auth\.test/ } @calls), 0,
+	    'no request got through the bad certificate');
+	is($d->stop, 0, 'clean exit');
+}
+
+{
+	# The system trust store does not know the private CA.
+	my $sb = new_sandbox(tls => 1, host => 'localhost',
+	    args => ['--tls-cert', "$tmp/good.pem", '--tls-key', "$tmp/good.key"]);
+	my $d = new_incidentd($sb);
+	ok($d->loggrep(qr/certificate verify failed: (unable to get local issuer|self.signed)/),
+	    'unknown CA refused');
+	is($d->stop, 0, 'clean exit');
+}
+done_testing();
