@@ -22,6 +22,8 @@
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_help_entry,
+	&cmd_new_incident_entry,
+	&cmd_new_channel_entry,
 	NULL
 };
 
@@ -29,6 +31,7 @@ static int	cmd_name_words(const char *, char [][32], int);
 static int	cmd_match(const struct cmd_entry *, int, char **, int);
 static void	cmd_item_free(struct cmd_item *);
 static void	cmd_unknown(struct cmd_item *, const char *, const char *);
+static const char *cmd_skip_words(const char *, int);
 
 /* Split into words; "double quotes" group words. */
 int
@@ -73,6 +76,26 @@ cmd_split(const char *text, int *argc, char ***argv)
 fail:
 	cmd_free_argv(n, v);
 	return (-1);
+}
+
+/* Where the text after n words starts (same rules as cmd_split). */
+static const char *
+cmd_skip_words(const char *p, int n)
+{
+	for (; n > 0; n--) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '"') {
+			p = strchr(p + 1, '"');
+			p = p != NULL ? p + 1 : "";
+		} else {
+			while (*p != '\0' && !isspace((unsigned char)*p))
+				p++;
+		}
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	return (p);
 }
 
 /* Free what cmd_split returned. */
@@ -203,6 +226,24 @@ cmd_unknown(struct cmd_item *item, const char *word, const char *cause)
 	free(w);
 }
 
+/* An item to reply through when no command was typed (a click). */
+struct cmd_item *
+cmd_item_new(const char *channel, const char *user, const char *thread_ts)
+{
+	struct cmd_item	*item;
+
+	item = xcalloc(1, sizeof(*item));
+	item->channel = xstrdup(channel);
+	item->user = xstrdup(user != NULL ? user : "");
+	item->ts = xstrdup("");
+	if (thread_ts != NULL)
+		item->thread_ts = xstrdup(thread_ts);
+	item->text = xstrdup("");
+	item->args = item->text;
+	item->argv = xcalloc(1, sizeof(*item->argv));
+	return (item);
+}
+
 /* Run the command in a chat message (text after the bot's mention). */
 void
 cmd_run(const char *channel, const char *user, const char *ts,
@@ -214,13 +255,13 @@ cmd_run(const char *channel, const char *user, const char *ts,
 	int			 nwords, used, i;
 	enum cmd_retval		 rv;
 
-	item = xcalloc(1, sizeof(*item));
-	item->channel = xstrdup(channel);
-	item->user = xstrdup(user != NULL ? user : "");
+	item = cmd_item_new(channel, user, thread_ts);
+	free(item->ts);
 	item->ts = xstrdup(ts);
-	if (thread_ts != NULL)
-		item->thread_ts = xstrdup(thread_ts);
+	free(item->text);
 	item->text = xstrdup(text);
+	free(item->argv);
+	item->argv = NULL;
 	item->is_dm = is_dm;
 
 	if (cmd_split(text, &nwords, &words) != 0) {
@@ -241,6 +282,7 @@ cmd_run(const char *channel, const char *user, const char *ts,
 	}
 	log_info("command %s from %s in %s", e->name, item->user, channel);
 	item->entry = e;
+	item->args = cmd_skip_words(item->text, used);
 	item->argc = nwords - used;
 	item->argv = xcalloc(item->argc + 1, sizeof(*item->argv));
 	for (i = 0; i < nwords; i++) {

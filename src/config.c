@@ -1,3 +1,1936 @@
-/* config.c: to be written. */
+/*
+ * config.c: the YAML configuration file.
+ *
+ * Every key is one row of conf_table[]. A generic walker over libyaml's
+ * document tree fills a fresh struct config and collects every problem as
+ * "FILE:LINE: message", so check-config shows them all in one run and a
+ * reload either swaps in a complete configuration or nothing. There is no
+ * code for individual keys beyond the validators and a few cross-key rules
+ * in conf_rules(). Only this file includes <yaml.h>.
+ */
 #include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
 #include "incidentd.h"
+
+#define CONF_MAX_FILE		(1024 * 1024)	/* YAML files */
+#define CONF_MAX_SECRET_FILE	(64 * 1024)
+#define CONF_MAX_VALUE		4096		/* any one value, bytes */
+#define CONF_MAX_KEY		256
+#define CONF_MAX_LIST		1000
+#define CONF_MAX_SHORTCUTS	1000
+#define CONF_MAX_NAME		64		/* shortcut names */
+#define CONF_MAX_ERRORS		100
+#define CONF_MAX_DURATION	(3650LL * 86400)
+#define CONF_SHOW		80		/* conf_show() of a key */
+#define CONF_SHOW_PATH		1024		/* conf_show() of a path */
+
+#define CONF_LINE(n)		((size_t)(n)->start_mark.line + 1)
+#define CONF_PTR(c, e)		((void *)((char *)(c) + (e)->off))
+#define CONF_STR(c, e)		((char **)CONF_PTR(c, e))
+
+enum conf_type {
+	CONF_STRING,
+	CONF_SECRET,		/* also k_file and INCIDENTD_<SECTION>_<KEY> */
+	CONF_PATH,		/* relative to the config file's directory */
+	CONF_URL,		/* config_check_base_url, no trailing slash */
+	CONF_DURATION,		/* long long seconds */
+	CONF_INT,		/* long long */
+	CONF_SIZE,		/* long long bytes, K/M/G/T suffixes */
+	CONF_LOGLEVEL,		/* int */
+	CONF_ENUM,		/* int, index into names */
+	CONF_LIST,		/* struct strlist */
+	CONF_SHORTCUTS,		/* struct shortcuts */
+	CONF_SHORTCUTS_FILE	/* PATH, loaded into off2 */
+};
+
+#define CONF_REQUIRED	0x1
+#define CONF_READABLE	0x2	/* PATH: a readable regular file */
+
+struct conf_entry {
+	const char		 *path;		/* "section.key" or "key" */
+	enum conf_type		  type;
+	size_t			  off;		/* into struct config */
+	size_t			  off2;		/* SHORTCUTS_FILE: the list */
+	const char		 *def;		/* default as text, or NULL */
+	int			  flags;
+	long long		  min;		/* INT, SIZE, DURATION */
+	long long		  max;
+	const char *const	 *names;	/* ENUM, NULL-terminated */
+	/* Validate (and maybe normalize in place); errstr is static. */
+	int			(*check)(char *, const char **);
+	const char		 *excludes;	/* a key that may not be set too */
+};
+
+static int	conf_check_app_token(char *, const char **);
+static int	conf_check_bot_token(char *, const char **);
+static int	conf_check_user_id(char *, const char **);
+static int	conf_check_emoji(char *, const char **);
+static int	conf_check_channel_prefix(char *, const char **);
+static int	conf_check_project(char *, const char **);
+static int	conf_check_field(char *, const char **);
+static int	conf_check_label(char *, const char **);
+static int	conf_check_email(char *, const char **);
+static int	conf_check_pd_id(char *, const char **);
+static int	conf_check_short_text(char *, const char **);
+
+static const char *const conf_flavors[] = {
+	"auto", "cloud", "datacenter", NULL	/* enum conf_jira_flavor */
+};
+
+#define O(f)	offsetof(struct config, f)
+static const struct conf_entry conf_table[] = {
+	{ .path = "state_dir", .type = CONF_PATH, .off = O(state_dir),
+	  .def = "/var/lib/incidentd" },
+	{ .path = "log_level", .type = CONF_LOGLEVEL, .off = O(log_level),
+	  .def = "info" },
+	{ .path = "map_size", .type = CONF_SIZE, .off = O(map_size),
+	  .def = "1073741824", .min = 1LL << 20, .max = 1LL << 40 },
+	{ .path = "tls.ca_file", .type = CONF_PATH, .off = O(tls_ca_file),
+	  .flags = CONF_READABLE },
+
+	{ .path = "slack.api_url", .type = CONF_URL, .off = O(slack.api_url),
+	  .def = "https://slack.com/api" },
+	{ .path = "slack.app_token", .type = CONF_SECRET,
+	  .off = O(slack.app_token), .flags = CONF_REQUIRED,
+	  .check = conf_check_app_token },
+	{ .path = "slack.bot_token", .type = CONF_SECRET,
+	  .off = O(slack.bot_token), .flags = CONF_REQUIRED,
+	  .check = conf_check_bot_token },
+	{ .path = "slack.incident_managers", .type = CONF_LIST,
+	  .off = O(slack.incident_managers), .check = conf_check_user_id },
+	{ .path = "slack.timeline_emoji", .type = CONF_STRING,
+	  .off = O(slack.timeline_emoji), .def = "memo",
+	  .check = conf_check_emoji },
+	{ .path = "slack.channel_prefix", .type = CONF_STRING,
+	  .off = O(slack.channel_prefix), .def = "inc-",
+	  .check = conf_check_channel_prefix },
+
+	{ .path = "jira.url", .type = CONF_URL, .off = O(jira.url),
+	  .flags = CONF_REQUIRED },
+	{ .path = "jira.email", .type = CONF_STRING, .off = O(jira.email),
+	  .check = conf_check_email },
+	{ .path = "jira.api_token", .type = CONF_SECRET,
+	  .off = O(jira.api_token), .flags = CONF_REQUIRED },
+	{ .path = "jira.project", .type = CONF_STRING, .off = O(jira.project),
+	  .flags = CONF_REQUIRED, .check = conf_check_project },
+	{ .path = "jira.issue_type", .type = CONF_STRING,
+	  .off = O(jira.issue_type), .def = "Incident",
+	  .check = conf_check_short_text },
+	{ .path = "jira.aar_field", .type = CONF_STRING,
+	  .off = O(jira.aar_field), .check = conf_check_field },
+	{ .path = "jira.followup_label", .type = CONF_STRING,
+	  .off = O(jira.followup_label), .def = "corrective-action",
+	  .check = conf_check_label },
+	{ .path = "jira.flavor", .type = CONF_ENUM, .off = O(jira.flavor),
+	  .def = "auto", .names = conf_flavors },
+
+	{ .path = "pagerduty.api_url", .type = CONF_URL,
+	  .off = O(pagerduty.api_url), .def = "https://api.pagerduty.com" },
+	{ .path = "pagerduty.api_token", .type = CONF_SECRET,
+	  .off = O(pagerduty.api_token), .flags = CONF_REQUIRED },
+	{ .path = "pagerduty.from", .type = CONF_STRING,
+	  .off = O(pagerduty.from), .flags = CONF_REQUIRED,
+	  .check = conf_check_email },
+	{ .path = "pagerduty.incident_manager_service", .type = CONF_STRING,
+	  .off = O(pagerduty.incident_manager_service),
+	  .flags = CONF_REQUIRED, .check = conf_check_pd_id },
+	{ .path = "pagerduty.default_service", .type = CONF_STRING,
+	  .off = O(pagerduty.default_service), .check = conf_check_pd_id },
+	{ .path = "pagerduty.shortcuts", .type = CONF_SHORTCUTS,
+	  .off = O(pagerduty.shortcuts) },
+	{ .path = "pagerduty.shortcuts_file", .type = CONF_SHORTCUTS_FILE,
+	  .off = O(pagerduty.shortcuts_file),
+	  .off2 = O(pagerduty.shortcuts), .excludes = "pagerduty.shortcuts" },
+	{ .path = "pagerduty.max_concurrency", .type = CONF_INT,
+	  .off = O(pagerduty.max_concurrency), .def = "8", .min = 1,
+	  .max = 64 },
+
+	{ .path = "schedule.poll_interval", .type = CONF_DURATION,
+	  .off = O(schedule.poll_interval), .def = "5m", .min = 10,
+	  .max = CONF_MAX_DURATION },
+	{ .path = "schedule.archive_after", .type = CONF_DURATION,
+	  .off = O(schedule.archive_after), .def = "10d", .min = 1,
+	  .max = CONF_MAX_DURATION },
+	{ .path = "schedule.followup_warn_before", .type = CONF_DURATION,
+	  .off = O(schedule.followup_warn_before), .def = "2d", .min = 0,
+	  .max = CONF_MAX_DURATION },
+};
+#undef O
+#define CONF_NENTRIES	(sizeof(conf_table) / sizeof(conf_table[0]))
+
+/* Problems of one load, shared with the shortcuts file it names. */
+struct conf_errors {
+	struct strlist	*list;
+	size_t		 count;		/* also those past the cap */
+};
+
+struct conf_ctx {
+	const char		*file;		/* for messages */
+	char			*dir;		/* base of relative paths */
+	struct conf_errors	*errs;
+	struct config		*conf;
+	yaml_document_t		*doc;
+	size_t			 line[CONF_NENTRIES];	/* key seen here */
+	size_t			 fline[CONF_NENTRIES];	/* k_file seen here */
+	int			 given[CONF_NENTRIES];	/* a value was set */
+	int			 fgiven[CONF_NENTRIES];	/* k_file was set */
+	size_t			 section[CONF_NENTRIES]; /* by first entry */
+};
+
+struct config	*cfg;
+
+static char	 conf_errbuf[128];
+
+static void	 conf_error(struct conf_ctx *, size_t, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static const char *conf_show(const char *, char *, size_t);
+static const char *conf_kind(const yaml_node_t *);
+static int	 conf_is_null(const yaml_node_t *);
+static int	 conf_find(const char *);
+static int	 conf_section_find(const char *);
+static int	 conf_section_of(size_t);
+static size_t	 conf_section_line(struct conf_ctx *, size_t);
+static void	 conf_ctx_init(struct conf_ctx *, const char *,
+		    struct conf_errors *);
+static void	 conf_ctx_clear(struct conf_ctx *);
+static char	*conf_resolve(struct conf_ctx *, const char *);
+static int	 conf_open(const char *, int *, struct stat *,
+		    const char **);
+static int	 conf_read_file(const char *, size_t, char **, size_t *,
+		    const char **);
+static int	 conf_yaml_load(struct conf_ctx *, const char *,
+		    yaml_document_t *, const char **);
+static void	 conf_yaml_error(struct conf_ctx *, yaml_parser_t *,
+		    const char *, size_t);
+static void	 conf_yaml_free(yaml_document_t *);
+static void	 conf_parser_free(yaml_parser_t *);
+static unsigned	 conf_distance(const char *, const char *);
+static const char *conf_suggest(const char *, const char *const *,
+		    char *, size_t);
+static void	 conf_unknown(struct conf_ctx *, size_t, const char *,
+		    const char *, const char *const *);
+static const char *conf_key(struct conf_ctx *, yaml_node_t *);
+static const char *conf_scalar(struct conf_ctx *, const char *,
+		    yaml_node_t *);
+static int	 conf_check_text(struct conf_ctx *, const char *,
+		    const char *, size_t, int);
+static int	 conf_walk(struct conf_ctx *, yaml_node_t *);
+static void	 conf_walk_key(struct conf_ctx *, const char *,
+		    const char *, yaml_node_t *, yaml_node_t *);
+static int	 conf_conflict(struct conf_ctx *, size_t, int, size_t);
+static void	 conf_set(struct conf_ctx *, size_t, yaml_node_t *, int);
+static void	 conf_set_list(struct conf_ctx *, size_t, yaml_node_t *);
+static void	 conf_assign(struct conf_ctx *, size_t, const char *,
+		    size_t, const char *);
+static void	 conf_secret_file(struct conf_ctx *, size_t, const char *,
+		    size_t);
+static int	 conf_parse_size(const char *, long long *);
+static void	 conf_fmt_duration(long long, char *, size_t);
+static void	 conf_fmt_size(long long, char *, size_t);
+static void	 conf_parse_shortcuts(struct conf_ctx *, yaml_node_t *,
+		    const char *, struct shortcuts *);
+static int	 conf_parse_shortcut(struct conf_ctx *, yaml_node_t *,
+		    const char *, size_t, struct shortcut *);
+static int	 conf_shortcuts_file(struct conf_ctx *, const char *,
+		    struct shortcuts *, const char **);
+static int	 conf_shortcut_cmp_cb(const void *, const void *);
+static void	 conf_finish(struct conf_ctx *);
+static void	 conf_rules(struct conf_ctx *);
+static int	 conf_only(const char *, const char *);
+
+/*
+ * Record a problem as "FILE:LINE: message". Past CONF_MAX_ERRORS only the
+ * count grows: a hostile file must not produce megabytes of output.
+ */
+static void
+conf_error(struct conf_ctx *ctx, size_t line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	ctx->errs->count++;
+	if (ctx->errs->count > CONF_MAX_ERRORS + 1)
+		return;
+	if (ctx->errs->count == CONF_MAX_ERRORS + 1) {
+		strlist_addf(ctx->errs->list, "%s:%zu: too many problems, "
+		    "giving up", ctx->file, line);
+		return;
+	}
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	strlist_addf(ctx->errs->list, "%s:%zu: %s", ctx->file, line, msg);
+	free(msg);
+}
+
+/* A printable, bounded copy of untrusted text for a message. */
+static const char *
+conf_show(const char *s, char *buf, size_t size)
+{
+	size_t		i, o = 0;
+	unsigned char	c;
+
+	for (i = 0; s[i] != '\0' && o + 4 < size; i++) {
+		c = (unsigned char)s[i];
+		buf[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (s[i] != '\0' && o + 4 <= size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return (buf);
+}
+
+/* How to name a node's kind in "expected X, got Y". */
+static const char *
+conf_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return ("a mapping");
+	case YAML_SEQUENCE_NODE:
+		return ("a list");
+	default:
+		return ("a single value");
+	}
+}
+
+/* True for an empty value: "key:", "key: ~" or "key: null". */
+static int
+conf_is_null(const yaml_node_t *n)
+{
+	const char	*s;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return (0);
+	s = (const char *)n->data.scalar.value;
+	return (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
+}
+
+/* Index of the entry for a full path, or -1. */
+static int
+conf_find(const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		if (strcmp(conf_table[i].path, path) == 0)
+			return ((int)i);
+	}
+	return (-1);
+}
+
+/* Index of the first entry of section name, or -1 if not a section. */
+static int
+conf_section_find(const char *name)
+{
+	size_t	i, len = strlen(name);
+
+	if (len == 0 || strchr(name, '.') != NULL)
+		return (-1);
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		if (strncmp(conf_table[i].path, name, len) == 0 &&
+		    conf_table[i].path[len] == '.')
+			return ((int)i);
+	}
+	return (-1);
+}
+
+/* The first entry of entry i's section, or -1 for a top-level key. */
+static int
+conf_section_of(size_t i)
+{
+	const char	*dot;
+	size_t		 j, len;
+
+	if ((dot = strchr(conf_table[i].path, '.')) == NULL)
+		return (-1);
+	len = dot - conf_table[i].path + 1;
+	for (j = 0; j < i; j++) {
+		if (strncmp(conf_table[j].path, conf_table[i].path, len) == 0)
+			return ((int)j);
+	}
+	return ((int)i);
+}
+
+/* Where to report a key that is absent: its section's line, or 1. */
+static size_t
+conf_section_line(struct conf_ctx *ctx, size_t i)
+{
+	int	s;
+
+	if ((s = conf_section_of(i)) == -1 || ctx->section[s] == 0)
+		return (1);
+	return (ctx->section[s]);
+}
+
+static void
+conf_ctx_init(struct conf_ctx *ctx, const char *file,
+    struct conf_errors *errs)
+{
+	const char	*slash;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->file = file;
+	ctx->errs = errs;
+	if ((slash = strrchr(file, '/')) == NULL)
+		ctx->dir = NULL;
+	else if (slash == file)
+		ctx->dir = xstrdup("/");
+	else
+		ctx->dir = xstrndup(file, slash - file);
+}
+
+static void
+conf_ctx_clear(struct conf_ctx *ctx)
+{
+	free(ctx->dir);
+	ctx->dir = NULL;
+}
+
+/* Relative paths in the file are relative to the file's directory. */
+static char *
+conf_resolve(struct conf_ctx *ctx, const char *path)
+{
+	char	*r;
+
+	if (*path == '/' || ctx->dir == NULL)
+		return (xstrdup(path));
+	if (strcmp(ctx->dir, "/") == 0)
+		xasprintf(&r, "/%s", path);
+	else
+		xasprintf(&r, "%s/%s", ctx->dir, path);
+	return (r);
+}
+
+/* Open a regular file for reading without blocking on a FIFO. */
+static int
+conf_open(const char *path, int *fdp, struct stat *sb, const char **why)
+{
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
+		*why = strerror(errno);
+		return (-1);
+	}
+	if (fstat(fd, sb) == -1) {
+		*why = strerror(errno);
+		close(fd);
+		return (-1);
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		*why = "not a regular file";
+		close(fd);
+		return (-1);
+	}
+	*fdp = fd;
+	return (0);
+}
+
+/* Read a whole file of at most max bytes; NUL-terminated. */
+static int
+conf_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
+    const char **why)
+{
+	struct stat	 sb;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if (conf_open(path, &fd, &sb, why) == -1)
+		return (-1);
+	if (sb.st_size < 0 || (unsigned long long)sb.st_size > max) {
+		*why = "file too large";
+		close(fd);
+		return (-1);
+	}
+	/* One byte more than allowed, to notice a file that grew. */
+	buf = xmalloc(max + 2);
+	for (;;) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			*why = strerror(errno);
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max) {
+			*why = "file too large";
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return (0);
+fail:
+	explicit_bzero(buf, max + 2);
+	free(buf);
+	close(fd);
+	return (-1);
+}
+
+/*
+ * Parse one YAML document from path. Returns -1 with *why set if the file
+ * cannot be read (nothing reported), or -1 with *why NULL after reporting
+ * syntax errors.
+ */
+static int
+conf_yaml_load(struct conf_ctx *ctx, const char *path, yaml_document_t *doc,
+    const char **why)
+{
+	yaml_parser_t	 parser;
+	yaml_document_t	 extra;
+	char		*buf;
+	size_t		 len;
+	int		 rv = -1;
+
+	*why = NULL;
+	if (conf_read_file(path, CONF_MAX_FILE, &buf, &len, why) == -1)
+		return (-1);
+	if (!yaml_parser_initialize(&parser))
+		fatalx("%s: yaml_parser_initialize failed", __func__);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf,
+	    len);
+	if (!yaml_parser_load(&parser, doc)) {
+		conf_yaml_error(ctx, &parser, buf, len);
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &extra)) {
+		conf_yaml_error(ctx, &parser, buf, len);
+		conf_yaml_free(doc);
+		goto out;
+	}
+	if (yaml_document_get_root_node(&extra) != NULL) {
+		conf_error(ctx, (size_t)extra.start_mark.line + 1,
+		    "only one YAML document is allowed");
+		conf_yaml_free(&extra);
+		conf_yaml_free(doc);
+		goto out;
+	}
+	conf_yaml_free(&extra);
+	rv = 0;
+out:
+	conf_parser_free(&parser);
+	explicit_bzero(buf, len);
+	free(buf);
+	return (rv);
+}
+
+/* Report libyaml's syntax error with its line. */
+static void
+conf_yaml_error(struct conf_ctx *ctx, yaml_parser_t *p, const char *buf,
+    size_t len)
+{
+	const char	*problem;
+	size_t		 line, i, off;
+
+	problem = p->problem != NULL ? p->problem : "unknown error";
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		conf_error(ctx, 0, "out of memory");
+		break;
+	case YAML_READER_ERROR:
+		/* Reader errors carry a byte offset, not a mark. */
+		off = p->problem_offset < len ? p->problem_offset : len;
+		for (line = 1, i = 0; i < off; i++) {
+			if (buf[i] == '\n')
+				line++;
+		}
+		conf_error(ctx, line, "invalid input: %s", problem);
+		break;
+	default:
+		line = (size_t)p->problem_mark.line + 1;
+		if (p->context != NULL)
+			conf_error(ctx, line, "syntax error: %s (%s at line %zu)",
+			    problem, p->context,
+			    (size_t)p->context_mark.line + 1);
+		else
+			conf_error(ctx, line, "syntax error: %s", problem);
+		break;
+	}
+}
+
+/* Free a document, zeroing scalars first: they may hold secrets. */
+static void
+conf_yaml_free(yaml_document_t *doc)
+{
+	yaml_node_t	*n;
+
+	for (n = doc->nodes.start; n != NULL && n < doc->nodes.top; n++) {
+		if (n->type == YAML_SCALAR_NODE && n->data.scalar.value != NULL)
+			explicit_bzero(n->data.scalar.value,
+			    n->data.scalar.length);
+	}
+	yaml_document_delete(doc);
+}
+
+/* Free a parser, zeroing its copies of the input. */
+static void
+conf_parser_free(yaml_parser_t *p)
+{
+	if (p->raw_buffer.start != NULL)
+		explicit_bzero(p->raw_buffer.start,
+		    p->raw_buffer.end - p->raw_buffer.start);
+	if (p->buffer.start != NULL)
+		explicit_bzero(p->buffer.start,
+		    p->buffer.end - p->buffer.start);
+	yaml_parser_delete(p);
+}
+
+/* Optimal string alignment distance (typos incl. transpositions). */
+static unsigned
+conf_distance(const char *a, const char *b)
+{
+	unsigned	d[CONF_MAX_NAME + 1][CONF_MAX_NAME + 1], c, v;
+	size_t		la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > CONF_MAX_NAME || lb > CONF_MAX_NAME)
+		return (UINT_MAX);
+	for (i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			c = a[i - 1] != b[j - 1];
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + c < v)
+				v = d[i - 1][j - 1] + c;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return (d[la][lb]);
+}
+
+/*
+ * A known name close to path: within edit distance 2, else the one key
+ * anywhere with the same last component (bot_token -> slack.bot_token).
+ * With names NULL, the candidates are every key of conf_table[].
+ */
+static const char *
+conf_suggest(const char *path, const char *const *names, char *buf,
+    size_t size)
+{
+	char		 cand[CONF_MAX_NAME + 8], leafbuf[CONF_MAX_NAME + 8];
+	const char	*leaf, *cleaf, *dot;
+	unsigned	 best = 3, d;
+	size_t		 i, k, nleaf = 0;
+
+	*buf = '\0';
+	leaf = (dot = strrchr(path, '.')) != NULL ? dot + 1 : path;
+	for (i = 0; names != NULL ? names[i] != NULL : i < CONF_NENTRIES;
+	    i++) {
+		for (k = 0; k < 3; k++) {
+			if (names != NULL) {
+				if (k > 0)
+					break;
+				strlcpy(cand, names[i], sizeof(cand));
+			} else if (k == 0)
+				strlcpy(cand, conf_table[i].path, sizeof(cand));
+			else if (k == 1 && conf_table[i].type == CONF_SECRET)
+				snprintf(cand, sizeof(cand), "%s_file",
+				    conf_table[i].path);
+			else if (k == 2 && conf_section_of(i) == (int)i) {
+				strlcpy(cand, conf_table[i].path, sizeof(cand));
+				cand[strcspn(cand, ".")] = '\0';
+			} else
+				continue;
+			/* names are the keys of one mapping: compare leaves. */
+			d = conf_distance(names != NULL ? leaf : path, cand);
+			/* "lb" is not a typo of "tls": short words need less. */
+			if (d < best && d * 3 <= strlen(leaf) + 1) {
+				best = d;
+				strlcpy(buf, cand, size);
+			}
+			cleaf = (dot = strrchr(cand, '.')) != NULL ?
+			    dot + 1 : cand;
+			if (names == NULL && strcmp(cleaf, leaf) == 0 &&
+			    strcmp(cand, path) != 0) {
+				nleaf++;
+				strlcpy(leafbuf, cand, sizeof(leafbuf));
+			}
+		}
+	}
+	if (*buf != '\0' && best > 0)
+		return (buf);
+	if (nleaf == 1) {
+		strlcpy(buf, leafbuf, size);
+		return (buf);
+	}
+	*buf = '\0';
+	return (NULL);
+}
+
+/* Report an unknown key, with a suggestion if one is close. */
+static void
+conf_unknown(struct conf_ctx *ctx, size_t line, const char *key,
+    const char *path, const char *const *names)
+{
+	char	 show[CONF_SHOW], sug[CONF_MAX_NAME + 8];
+
+	conf_show(path, show, sizeof(show));
+	if (strchr(key, '.') != NULL)
+		conf_error(ctx, line, "unknown key %s (dotted keys are not "
+		    "supported; use nested mappings)", show);
+	else if (conf_suggest(path, names, sug, sizeof(sug)) != NULL)
+		conf_error(ctx, line, "unknown key %s (did you mean %s?)", show,
+		    sug);
+	else
+		conf_error(ctx, line, "unknown key %s", show);
+}
+
+/* A mapping key's text, or NULL after reporting a non-string key. */
+static const char *
+conf_key(struct conf_ctx *ctx, yaml_node_t *k)
+{
+	if (k == NULL)
+		return (NULL);
+	if (k->type != YAML_SCALAR_NODE) {
+		conf_error(ctx, CONF_LINE(k), "keys must be strings, got %s",
+		    conf_kind(k));
+		return (NULL);
+	}
+	if (k->data.scalar.length > CONF_MAX_KEY ||
+	    strlen((char *)k->data.scalar.value) != k->data.scalar.length) {
+		conf_error(ctx, CONF_LINE(k), "invalid key");
+		return (NULL);
+	}
+	return ((const char *)k->data.scalar.value);
+}
+
+/* A scalar's text, or NULL after reporting a list or mapping. */
+static const char *
+conf_scalar(struct conf_ctx *ctx, const char *label, yaml_node_t *v)
+{
+	if (v->type != YAML_SCALAR_NODE) {
+		conf_error(ctx, CONF_LINE(v), "%s: expected a single value, "
+		    "got %s", label, conf_kind(v));
+		return (NULL);
+	}
+	if (strlen((char *)v->data.scalar.value) != v->data.scalar.length) {
+		conf_error(ctx, CONF_LINE(v), "%s: NUL bytes are not allowed",
+		    label);
+		return (NULL);
+	}
+	return ((const char *)v->data.scalar.value);
+}
+
+/* Checks every value gets: not empty, bounded, no control characters. */
+static int
+conf_check_text(struct conf_ctx *ctx, const char *label, const char *s,
+    size_t line, int multiline)
+{
+	const unsigned char	*p;
+
+	if (*s == '\0') {
+		conf_error(ctx, line, "%s: empty value", label);
+		return (-1);
+	}
+	if (strlen(s) > CONF_MAX_VALUE) {
+		conf_error(ctx, line, "%s: value too long (limit %d bytes)",
+		    label, CONF_MAX_VALUE);
+		return (-1);
+	}
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (multiline && (*p == '\n' || *p == '\t'))
+			continue;
+		if (*p < 0x20 || *p == 0x7f) {
+			conf_error(ctx, line, "%s: control characters are not "
+			    "allowed", label);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Walk the top-level mapping and the section mappings under it; -1 if the
+ * document is not a mapping at all (then missing keys are just noise).
+ */
+static int
+conf_walk(struct conf_ctx *ctx, yaml_node_t *root)
+{
+	yaml_document_t		*doc = ctx->doc;
+	yaml_node_pair_t	*p, *q;
+	yaml_node_t		*k, *v, *k2, *v2;
+	const char		*key, *key2;
+	char			*path, show[CONF_SHOW];
+	int			 s;
+
+	if (root == NULL || conf_is_null(root))
+		return (0);
+	if (root->type != YAML_MAPPING_NODE) {
+		conf_error(ctx, CONF_LINE(root), "expected a mapping of keys "
+		    "at the top level, got %s", conf_kind(root));
+		return (-1);
+	}
+	for (p = root->data.mapping.pairs.start;
+	    p < root->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(doc, p->key);
+		v = yaml_document_get_node(doc, p->value);
+		if ((key = conf_key(ctx, k)) == NULL || v == NULL)
+			continue;
+		if ((s = conf_section_find(key)) == -1) {
+			conf_walk_key(ctx, key, key, k, v);
+			continue;
+		}
+		if (ctx->section[s] != 0) {
+			conf_error(ctx, CONF_LINE(k), "duplicate key %s (first "
+			    "at line %zu)", conf_show(key, show, sizeof(show)),
+			    ctx->section[s]);
+			continue;
+		}
+		ctx->section[s] = CONF_LINE(k);
+		if (conf_is_null(v))
+			continue;
+		if (v->type != YAML_MAPPING_NODE) {
+			conf_error(ctx, CONF_LINE(v), "%s: expected a mapping, "
+			    "got %s", key, conf_kind(v));
+			continue;
+		}
+		for (q = v->data.mapping.pairs.start;
+		    q < v->data.mapping.pairs.top; q++) {
+			k2 = yaml_document_get_node(doc, q->key);
+			v2 = yaml_document_get_node(doc, q->value);
+			if ((key2 = conf_key(ctx, k2)) == NULL || v2 == NULL)
+				continue;
+			xasprintf(&path, "%s.%s", key, key2);
+			conf_walk_key(ctx, key2, path, k2, v2);
+			free(path);
+		}
+	}
+	return (0);
+}
+
+/* One key: a table entry, a secret's k_file, or unknown. */
+static void
+conf_walk_key(struct conf_ctx *ctx, const char *key, const char *path,
+    yaml_node_t *k, yaml_node_t *v)
+{
+	char	*stem, show[CONF_SHOW];
+	size_t	 len = strlen(path);
+	int	 i, from_file = 0;
+
+	if (strchr(key, '.') != NULL)
+		i = -1;
+	else if ((i = conf_find(path)) == -1 && len > 5 &&
+	    strcmp(path + len - 5, "_file") == 0) {
+		stem = xstrndup(path, len - 5);
+		i = conf_find(stem);
+		free(stem);
+		if (i != -1 && conf_table[i].type != CONF_SECRET)
+			i = -1;
+		from_file = 1;
+	}
+	if (i == -1) {
+		conf_unknown(ctx, CONF_LINE(k), key, path, NULL);
+		return;
+	}
+	if (from_file ? ctx->fline[i] != 0 : ctx->line[i] != 0) {
+		conf_error(ctx, CONF_LINE(k), "duplicate key %s (first at line "
+		    "%zu)", conf_show(path, show, sizeof(show)),
+		    from_file ? ctx->fline[i] : ctx->line[i]);
+		return;
+	}
+	if (from_file)
+		ctx->fline[i] = CONF_LINE(k);
+	else
+		ctx->line[i] = CONF_LINE(k);
+	conf_set(ctx, i, v, from_file);
+}
+
+/* Report if entry i (or its k_file) may not be set with one already set. */
+static int
+conf_conflict(struct conf_ctx *ctx, size_t i, int from_file, size_t line)
+{
+	const struct conf_entry	*e = &conf_table[i], *o;
+	size_t			 j;
+
+	if (e->type == CONF_SECRET &&
+	    (from_file ? ctx->given[i] : ctx->fgiven[i])) {
+		conf_error(ctx, line, "%s and %s_file are both set; use one",
+		    e->path, e->path);
+		return (-1);
+	}
+	for (j = 0; j < CONF_NENTRIES; j++) {
+		o = &conf_table[j];
+		if (!ctx->given[j])
+			continue;
+		if ((e->excludes != NULL && strcmp(e->excludes, o->path) == 0) ||
+		    (o->excludes != NULL && strcmp(o->excludes, e->path) == 0)) {
+			conf_error(ctx, line, "%s and %s are both set; use one",
+			    o->path, e->path);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Set entry i from a YAML value (from_file: the value is k_file's). */
+static void
+conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
+{
+	const struct conf_entry	*e = &conf_table[i];
+	const char		*s;
+	char			*label;
+
+	if (conf_is_null(v))
+		return;		/* as if absent: default or environment */
+	if (conf_conflict(ctx, i, from_file, CONF_LINE(v)) == -1)
+		return;
+	if (from_file)
+		ctx->fgiven[i] = 1;
+	else
+		ctx->given[i] = 1;
+	if (e->type == CONF_LIST) {
+		conf_set_list(ctx, i, v);
+		return;
+	}
+	if (e->type == CONF_SHORTCUTS) {
+		conf_parse_shortcuts(ctx, v, e->path, CONF_PTR(ctx->conf, e));
+		return;
+	}
+	if (from_file)
+		xasprintf(&label, "%s_file", e->path);
+	else
+		label = xstrdup(e->path);
+	if ((s = conf_scalar(ctx, label, v)) != NULL) {
+		if (from_file) {
+			if (conf_check_text(ctx, label, s, CONF_LINE(v), 0) == 0)
+				conf_secret_file(ctx, i, s, CONF_LINE(v));
+		} else
+			conf_assign(ctx, i, s, CONF_LINE(v), label);
+	}
+	free(label);
+}
+
+/* A list of strings, each checked by the entry's validator. */
+static void
+conf_set_list(struct conf_ctx *ctx, size_t i, yaml_node_t *v)
+{
+	const struct conf_entry	*e = &conf_table[i];
+	struct strlist		*sl = CONF_PTR(ctx->conf, e);
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s, *errstr;
+	char			*copy;
+	size_t			 count;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		conf_error(ctx, CONF_LINE(v), "%s: expected a list, got %s",
+		    e->path, conf_kind(v));
+		return;
+	}
+	count = v->data.sequence.items.top - v->data.sequence.items.start;
+	if (count > CONF_MAX_LIST) {
+		conf_error(ctx, CONF_LINE(v), "%s: too many items (limit %d)",
+		    e->path, CONF_MAX_LIST);
+		return;
+	}
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		if ((n = yaml_document_get_node(ctx->doc, *it)) == NULL)
+			continue;
+		if ((s = conf_scalar(ctx, e->path, n)) == NULL ||
+		    conf_check_text(ctx, e->path, s, CONF_LINE(n), 0) == -1)
+			continue;
+		copy = xstrdup(s);
+		if (e->check != NULL && e->check(copy, &errstr) == -1)
+			conf_error(ctx, CONF_LINE(n), "%s: %s", e->path, errstr);
+		else
+			strlist_add(sl, copy);
+		free(copy);
+	}
+}
+
+/*
+ * Convert and validate text for entry i and store it. label names the
+ * source in messages: the key, or "key (from SOURCE)".
+ */
+static void
+conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
+    const char *label)
+{
+	const struct conf_entry	*e = &conf_table[i];
+	struct config		*conf = ctx->conf;
+	const char		*errstr, *why;
+	char			*copy, buf[64], buf2[64], show[CONF_SHOW_PATH];
+	const unsigned char	*p;
+	long long		 n;
+	int			 level, fd;
+	size_t			 k, len;
+	struct stat		 sb;
+
+	if (conf_check_text(ctx, label, s, line, 0) == -1)
+		return;
+	switch (e->type) {
+	case CONF_STRING:
+	case CONF_SECRET:
+		if (e->type == CONF_SECRET) {
+			for (p = (const unsigned char *)s; *p != '\0'; p++) {
+				if (*p <= 0x20 || *p >= 0x7f) {
+					conf_error(ctx, line, "%s: must be "
+					    "printable ASCII without spaces",
+					    label);
+					return;
+				}
+			}
+		}
+		copy = xstrdup(s);
+		if (e->check != NULL && e->check(copy, &errstr) == -1) {
+			conf_error(ctx, line, "%s: %s", label, errstr);
+			explicit_bzero(copy, strlen(copy));
+			free(copy);
+			return;
+		}
+		*CONF_STR(conf, e) = copy;
+		break;
+	case CONF_PATH:
+		copy = conf_resolve(ctx, s);
+		if (e->flags & CONF_READABLE) {
+			if (conf_open(copy, &fd, &sb, &why) == -1) {
+				conf_error(ctx, line, "%s: cannot read %s: %s",
+				    label, conf_show(copy, show, sizeof(show)),
+				    why);
+				free(copy);
+				return;
+			}
+			close(fd);
+		}
+		*CONF_STR(conf, e) = copy;
+		break;
+	case CONF_URL:
+		if (config_check_base_url(s, &errstr) == -1) {
+			conf_error(ctx, line, "%s: %s", label, errstr);
+			return;
+		}
+		copy = xstrdup(s);
+		len = strlen(copy);
+		if (len > 0 && copy[len - 1] == '/')
+			copy[len - 1] = '\0';
+		*CONF_STR(conf, e) = copy;
+		break;
+	case CONF_DURATION:
+		if (config_parse_duration(s, &n, &errstr) == -1) {
+			conf_error(ctx, line, "%s: %s", label, errstr);
+			return;
+		}
+		if (n < e->min || n > e->max) {
+			conf_fmt_duration(n < e->min ? e->min : e->max, buf,
+			    sizeof(buf));
+			conf_error(ctx, line, "%s: must be at %s %s", label,
+			    n < e->min ? "least" : "most", buf);
+			return;
+		}
+		*(long long *)CONF_PTR(conf, e) = n;
+		break;
+	case CONF_INT:
+		n = strtonum(s, e->min, e->max, &errstr);
+		if (errstr != NULL) {
+			conf_error(ctx, line, "%s: must be a whole number from "
+			    "%lld to %lld", label, e->min, e->max);
+			return;
+		}
+		*(long long *)CONF_PTR(conf, e) = n;
+		break;
+	case CONF_SIZE:
+		if (conf_parse_size(s, &n) == -1 || n < e->min || n > e->max) {
+			conf_fmt_size(e->min, buf, sizeof(buf));
+			conf_fmt_size(e->max, buf2, sizeof(buf2));
+			conf_error(ctx, line, "%s: must be a size from %s to %s "
+			    "(bytes, or a number with K, M, G or T)", label,
+			    buf, buf2);
+			return;
+		}
+		*(long long *)CONF_PTR(conf, e) = n;
+		break;
+	case CONF_LOGLEVEL:
+		if ((level = log_level_parse(s)) == -1) {
+			conf_error(ctx, line, "%s: must be one of error, warn, "
+			    "info or debug", label);
+			return;
+		}
+		*(int *)CONF_PTR(conf, e) = level;
+		break;
+	case CONF_ENUM:
+		for (k = 0; e->names[k] != NULL; k++) {
+			if (strcmp(e->names[k], s) == 0)
+				break;
+		}
+		if (e->names[k] == NULL) {
+			buf[0] = '\0';
+			for (k = 0; e->names[k] != NULL; k++) {
+				if (k > 0)
+					strlcat(buf, e->names[k + 1] != NULL ?
+					    ", " : " or ", sizeof(buf));
+				strlcat(buf, e->names[k], sizeof(buf));
+			}
+			conf_error(ctx, line, "%s: must be one of %s", label, buf);
+			return;
+		}
+		*(int *)CONF_PTR(conf, e) = (int)k;
+		break;
+	case CONF_SHORTCUTS_FILE:
+		copy = conf_resolve(ctx, s);
+		if (conf_shortcuts_file(ctx, copy,
+		    (struct shortcuts *)((char *)conf + e->off2), &why) == -1 &&
+		    why != NULL)
+			conf_error(ctx, line, "%s: cannot read %s: %s", label,
+			    conf_show(copy, show, sizeof(show)), why);
+		*CONF_STR(conf, e) = copy;
+		break;
+	case CONF_LIST:
+	case CONF_SHORTCUTS:
+		fatalx("%s: %s is not a scalar", __func__, e->path);
+	}
+}
+
+/* A secret from k_file: the file's contents without trailing newlines. */
+static void
+conf_secret_file(struct conf_ctx *ctx, size_t i, const char *path,
+    size_t line)
+{
+	const struct conf_entry	*e = &conf_table[i];
+	char			*file, *buf, *label, show[CONF_SHOW_PATH];
+	const char		*why;
+	size_t			 len;
+
+	file = conf_resolve(ctx, path);
+	conf_show(file, show, sizeof(show));
+	if (conf_read_file(file, CONF_MAX_SECRET_FILE, &buf, &len,
+	    &why) == -1) {
+		conf_error(ctx, line, "%s_file: cannot read %s: %s", e->path,
+		    show, why);
+		free(file);
+		return;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	xasprintf(&label, "%s (from %s)", e->path, show);
+	if (memchr(buf, '\0', len) != NULL)
+		conf_error(ctx, line, "%s: NUL bytes are not allowed", label);
+	else
+		conf_assign(ctx, i, buf, line, label);
+	explicit_bzero(buf, len);
+	free(buf);
+	free(label);
+	free(file);
+}
+
+/* Bytes, or a number with K, M, G or T (KiB... also accepted). */
+static int
+conf_parse_size(const char *s, long long *out)
+{
+	static const char	*units = "KMGT";
+	const char		*p, *u;
+	long long		 n = 0, mult = 1;
+	int			 d;
+
+	if (*s < '0' || *s > '9')
+		return (-1);
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		d = *p - '0';
+		if (n > (LLONG_MAX - d) / 10)
+			return (-1);
+		n = n * 10 + d;
+	}
+	if (*p != '\0') {
+		if ((u = strchr(units, *p)) == NULL)
+			return (-1);
+		for (d = 0; d <= u - units; d++)
+			mult *= 1024;
+		p++;
+		if (strcmp(p, "iB") != 0 && *p != '\0')
+			return (-1);
+		if (n > LLONG_MAX / mult)
+			return (-1);
+		n *= mult;
+	}
+	*out = n;
+	return (0);
+}
+
+/* Seconds as "1d2h3m4s" (zero parts left out), for messages. */
+static void
+conf_fmt_duration(long long s, char *buf, size_t size)
+{
+	static const struct {
+		char		u;
+		long long	secs;
+	} parts[] = { { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 } };
+	char	part[32];
+	size_t	i;
+
+	buf[0] = '\0';
+	if (s == 0) {
+		strlcpy(buf, "0s", size);
+		return;
+	}
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (s / parts[i].secs == 0)
+			continue;
+		snprintf(part, sizeof(part), "%lld%c", s / parts[i].secs,
+		    parts[i].u);
+		strlcat(buf, part, size);
+		s %= parts[i].secs;
+	}
+}
+
+/* Bytes as "1 MiB" when round, for messages. */
+static void
+conf_fmt_size(long long n, char *buf, size_t size)
+{
+	static const char	*names[] = { "TiB", "GiB", "MiB", "KiB" };
+	int			 i, shift;
+
+	for (i = 0; i < 4; i++) {
+		shift = 40 - 10 * i;
+		if (n >= (1LL << shift) && n % (1LL << shift) == 0) {
+			snprintf(buf, size, "%lld %s", n >> shift, names[i]);
+			return;
+		}
+	}
+	snprintf(buf, size, "%lld bytes", n);
+}
+
+/* Parse name: {service, description} pairs into sc, sorted by name. */
+static void
+conf_parse_shortcuts(struct conf_ctx *ctx, yaml_node_t *node,
+    const char *label, struct shortcuts *sc)
+{
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v;
+	const char		*name, **names = NULL;
+	char			*path, show[CONF_SHOW];
+	size_t			*lines = NULL, count, n = 0, j;
+	struct shortcut		 s;
+
+	if (node->type != YAML_MAPPING_NODE) {
+		conf_error(ctx, CONF_LINE(node), "%s: expected a mapping of "
+		    "shortcut names, got %s", label != NULL ? label :
+		    "top level", conf_kind(node));
+		return;
+	}
+	count = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+	if (count > CONF_MAX_SHORTCUTS) {
+		conf_error(ctx, CONF_LINE(node), "%s: too many shortcuts "
+		    "(limit %d)", label != NULL ? label : "top level",
+		    CONF_MAX_SHORTCUTS);
+		return;
+	}
+	names = xcalloc(count + 1, sizeof(*names));
+	lines = xcalloc(count + 1, sizeof(*lines));
+	for (p = node->data.mapping.pairs.start;
+	    p < node->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(ctx->doc, p->key);
+		v = yaml_document_get_node(ctx->doc, p->value);
+		if ((name = conf_key(ctx, k)) == NULL || v == NULL)
+			continue;
+		conf_show(name, show, sizeof(show));
+		if (label != NULL)
+			xasprintf(&path, "%s.%s", label, show);
+		else
+			path = xstrdup(show);
+		if (strlen(name) > CONF_MAX_NAME || *name == '-' ||
+		    *name == '_' || conf_only(name, "a0_-") == -1) {
+			conf_error(ctx, CONF_LINE(k), "%s: invalid shortcut "
+			    "name (use up to %d lowercase letters, digits, _ "
+			    "and -, starting with a letter or digit)", path,
+			    CONF_MAX_NAME);
+			free(path);
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			if (strcmp(names[j], name) == 0)
+				break;
+		}
+		if (j < n) {
+			conf_error(ctx, CONF_LINE(k), "duplicate shortcut %s "
+			    "(first at line %zu)", path, lines[j]);
+			free(path);
+			continue;
+		}
+		names[n] = name;
+		lines[n++] = CONF_LINE(k);
+		if (conf_parse_shortcut(ctx, v, path, CONF_LINE(k), &s) == 0) {
+			s.name = xstrdup(name);
+			sc->v = xreallocarray(sc->v, sc->n + 1,
+			    sizeof(*sc->v));
+			sc->v[sc->n++] = s;
+		}
+		free(path);
+	}
+	free(names);
+	free(lines);
+	if (sc->n > 1)
+		qsort(sc->v, sc->n, sizeof(*sc->v), conf_shortcut_cmp_cb);
+}
+
+/* One shortcut's {service, description}; 0 if valid. */
+static int
+conf_parse_shortcut(struct conf_ctx *ctx, yaml_node_t *node,
+    const char *path, size_t kline, struct shortcut *out)
+{
+	static const char *const names[] = { "service", "description",
+				    NULL };
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v;
+	const char		*key, *s, *errstr;
+	char			*label, *copy, **dst, *q;
+	size_t			 before = ctx->errs->count, seen[2] = { 0, 0 };
+	size_t			 which;
+
+	memset(out, 0, sizeof(*out));
+	if (node->type != YAML_MAPPING_NODE) {
+		conf_error(ctx, CONF_LINE(node), "%s: expected a mapping with "
+		    "service and description, got %s", path, conf_kind(node));
+		return (-1);
+	}
+	for (p = node->data.mapping.pairs.start;
+	    p < node->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(ctx->doc, p->key);
+		v = yaml_document_get_node(ctx->doc, p->value);
+		if ((key = conf_key(ctx, k)) == NULL || v == NULL)
+			continue;
+		xasprintf(&label, "%s.%s", path, key);
+		if (strcmp(key, "service") == 0)
+			which = 0;
+		else if (strcmp(key, "description") == 0)
+			which = 1;
+		else {
+			conf_unknown(ctx, CONF_LINE(k), key, label, names);
+			free(label);
+			continue;
+		}
+		if (seen[which] != 0) {
+			conf_error(ctx, CONF_LINE(k), "duplicate key %s (first "
+			    "at line %zu)", label, seen[which]);
+			free(label);
+			continue;
+		}
+		seen[which] = CONF_LINE(k);
+		dst = which == 0 ? &out->service : &out->description;
+		if (conf_is_null(v) || (which == 1 && v->type ==
+		    YAML_SCALAR_NODE && v->data.scalar.length == 0)) {
+			if (which == 0)
+				conf_error(ctx, CONF_LINE(v), "%s: a value is "
+				    "required", label);
+			free(label);
+			continue;
+		}
+		if ((s = conf_scalar(ctx, label, v)) == NULL ||
+		    conf_check_text(ctx, label, s, CONF_LINE(v), which) == -1) {
+			free(label);
+			continue;
+		}
+		copy = xstrdup(s);
+		if (which == 1) {
+			/* Folded and literal blocks end in a newline. */
+			q = copy + strlen(copy);
+			while (q > copy && (q[-1] == '\n' || q[-1] == ' ' ||
+			    q[-1] == '\t'))
+				*--q = '\0';
+		} else if (conf_check_pd_id(copy, &errstr) == -1) {
+			conf_error(ctx, CONF_LINE(v), "%s: %s", label, errstr);
+			free(copy);
+			free(label);
+			continue;
+		}
+		*dst = copy;
+		free(label);
+	}
+	if (seen[0] == 0)
+		conf_error(ctx, kline, "%s: missing required key service",
+		    path);
+	if (ctx->errs->count != before) {
+		free(out->service);
+		free(out->description);
+		memset(out, 0, sizeof(*out));
+		return (-1);
+	}
+	if (out->description == NULL)
+		out->description = xstrdup("");
+	return (0);
+}
+
+/*
+ * Load a shortcuts file, reporting problems under its own name. Returns -1
+ * with *why set if it cannot be read (nothing reported).
+ */
+static int
+conf_shortcuts_file(struct conf_ctx *parent, const char *path,
+    struct shortcuts *sc, const char **why)
+{
+	struct conf_ctx	 ctx;
+	yaml_document_t	 doc;
+	yaml_node_t	*root;
+	size_t		 before = parent->errs->count;
+
+	conf_ctx_init(&ctx, path, parent->errs);
+	ctx.conf = parent->conf;
+	if (conf_yaml_load(&ctx, path, &doc, why) == -1) {
+		conf_ctx_clear(&ctx);
+		return (-1);
+	}
+	ctx.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root != NULL && !conf_is_null(root))
+		conf_parse_shortcuts(&ctx, root, NULL, sc);
+	conf_yaml_free(&doc);
+	conf_ctx_clear(&ctx);
+	return (parent->errs->count == before ? 0 : -1);
+}
+
+static int
+conf_shortcut_cmp_cb(const void *a, const void *b)
+{
+	const struct shortcut	*sa = a, *sb = b;
+
+	return (strcmp(sa->name, sb->name));
+}
+
+/* After the walk: secrets from the environment, defaults, required keys. */
+static void
+conf_finish(struct conf_ctx *ctx)
+{
+	const struct conf_entry	*e;
+	char			 env[128], *label, alt[256];
+	const char		*val;
+	size_t			 i, k, line;
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		e = &conf_table[i];
+		if (ctx->given[i] || ctx->fgiven[i])
+			continue;
+		alt[0] = '\0';
+		if (e->type == CONF_SECRET) {
+			/* slack.bot_token -> INCIDENTD_SLACK_BOT_TOKEN */
+			snprintf(env, sizeof(env), "INCIDENTD_%s", e->path);
+			for (k = 0; env[k] != '\0'; k++) {
+				if (env[k] == '.')
+					env[k] = '_';
+				else if (env[k] >= 'a' && env[k] <= 'z')
+					env[k] = env[k] - 'a' + 'A';
+			}
+			if ((val = getenv(env)) != NULL && *val != '\0') {
+				ctx->given[i] = 1;
+				xasprintf(&label, "%s (from %s)", e->path, env);
+				conf_assign(ctx, i, val,
+				    conf_section_line(ctx, i), label);
+				free(label);
+				continue;
+			}
+			snprintf(alt, sizeof(alt), " (or %s_file, or %s)",
+			    e->path, env);
+		}
+		if (e->flags & CONF_REQUIRED) {
+			line = ctx->line[i] > ctx->fline[i] ? ctx->line[i] :
+			    ctx->fline[i];
+			if (line != 0)
+				conf_error(ctx, line, "%s: a value is "
+				    "required%s", e->path, alt);
+			else
+				conf_error(ctx, conf_section_line(ctx, i),
+				    "missing required key %s%s", e->path, alt);
+		} else if (e->def != NULL)
+			conf_assign(ctx, i, e->def, 0, e->path);
+	}
+	conf_rules(ctx);
+}
+
+/* Rules between keys that one table row cannot express. */
+static void
+conf_rules(struct conf_ctx *ctx)
+{
+	struct config	*conf = ctx->conf;
+	struct url	 u;
+	const char	*errstr;
+	size_t		 len;
+	int		 fi = conf_find("jira.flavor"), ui = conf_find("jira.url");
+
+	if (ctx->given[conf_find("jira.email")])
+		return;
+	/* Cloud only takes email:token Basic auth; no email means a PAT. */
+	if (conf->jira.flavor == JIRA_FLAVOR_CLOUD) {
+		conf_error(ctx, ctx->line[fi], "jira.email is required when "
+		    "jira.flavor is cloud");
+		return;
+	}
+	if (conf->jira.flavor != JIRA_FLAVOR_AUTO || conf->jira.url == NULL ||
+	    url_parse(conf->jira.url, &u, &errstr) == -1)
+		return;
+	len = strlen(u.host);
+	if ((len > 14 && strcmp(u.host + len - 14, ".atlassian.net") == 0))
+		conf_error(ctx, ctx->line[ui], "jira.email is required for "
+		    "Jira Cloud (an atlassian.net site); for Data Center set "
+		    "jira.flavor: datacenter");
+	url_free(&u);
+}
+
+/* Parse path into a fresh config; NULL and errors appended on problems. */
+struct config *
+config_load(const char *path, struct strlist *errors)
+{
+	struct conf_errors	 errs = { errors, 0 };
+	struct conf_ctx		*ctx;
+	struct config		*conf;
+	yaml_document_t		 doc;
+	const char		*why;
+	int			 rv;
+
+	ctx = xcalloc(1, sizeof(*ctx));
+	conf_ctx_init(ctx, path, &errs);
+	conf = ctx->conf = xcalloc(1, sizeof(*conf));
+	conf->path = xstrdup(path);
+	if (conf_yaml_load(ctx, path, &doc, &why) == -1) {
+		if (why != NULL)
+			conf_error(ctx, 0, "cannot open: %s", why);
+		goto out;
+	}
+	ctx->doc = &doc;
+	rv = conf_walk(ctx, yaml_document_get_root_node(&doc));
+	ctx->doc = NULL;
+	conf_yaml_free(&doc);
+	if (rv == 0)
+		conf_finish(ctx);
+out:
+	conf_ctx_clear(ctx);
+	free(ctx);
+	if (errs.count != 0) {
+		config_free(conf);
+		return (NULL);
+	}
+	return (conf);
+}
+
+/* Free a config, zeroing its secrets; NULL is fine. */
+void
+config_free(struct config *conf)
+{
+	const struct conf_entry	*e;
+	char			*s;
+	size_t			 i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		e = &conf_table[i];
+		switch (e->type) {
+		case CONF_SECRET:
+			if ((s = *CONF_STR(conf, e)) != NULL)
+				explicit_bzero(s, strlen(s));
+			/* FALLTHROUGH */
+		case CONF_STRING:
+		case CONF_PATH:
+		case CONF_URL:
+		case CONF_SHORTCUTS_FILE:
+			free(*CONF_STR(conf, e));
+			*CONF_STR(conf, e) = NULL;
+			break;
+		case CONF_LIST:
+			strlist_free(CONF_PTR(conf, e));
+			break;
+		case CONF_SHORTCUTS:
+			config_free_shortcuts(CONF_PTR(conf, e));
+			break;
+		default:
+			break;
+		}
+	}
+	free(conf->path);
+	free(conf);
+}
+
+/*
+ * Parse a duration: whole numbers with units s, m, h or d, combined as in
+ * "1h30m"; a bare number is seconds. errstr may point to a static buffer.
+ */
+int
+config_parse_duration(const char *s, long long *secs, const char **errstr)
+{
+	const char	*p = s, *num, *unit;
+	long long	 total = 0, n, mult;
+	int		 d, seen = 0, bit;
+	size_t		 ulen;
+
+	if (*s == '\0') {
+		*errstr = "empty duration";
+		return (-1);
+	}
+	if (*s == '-') {
+		*errstr = "negative durations are not allowed";
+		return (-1);
+	}
+	while (*p != '\0') {
+		if (*p < '0' || *p > '9') {
+			snprintf(conf_errbuf, sizeof(conf_errbuf), "expected a "
+			    "number at '%c' (use s, m, h or d after whole "
+			    "numbers, like 1h30m)",
+			    (*p >= 0x20 && *p < 0x7f) ? *p : '?');
+			*errstr = conf_errbuf;
+			return (-1);
+		}
+		num = p;
+		for (n = 0; *p >= '0' && *p <= '9'; p++) {
+			d = *p - '0';
+			if (n > (LLONG_MAX - d) / 10) {
+				*errstr = "duration too large";
+				return (-1);
+			}
+			n = n * 10 + d;
+		}
+		if (*p == '\0' && num == s) {
+			total = n;	/* bare number: seconds */
+			break;
+		}
+		unit = p;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+			p++;
+		ulen = p - unit;
+		if (ulen == 0 && *p == '\0') {
+			snprintf(conf_errbuf, sizeof(conf_errbuf), "missing "
+			    "unit after %.*s (use s, m, h or d)",
+			    (int)(p - num > 20 ? 20 : p - num), num);
+			*errstr = conf_errbuf;
+			return (-1);
+		}
+		if (ulen == 0) {
+			snprintf(conf_errbuf, sizeof(conf_errbuf), "unexpected "
+			    "'%c' (use whole numbers with s, m, h or d, like "
+			    "1h30m)", (*p >= 0x20 && *p < 0x7f) ? *p : '?');
+			*errstr = conf_errbuf;
+			return (-1);
+		}
+		if (ulen != 1 || strchr("smhd", *unit) == NULL) {
+			snprintf(conf_errbuf, sizeof(conf_errbuf), "unknown "
+			    "unit '%.*s' (use s, m, h or d)",
+			    (int)(ulen > 10 ? 10 : ulen), unit);
+			*errstr = conf_errbuf;
+			return (-1);
+		}
+		switch (*unit) {
+		case 'd':
+			mult = 86400;
+			bit = 1;
+			break;
+		case 'h':
+			mult = 3600;
+			bit = 2;
+			break;
+		case 'm':
+			mult = 60;
+			bit = 4;
+			break;
+		default:
+			mult = 1;
+			bit = 8;
+			break;
+		}
+		if (seen & bit) {
+			snprintf(conf_errbuf, sizeof(conf_errbuf), "unit '%c' "
+			    "given twice", *unit);
+			*errstr = conf_errbuf;
+			return (-1);
+		}
+		seen |= bit;
+		if (n > LLONG_MAX / mult || total > LLONG_MAX - n * mult) {
+			*errstr = "duration too large";
+			return (-1);
+		}
+		total += n * mult;
+	}
+	*secs = total;
+	*errstr = NULL;
+	return (0);
+}
+
+/* https to anywhere, http only to loopback (tests and local proxies). */
+int
+config_check_base_url(const char *s, const char **errstr)
+{
+	struct url		 u;
+	const unsigned char	*p;
+	int			 rv = -1;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f) {
+			*errstr = "must be ASCII without spaces (percent-encode "
+			    "other characters)";
+			return (-1);
+		}
+	}
+	if (!str_has_prefix(s, "https://") && !str_has_prefix(s, "http://")) {
+		*errstr = "must be an https:// URL";
+		return (-1);
+	}
+	if (url_parse(s, &u, errstr) == -1)
+		return (-1);
+	if (!u.tls && !url_host_is_loopback(u.host))
+		*errstr = "http:// is only allowed for loopback hosts; "
+		    "use https://";
+	else if (strpbrk(s, "?#") != NULL)
+		*errstr = "must not contain a query or fragment";
+	else {
+		*errstr = NULL;
+		rv = 0;
+	}
+	url_free(&u);
+	return (rv);
+}
+
+/* Load a shortcuts file into sc (sorted by name); -1 with errors. */
+int
+config_load_shortcuts(const char *path, struct shortcuts *sc,
+    struct strlist *errors)
+{
+	struct conf_errors	 errs = { errors, 0 };
+	struct conf_ctx		*ctx;
+	const char		*why;
+
+	memset(sc, 0, sizeof(*sc));
+	ctx = xcalloc(1, sizeof(*ctx));
+	conf_ctx_init(ctx, path, &errs);
+	if (conf_shortcuts_file(ctx, path, sc, &why) == -1 && why != NULL)
+		conf_error(ctx, 0, "cannot open: %s", why);
+	conf_ctx_clear(ctx);
+	free(ctx);
+	if (errs.count != 0) {
+		config_free_shortcuts(sc);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Free the shortcuts and reset the list. */
+void
+config_free_shortcuts(struct shortcuts *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->n; i++) {
+		free(sc->v[i].name);
+		free(sc->v[i].service);
+		free(sc->v[i].description);
+	}
+	free(sc->v);
+	sc->v = NULL;
+	sc->n = 0;
+}
+
+/* Register every secret of c with the log redactor. */
+void
+config_redact_secrets(const struct config *conf)
+{
+	const struct conf_entry	*e;
+	size_t			 i;
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		e = &conf_table[i];
+		if (e->type == CONF_SECRET)
+			log_redact(*(char *const *)((const char *)conf +
+			    e->off));
+	}
+}
+
+/*
+ * True if s holds only the classes in spec ("a" lowercase, "A"
+ * uppercase, "0" digits) and the other bytes of spec literally.
+ */
+static int
+conf_only(const char *s, const char *spec)
+{
+	int	lower = strchr(spec, 'a') != NULL;
+	int	upper = strchr(spec, 'A') != NULL;
+	int	digit = strchr(spec, '0') != NULL;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (lower && *s >= 'a' && *s <= 'z')
+			continue;
+		if (upper && *s >= 'A' && *s <= 'Z')
+			continue;
+		if (digit && *s >= '0' && *s <= '9')
+			continue;
+		if (*s != 'a' && *s != 'A' && *s != '0' && strchr(spec, *s))
+			continue;
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_app_token(char *s, const char **errstr)
+{
+	if (!str_has_prefix(s, "xapp-")) {
+		*errstr = "must start with xapp- (an app-level token with "
+		    "connections:write)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_bot_token(char *s, const char **errstr)
+{
+	if (!str_has_prefix(s, "xoxb-")) {
+		*errstr = "must start with xoxb- (the bot user OAuth token)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_user_id(char *s, const char **errstr)
+{
+	if ((*s != 'U' && *s != 'W') || strlen(s) < 3 || strlen(s) > 32 ||
+	    conf_only(s + 1, "A0") == -1) {
+		*errstr = "must be a Slack user id (U or W, then uppercase "
+		    "letters and digits, like U012AB3CD)";
+		return (-1);
+	}
+	return (0);
+}
+
+/* A bare emoji name; ":memo:" becomes "memo". */
+static int
+conf_check_emoji(char *s, const char **errstr)
+{
+	size_t	len = strlen(s);
+
+	if (len >= 3 && s[0] == ':' && s[len - 1] == ':') {
+		memmove(s, s + 1, len - 2);
+		s[len - 2] = '\0';
+	}
+	if (strlen(s) > 100 || conf_only(s, "a0_+'-") == -1) {
+		*errstr = "must be an emoji name like memo (a-z, 0-9, _, +, ' "
+		    "and -)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_channel_prefix(char *s, const char **errstr)
+{
+	if (strlen(s) > 20 || conf_only(s, "a0_-") == -1) {
+		*errstr = "must be at most 20 characters of a-z, 0-9, _ and - "
+		    "(Slack channel names are lowercase)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_project(char *s, const char **errstr)
+{
+	if (*s < 'A' || *s > 'Z' || strlen(s) < 2 || strlen(s) > 255 ||
+	    conf_only(s, "A0_") == -1) {
+		*errstr = "must be a Jira project key (an uppercase letter, "
+		    "then uppercase letters, digits or _, like INC)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_field(char *s, const char **errstr)
+{
+	if (!str_has_prefix(s, "customfield_") || strlen(s) > 64 ||
+	    conf_only(s + strlen("customfield_"), "0") == -1) {
+		*errstr = "must be a custom field id like customfield_10050";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_label(char *s, const char **errstr)
+{
+	if (strlen(s) > 255 || conf_only(s, "aA0_.-") == -1) {
+		*errstr = "must be a Jira label: letters, digits, _, . and - "
+		    "only";
+		return (-1);
+	}
+	return (0);
+}
+
+/* A plain address: local@domain.tld, no display name or comments. */
+static int
+conf_check_email(char *s, const char **errstr)
+{
+	const char	*at, *dom;
+	size_t		 llen;
+
+	*errstr = "must be an email address like name@example.com";
+	if ((at = strchr(s, '@')) == NULL || strchr(at + 1, '@') != NULL)
+		return (-1);
+	llen = at - s;
+	dom = at + 1;
+	if (llen == 0 || llen > 64 || strlen(dom) > 253)
+		return (-1);
+	for (; s < at; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') ||
+		    strchr("!#$%&'*+/=?^_`{|}~.-", *s) != NULL))
+			return (-1);
+	}
+	if (conf_only(dom, "aA0.-") == -1 || strchr(dom, '.') == NULL ||
+	    *dom == '.' || *dom == '-' || dom[strlen(dom) - 1] == '.' ||
+	    strstr(dom, "..") != NULL)
+		return (-1);
+	*errstr = NULL;
+	return (0);
+}
+
+/* PagerDuty ids: uppercase letters and digits, like PABC123. */
+static int
+conf_check_pd_id(char *s, const char **errstr)
+{
+	if (*s < 'A' || *s > 'Z' || strlen(s) < 6 || strlen(s) > 32 ||
+	    conf_only(s, "A0") == -1) {
+		*errstr = "must be a PagerDuty id (uppercase letters and "
+		    "digits, like PABC123)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_short_text(char *s, const char **errstr)
+{
+	if (strlen(s) > 255) {
+		*errstr = "must be at most 255 characters";
+		return (-1);
+	}
+	return (0);
+}

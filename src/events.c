@@ -18,7 +18,17 @@
 
 #include "incidentd.h"
 
+static const struct events_action events_actions[] = {
+	{ "im_page", cmd_new_incident_page_click },
+	{ "im_decline", cmd_new_incident_decline_click },
+	{ "channel_pick", cmd_new_channel_pick_click },
+};
+static const struct events_view events_views[] = {
+	{ "im_page_modal", cmd_new_incident_modal_submit },
+};
+
 static void	events_api(struct envelope *);
+static void	events_interactive(struct envelope *);
 static void	events_message(const cJSON *, int);
 static int	events_from_self_or_bot(const cJSON *);
 
@@ -104,7 +114,7 @@ events_api(struct envelope *env)
 
 	event_id = json_str(env->payload, "event_id");
 	if (event_id != NULL && store != NULL &&
-	    store_event_seen(store, event_id, now_wall())) {
+	    store_event_seen(store, event_id, now_wall()) == 1) {
 		log_debug("event %s redelivered (attempt %d); already handled",
 		    event_id, env->retry_attempt);
 		return;
@@ -122,6 +132,38 @@ events_api(struct envelope *env)
 		log_debug("event %s ignored", type);
 }
 
+/* Button clicks and modal submissions, by action_id / callback_id. */
+static void
+events_interactive(struct envelope *env)
+{
+	const cJSON	*action;
+	const char	*type, *id;
+	size_t		 i;
+
+	if ((type = json_str(env->payload, "type")) == NULL)
+		return;
+	if (strcmp(type, "block_actions") == 0) {
+		cJSON_ArrayForEach(action, json_path(env->payload, "actions")) {
+			if ((id = json_str(action, "action_id")) == NULL)
+				continue;
+			for (i = 0; i < sizeof(events_actions) /
+			    sizeof(events_actions[0]); i++) {
+				if (strcmp(id, events_actions[i].action_id) == 0)
+					events_actions[i].fn(env->payload,
+					    action, env);
+			}
+		}
+	} else if (strcmp(type, "view_submission") == 0) {
+		id = json_str(env->payload, "view.callback_id");
+		for (i = 0; id != NULL && i < sizeof(events_views) /
+		    sizeof(events_views[0]); i++) {
+			if (strcmp(id, events_views[i].callback_id) == 0)
+				events_views[i].fn(env->payload, env);
+		}
+	} else
+		log_debug("interactive %s ignored", type);
+}
+
 /* Handle one envelope; the caller acknowledges it afterwards. */
 void
 events_handle(struct envelope *env)
@@ -131,9 +173,7 @@ events_handle(struct envelope *env)
 	if (strcmp(env->type, "events_api") == 0)
 		events_api(env);
 	else if (strcmp(env->type, "interactive") == 0)
-		log_debug("interactive %s ignored",
-		    json_str(env->payload, "type") != NULL ?
-		    json_str(env->payload, "type") : "?");
+		events_interactive(env);
 	else
 		log_debug("envelope type %s ignored", env->type);
 }

@@ -205,9 +205,10 @@ int	 store_foreach(struct store *, enum store_db, const char *prefix,
 int	 store_commit(struct store *);
 void	 store_abort(struct store *);
 int	 store_pending(struct store *);
-/* 1 if event_id was seen (a redelivery), else record it and return 0. */
+/* 1 if event_id was seen (a redelivery), else record it and return 0;
+ * < 0 on error (an LMDB code or negated errno, for store_strerror). */
 int	 store_event_seen(struct store *, const char *event_id, time_t now);
-/* Forget event ids first seen before cutoff; returns how many. */
+/* Forget event ids first seen before cutoff; how many, or < 0 on error. */
 int	 store_expire_events(struct store *, time_t cutoff);
 /* Write every database as one JSON object to fd. */
 int	 store_dump(struct store *, int fd);
@@ -315,6 +316,8 @@ void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
 char	*slack_escape(const char *);
 /* Undo slack_escape on text Slack sent us. */
 char	*slack_unescape(const char *);
+/* Slack markup to readable plain text: <@U1> -> @U1, <url|l> -> l (url). */
+char	*slack_plain_text(const char *);
 /* Post text (mrkdwn) and optional blocks (consumed) to a channel. */
 void	 slack_post(const char *channel, const char *thread_ts,
 	    const char *text, struct cJSON *blocks, slack_cb, void *);
@@ -323,6 +326,59 @@ void	 slack_post_ephemeral(const char *channel, const char *user,
 /* Call auth.test until it answers; then cb. */
 void	 slack_identify(void (*cb)(void *), void *);
 void	 slack_shutdown(void);
+
+/* blocks.c: Block Kit builders (mrkdwn text must be escaped already). */
+struct cJSON *blocks_plain(const char *);
+struct cJSON *blocks_section(const char *mrkdwn);
+struct cJSON *blocks_context(const char *mrkdwn);
+struct cJSON *blocks_header(const char *);
+struct cJSON *blocks_button(const char *text, const char *action_id,
+	    const char *value, const char *style);
+struct cJSON *blocks_actions(const char *block_id, struct cJSON *elements);
+struct cJSON *blocks_input_text(const char *block_id, const char *label,
+	    int multiline, int max_length, const char *placeholder);
+struct cJSON *blocks_input_select(const char *block_id, const char *label,
+	    const char **options);
+
+/* jira.c: Jira REST (v2 on Cloud and Data Center). */
+struct jira_result {
+	int			 status;	/* HTTP status, 0 if unreachable */
+	const char		*error;		/* readable, NULL on 2xx */
+	const struct cJSON	*json;
+};
+typedef void (*jira_cb)(const struct jira_result *, void *);
+int	 jira_valid_key(const char *);
+/* A key from "INC-1", "inc-1" or a browse URL on our Jira; NULL if not. */
+char	*jira_parse_key(const char *);
+char	*jira_browse_url(const char *key);
+/* A JQL double-quoted string literal. */
+char	*jira_jql_quote(const char *);
+/* path is below jira.url ("/rest/api/2/issue"); body is consumed. */
+void	 jira_request(const char *method, const char *path,
+	    struct cJSON *body, int flags, jira_cb, void *);
+/* fields: comma-separated list. */
+void	 jira_search(const char *jql, const char *fields, int max, jira_cb,
+	    void *);
+
+/* pagerduty.c: PagerDuty REST API v2. */
+struct pd_result {
+	int			 status;
+	const char		*error;		/* readable, NULL on 2xx */
+	int			 code;		/* PagerDuty error code */
+	const struct cJSON	*json;
+};
+typedef void (*pd_cb)(const struct pd_result *, void *);
+/* path is below pagerduty.api_url; body is consumed. */
+void	 pd_request(const char *method, const char *path, struct cJSON *body,
+	    int flags, pd_cb, void *);
+
+/* incident.c: incident records in the store (JSON, keyed by Jira key). */
+struct cJSON *incident_load(const char *key);
+int	 incident_save(const struct cJSON *);
+/* The Jira key of the incident whose channel this is, or NULL. */
+char	*incident_key_for_channel(const char *channel);
+/* A Slack permalink to a message. */
+char	*slack_permalink(const char *channel, const char *ts);
 
 /* slack-socket.c: Socket Mode connection manager. */
 struct envelope {
@@ -339,6 +395,16 @@ uint64_t socket_envelopes(void);
 
 /* events.c: envelope dispatch. */
 void	 events_handle(struct envelope *);
+/* Interactive handlers, found by action_id / view callback_id prefix. */
+struct events_action {
+	const char	*action_id;
+	void		(*fn)(const struct cJSON *payload,
+			    const struct cJSON *action, struct envelope *);
+};
+struct events_view {
+	const char	*callback_id;
+	void		(*fn)(const struct cJSON *payload, struct envelope *);
+};
 /* 1 if text addresses the bot ("<@BOT> ..."); *rest points after it. */
 int	 events_mentions_bot(const char *text, const char *bot_id,
 	    const char **rest);
@@ -365,6 +431,7 @@ struct cmd_item {
 	int		 is_dm;
 	int		 argc;
 	char		**argv;		/* words after the command name */
+	const char	*args;		/* raw text after the name, in text */
 	const struct cmd_entry *entry;
 };
 #define CMD_NEEDS_INCIDENT	0x1
@@ -396,8 +463,21 @@ void	 cmd_error(struct cmd_item *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 /* An async command is done: free the item. */
 void	 cmd_finish(struct cmd_item *);
+/* An item for replies outside a typed command (a button click). */
+struct cmd_item *cmd_item_new(const char *channel, const char *user,
+	    const char *thread_ts);
 
 /* cmd-*.c */
 extern const struct cmd_entry cmd_help_entry;
+extern const struct cmd_entry cmd_new_incident_entry;
+extern const struct cmd_entry cmd_new_channel_entry;
+void	 cmd_new_incident_page_click(const struct cJSON *,
+	    const struct cJSON *, struct envelope *);
+void	 cmd_new_incident_decline_click(const struct cJSON *,
+	    const struct cJSON *, struct envelope *);
+void	 cmd_new_incident_modal_submit(const struct cJSON *,
+	    struct envelope *);
+void	 cmd_new_channel_pick_click(const struct cJSON *,
+	    const struct cJSON *, struct envelope *);
 
 #endif

@@ -379,3 +379,54 @@ slack_shutdown(void)
 	free(slack_self.url);
 	memset(&slack_self, 0, sizeof(slack_self));
 }
+
+/* Readable plain text from Slack markup (for Jira and timelines). */
+char *
+slack_plain_text(const char *s)
+{
+	char		*raw, *out, *o, *inner, *bar, *tmp;
+	const char	*end, *label;
+	size_t		 cap;
+
+	cap = strlen(s) * 2 + 1;
+	out = o = xmalloc(cap);
+	while (*s != '\0') {
+		if (*s != '<' || (end = strchr(s, '>')) == NULL) {
+			*o++ = *s++;
+			continue;
+		}
+		inner = xstrndup(s + 1, end - s - 1);
+		bar = strchr(inner, '|');
+		if (bar != NULL)
+			*bar++ = '\0';
+		label = bar;
+		tmp = NULL;
+		if (inner[0] == '@')
+			xasprintf(&tmp, "@%s", label ? label : inner + 1);
+		else if (inner[0] == '#')
+			xasprintf(&tmp, "#%s", label ? label : inner + 1);
+		else if (inner[0] == '!') {
+			if (label != NULL)
+				tmp = xstrdup(label);
+			else
+				xasprintf(&tmp, "@%s", inner + 1);
+		} else if (label != NULL && strcmp(label, inner) != 0)
+			xasprintf(&tmp, "%s (%s)", label, inner);
+		else
+			tmp = xstrdup(inner);
+		/* Room for the replacement: it can be longer than the markup. */
+		cap += strlen(tmp);
+		raw = xrealloc(out, cap);
+		o = raw + (o - out);
+		out = raw;
+		memcpy(o, tmp, strlen(tmp));
+		o += strlen(tmp);
+		free(tmp);
+		free(inner);
+		s = end + 1;
+	}
+	*o = '\0';
+	raw = slack_unescape(out);
+	free(out);
+	return (raw);
+}

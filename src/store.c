@@ -39,8 +39,8 @@
 
 _Static_assert(STORE_NOTFOUND == MDB_NOTFOUND, "STORE_NOTFOUND mismatch");
 
-/* LMDB's default maximum key size; mdb_env_get_maxkeysize may only lower
- * it, and keys longer than this cannot be written anyway. */
+/* LMDB's default maximum key size. Builds that allow longer keys are
+ * capped at it too, so a state directory works with any liblmdb. */
 #define STORE_KEY_MAX		511
 
 struct store {
@@ -64,8 +64,9 @@ struct store {
 /*
  * Schema migrations, applied in order inside the opening transaction, so
  * a failure leaves the old state untouched. Each moves the schema from
- * 'from' to from + 1 using the ordinary store_* calls (which join the
- * opening transaction). Empty so far: schema 1 is the first.
+ * 'from' to from + 1 using the ordinary store_* calls, which join the
+ * opening transaction (so it must not call store_commit or store_abort).
+ * Empty so far: schema 1 is the first.
  */
 struct store_migration {
 	int	  from;
@@ -98,6 +99,7 @@ static int	store_schema(struct store *, char **);
 static int	store_read_version(struct store *, int *, char **);
 static int	store_check_key(struct store *, const char *, MDB_val *);
 static int	store_check_db(enum store_db);
+static int	store_txn_begin(struct store *, unsigned int, MDB_txn **);
 static int	store_wbegin(struct store *, MDB_txn **);
 static void	store_wfail(struct store *, int);
 static int	store_rbegin(struct store *, MDB_txn **);
@@ -287,7 +289,7 @@ store_schema(struct store *s, char **cause)
 				rv = EPROTO;
 				goto fail;
 			}
-			/* A write it ignored the failure of lost the txn. */
+			/* One of its writes failed and lost the txn. */
 			if (rv == 0 && (s->wtxn == NULL || s->wgen != gen))
 				rv = MDB_BAD_TXN;
 			if (rv != 0) {
@@ -468,21 +470,43 @@ store_check_key(struct store *s, const char *key, MDB_val *k)
 	return (0);
 }
 
+/*
+ * Begin a transaction. If another process grew the map (a daemon restarted
+ * with a larger map_size while we read), adopt its size and retry, which
+ * LMDB allows only while this process has no transaction active.
+ */
+static int
+store_txn_begin(struct store *s, unsigned int flags, MDB_txn **txn)
+{
+	int	rv;
+
+	rv = mdb_txn_begin(s->env, NULL, flags, txn);
+	if (rv == MDB_MAP_RESIZED && s->wtxn == NULL && s->rdepth == 0) {
+		if (s->rtxn != NULL) {
+			mdb_txn_abort(s->rtxn);
+			s->rtxn = NULL;
+		}
+		if ((rv = mdb_env_set_mapsize(s->env, 0)) == 0)
+			rv = mdb_txn_begin(s->env, NULL, flags, txn);
+	}
+	return (rv);
+}
+
 /* The turn's write transaction, opened on first use. */
 static int
 store_wbegin(struct store *s, MDB_txn **txn)
 {
-	int	rv;
+	MDB_txn	*t;
+	int	 rv;
 
 	if (s->flags & STORE_RDONLY)
 		return (EACCES);
 	if (s->wdead)
 		return (s->wdead);
 	if (s->wtxn == NULL) {
-		if ((rv = mdb_txn_begin(s->env, NULL, 0, &s->wtxn)) != 0) {
-			s->wtxn = NULL;
+		if ((rv = store_txn_begin(s, 0, &t)) != 0)
 			return (rv);
-		}
+		s->wtxn = t;
 		s->wgen++;
 	}
 	*txn = s->wtxn;
@@ -527,21 +551,19 @@ store_rbegin(struct store *s, MDB_txn **txn)
 static int
 store_snapshot(struct store *s, MDB_txn **txn)
 {
-	int	rv;
+	MDB_txn	*t;
+	int	 rv;
 
+	if (s->rtxn != NULL && s->rdepth == 0 &&
+	    mdb_txn_renew(s->rtxn) != 0) {
+		/* Begin afresh instead (the map may have grown). */
+		mdb_txn_abort(s->rtxn);
+		s->rtxn = NULL;
+	}
 	if (s->rtxn == NULL) {
-		rv = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
-		if (rv != 0) {
-			s->rtxn = NULL;
+		if ((rv = store_txn_begin(s, MDB_RDONLY, &t)) != 0)
 			return (rv);
-		}
-	} else if (s->rdepth == 0) {
-		if ((rv = mdb_txn_renew(s->rtxn)) != 0) {
-			/* Drop it; the next read begins afresh. */
-			mdb_txn_abort(s->rtxn);
-			s->rtxn = NULL;
-			return (rv);
-		}
+		s->rtxn = t;
 	}
 	s->rdepth++;
 	*txn = s->rtxn;

@@ -1,1 +1,1024 @@
-/* fake-slack.c: to be written. */
+/*
+ * fake-slack.c: the Slack workspace model and its Web API.
+ *
+ * A stateful model (users, channels, members, messages with ts,
+ * threads, reactions, views, bookmarks) behind /api/<method>, strict the
+ * way Slack is (slack-methods/*.json, api-notes.md §1-4):
+ *
+ * - Auth: "Authorization: Bearer <token>" only. The bot token for every
+ *   method but apps.connections.open, which wants the app token; the
+ *   wrong kind is not_allowed_token_type, an unknown one invalid_auth,
+ *   none not_authed (apps.connections.open: missing_args). A token in the
+ *   query or form is not looked at.
+ * - Bodies: form or query everywhere; application/json only for the
+ *   methods that take it (writes). A JSON body to a read method
+ *   (conversations.history/replies/info, users.*, reactions.get) is
+ *   invalid_arguments: Slack ignores such bodies, so the call would run
+ *   without its arguments. Other content types: invalid_post_type.
+ * - Missing channel for a bot that is not a member: not_in_channel
+ *   (chat:write.public is not granted unless --public-post); private
+ *   channels the bot is not in do not exist for it (channel_not_found).
+ * - Block Kit is validated (types, lengths, ids); bad JSON or a
+ *   non-array is invalid_blocks_format, bad content invalid_blocks with
+ *   the reasons in "errors" and response_metadata.messages.
+ * - thread_ts that names no message: thread_not_found (Slack's own
+ *   behaviour here is undocumented; failing is the strict choice).
+ *
+ * Bot posts are echoed to the app over Socket Mode (message events with
+ * bot_id) when the bot is in the channel, as Slack does.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "sandbox.h"
+
+#define SL_TEAM_DOMAIN		"sandbox"
+#define SL_TEAM_URL		"https://sandbox.slack.test/"
+#define SL_BOT_NAME		"incidentbot"
+#define SL_TRIGGER_TTL_MS	3000
+#define SL_RESPONSE_URL_TTL_MS	(30 * 60 * 1000)
+#define SL_RESPONSE_URL_USES	5
+#define SL_MAX_TEXT		40000
+#define SL_MAX_UPDATE_TEXT	4000
+#define SL_SCOPES	"app_mentions:read,channels:history,groups:history," \
+	"im:history,mpim:history,chat:write,channels:manage,channels:join," \
+	"channels:read,groups:read,groups:write,im:read,im:write,users:read," \
+	"users:read.email,reactions:read,reactions:write,bookmarks:write"
+
+struct sl_user {
+	char	*id;
+	char	*name;
+	char	*real_name;
+	char	*email;
+	char	*tz;
+	int	 is_bot;
+};
+
+struct sl_chan {
+	char	*id;
+	char	*name;		/* NULL for DMs */
+	char	*im_user;	/* DMs: the other member */
+	int	 is_private;
+	int	 is_archived;
+	int	 is_general;
+	char	*creator;
+	long long created;
+	char	*topic;
+	char	*purpose;
+	char	**members;
+	size_t	 nmembers;
+	cJSON	*messages;	/* oldest first, thread replies included */
+	cJSON	*bookmarks;
+};
+
+struct sl_trigger {
+	char		 id[80];
+	char		 user[32];
+	uint64_t	 issued_ms;
+	int		 used;
+};
+
+struct sl_view {
+	char	*id;
+	char	*user;
+	cJSON	*view;		/* as returned by views.open */
+	int	 closed;
+};
+
+struct sl_hook {
+	char		*path;		/* /actions/... */
+	char		*channel;
+	char		*message_ts;
+	char		*user;
+	uint64_t	 issued_ms;
+	int		 uses;
+};
+
+struct sl_limit {
+	char		*method;
+	int		 per_minute;
+	uint64_t	*times;		/* ring of the last per_minute calls */
+	int		 n, head;
+};
+
+static struct sl_user	**sl_users;
+static size_t		  sl_nusers;
+static struct sl_chan	**sl_chans;
+static size_t		  sl_nchans;
+static struct sl_trigger *sl_triggers;
+static size_t		  sl_ntriggers;
+static struct sl_view	**sl_views;
+static size_t		  sl_nviews;
+static struct sl_hook	**sl_hooks;
+static size_t		  sl_nhooks;
+static struct sl_limit	**sl_limits;
+static size_t		  sl_nlimits;
+static cJSON		 *sl_ephemeral;	/* array */
+static long long	  sl_last_ts_us;
+static unsigned		  sl_counter;
+static int		  sl_console_post;	/* posting from the console */
+
+static void	 sl_init(void);
+static void	 sl_free(void);
+static void	 sl_handle(struct sb_req *);
+static cJSON	*sl_control(const char *, cJSON *);
+
+const struct sb_service fake_slack = {
+	"slack", sl_init, sl_handle, sl_control, sl_free
+};
+
+/* Block Kit validation (below). */
+#define SL_SURFACE_MESSAGE	0
+#define SL_SURFACE_MODAL	1
+static int	 sl_check_blocks(cJSON *, int, const char *, char **);
+
+static char *
+sl_xdup(const char *s)
+{
+	return (s != NULL ? sb_strdup(s) : NULL);
+}
+
+static cJSON *
+sl_err(const char *code)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", code);
+	return (o);
+}
+
+/* An error with a response_metadata.messages line, as Slack adds. */
+static cJSON *
+sl_err_msg(const char *code, const char *msg)
+{
+	cJSON	*o, *m;
+
+	o = sl_err(code);
+	m = cJSON_AddObjectToObject(o, "response_metadata");
+	m = cJSON_AddArrayToObject(m, "messages");
+	cJSON_AddItemToArray(m, cJSON_CreateString(msg));
+	return (o);
+}
+
+static cJSON *
+sl_missing(const char *field)
+{
+	char	*msg;
+	cJSON	*o;
+
+	sb_asprintf(&msg, "[ERROR] missing required field: %s", field);
+	o = sl_err_msg("invalid_arguments", msg);
+	free(msg);
+	return (o);
+}
+
+static cJSON *
+sl_ok(void)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddTrueToObject(o, "ok");
+	return (o);
+}
+
+/* A fresh message ts: wall-clock microseconds, strictly increasing. */
+static void
+sl_new_ts(char out[32])
+{
+	struct timeval	tv;
+	long long	us;
+
+	gettimeofday(&tv, NULL);
+	us = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+	if (us <= sl_last_ts_us)
+		us = sl_last_ts_us + 1;
+	sl_last_ts_us = us;
+	snprintf(out, 32, "%lld.%06lld", us / 1000000, us % 1000000);
+}
+
+/* Parse a ts ("1700000000.000100", "1700000000") to microseconds. */
+static int
+sl_parse_ts(const char *s, long long *us)
+{
+	long long	sec = 0, frac = 0;
+	int		n = 0, digits = 0;
+
+	if (s == NULL || *s == '\0')
+		return (-1);
+	for (; isdigit((unsigned char)*s); s++) {
+		if (++n > 12)
+			return (-1);
+		sec = sec * 10 + (*s - '0');
+	}
+	if (n == 0)
+		return (-1);
+	if (*s == '.') {
+		for (s++; isdigit((unsigned char)*s); s++) {
+			if (++digits > 6)
+				return (-1);
+			frac = frac * 10 + (*s - '0');
+		}
+		for (; digits < 6; digits++)
+			frac *= 10;
+	}
+	if (*s != '\0')
+		return (-1);
+	*us = sec * 1000000 + frac;
+	return (0);
+}
+
+/* A Slack-looking id: prefix and 10 uppercase letters or digits. */
+static char *
+sl_new_id(const char *prefix)
+{
+	static const char	 set[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+	char			 hex[21], *id;
+	size_t			 i, plen = strlen(prefix);
+
+	sb_random_hex(hex, 10);
+	id = sb_malloc(plen + 11);
+	memcpy(id, prefix, plen);
+	for (i = 0; i < 10; i++)
+		id[plen + i] = set[(unsigned char)hex[i * 2] * 7 % 34];
+	id[plen + 10] = '\0';
+	return (id);
+}
+
+static struct sl_user *
+sl_user_find(const char *id)
+{
+	size_t	i;
+
+	if (id == NULL)
+		return (NULL);
+	for (i = 0; i < sl_nusers; i++) {
+		if (strcmp(sl_users[i]->id, id) == 0)
+			return (sl_users[i]);
+	}
+	return (NULL);
+}
+
+static struct sl_user *
+sl_user_add(const char *id, const char *name, const char *real_name,
+    const char *email, const char *tz, int is_bot)
+{
+	struct sl_user	*u;
+
+	if ((u = sl_user_find(id)) == NULL) {
+		u = sb_calloc(1, sizeof(*u));
+		u->id = sb_strdup(id);
+		sl_users = sb_realloc(sl_users, sl_nusers + 1,
+		    sizeof(*sl_users));
+		sl_users[sl_nusers++] = u;
+	}
+	free(u->name);
+	free(u->real_name);
+	free(u->email);
+	free(u->tz);
+	u->name = sb_strdup(name);
+	u->real_name = sb_strdup(real_name != NULL ? real_name : name);
+	u->email = sl_xdup(email);
+	u->tz = sb_strdup(tz != NULL ? tz : "Europe/London");
+	u->is_bot = is_bot;
+	return (u);
+}
+
+static struct sl_chan *
+sl_chan_find(const char *id)
+{
+	size_t	i;
+
+	if (id == NULL)
+		return (NULL);
+	for (i = 0; i < sl_nchans; i++) {
+		if (strcmp(sl_chans[i]->id, id) == 0)
+			return (sl_chans[i]);
+	}
+	return (NULL);
+}
+
+static struct sl_chan *
+sl_chan_by_name(const char *name)
+{
+	size_t	i;
+
+	if (name == NULL)
+		return (NULL);
+	if (*name == '#')
+		name++;
+	for (i = 0; i < sl_nchans; i++) {
+		if (sl_chans[i]->name != NULL &&
+		    strcmp(sl_chans[i]->name, name) == 0)
+			return (sl_chans[i]);
+	}
+	return (NULL);
+}
+
+static int
+sl_is_member(const struct sl_chan *c, const char *user)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nmembers; i++) {
+		if (strcmp(c->members[i], user) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+static void
+sl_add_member(struct sl_chan *c, const char *user)
+{
+	if (sl_is_member(c, user))
+		return;
+	c->members = sb_realloc(c->members, c->nmembers + 1,
+	    sizeof(*c->members));
+	c->members[c->nmembers++] = sb_strdup(user);
+}
+
+static struct sl_chan *
+sl_chan_add(const char *id, const char *name, int is_private,
+    const char *im_user)
+{
+	struct sl_chan	*c;
+
+	c = sb_calloc(1, sizeof(*c));
+	c->id = sb_strdup(id);
+	c->name = sl_xdup(name);
+	c->im_user = sl_xdup(im_user);
+	c->is_private = is_private;
+	c->creator = sb_strdup(im_user != NULL ? im_user : "U0ALICE");
+	c->created = (long long)sb_now();
+	c->topic = sb_strdup("");
+	c->purpose = sb_strdup("");
+	c->messages = cJSON_CreateArray();
+	c->bookmarks = cJSON_CreateArray();
+	if (im_user != NULL) {
+		sl_add_member(c, im_user);
+		sl_add_member(c, SLACK_BOT_USER);
+	}
+	sl_chans = sb_realloc(sl_chans, sl_nchans + 1, sizeof(*sl_chans));
+	sl_chans[sl_nchans++] = c;
+	return (c);
+}
+
+/* Visible to the bot: public, or private/DM with the bot in it. */
+static int
+sl_bot_sees(const struct sl_chan *c)
+{
+	return ((!c->is_private && c->im_user == NULL) ||
+	    sl_is_member(c, SLACK_BOT_USER));
+}
+
+static const char *
+sl_channel_type(const struct sl_chan *c)
+{
+	if (c->im_user != NULL)
+		return ("im");
+	return (c->is_private ? "group" : "channel");
+}
+
+static void
+sl_user_free(struct sl_user *u)
+{
+	free(u->id);
+	free(u->name);
+	free(u->real_name);
+	free(u->email);
+	free(u->tz);
+	free(u);
+}
+
+static void
+sl_chan_free(struct sl_chan *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nmembers; i++)
+		free(c->members[i]);
+	free(c->members);
+	free(c->id);
+	free(c->name);
+	free(c->im_user);
+	free(c->creator);
+	free(c->topic);
+	free(c->purpose);
+	cJSON_Delete(c->messages);
+	cJSON_Delete(c->bookmarks);
+	free(c);
+}
+
+static void
+sl_clear(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sl_nusers; i++)
+		sl_user_free(sl_users[i]);
+	for (i = 0; i < sl_nchans; i++)
+		sl_chan_free(sl_chans[i]);
+	for (i = 0; i < sl_nviews; i++) {
+		free(sl_views[i]->id);
+		free(sl_views[i]->user);
+		cJSON_Delete(sl_views[i]->view);
+		free(sl_views[i]);
+	}
+	for (i = 0; i < sl_nhooks; i++) {
+		free(sl_hooks[i]->path);
+		free(sl_hooks[i]->channel);
+		free(sl_hooks[i]->message_ts);
+		free(sl_hooks[i]->user);
+		free(sl_hooks[i]);
+	}
+	for (i = 0; i < sl_nlimits; i++) {
+		free(sl_limits[i]->method);
+		free(sl_limits[i]->times);
+		free(sl_limits[i]);
+	}
+	free(sl_users);
+	free(sl_chans);
+	free(sl_views);
+	free(sl_hooks);
+	free(sl_limits);
+	free(sl_triggers);
+	cJSON_Delete(sl_ephemeral);
+	sl_users = NULL;
+	sl_chans = NULL;
+	sl_views = NULL;
+	sl_hooks = NULL;
+	sl_limits = NULL;
+	sl_triggers = NULL;
+	sl_ephemeral = NULL;
+	sl_nusers = sl_nchans = sl_nviews = sl_nhooks = sl_nlimits = 0;
+	sl_ntriggers = 0;
+}
+
+/* The seeded workspace. */
+static void
+sl_seed(void)
+{
+	struct sl_chan	*c;
+
+	sl_user_add(SLACK_BOT_USER, SL_BOT_NAME, "IncidentBot", NULL,
+	    "Europe/London", 1);
+	sl_user_add("U0ALICE", "alice", "Alice Example", "alice@example.com",
+	    "Europe/Paris", 0);
+	sl_user_add("U0BOB", "bob", "Bob Example", "bob@example.com",
+	    "America/New_York", 0);
+	sl_user_add("U0CAROL", "carol", "Carol Example", "carol@example.com",
+	    "Asia/Tokyo", 0);
+	c = sl_chan_add("C0GENERAL", "general", 0, NULL);
+	c->is_general = 1;
+	sl_add_member(c, "U0ALICE");
+	sl_add_member(c, "U0BOB");
+	sl_add_member(c, "U0CAROL");
+	sl_add_member(c, SLACK_BOT_USER);
+	free(c->purpose);
+	c->purpose = sb_strdup("This is the one channel that will always "
+	    "include everyone.");
+	c = sl_chan_add("C0RANDOM", "random", 0, NULL);
+	sl_add_member(c, "U0ALICE");
+	sl_add_member(c, "U0BOB");
+	sl_chan_add("D0ALICE", NULL, 1, "U0ALICE");
+	sl_chan_add("D0BOB", NULL, 1, "U0BOB");
+	sl_ephemeral = cJSON_CreateArray();
+}
+
+static void
+sl_init(void)
+{
+	sl_seed();
+}
+
+static void
+sl_free(void)
+{
+	sl_clear();
+}
+
+/* Display name for a user id. */
+const char *
+slack_user_name(const char *id)
+{
+	struct sl_user	*u = sl_user_find(id);
+
+	return (u != NULL ? u->name : NULL);
+}
+
+/* Display name for a channel id (DMs: the other user's name). */
+const char *
+slack_channel_name(const char *id)
+{
+	struct sl_chan	*c = sl_chan_find(id);
+
+	if (c == NULL)
+		return (NULL);
+	if (c->im_user != NULL)
+		return (slack_user_name(c->im_user));
+	return (c->name);
+}
+
+/* User id by name or id. */
+const char *
+slack_user_lookup(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return (NULL);
+	if (*s == '@')
+		s++;
+	for (i = 0; i < sl_nusers; i++) {
+		if (strcmp(sl_users[i]->id, s) == 0 ||
+		    strcmp(sl_users[i]->name, s) == 0)
+			return (sl_users[i]->id);
+	}
+	return (NULL);
+}
+
+/* Channel id by name or id. */
+const char *
+slack_channel_lookup(const char *s)
+{
+	struct sl_chan	*c;
+
+	if ((c = sl_chan_find(s)) == NULL)
+		c = sl_chan_by_name(s);
+	return (c != NULL ? c->id : NULL);
+}
+
+static struct sl_chan *
+sl_dm(const char *user)
+{
+	size_t	 i;
+	char	*id;
+	struct sl_chan *c;
+
+	for (i = 0; i < sl_nchans; i++) {
+		if (sl_chans[i]->im_user != NULL &&
+		    strcmp(sl_chans[i]->im_user, user) == 0)
+			return (sl_chans[i]);
+	}
+	id = sl_new_id("D");
+	c = sl_chan_add(id, NULL, 1, user);
+	free(id);
+	return (c);
+}
+
+/* The DM between user and the bot, created on first use. */
+const char *
+slack_dm_channel(const char *user)
+{
+	if (sl_user_find(user) == NULL || strcmp(user, SLACK_BOT_USER) == 0)
+		return (NULL);
+	return (sl_dm(user)->id);
+}
+
+static cJSON *
+sl_msg_find(struct sl_chan *c, const char *ts)
+{
+	cJSON	*m;
+
+	if (ts == NULL)
+		return (NULL);
+	cJSON_ArrayForEach(m, c->messages) {
+		if (strcmp(sb_json_str(m, "ts"), ts) == 0)
+			return (m);
+	}
+	return (NULL);
+}
+
+static void
+sl_set_str(cJSON *o, const char *name, const char *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, name) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(o, name,
+		    cJSON_CreateString(v));
+	else
+		cJSON_AddStringToObject(o, name, v);
+}
+
+static void
+sl_set_item(cJSON *o, const char *name, cJSON *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, name) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(o, name, v);
+	else
+		cJSON_AddItemToObject(o, name, v);
+}
+
+/* Unique, increasing event ids ("Ev" + 9 characters). */
+static void
+sl_event_id(char out[16])
+{
+	char	hex[9];
+	size_t	i;
+
+	sb_random_hex(hex, 4);
+	for (i = 0; i < 8; i++)
+		hex[i] = (char)toupper((unsigned char)hex[i]);
+	snprintf(out, 16, "Ev%05u%.4s", ++sl_counter % 100000, hex);
+}
+
+/*
+ * Send an event to the app (consumes ev) when the bot is in c. The
+ * event_id and envelope_id are appended to the arrays if given.
+ */
+static void
+sl_emit(const struct sl_chan *c, cJSON *ev, cJSON *event_ids,
+    cJSON *envelope_ids)
+{
+	cJSON		*p, *a, *auth;
+	const char	*env;
+	char		 id[16], ctx[64];
+
+	if (c != NULL && !sl_is_member(c, SLACK_BOT_USER)) {
+		cJSON_Delete(ev);
+		return;
+	}
+	sl_event_id(id);
+	p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "token", "sandbox-verification-token");
+	cJSON_AddStringToObject(p, "team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(p, "context_team_id", SLACK_TEAM_ID);
+	cJSON_AddNullToObject(p, "context_enterprise_id");
+	cJSON_AddStringToObject(p, "api_app_id", SLACK_APP_ID);
+	cJSON_AddItemToObject(p, "event", ev);
+	cJSON_AddStringToObject(p, "type", "event_callback");
+	cJSON_AddStringToObject(p, "event_id", id);
+	cJSON_AddNumberToObject(p, "event_time", (double)(long long)sb_now());
+	a = cJSON_AddArrayToObject(p, "authorizations");
+	auth = cJSON_CreateObject();
+	cJSON_AddNullToObject(auth, "enterprise_id");
+	cJSON_AddStringToObject(auth, "team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(auth, "user_id", SLACK_BOT_USER);
+	cJSON_AddTrueToObject(auth, "is_bot");
+	cJSON_AddFalseToObject(auth, "is_enterprise_install");
+	cJSON_AddItemToArray(a, auth);
+	cJSON_AddFalseToObject(p, "is_ext_shared_channel");
+	snprintf(ctx, sizeof(ctx), "4-sandbox-%s-%s", SLACK_TEAM_ID,
+	    c != NULL ? c->id : "none");
+	cJSON_AddStringToObject(p, "event_context", ctx);
+	env = socket_deliver("events_api", p);
+	if (event_ids != NULL)
+		cJSON_AddItemToArray(event_ids, cJSON_CreateString(id));
+	if (env != NULL && envelope_ids != NULL)
+		cJSON_AddItemToArray(envelope_ids, cJSON_CreateString(env));
+}
+
+/* The message as a "message" event in channel c. */
+static cJSON *
+sl_msg_event(const struct sl_chan *c, const cJSON *m)
+{
+	cJSON	*ev;
+
+	ev = cJSON_Duplicate(m, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "reactions");
+	sl_set_str(ev, "type", "message");
+	sl_set_str(ev, "channel", c->id);
+	sl_set_str(ev, "event_ts", sb_json_str(m, "ts"));
+	sl_set_str(ev, "channel_type", sl_channel_type(c));
+	return (ev);
+}
+
+/* The bot profile attached to the bot's messages. */
+static cJSON *
+sl_bot_profile(void)
+{
+	cJSON	*b;
+
+	b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "id", SLACK_BOT_ID);
+	cJSON_AddFalseToObject(b, "deleted");
+	cJSON_AddStringToObject(b, "name", SL_BOT_NAME);
+	cJSON_AddNumberToObject(b, "updated", 1700000000);
+	cJSON_AddStringToObject(b, "app_id", SLACK_APP_ID);
+	cJSON_AddObjectToObject(b, "icons");
+	cJSON_AddStringToObject(b, "team_id", SLACK_TEAM_ID);
+	return (b);
+}
+
+/* Thread bookkeeping on the parent when a reply is added. */
+static void
+sl_thread_add(struct sl_chan *c, cJSON *parent, const char *user,
+    const char *ts)
+{
+	cJSON		*ru;
+	const cJSON	*u;
+	int		 found = 0;
+
+	sl_set_str(parent, "thread_ts", sb_json_str(parent, "ts"));
+	sl_set_item(parent, "reply_count", cJSON_CreateNumber(
+	    (double)sb_json_int(parent, "reply_count", 0) + 1));
+	ru = cJSON_GetObjectItemCaseSensitive(parent, "reply_users");
+	if (ru == NULL)
+		ru = cJSON_AddArrayToObject(parent, "reply_users");
+	cJSON_ArrayForEach(u, ru) {
+		if (cJSON_IsString(u) && strcmp(u->valuestring, user) == 0)
+			found = 1;
+	}
+	if (!found)
+		cJSON_AddItemToArray(ru, cJSON_CreateString(user));
+	sl_set_item(parent, "reply_users_count",
+	    cJSON_CreateNumber(cJSON_GetArraySize(ru)));
+	sl_set_str(parent, "latest_reply", ts);
+	sl_set_item(parent, "is_locked", cJSON_CreateFalse());
+	sl_set_item(parent, "subscribed", cJSON_CreateFalse());
+}
+
+/*
+ * Store a new message in c and return it (owned by the channel). user
+ * may be the bot. thread_ts must already be resolved to the parent.
+ */
+static cJSON *
+sl_store(struct sl_chan *c, const char *user, const char *text,
+    cJSON *blocks, const char *thread_ts, const char *subtype)
+{
+	cJSON	*m, *parent;
+	char	 ts[32], uuid[33];
+
+	sl_new_ts(ts);
+	m = cJSON_CreateObject();
+	if (subtype != NULL)
+		cJSON_AddStringToObject(m, "subtype", subtype);
+	cJSON_AddStringToObject(m, "user", user);
+	cJSON_AddStringToObject(m, "type", "message");
+	cJSON_AddStringToObject(m, "ts", ts);
+	if (strcmp(user, SLACK_BOT_USER) == 0) {
+		cJSON_AddStringToObject(m, "bot_id", SLACK_BOT_ID);
+		cJSON_AddStringToObject(m, "app_id", SLACK_APP_ID);
+	} else if (subtype == NULL) {
+		sb_random_hex(uuid, 16);
+		cJSON_AddStringToObject(m, "client_msg_id", uuid);
+	}
+	cJSON_AddStringToObject(m, "text", text != NULL ? text : "");
+	cJSON_AddStringToObject(m, "team", SLACK_TEAM_ID);
+	if (strcmp(user, SLACK_BOT_USER) == 0)
+		cJSON_AddItemToObject(m, "bot_profile", sl_bot_profile());
+	if (blocks != NULL)
+		cJSON_AddItemToObject(m, "blocks", blocks);
+	if (thread_ts != NULL) {
+		parent = sl_msg_find(c, thread_ts);
+		cJSON_AddStringToObject(m, "thread_ts", thread_ts);
+		if (parent != NULL) {
+			cJSON_AddStringToObject(m, "parent_user_id",
+			    sb_json_str(parent, "user"));
+			sl_thread_add(c, parent, user, ts);
+		}
+	}
+	cJSON_AddItemToArray(c->messages, m);
+	return (m);
+}
+
+/* A thread_ts argument names the parent (replies resolve to theirs). */
+static int
+sl_resolve_thread(struct sl_chan *c, const char *thread_ts,
+    const char **parent_ts)
+{
+	cJSON		*m;
+	const char	*t;
+
+	if ((m = sl_msg_find(c, thread_ts)) == NULL)
+		return (-1);
+	t = sb_json_str(m, "thread_ts");
+	*parent_ts = t != NULL ? t : sb_json_str(m, "ts");
+	return (0);
+}
+
+/* A user-shaped rich_text block for text, as Slack clients send. */
+static cJSON *
+sl_rich_text(const char *text)
+{
+	cJSON	*arr, *b, *els, *sec, *sels, *t;
+	char	 id[9];
+
+	sb_random_hex(id, 2);
+	arr = cJSON_CreateArray();
+	b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "type", "rich_text");
+	cJSON_AddStringToObject(b, "block_id", id);
+	els = cJSON_AddArrayToObject(b, "elements");
+	sec = cJSON_CreateObject();
+	cJSON_AddStringToObject(sec, "type", "rich_text_section");
+	sels = cJSON_AddArrayToObject(sec, "elements");
+	t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "type", "text");
+	cJSON_AddStringToObject(t, "text", text);
+	cJSON_AddItemToArray(sels, t);
+	cJSON_AddItemToArray(els, sec);
+	cJSON_AddItemToArray(arr, b);
+	return (arr);
+}
+
+/*
+ * A message from a (non-bot) user, or another bot, as Slack would see it
+ * typed: stored and delivered as message and app_mention events.
+ */
+static cJSON *
+sl_user_message(cJSON *body)
+{
+	struct sl_chan	*c;
+	struct sl_user	*u;
+	const char	*user, *chan, *text, *thread_ts, *subtype, *bot_id;
+	const char	*parent_ts = NULL;
+	cJSON		*m, *res, *eids, *envs, *ev;
+
+	user = sb_json_str(body, "user");
+	chan = sb_json_str(body, "channel");
+	text = sb_json_str(body, "text");
+	thread_ts = sb_json_str(body, "thread_ts");
+	subtype = sb_json_str(body, "subtype");
+	bot_id = sb_json_str(body, "bot_id");
+	if ((u = sl_user_find(user)) == NULL)
+		return (sl_err("user_not_found"));
+	if ((c = sl_chan_find(chan)) == NULL && (c = sl_chan_by_name(chan))
+	    == NULL)
+		return (sl_err("channel_not_found"));
+	if (text == NULL)
+		return (sl_err("no_text"));
+	if (!sl_is_member(c, u->id))
+		return (sl_err("user_not_in_channel"));
+	if (c->is_archived)
+		return (sl_err("is_archived"));
+	if (thread_ts != NULL && sl_resolve_thread(c, thread_ts, &parent_ts)
+	    != 0)
+		return (sl_err("thread_not_found"));
+	m = sl_store(c, u->id, text, subtype == NULL ? sl_rich_text(text) :
+	    NULL, parent_ts, subtype);
+	if (bot_id != NULL) {
+		cJSON_AddStringToObject(m, "bot_id", bot_id);
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "client_msg_id");
+	}
+	if (!sl_console_post)
+		console_message(c->id, m, 0);
+
+	res = sl_ok();
+	cJSON_AddStringToObject(res, "channel", c->id);
+	cJSON_AddStringToObject(res, "ts", sb_json_str(m, "ts"));
+	eids = cJSON_AddArrayToObject(res, "event_ids");
+	envs = cJSON_AddArrayToObject(res, "envelope_ids");
+	sl_emit(c, sl_msg_event(c, m), eids, envs);
+	/* Mentions in channels (not DMs) also come as app_mention. */
+	if (c->im_user == NULL && strstr(text, "<@" SLACK_BOT_USER ">") !=
+	    NULL) {
+		ev = cJSON_Duplicate(m, 1);
+		sl_set_str(ev, "type", "app_mention");
+		sl_set_str(ev, "channel", c->id);
+		sl_set_str(ev, "event_ts", sb_json_str(m, "ts"));
+		sl_emit(c, ev, eids, envs);
+	}
+	return (res);
+}
+
+static cJSON *
+sl_chan_json(const struct sl_chan *c, int num_members)
+{
+	cJSON	*o, *t;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", c->id);
+	if (c->im_user != NULL) {
+		cJSON_AddNumberToObject(o, "created", (double)c->created);
+		cJSON_AddBoolToObject(o, "is_archived", c->is_archived);
+		cJSON_AddTrueToObject(o, "is_im");
+		cJSON_AddFalseToObject(o, "is_org_shared");
+		cJSON_AddStringToObject(o, "context_team_id", SLACK_TEAM_ID);
+		cJSON_AddNumberToObject(o, "updated", (double)c->created *
+		    1000);
+		cJSON_AddStringToObject(o, "user", c->im_user);
+		cJSON_AddFalseToObject(o, "is_user_deleted");
+		cJSON_AddNumberToObject(o, "priority", 0);
+		return (o);
+	}
+	cJSON_AddStringToObject(o, "name", c->name);
+	cJSON_AddBoolToObject(o, "is_channel", !c->is_private);
+	cJSON_AddFalseToObject(o, "is_group");
+	cJSON_AddFalseToObject(o, "is_im");
+	cJSON_AddFalseToObject(o, "is_mpim");
+	cJSON_AddBoolToObject(o, "is_private", c->is_private);
+	cJSON_AddNumberToObject(o, "created", (double)c->created);
+	cJSON_AddBoolToObject(o, "is_archived", c->is_archived);
+	cJSON_AddBoolToObject(o, "is_general", c->is_general);
+	cJSON_AddNumberToObject(o, "unlinked", 0);
+	cJSON_AddStringToObject(o, "name_normalized", c->name);
+	cJSON_AddFalseToObject(o, "is_shared");
+	cJSON_AddFalseToObject(o, "is_org_shared");
+	cJSON_AddFalseToObject(o, "is_pending_ext_shared");
+	cJSON_AddArrayToObject(o, "pending_shared");
+	cJSON_AddStringToObject(o, "context_team_id", SLACK_TEAM_ID);
+	cJSON_AddNumberToObject(o, "updated", (double)c->created * 1000);
+	cJSON_AddNullToObject(o, "parent_conversation");
+	cJSON_AddStringToObject(o, "creator", c->creator);
+	cJSON_AddFalseToObject(o, "is_ext_shared");
+	t = cJSON_AddArrayToObject(o, "shared_team_ids");
+	cJSON_AddItemToArray(t, cJSON_CreateString(SLACK_TEAM_ID));
+	cJSON_AddArrayToObject(o, "pending_connected_team_ids");
+	cJSON_AddBoolToObject(o, "is_member", sl_is_member(c,
+	    SLACK_BOT_USER));
+	t = cJSON_AddObjectToObject(o, "topic");
+	cJSON_AddStringToObject(t, "value", c->topic);
+	cJSON_AddStringToObject(t, "creator", *c->topic != '\0' ?
+	    SLACK_BOT_USER : "");
+	cJSON_AddNumberToObject(t, "last_set", 0);
+	t = cJSON_AddObjectToObject(o, "purpose");
+	cJSON_AddStringToObject(t, "value", c->purpose);
+	cJSON_AddStringToObject(t, "creator", "");
+	cJSON_AddNumberToObject(t, "last_set", 0);
+	cJSON_AddArrayToObject(o, "previous_names");
+	if (num_members)
+		cJSON_AddNumberToObject(o, "num_members", (double)c->nmembers);
+	return (o);
+}
+
+static int
+sl_tz_offset(const char *tz, const char **label)
+{
+	static const struct {
+		const char	*tz;
+		const char	*label;
+		int		 offset;
+	} tzs[] = {
+		{ "Europe/Paris", "Central European Time", 3600 },
+		{ "Europe/London", "Greenwich Mean Time", 0 },
+		{ "America/New_York", "Eastern Standard Time", -18000 },
+		{ "America/Los_Angeles", "Pacific Standard Time", -28800 },
+		{ "Asia/Tokyo", "Japan Standard Time", 32400 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(tzs) / sizeof(tzs[0]); i++) {
+		if (strcmp(tzs[i].tz, tz) == 0) {
+			*label = tzs[i].label;
+			return (tzs[i].offset);
+		}
+	}
+	*label = "Coordinated Universal Time";
+	return (0);
+}
+
+static cJSON *
+sl_user_json(const struct sl_user *u)
+{
+	cJSON		*o, *p;
+	const char	*label;
+	int		 off;
+
+	off = sl_tz_offset(u->tz, &label);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", u->id);
+	cJSON_AddStringToObject(o, "team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(o, "name", u->name);
+	cJSON_AddFalseToObject(o, "deleted");
+	cJSON_AddStringToObject(o, "color", "9f69e7");
+	cJSON_AddStringToObject(o, "real_name", u->real_name);
+	cJSON_AddStringToObject(o, "tz", u->tz);
+	cJSON_AddStringToObject(o, "tz_label", label);
+	cJSON_AddNumberToObject(o, "tz_offset", off);
+	p = cJSON_AddObjectToObject(o, "profile");
+	cJSON_AddStringToObject(p, "title", "");
+	cJSON_AddStringToObject(p, "phone", "");
+	cJSON_AddStringToObject(p, "skype", "");
+	cJSON_AddStringToObject(p, "real_name", u->real_name);
+	cJSON_AddStringToObject(p, "real_name_normalized", u->real_name);
+	cJSON_AddStringToObject(p, "display_name", u->is_bot ? "" : u->name);
+	cJSON_AddStringToObject(p, "display_name_normalized",
+	    u->is_bot ? "" : u->name);
+	cJSON_AddNullToObject(p, "fields");
+	cJSON_AddStringToObject(p, "status_text", "");
+	cJSON_AddStringToObject(p, "status_emoji", "");
+	cJSON_AddNumberToObject(p, "status_expiration", 0);
+	cJSON_AddStringToObject(p, "avatar_hash", "g0sandbox000");
+	if (u->email != NULL && !u->is_bot)
+		cJSON_AddStringToObject(p, "email", u->email);
+	if (u->is_bot) {
+		cJSON_AddStringToObject(p, "bot_id", SLACK_BOT_ID);
+		cJSON_AddStringToObject(p, "api_app_id", SLACK_APP_ID);
+		cJSON_AddTrueToObject(p, "always_active");
+	}
+	cJSON_AddStringToObject(p, "team", SLACK_TEAM_ID);
+	cJSON_AddFalseToObject(o, "is_admin");
+	cJSON_AddFalseToObject(o, "is_owner");
+	cJSON_AddFalseToObject(o, "is_primary_owner");
+	cJSON_AddFalseToObject(o, "is_restricted");
+	cJSON_AddFalseToObject(o, "is_ultra_restricted");
+	cJSON_AddBoolToObject(o, "is_bot", u->is_bot);
+	cJSON_AddFalseToObject(o, "is_app_user");
+	cJSON_AddNumberToObject(o, "updated", 1700000000);
+	cJSON_AddBoolToObject(o, "is_email_confirmed", !u->is_bot);
+	cJSON_AddStringToObject(o, "who_can_share_contact_card",
+	    "EVERYONE");
+	return (o);
+}

@@ -1,1 +1,1363 @@
-/* fake-socket.c: to be written. */
+/*
+ * fake-socket.c: the Slack Socket Mode WebSocket server.
+ *
+ * apps.connections.open (fake-slack.c) issues a single-use ticket valid
+ * for 30 s; the client upgrades GET /link/?ticket=...&app_id=... here.
+ * The RFC 6455 handshake is done by hand over a bufferevent (TLS with
+ * --tls-cert), framing by wslay's server context (client frames must be
+ * masked). After the upgrade the server sends "hello"; it pings every
+ * --ping-interval and closes a connection that has not ponged for two
+ * intervals. At most 10 connections are open at once; the 11th is told
+ * "too_many_websockets" and closed.
+ *
+ * Payloads go round-robin to one connection that has had its hello.
+ * Every envelope must be acked with {"envelope_id":...}; acks are
+ * recorded with whether they were late (after --ack-timeout). An unacked
+ * events_api envelope is redelivered after --ack-timeout with a new
+ * envelope_id, retry_attempt + 1 and retry_reason "timeout", at most 3
+ * times (as the Events API does; the exact Socket Mode schedule is not
+ * documented). Interactive envelopes are not redelivered.
+ *
+ * link_disabled: after {"reason":"link_disabled"}, apps.connections.open
+ * keeps answering ok:true (its documented errors have nothing for it),
+ * but every new socket gets {"type":"disconnect","reason":
+ * "link_disabled"} at once and is closed, until POST
+ * /control/slack/enable.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <wslay/wslay.h>
+
+#include "queue.h"
+#include "sandbox.h"
+
+#define WS_MAX_CONNECTIONS	10
+#define WS_MAX_HEADER		16384
+#define WS_MAX_MESSAGE		(1024 * 1024)
+#define WS_TICKET_TTL_MS	30000
+#define WS_MAX_RETRIES		3
+#define WS_MAX_ENVELOPES	10000
+#define WS_HANDSHAKE_TIMEOUT	10
+#define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+enum ws_state {
+	WS_HANDSHAKE = 0,
+	WS_OPEN,
+	WS_CLOSING,		/* close frame queued, waiting for flush */
+	WS_DEAD			/* unlinked, freed on the next turn */
+};
+
+struct ws_conn {
+	int			 id;
+	enum ws_state		 state;
+	struct bufferevent	*bev;
+	wslay_event_context_ptr	 ctx;
+	int			 hello_sent;
+	uint64_t		 last_pong_ms;
+	struct event		*ping_ev;	/* persistent, ping interval */
+	struct event		*close_ev;	/* close after disconnect */
+	struct event		*free_ev;	/* deferred free */
+	TAILQ_ENTRY(ws_conn)	 entry;
+};
+TAILQ_HEAD(ws_conns, ws_conn);
+
+struct ws_env {
+	char			 id[40];
+	char			*type;
+	cJSON			*payload;
+	char			*event_id;	/* events_api only */
+	int			 retry_attempt;
+	int			 conn_id;
+	uint64_t		 sent_ms;
+	double			 sent_at;
+	int			 acked;		/* this envelope was acked */
+	int			 done;		/* its event no longer retried */
+	struct event		*retry_ev;
+	TAILQ_ENTRY(ws_env)	 entry;
+};
+TAILQ_HEAD(ws_envs, ws_env);
+
+struct ws_ticket {
+	char			 ticket[40];
+	uint64_t		 expires_ms;
+	TAILQ_ENTRY(ws_ticket)	 entry;
+};
+TAILQ_HEAD(ws_tickets, ws_ticket);
+
+static struct evconnlistener	*ws_listener;
+static struct ws_conns		 ws_conns = TAILQ_HEAD_INITIALIZER(ws_conns);
+static struct ws_envs		 ws_envs = TAILQ_HEAD_INITIALIZER(ws_envs);
+static int			 ws_nenvs;
+static struct ws_tickets	 ws_tickets =
+				    TAILQ_HEAD_INITIALIZER(ws_tickets);
+static int			 ws_next_id;
+static int			 ws_rr;		/* last connection used */
+static int			 ws_silent;
+static int			 ws_link_disabled;
+static cJSON			*ws_acks;	/* array */
+static cJSON			*ws_errors;	/* array */
+static int			 ws_unknown, ws_invalid;
+static struct {
+	int	opened_total;
+	int	hello_sent;
+	int	rejected;
+	int	handshake_failed;
+	int	pings_sent;
+	int	pongs;
+	int	ping_timeouts;
+	int	delivered;
+	int	redelivered;
+	int	gave_up;
+} ws_stats;
+
+static void	 ws_accept_cb(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	 ws_read_cb(struct bufferevent *, void *);
+static void	 ws_write_cb(struct bufferevent *, void *);
+static void	 ws_event_cb(struct bufferevent *, short, void *);
+static void	 ws_handshake(struct ws_conn *);
+static void	 ws_http_error(struct ws_conn *, int, const char *,
+		    const char *);
+static void	 ws_upgraded(struct ws_conn *);
+static void	 ws_pump(struct ws_conn *);
+static int	 ws_send_text(struct ws_conn *, const char *);
+static void	 ws_send_json(struct ws_conn *, cJSON *);
+static void	 ws_close(struct ws_conn *, uint16_t, const char *);
+static void	 ws_kill(struct ws_conn *, const char *);
+static void	 ws_free(struct ws_conn *);
+static void	 ws_free_cb(evutil_socket_t, short, void *);
+static void	 ws_ping_cb(evutil_socket_t, short, void *);
+static void	 ws_close_timer_cb(evutil_socket_t, short, void *);
+static ssize_t	 ws_recv_cb(wslay_event_context_ptr, uint8_t *, size_t, int,
+		    void *);
+static ssize_t	 ws_wslay_send_cb(wslay_event_context_ptr, const uint8_t *,
+		    size_t, int, void *);
+static void	 ws_msg_cb(wslay_event_context_ptr,
+		    const struct wslay_event_on_msg_recv_arg *, void *);
+static void	 ws_ack(struct ws_conn *, const char *, size_t);
+static struct ws_conn *ws_pick(void);
+static struct ws_env *ws_send_envelope(struct ws_conn *, const char *,
+		    const cJSON *, const char *, int, const char *);
+static void	 ws_retry_cb(evutil_socket_t, short, void *);
+static void	 ws_env_free(struct ws_env *);
+static void	 ws_error(const char *, const char *, const char *);
+static int	 ws_open_count(void);
+
+static const struct wslay_event_callbacks ws_callbacks = {
+	ws_recv_cb, ws_wslay_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb
+};
+
+/* Listen on 127.0.0.1 port 0; returns the port. */
+int
+socket_server_init(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		slen = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = 0;
+	ws_listener = evconnlistener_new_bind(sb_base, ws_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	if (ws_listener == NULL) {
+		fprintf(stderr, "sandbox: cannot listen for socket mode: %s\n",
+		    strerror(errno));
+		exit(1);
+	}
+	if (getsockname(evconnlistener_get_fd(ws_listener),
+	    (struct sockaddr *)&sin, &slen) == -1) {
+		fprintf(stderr, "sandbox: getsockname: %s\n", strerror(errno));
+		exit(1);
+	}
+	ws_acks = cJSON_CreateArray();
+	ws_errors = cJSON_CreateArray();
+	return (ntohs(sin.sin_port));
+}
+
+/* Close everything (at exit, outside callbacks). */
+void
+socket_server_free(void)
+{
+	struct ws_conn		*c;
+	struct ws_ticket	*t;
+
+	while ((c = TAILQ_FIRST(&ws_conns)) != NULL) {
+		TAILQ_REMOVE(&ws_conns, c, entry);
+		c->state = WS_DEAD;
+		ws_free(c);
+	}
+	while (!TAILQ_EMPTY(&ws_envs))
+		ws_env_free(TAILQ_FIRST(&ws_envs));
+	while ((t = TAILQ_FIRST(&ws_tickets)) != NULL) {
+		TAILQ_REMOVE(&ws_tickets, t, entry);
+		free(t);
+	}
+	if (ws_listener != NULL)
+		evconnlistener_free(ws_listener);
+	ws_listener = NULL;
+	cJSON_Delete(ws_acks);
+	cJSON_Delete(ws_errors);
+	ws_acks = ws_errors = NULL;
+}
+
+/* Forget envelopes, acks and tickets; re-enable the link. */
+void
+socket_reset(void)
+{
+	struct ws_ticket	*t;
+
+	while (!TAILQ_EMPTY(&ws_envs))
+		ws_env_free(TAILQ_FIRST(&ws_envs));
+	while ((t = TAILQ_FIRST(&ws_tickets)) != NULL) {
+		TAILQ_REMOVE(&ws_tickets, t, entry);
+		free(t);
+	}
+	cJSON_Delete(ws_acks);
+	cJSON_Delete(ws_errors);
+	ws_acks = cJSON_CreateArray();
+	ws_errors = cJSON_CreateArray();
+	ws_unknown = ws_invalid = 0;
+	ws_silent = 0;
+	ws_link_disabled = 0;
+}
+
+static void
+ws_uuid(char out[40])
+{
+	char	h[33];
+
+	sb_random_hex(h, 16);
+	h[12] = '4';
+	snprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12,
+	    h + 16, h + 20);
+}
+
+/* Issue a single-use connection URL (apps.connections.open). */
+char *
+socket_new_url(void)
+{
+	struct ws_ticket	*t, *next;
+	char			*url;
+	uint64_t		 now = sb_mono_ms();
+
+	TAILQ_FOREACH_SAFE(t, &ws_tickets, entry, next) {
+		if (t->expires_ms <= now) {
+			TAILQ_REMOVE(&ws_tickets, t, entry);
+			free(t);
+		}
+	}
+	t = sb_calloc(1, sizeof(*t));
+	ws_uuid(t->ticket);
+	t->expires_ms = now + WS_TICKET_TTL_MS;
+	TAILQ_INSERT_TAIL(&ws_tickets, t, entry);
+	sb_asprintf(&url, "%s://127.0.0.1:%d/link/?ticket=%s&app_id=%s",
+	    sb_opts.tls ? "wss" : "ws", sb_opts.socket_port, t->ticket,
+	    SLACK_APP_ID);
+	return (url);
+}
+
+/* Consume a ticket: 0 if it was valid. */
+static int
+ws_ticket_use(const char *ticket)
+{
+	struct ws_ticket	*t;
+
+	TAILQ_FOREACH(t, &ws_tickets, entry) {
+		if (strcmp(t->ticket, ticket) == 0)
+			break;
+	}
+	if (t == NULL)
+		return (-1);
+	TAILQ_REMOVE(&ws_tickets, t, entry);
+	if (t->expires_ms <= sb_mono_ms()) {
+		free(t);
+		return (-1);
+	}
+	free(t);
+	return (0);
+}
+
+static void
+ws_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct ws_conn	*c;
+	struct timeval	 tv = { WS_HANDSHAKE_TIMEOUT, 0 };
+	SSL		*ssl;
+
+	c = sb_calloc(1, sizeof(*c));
+	c->id = ++ws_next_id;
+	if (sb_ssl_ctx != NULL) {
+		if ((ssl = SSL_new(sb_ssl_ctx)) == NULL) {
+			close(fd);
+			free(c);
+			return;
+		}
+		c->bev = bufferevent_openssl_socket_new(sb_base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev,
+			    1);
+	} else
+		c->bev = bufferevent_socket_new(sb_base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->free_ev = evtimer_new(sb_base, ws_free_cb, c);
+	c->ping_ev = event_new(sb_base, -1, EV_PERSIST, ws_ping_cb, c);
+	c->close_ev = evtimer_new(sb_base, ws_close_timer_cb, c);
+	if (c->free_ev == NULL || c->ping_ev == NULL || c->close_ev == NULL) {
+		fprintf(stderr, "sandbox: event_new failed\n");
+		exit(1);
+	}
+	TAILQ_INSERT_TAIL(&ws_conns, c, entry);
+	bufferevent_setcb(c->bev, ws_read_cb, ws_write_cb, ws_event_cb, c);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	sb_log("socket #%d: accepted", c->id);
+}
+
+static void
+ws_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ws_conn	*c = arg;
+
+	if (c->state == WS_HANDSHAKE)
+		ws_handshake(c);
+	else if (c->state == WS_OPEN || c->state == WS_CLOSING)
+		ws_pump(c);
+}
+
+/* Output drained: a closing connection can go now. */
+static void
+ws_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ws_conn	*c = arg;
+
+	if (c->state == WS_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    (c->ctx == NULL || !wslay_event_want_write(c->ctx)))
+		ws_kill(c, "closed");
+}
+
+static void
+ws_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct ws_conn	*c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		ws_kill(c, "handshake timeout");
+	else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		ws_kill(c, (what & BEV_EVENT_EOF) ? "client closed" :
+		    "connection error");
+}
+
+/* Find a header value in a CRLF header block; copies into out. */
+static int
+ws_find_header(const char *block, const char *name, char *out,
+    size_t outlen)
+{
+	const char	*line, *eol, *colon, *v;
+	size_t		 nlen = strlen(name), vlen;
+
+	for (line = block; *line != '\0'; line = eol + 2) {
+		if ((eol = strstr(line, "\r\n")) == NULL)
+			break;
+		colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon != NULL && (size_t)(colon - line) == nlen &&
+		    strncasecmp(line, name, nlen) == 0) {
+			for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+				;
+			vlen = (size_t)(eol - v);
+			while (vlen > 0 && (v[vlen - 1] == ' ' ||
+			    v[vlen - 1] == '\t'))
+				vlen--;
+			if (vlen >= outlen)
+				return (-1);
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+/* 1 if the comma-separated list contains token (case-insensitive). */
+static int
+ws_has_token(const char *list, const char *token)
+{
+	const char	*p = list, *end;
+	size_t		 tlen = strlen(token), n;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		end = p;
+		while (*end != '\0' && *end != ',')
+			end++;
+		n = (size_t)(end - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == tlen && strncasecmp(p, token, n) == 0)
+			return (1);
+		p = end;
+	}
+	return (0);
+}
+
+/* A Sec-WebSocket-Key must be base64 of exactly 16 bytes. */
+static int
+ws_key_valid(const char *key)
+{
+	unsigned char	out[32];
+	size_t		i;
+
+	if (strlen(key) != 24 || strcmp(key + 22, "==") != 0)
+		return (0);
+	for (i = 0; i < 22; i++) {
+		if (!isalnum((unsigned char)key[i]) && key[i] != '+' &&
+		    key[i] != '/')
+			return (0);
+	}
+	return (EVP_DecodeBlock(out, (const unsigned char *)key, 24) == 18);
+}
+
+static void
+ws_accept_key(const char *key, char out[29])
+{
+	unsigned char	 md[SHA_DIGEST_LENGTH];
+	char		*s;
+
+	sb_asprintf(&s, "%s%s", key, WS_GUID);
+	SHA1((const unsigned char *)s, strlen(s), md);
+	EVP_EncodeBlock((unsigned char *)out, md, sizeof(md));
+	free(s);
+}
+
+/* Parse the upgrade request once the whole header block is in. */
+static void
+ws_handshake(struct ws_conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr	 end;
+	char			*block, *line_end, *sp1, *sp2, *target, *q;
+	char			 upgrade[128], connection[256], version[16];
+	char			 key[64], host[256], accept[29], ticket[64];
+	const char		*t;
+	size_t			 hlen, n;
+
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1) {
+		if (evbuffer_get_length(in) > WS_MAX_HEADER)
+			ws_http_error(c, 431, "Request Header Fields Too "
+			    "Large", "request headers too large");
+		return;
+	}
+	hlen = (size_t)end.pos + 4;
+	if (hlen > WS_MAX_HEADER) {
+		ws_http_error(c, 431, "Request Header Fields Too Large",
+		    "request headers too large");
+		return;
+	}
+	block = sb_malloc(hlen + 1);
+	evbuffer_remove(in, block, hlen);
+	block[hlen] = '\0';
+	if (memchr(block, '\0', hlen) != NULL) {
+		ws_http_error(c, 400, "Bad Request", "NUL in request");
+		goto out;
+	}
+
+	/* Request line: GET /link/?ticket=... HTTP/1.1 */
+	line_end = strstr(block, "\r\n");
+	*line_end = '\0';
+	sp1 = strchr(block, ' ');
+	sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
+	if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL) {
+		ws_http_error(c, 400, "Bad Request", "bad request line");
+		goto out;
+	}
+	*sp1 = *sp2 = '\0';
+	target = sp1 + 1;
+	if (strcmp(sp2 + 1, "HTTP/1.1") != 0) {
+		ws_http_error(c, 505, "HTTP Version Not Supported",
+		    "HTTP/1.1 required for a WebSocket upgrade");
+		goto out;
+	}
+	if (strcmp(block, "GET") != 0) {
+		ws_http_error(c, 405, "Method Not Allowed", "GET required");
+		goto out;
+	}
+	q = strchr(target, '?');
+	if (q != NULL)
+		*q++ = '\0';
+	if (strcmp(target, "/link/") != 0 && strcmp(target, "/link") != 0) {
+		ws_http_error(c, 404, "Not Found", "no such path");
+		goto out;
+	}
+	line_end += 2;
+	if (ws_find_header(line_end, "Host", host, sizeof(host)) != 0) {
+		ws_http_error(c, 400, "Bad Request", "missing Host");
+		goto out;
+	}
+	if (ws_find_header(line_end, "Upgrade", upgrade, sizeof(upgrade))
+	    != 0 || !ws_has_token(upgrade, "websocket") ||
+	    ws_find_header(line_end, "Connection", connection,
+	    sizeof(connection)) != 0 || !ws_has_token(connection, "upgrade")) {
+		ws_http_error(c, 400, "Bad Request",
+		    "not a WebSocket upgrade (Upgrade/Connection)");
+		goto out;
+	}
+	if (ws_find_header(line_end, "Sec-WebSocket-Version", version,
+	    sizeof(version)) != 0 || strcmp(version, "13") != 0) {
+		ws_http_error(c, 426, "Upgrade Required",
+		    "Sec-WebSocket-Version must be 13");
+		goto out;
+	}
+	if (ws_find_header(line_end, "Sec-WebSocket-Key", key, sizeof(key))
+	    != 0 || !ws_key_valid(key)) {
+		ws_http_error(c, 400, "Bad Request", "bad Sec-WebSocket-Key");
+		goto out;
+	}
+
+	/* The ticket: ticket=<id> in the query, single use. */
+	ticket[0] = '\0';
+	for (t = q; t != NULL && *t != '\0'; t = strchr(t, '&') ?
+	    strchr(t, '&') + 1 : NULL) {
+		if (strncmp(t, "ticket=", 7) == 0) {
+			n = strcspn(t + 7, "&");
+			if (n < sizeof(ticket)) {
+				memcpy(ticket, t + 7, n);
+				ticket[n] = '\0';
+			}
+			break;
+		}
+	}
+	if (ticket[0] == '\0' || ws_ticket_use(ticket) != 0) {
+		ws_http_error(c, 401, "Unauthorized",
+		    "invalid, used or expired ticket");
+		goto out;
+	}
+
+	ws_accept_key(key, accept);
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+	ws_upgraded(c);
+out:
+	free(block);
+}
+
+/* Answer a failed upgrade and close once written. */
+static void
+ws_http_error(struct ws_conn *c, int status, const char *reason,
+    const char *msg)
+{
+	char	*body;
+
+	ws_stats.handshake_failed++;
+	sb_log("socket #%d: upgrade refused: %d %s", c->id, status, msg);
+	sb_asprintf(&body, "{\"ok\":false,\"error\":\"%s\"}", msg);
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s"
+	    "Connection: close\r\n\r\n%s", status, reason, strlen(body),
+	    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", body);
+	free(body);
+	c->state = WS_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+ws_upgraded(struct ws_conn *c)
+{
+	struct timeval	 tv;
+	cJSON		*o, *d;
+	double		 iv = sb_opts.ping_interval;
+
+	if (wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0) {
+		fprintf(stderr, "sandbox: wslay init failed\n");
+		exit(1);
+	}
+	wslay_event_config_set_max_recv_msg_length(c->ctx, WS_MAX_MESSAGE);
+	c->state = WS_OPEN;
+	c->last_pong_ms = sb_mono_ms();
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	ws_stats.opened_total++;
+
+	if (ws_link_disabled || ws_open_count() > WS_MAX_CONNECTIONS) {
+		ws_stats.rejected++;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "type", "disconnect");
+		cJSON_AddStringToObject(o, "reason", ws_link_disabled ?
+		    "link_disabled" : "too_many_websockets");
+		d = cJSON_AddObjectToObject(o, "debug_info");
+		cJSON_AddStringToObject(d, "host", "applink-sandbox");
+		ws_send_json(c, o);
+		ws_close(c, 1008, ws_link_disabled ? "link disabled" :
+		    "too many websockets");
+		return;
+	}
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "hello");
+	cJSON_AddNumberToObject(o, "num_connections", ws_open_count());
+	d = cJSON_AddObjectToObject(o, "debug_info");
+	cJSON_AddStringToObject(d, "host", "applink-sandbox");
+	cJSON_AddNumberToObject(d, "build_number", 1);
+	cJSON_AddNumberToObject(d, "approximate_connection_time", 18060);
+	d = cJSON_AddObjectToObject(o, "connection_info");
+	cJSON_AddStringToObject(d, "app_id", SLACK_APP_ID);
+	ws_send_json(c, o);
+	if (c->state != WS_OPEN)
+		return;
+	c->hello_sent = 1;
+	ws_stats.hello_sent++;
+	tv.tv_sec = (time_t)iv;
+	tv.tv_usec = (suseconds_t)((iv - (double)tv.tv_sec) * 1e6);
+	event_add(c->ping_ev, &tv);
+	sb_log("socket #%d: open (%d connections)", c->id, ws_open_count());
+
+	/* Frames that came with the upgrade request. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		ws_pump(c);
+}
+
+static int
+ws_open_count(void)
+{
+	struct ws_conn	*c;
+	int		 n = 0;
+
+	TAILQ_FOREACH(c, &ws_conns, entry) {
+		if (c->state == WS_OPEN)
+			n++;
+	}
+	return (n);
+}
+
+/* Run wslay over what arrived, then flush what it queued. */
+static void
+ws_pump(struct ws_conn *c)
+{
+	if (c->ctx == NULL)
+		return;
+	if (wslay_event_recv(c->ctx) != 0) {
+		ws_kill(c, "receive error");
+		return;
+	}
+	if (c->state == WS_DEAD)
+		return;
+	if (wslay_event_send(c->ctx) != 0) {
+		ws_kill(c, "send error");
+		return;
+	}
+	/* Both close frames exchanged (or a protocol error queued one). */
+	if (wslay_event_get_close_sent(c->ctx) ||
+	    (!wslay_event_want_read(c->ctx) &&
+	    !wslay_event_want_write(c->ctx))) {
+		if (c->state == WS_OPEN)
+			sb_log("socket #%d: closing (status %u)", c->id,
+			    wslay_event_get_status_code_received(c->ctx));
+		c->state = WS_CLOSING;
+		ws_write_cb(c->bev, c);
+	}
+}
+
+static ssize_t
+ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+    int flags, void *arg)
+{
+	struct ws_conn	*c = arg;
+	int		 n;
+
+	n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+	if (n <= 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return (-1);
+	}
+	return (n);
+}
+
+/* While silenced, frames vanish: the link looks dead to the client. */
+static ssize_t
+ws_wslay_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+    size_t len, int flags, void *arg)
+{
+	struct ws_conn	*c = arg;
+
+	if (ws_silent)
+		return ((ssize_t)len);
+	if (bufferevent_write(c->bev, data, len) != 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return (-1);
+	}
+	return ((ssize_t)len);
+}
+
+static void
+ws_msg_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_msg_recv_arg *arg, void *user)
+{
+	struct ws_conn	*c = user;
+
+	switch (arg->opcode) {
+	case WSLAY_PONG:
+		c->last_pong_ms = sb_mono_ms();
+		ws_stats.pongs++;
+		break;
+	case WSLAY_TEXT_FRAME:
+		ws_ack(c, (const char *)arg->msg, arg->msg_length);
+		break;
+	case WSLAY_BINARY_FRAME:
+		ws_invalid++;
+		ws_error("binary frame", NULL, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+ws_error(const char *what, const char *envelope_id, const char *text)
+{
+	cJSON	*e;
+
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "error", what);
+	if (envelope_id != NULL)
+		cJSON_AddStringToObject(e, "envelope_id", envelope_id);
+	if (text != NULL)
+		cJSON_AddStringToObject(e, "frame", text);
+	cJSON_AddNumberToObject(e, "time", sb_now());
+	cJSON_AddItemToArray(ws_errors, e);
+	sb_log("socket: %s%s%s", what, envelope_id != NULL ? " " : "",
+	    envelope_id != NULL ? envelope_id : "");
+}
+
+/* A text frame from the app: an ack {"envelope_id":..[,"payload":..]}. */
+static void
+ws_ack(struct ws_conn *c, const char *msg, size_t len)
+{
+	struct ws_env	*env, *e;
+	cJSON		*o, *ack;
+	const cJSON	*payload;
+	const char	*id;
+	char		*text;
+	uint64_t	 now = sb_mono_ms();
+	int		 late, dup;
+
+	text = sb_strndup(msg, len);
+	o = cJSON_ParseWithLength(msg, len);
+	if (!cJSON_IsObject(o)) {
+		ws_invalid++;
+		ws_error("frame is not a JSON object", NULL, text);
+		goto out;
+	}
+	if ((id = sb_json_str(o, "envelope_id")) == NULL) {
+		ws_invalid++;
+		ws_error("frame without envelope_id", NULL, text);
+		goto out;
+	}
+	TAILQ_FOREACH(env, &ws_envs, entry) {
+		if (strcmp(env->id, id) == 0)
+			break;
+	}
+	if (env == NULL) {
+		ws_unknown++;
+		ws_error("ack for unknown envelope_id", id, text);
+		goto out;
+	}
+	late = (double)(now - env->sent_ms) > sb_opts.ack_timeout * 1000;
+	dup = env->acked;
+	env->acked = 1;
+	payload = cJSON_GetObjectItemCaseSensitive(o, "payload");
+
+	ack = cJSON_CreateObject();
+	cJSON_AddStringToObject(ack, "envelope_id", id);
+	cJSON_AddStringToObject(ack, "type", env->type);
+	if (env->event_id != NULL)
+		cJSON_AddStringToObject(ack, "event_id", env->event_id);
+	cJSON_AddNumberToObject(ack, "retry_attempt", env->retry_attempt);
+	if (payload != NULL)
+		cJSON_AddItemToObject(ack, "payload",
+		    cJSON_Duplicate(payload, 1));
+	else
+		cJSON_AddNullToObject(ack, "payload");
+	cJSON_AddBoolToObject(ack, "late", late);
+	cJSON_AddBoolToObject(ack, "duplicate", dup);
+	cJSON_AddNumberToObject(ack, "time", sb_now());
+	cJSON_AddNumberToObject(ack, "latency_ms", (double)(now -
+	    env->sent_ms));
+	cJSON_AddNumberToObject(ack, "connection", c->id);
+	cJSON_AddItemToArray(ws_acks, ack);
+	sb_log("socket #%d: ack %s%s%s", c->id, id, late ? " (late)" : "",
+	    dup ? " (duplicate)" : "");
+
+	/* An ack of any delivery ends the event's retries. */
+	TAILQ_FOREACH(e, &ws_envs, entry) {
+		if (e == env || (env->event_id != NULL && e->event_id != NULL &&
+		    strcmp(e->event_id, env->event_id) == 0)) {
+			e->done = 1;
+			if (e->retry_ev != NULL) {
+				event_free(e->retry_ev);
+				e->retry_ev = NULL;
+			}
+		}
+	}
+	if (!dup && strcmp(env->type, "interactive") == 0)
+		slack_interactive_acked(env->payload, payload);
+out:
+	cJSON_Delete(o);
+	free(text);
+}
+
+static int
+ws_send_text(struct ws_conn *c, const char *text)
+{
+	struct wslay_event_msg	msg;
+
+	if (c->state != WS_OPEN || c->ctx == NULL)
+		return (-1);
+	msg.opcode = WSLAY_TEXT_FRAME;
+	msg.msg = (const uint8_t *)text;
+	msg.msg_length = strlen(text);
+	if (wslay_event_queue_msg(c->ctx, &msg) != 0 ||
+	    wslay_event_send(c->ctx) != 0) {
+		ws_kill(c, "send failed");
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+ws_send_json(struct ws_conn *c, cJSON *o)
+{
+	char	*text;
+
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	ws_send_text(c, text);
+	cJSON_free(text);
+}
+
+/* Start the close handshake; the connection goes once output drains. */
+static void
+ws_close(struct ws_conn *c, uint16_t code, const char *reason)
+{
+	struct timeval	tv = { 2, 0 };
+
+	if (c->state != WS_OPEN)
+		return;
+	sb_log("socket #%d: closing: %s", c->id, reason);
+	wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason,
+	    strlen(reason));
+	wslay_event_send(c->ctx);
+	c->state = WS_CLOSING;
+	event_del(c->ping_ev);
+	/* Do not wait for ever for the client's close frame. */
+	event_del(c->close_ev);
+	evtimer_add(c->close_ev, &tv);
+	ws_write_cb(c->bev, c);
+}
+
+/* Unlink now, free on the next loop turn (we may be inside wslay). */
+static void
+ws_kill(struct ws_conn *c, const char *why)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (c->state == WS_DEAD)
+		return;
+	sb_log("socket #%d: gone: %s", c->id, why);
+	c->state = WS_DEAD;
+	TAILQ_REMOVE(&ws_conns, c, entry);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->ping_ev);
+	event_del(c->close_ev);
+	evtimer_add(c->free_ev, &tv);
+}
+
+static void
+ws_free(struct ws_conn *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->ctx != NULL)
+		wslay_event_context_free(c->ctx);
+	event_free(c->ping_ev);
+	event_free(c->close_ev);
+	event_free(c->free_ev);
+	free(c);
+}
+
+static void
+ws_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ws_free(arg);
+}
+
+static void
+ws_close_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn	*c = arg;
+
+	if (c->state == WS_OPEN)
+		ws_close(c, 1001, "going away");
+	else
+		ws_kill(c, "close timeout");
+}
+
+static void
+ws_ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn		*c = arg;
+	struct wslay_event_msg	 msg;
+	char			 payload[32];
+	uint64_t		 now = sb_mono_ms();
+
+	if (c->state != WS_OPEN || ws_silent)
+		return;
+	if ((double)(now - c->last_pong_ms) > 2 * sb_opts.ping_interval *
+	    1000) {
+		ws_stats.ping_timeouts++;
+		ws_close(c, 1011, "no pong");
+		/* A dead peer never answers the close: do not wait. */
+		if (c->state == WS_CLOSING)
+			ws_kill(c, "ping timeout");
+		return;
+	}
+	snprintf(payload, sizeof(payload), "ping-%d", ++ws_stats.pings_sent);
+	msg.opcode = WSLAY_PING;
+	msg.msg = (const uint8_t *)payload;
+	msg.msg_length = strlen(payload);
+	if (wslay_event_queue_msg(c->ctx, &msg) != 0 ||
+	    wslay_event_send(c->ctx) != 0)
+		ws_kill(c, "ping failed");
+}
+
+/* Round-robin over the connections that have had their hello. */
+static struct ws_conn *
+ws_pick(void)
+{
+	struct ws_conn	*c, *first = NULL;
+
+	TAILQ_FOREACH(c, &ws_conns, entry) {
+		if (c->state != WS_OPEN || !c->hello_sent)
+			continue;
+		if (first == NULL)
+			first = c;
+		if (c->id > ws_rr) {
+			ws_rr = c->id;
+			return (c);
+		}
+	}
+	if (first != NULL)
+		ws_rr = first->id;
+	return (first);
+}
+
+static void
+ws_env_free(struct ws_env *e)
+{
+	TAILQ_REMOVE(&ws_envs, e, entry);
+	ws_nenvs--;
+	if (e->retry_ev != NULL)
+		event_free(e->retry_ev);
+	free(e->type);
+	free(e->event_id);
+	cJSON_Delete(e->payload);
+	free(e);
+}
+
+static void
+ws_retry_arm(struct ws_env *e)
+{
+	struct timeval	tv;
+	double		t = sb_opts.ack_timeout;
+
+	if (e->retry_ev == NULL &&
+	    (e->retry_ev = evtimer_new(sb_base, ws_retry_cb, e)) == NULL) {
+		fprintf(stderr, "sandbox: evtimer_new failed\n");
+		exit(1);
+	}
+	tv.tv_sec = (time_t)t;
+	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
+	evtimer_add(e->retry_ev, &tv);
+}
+
+/*
+ * Send one envelope on c and track it. envelope_id NULL makes a new one;
+ * retry_reason NULL means not an events_api envelope.
+ */
+static struct ws_env *
+ws_send_envelope(struct ws_conn *c, const char *type, const cJSON *payload,
+    const char *envelope_id, int retry_attempt, const char *retry_reason)
+{
+	struct ws_env	*e;
+	cJSON		*o;
+	const char	*ptype, *event_id;
+	int		 accepts;
+
+	e = sb_calloc(1, sizeof(*e));
+	if (envelope_id != NULL)
+		snprintf(e->id, sizeof(e->id), "%s", envelope_id);
+	else
+		ws_uuid(e->id);
+	e->type = sb_strdup(type);
+	e->payload = cJSON_Duplicate(payload, 1);
+	event_id = sb_json_str(payload, "event_id");
+	if (event_id != NULL && strcmp(type, "events_api") == 0)
+		e->event_id = sb_strdup(event_id);
+	e->retry_attempt = retry_attempt;
+	e->conn_id = c->id;
+	e->sent_ms = sb_mono_ms();
+	e->sent_at = sb_now();
+
+	ptype = sb_json_str(payload, "type");
+	accepts = strcmp(type, "slash_commands") == 0 || (ptype != NULL &&
+	    (strcmp(ptype, "view_submission") == 0 ||
+	    strcmp(ptype, "block_suggestion") == 0));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "envelope_id", e->id);
+	cJSON_AddItemToObject(o, "payload", cJSON_Duplicate(payload, 1));
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddBoolToObject(o, "accepts_response_payload", accepts);
+	if (strcmp(type, "events_api") == 0) {
+		cJSON_AddNumberToObject(o, "retry_attempt", retry_attempt);
+		cJSON_AddStringToObject(o, "retry_reason",
+		    retry_reason != NULL ? retry_reason : "");
+	}
+	TAILQ_INSERT_TAIL(&ws_envs, e, entry);
+	if (++ws_nenvs > WS_MAX_ENVELOPES)
+		ws_env_free(TAILQ_FIRST(&ws_envs));
+	sb_log("socket #%d: envelope %s %s%s%s (attempt %d)", c->id, e->id,
+	    type, e->event_id != NULL ? " " : "",
+	    e->event_id != NULL ? e->event_id : "", retry_attempt);
+	ws_send_json(c, o);
+	return (e);
+}
+
+/* Deliver a payload (consumed) to one open connection. */
+const char *
+socket_deliver(const char *type, cJSON *payload)
+{
+	static char	 id[40];
+	struct ws_conn	*c;
+	struct ws_env	*e;
+
+	if ((c = ws_pick()) == NULL) {
+		cJSON_Delete(payload);
+		return (NULL);
+	}
+	e = ws_send_envelope(c, type, payload, NULL, 0, "");
+	cJSON_Delete(payload);
+	ws_stats.delivered++;
+	if (strcmp(type, "events_api") == 0)
+		ws_retry_arm(e);
+	snprintf(id, sizeof(id), "%s", e->id);
+	return (id);
+}
+
+/*
+ * The ack deadline passed: redeliver with a new envelope_id. With no
+ * connection open, wait another period without counting an attempt.
+ */
+static void
+ws_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_env	*e = arg, *ne;
+	struct ws_conn	*c;
+
+	if (e->done)
+		return;
+	if (e->retry_attempt >= WS_MAX_RETRIES) {
+		ws_stats.gave_up++;
+		e->done = 1;
+		sb_log("socket: giving up on %s", e->event_id != NULL ?
+		    e->event_id : e->id);
+		return;
+	}
+	if ((c = ws_pick()) == NULL) {
+		ws_retry_arm(e);
+		return;
+	}
+	e->done = 1;
+	ws_stats.redelivered++;
+	ne = ws_send_envelope(c, e->type, e->payload, NULL,
+	    e->retry_attempt + 1, "timeout");
+	ws_retry_arm(ne);
+}
+
+static struct ws_env *
+ws_latest_for_event(const char *event_id)
+{
+	struct ws_env	*e, *found = NULL;
+
+	TAILQ_FOREACH(e, &ws_envs, entry) {
+		if (e->event_id != NULL && strcmp(e->event_id, event_id) == 0)
+			found = e;
+	}
+	return (found);
+}
+
+static cJSON *
+ws_result_error(const char *msg)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "error", msg);
+	return (o);
+}
+
+static cJSON *
+ws_control_disconnect(cJSON *body)
+{
+	struct ws_conn	*c;
+	struct timeval	 tv;
+	const char	*reason;
+	cJSON		*o, *d, *res;
+	long long	 ms;
+	int		 n = 0;
+
+	reason = sb_json_str(body, "reason");
+	if (reason == NULL)
+		reason = "refresh_requested";
+	if (strcmp(reason, "refresh_requested") != 0 &&
+	    strcmp(reason, "warning") != 0 &&
+	    strcmp(reason, "link_disabled") != 0 &&
+	    strcmp(reason, "too_many_websockets") != 0)
+		return (ws_result_error("reason: refresh_requested, warning "
+		    "or link_disabled"));
+	ms = sb_json_int(body, "close_after_ms",
+	    strcmp(reason, "link_disabled") == 0 ? 0 : 10000);
+	if (ms < 0 || ms > 3600000)
+		return (ws_result_error("close_after_ms out of range"));
+	if (strcmp(reason, "link_disabled") == 0)
+		ws_link_disabled = 1;
+	TAILQ_FOREACH(c, &ws_conns, entry) {
+		if (c->state != WS_OPEN)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "type", "disconnect");
+		cJSON_AddStringToObject(o, "reason", reason);
+		d = cJSON_AddObjectToObject(o, "debug_info");
+		cJSON_AddStringToObject(d, "host", "applink-sandbox");
+		ws_send_json(c, o);
+		if (c->state != WS_OPEN)
+			continue;
+		n++;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		event_del(c->close_ev);
+		evtimer_add(c->close_ev, &tv);
+	}
+	res = cJSON_CreateObject();
+	cJSON_AddNumberToObject(res, "sent", n);
+	return (res);
+}
+
+static cJSON *
+ws_control_raw(cJSON *body)
+{
+	struct ws_conn	*c, *one;
+	struct ws_env	*e;
+	const cJSON	*env, *payload;
+	const char	*id, *type;
+	char		*text;
+	cJSON		*res;
+	int		 n = 0, all;
+
+	env = cJSON_GetObjectItemCaseSensitive(body, "envelope");
+	if (env == NULL)
+		return (ws_result_error("raw: envelope required"));
+	all = sb_json_bool(body, "all");
+	one = all ? NULL : ws_pick();
+	if (!all && one == NULL)
+		return (ws_result_error("raw: no open connection"));
+	text = cJSON_PrintUnformatted(env);
+	TAILQ_FOREACH(c, &ws_conns, entry) {
+		if (c->state != WS_OPEN || (one != NULL && c != one))
+			continue;
+		if (ws_send_text(c, text) == 0)
+			n++;
+	}
+	cJSON_free(text);
+	/* Track it so the app's ack is not "unknown". */
+	if ((id = sb_json_str(env, "envelope_id")) != NULL) {
+		e = sb_calloc(1, sizeof(*e));
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		type = sb_json_str(env, "type");
+		e->type = sb_strdup(type != NULL ? type : "raw");
+		payload = cJSON_GetObjectItemCaseSensitive(env, "payload");
+		e->payload = payload != NULL ? cJSON_Duplicate(payload, 1) :
+		    cJSON_CreateObject();
+		e->retry_attempt = (int)sb_json_int(env, "retry_attempt", 0);
+		e->sent_ms = sb_mono_ms();
+		e->sent_at = sb_now();
+		e->done = 1;
+		TAILQ_INSERT_TAIL(&ws_envs, e, entry);
+		ws_nenvs++;
+	}
+	res = cJSON_CreateObject();
+	cJSON_AddNumberToObject(res, "sent", n);
+	return (res);
+}
+
+static cJSON *
+ws_control_acks(void)
+{
+	struct ws_env	*e;
+	cJSON		*o, *un;
+
+	o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "acks", cJSON_Duplicate(ws_acks, 1));
+	cJSON_AddNumberToObject(o, "unknown", ws_unknown);
+	cJSON_AddNumberToObject(o, "invalid", ws_invalid);
+	cJSON_AddItemToObject(o, "errors", cJSON_Duplicate(ws_errors, 1));
+	un = cJSON_AddArrayToObject(o, "unacked");
+	TAILQ_FOREACH(e, &ws_envs, entry) {
+		if (!e->acked)
+			cJSON_AddItemToArray(un, cJSON_CreateString(e->id));
+	}
+	return (o);
+}
+
+static cJSON *
+ws_control_connections(void)
+{
+	struct ws_conn	*c;
+	cJSON		*o, *arr, *e;
+
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "open", ws_open_count());
+	cJSON_AddNumberToObject(o, "opened_total", ws_stats.opened_total);
+	cJSON_AddNumberToObject(o, "hello_sent", ws_stats.hello_sent);
+	cJSON_AddNumberToObject(o, "rejected", ws_stats.rejected);
+	cJSON_AddNumberToObject(o, "handshake_failed",
+	    ws_stats.handshake_failed);
+	cJSON_AddNumberToObject(o, "pings_sent", ws_stats.pings_sent);
+	cJSON_AddNumberToObject(o, "pongs", ws_stats.pongs);
+	cJSON_AddNumberToObject(o, "ping_timeouts", ws_stats.ping_timeouts);
+	cJSON_AddNumberToObject(o, "delivered", ws_stats.delivered);
+	cJSON_AddNumberToObject(o, "redelivered", ws_stats.redelivered);
+	cJSON_AddNumberToObject(o, "gave_up", ws_stats.gave_up);
+	cJSON_AddBoolToObject(o, "silenced", ws_silent);
+	cJSON_AddBoolToObject(o, "link_disabled", ws_link_disabled);
+	arr = cJSON_AddArrayToObject(o, "connections");
+	TAILQ_FOREACH(c, &ws_conns, entry) {
+		if (c->state != WS_OPEN)
+			continue;
+		e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "id", c->id);
+		cJSON_AddBoolToObject(e, "hello_sent", c->hello_sent);
+		cJSON_AddNumberToObject(e, "ms_since_pong",
+		    (double)(sb_mono_ms() - c->last_pong_ms));
+		cJSON_AddItemToArray(arr, e);
+	}
+	return (o);
+}
+
+/* Socket Mode control ops; NULL if op is not one of ours. */
+cJSON *
+socket_control(const char *op, cJSON *body)
+{
+	struct ws_conn	*c, *next;
+	struct ws_env	*e, *ne;
+	const char	*event_id, *reason;
+	cJSON		*res;
+	int		 n = 0;
+
+	if (strcmp(op, "disconnect") == 0)
+		return (ws_control_disconnect(body));
+	if (strcmp(op, "enable") == 0) {
+		ws_link_disabled = 0;
+		res = cJSON_CreateObject();
+		cJSON_AddTrueToObject(res, "ok");
+		return (res);
+	}
+	if (strcmp(op, "drop") == 0) {
+		TAILQ_FOREACH_SAFE(c, &ws_conns, entry, next) {
+			if (sb_json_bool(body, "rst")) {
+				struct linger	l = { 1, 0 };
+
+				setsockopt(bufferevent_getfd(c->bev),
+				    SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+			}
+			if (c->state == WS_OPEN)
+				n++;
+			ws_kill(c, "dropped by control");
+		}
+		res = cJSON_CreateObject();
+		cJSON_AddNumberToObject(res, "dropped", n);
+		return (res);
+	}
+	if (strcmp(op, "silence") == 0) {
+		ws_silent = cJSON_GetObjectItemCaseSensitive(body, "on") ==
+		    NULL ? 1 : sb_json_bool(body, "on");
+		/* Coming back: a pong from before the silence is stale. */
+		TAILQ_FOREACH(c, &ws_conns, entry)
+			c->last_pong_ms = sb_mono_ms();
+		res = cJSON_CreateObject();
+		cJSON_AddBoolToObject(res, "silenced", ws_silent);
+		return (res);
+	}
+	if (strcmp(op, "raw") == 0)
+		return (ws_control_raw(body));
+	if (strcmp(op, "redeliver") == 0) {
+		if ((event_id = sb_json_str(body, "event_id")) == NULL)
+			return (ws_result_error("redeliver: event_id "
+			    "required"));
+		if ((e = ws_latest_for_event(event_id)) == NULL)
+			return (ws_result_error("redeliver: unknown event_id"));
+		if ((c = ws_pick()) == NULL)
+			return (ws_result_error("redeliver: no open "
+			    "connection"));
+		reason = sb_json_str(body, "reason");
+		ne = ws_send_envelope(c, e->type, e->payload, NULL,
+		    e->retry_attempt + 1, reason != NULL ? reason :
+		    "timeout");
+		ne->done = 1;
+		res = cJSON_CreateObject();
+		cJSON_AddStringToObject(res, "envelope_id", ne->id);
+		cJSON_AddNumberToObject(res, "retry_attempt",
+		    ne->retry_attempt);
+		return (res);
+	}
+	if (strcmp(op, "acks") == 0)
+		return (ws_control_acks());
+	if (strcmp(op, "connections") == 0)
+		return (ws_control_connections());
+	return (NULL);
+}

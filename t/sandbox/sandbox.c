@@ -1103,3 +1103,590 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	tv.tv_usec = (delay_ms % 1000) * 1000;
 	evtimer_add(p->timer, &tv);
 }
+
+static void
+sb_control_reply(struct evhttp_request *req, int status, cJSON *body)
+{
+	struct evbuffer	*buf;
+	char		*text;
+
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (text == NULL)
+		sb_fatal("cJSON_PrintUnformatted failed");
+	if ((buf = evbuffer_new()) == NULL)
+		sb_fatal("evbuffer_new failed");
+	evbuffer_add(buf, text, strlen(text));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, status, sb_reason(status), buf);
+	evbuffer_free(buf);
+	cJSON_free(text);
+}
+
+static cJSON *
+sb_control_error(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+	cJSON	*o;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		sb_fatal("out of memory");
+	va_end(ap);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "error", msg);
+	free(msg);
+	return (o);
+}
+
+static const struct sb_service *
+sb_service_find(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < SB_NSERVICES; i++) {
+		if (strlen(sb_services[i]->name) == len &&
+		    strncmp(sb_services[i]->name, name, len) == 0)
+			return (sb_services[i]);
+	}
+	return (NULL);
+}
+
+/* POST /control/fault */
+static int
+sb_control_fault(cJSON *body, cJSON **out)
+{
+	struct sb_fault	*f;
+	const char	*service, *match;
+	long long	 status, retry_after, count, delay_ms;
+	const cJSON	*b;
+
+	service = sb_json_str(body, "service");
+	if (service == NULL || sb_service_find(service, strlen(service)) ==
+	    NULL) {
+		*out = sb_control_error("fault: unknown or missing service");
+		return (400);
+	}
+	match = sb_json_str(body, "match");
+	status = sb_json_int(body, "status", 0);
+	retry_after = sb_json_int(body, "retry_after", -1);
+	count = sb_json_int(body, "count", 1);
+	delay_ms = sb_json_int(body, "delay_ms", 0);
+	if (status != -1 && status != 0 && (status < 100 || status > 599)) {
+		*out = sb_control_error("fault: status must be -1, 0 or an "
+		    "HTTP status");
+		return (400);
+	}
+	if (status == 0 && delay_ms == 0) {
+		*out = sb_control_error("fault: status 0 needs delay_ms");
+		return (400);
+	}
+	if (retry_after < -1 || retry_after > 86400 || count < 1 ||
+	    count > 1000000 || delay_ms < 0 || delay_ms > 600000) {
+		*out = sb_control_error("fault: retry_after, count or "
+		    "delay_ms out of range");
+		return (400);
+	}
+	f = sb_calloc(1, sizeof(*f));
+	f->id = ++sb_fault_id;
+	f->service = sb_strdup(service);
+	f->match = sb_strdup(match != NULL ? match : "");
+	f->status = (int)status;
+	f->retry_after = (int)retry_after;
+	f->count = (int)count;
+	f->delay_ms = (int)delay_ms;
+	b = cJSON_GetObjectItemCaseSensitive(body, "body");
+	if (b != NULL && !cJSON_IsNull(b))
+		f->body = cJSON_Duplicate(b, 1);
+	TAILQ_INSERT_TAIL(&sb_faults, f, entry);
+	*out = cJSON_CreateObject();
+	cJSON_AddTrueToObject(*out, "ok");
+	cJSON_AddNumberToObject(*out, "id", f->id);
+	return (200);
+}
+
+static cJSON *
+sb_faults_list(void)
+{
+	struct sb_fault	*f;
+	cJSON		*o, *arr, *e;
+
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "faults");
+	TAILQ_FOREACH(f, &sb_faults, entry) {
+		e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "id", f->id);
+		cJSON_AddStringToObject(e, "service", f->service);
+		cJSON_AddStringToObject(e, "match", f->match);
+		cJSON_AddNumberToObject(e, "status", f->status);
+		cJSON_AddNumberToObject(e, "retry_after", f->retry_after);
+		cJSON_AddNumberToObject(e, "count", f->count);
+		cJSON_AddNumberToObject(e, "delay_ms", f->delay_ms);
+		cJSON_AddNumberToObject(e, "hits", f->hits);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return (o);
+}
+
+/* GET /control/requests, maybe waiting for a matching answer. */
+static int
+sb_control_requests(struct evhttp_request *req, cJSON *args, cJSON **out)
+{
+	struct sb_waiter	*w;
+	struct sb_record	*rec;
+	const char		*service, *match;
+	long long		 since, wait_ms;
+	struct timeval		 tv;
+
+	service = sb_json_str(args, "service");
+	match = sb_json_str(args, "match");
+	since = sb_json_int(args, "since", 0);
+	wait_ms = sb_json_int(args, "wait_ms", 0);
+	if (since < 0 || since > INT32_MAX || wait_ms < 0 ||
+	    wait_ms > SB_MAX_WAIT_MS) {
+		*out = sb_control_error("requests: since or wait_ms out of "
+		    "range");
+		return (400);
+	}
+	if (wait_ms > 0) {
+		TAILQ_FOREACH(rec, &sb_records, entry) {
+			if (rec->status != 0 && sb_record_matches(rec,
+			    service, match, (int)since))
+				break;
+		}
+		if (rec == NULL) {
+			w = sb_calloc(1, sizeof(*w));
+			w->req = req;
+			w->service = service != NULL ? sb_strdup(service) :
+			    NULL;
+			w->match = match != NULL ? sb_strdup(match) : NULL;
+			w->since = (int)since;
+			w->timer = evtimer_new(sb_base, sb_waiter_timeout_cb,
+			    w);
+			if (w->timer == NULL)
+				sb_fatal("evtimer_new failed");
+			tv.tv_sec = wait_ms / 1000;
+			tv.tv_usec = (wait_ms % 1000) * 1000;
+			evtimer_add(w->timer, &tv);
+			TAILQ_INSERT_TAIL(&sb_waiters, w, entry);
+			*out = NULL;
+			return (0);
+		}
+	}
+	*out = sb_requests_list(service, match, (int)since);
+	return (200);
+}
+
+static void
+sb_reset_all(void)
+{
+	cJSON	*body, *res;
+	size_t	 i;
+
+	for (i = 0; i < SB_NSERVICES; i++) {
+		if (sb_services[i]->control == NULL)
+			continue;
+		body = cJSON_CreateObject();
+		res = sb_services[i]->control("reset", body);
+		cJSON_Delete(body);
+		cJSON_Delete(res);
+	}
+	sb_requests_clear(NULL);
+	sb_faults_clear();
+}
+
+/* The query string as a JSON object of strings. */
+static cJSON *
+sb_query_json(const char *query)
+{
+	struct sb_pending	 tmp;
+	cJSON			*o;
+	size_t			 i;
+
+	memset(&tmp, 0, sizeof(tmp));
+	o = cJSON_CreateObject();
+	if (query != NULL)
+		sb_parse_form(&tmp, query);
+	for (i = 0; i < tmp.nkv; i++) {
+		if (cJSON_GetObjectItemCaseSensitive(o, tmp.kv[i].name) ==
+		    NULL)
+			cJSON_AddStringToObject(o, tmp.kv[i].name,
+			    tmp.kv[i].value);
+		free(tmp.kv[i].name);
+		free(tmp.kv[i].value);
+	}
+	free(tmp.kv);
+	return (o);
+}
+
+/* The control API (never recorded, never faulted). */
+static void
+sb_control_cb(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri	*uri;
+	const struct sb_service	*svc;
+	struct evbuffer		*in;
+	const char		*upath, *rest, *slash;
+	char			*path = NULL, *text = NULL;
+	cJSON			*args = NULL, *body, *item, *out = NULL;
+	size_t			 len;
+	int			 status = 200;
+
+	uri = evhttp_request_get_evhttp_uri(req);
+	upath = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (upath == NULL)
+		upath = "/";
+	path = sb_decode(upath, strlen(upath), 0);
+	args = sb_query_json(uri != NULL ? evhttp_uri_get_query(uri) : NULL);
+
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	if (len > 0) {
+		text = sb_malloc(len + 1);
+		evbuffer_copyout(in, text, len);
+		text[len] = '\0';
+		body = cJSON_ParseWithLength(text, len);
+		if (!cJSON_IsObject(body)) {
+			cJSON_Delete(body);
+			out = sb_control_error("body is not a JSON object");
+			status = 400;
+			goto out;
+		}
+		/* Query parameters fill in what the body leaves out. */
+		while ((item = args->child) != NULL) {
+			cJSON_DetachItemViaPointer(args, item);
+			if (cJSON_GetObjectItemCaseSensitive(body,
+			    item->string) == NULL)
+				cJSON_AddItemToObject(body, item->string, item);
+			else
+				cJSON_Delete(item);
+		}
+		cJSON_Delete(args);
+		args = body;
+	}
+
+	if (strncmp(path, "/control/", 9) != 0) {
+		out = sb_control_error("not found: %s", path);
+		status = 404;
+		goto out;
+	}
+	rest = path + 9;
+	sb_log("control %s", rest);
+	if (strcmp(rest, "health") == 0) {
+		out = cJSON_CreateObject();
+		cJSON_AddTrueToObject(out, "ok");
+	} else if (strcmp(rest, "fault") == 0)
+		status = sb_control_fault(args, &out);
+	else if (strcmp(rest, "faults") == 0)
+		out = sb_faults_list();
+	else if (strcmp(rest, "faults/clear") == 0) {
+		sb_faults_clear();
+		out = cJSON_CreateObject();
+		cJSON_AddTrueToObject(out, "ok");
+	} else if (strcmp(rest, "requests") == 0) {
+		status = sb_control_requests(req, args, &out);
+		if (status == 0)
+			goto out;	/* answered later */
+	} else if (strcmp(rest, "requests/clear") == 0) {
+		sb_requests_clear(sb_json_str(args, "service"));
+		out = cJSON_CreateObject();
+		cJSON_AddTrueToObject(out, "ok");
+	} else if (strcmp(rest, "reset") == 0) {
+		sb_reset_all();
+		out = cJSON_CreateObject();
+		cJSON_AddTrueToObject(out, "ok");
+	} else if ((slash = strchr(rest, '/')) != NULL &&
+	    (svc = sb_service_find(rest, (size_t)(slash - rest))) != NULL) {
+		if (svc->control == NULL ||
+		    (out = svc->control(slash + 1, args)) == NULL) {
+			out = sb_control_error("unknown op %s", rest);
+			status = 404;
+		} else if (sb_json_str(out, "error") != NULL)
+			status = 400;
+	} else {
+		out = sb_control_error("not found: %s", path);
+		status = 404;
+	}
+out:
+	if (out != NULL)
+		sb_control_reply(req, status, out);
+	cJSON_Delete(args);
+	free(text);
+	free(path);
+}
+
+static struct bufferevent *
+sb_tls_bev_cb(struct event_base *base, void *arg)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if ((ssl = SSL_new(sb_ssl_ctx)) == NULL)
+		return (NULL);
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return (NULL);
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return (bev);
+}
+
+/* Bind an HTTP server on 127.0.0.1 port 0 for svc (NULL: control). */
+static struct evhttp *
+sb_listen(const struct sb_service *svc, int tls, int *port)
+{
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*h;
+	struct sockaddr_in		 sin;
+	socklen_t			 slen = sizeof(sin);
+
+	if ((http = evhttp_new(sb_base)) == NULL)
+		sb_fatal("evhttp_new failed");
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_max_body_size(http, SB_MAX_BODY);
+	evhttp_set_max_headers_size(http, SB_MAX_HEADERS);
+	evhttp_set_timeout(http, 120);
+	if (tls)
+		evhttp_set_bevcb(http, sb_tls_bev_cb, NULL);
+	if (svc != NULL)
+		evhttp_set_gencb(http, sb_service_cb, (void *)svc);
+	else
+		evhttp_set_gencb(http, sb_control_cb, NULL);
+	if ((h = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) ==
+	    NULL)
+		sb_fatal("cannot listen for %s", svc != NULL ? svc->name :
+		    "control");
+	if (getsockname(evhttp_bound_socket_get_fd(h),
+	    (struct sockaddr *)&sin, &slen) == -1)
+		sb_fatal("getsockname: %s", strerror(errno));
+	*port = ntohs(sin.sin_port);
+	return (http);
+}
+
+/* Publish the ports atomically: write PATH.tmp, then rename. */
+static void
+sb_write_ports(const char *path)
+{
+	FILE	*f;
+	char	*tmp, *text;
+	cJSON	*o;
+
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "slack", sb_opts.slack_port);
+	cJSON_AddNumberToObject(o, "socket", sb_opts.socket_port);
+	cJSON_AddNumberToObject(o, "jira", sb_opts.jira_port);
+	cJSON_AddNumberToObject(o, "pagerduty", sb_opts.pd_port);
+	cJSON_AddNumberToObject(o, "control", sb_opts.control_port);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	sb_asprintf(&tmp, "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		sb_fatal("%s: %s", tmp, strerror(errno));
+	fprintf(f, "%s\n", text);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0)
+		sb_fatal("%s: %s", tmp, strerror(errno));
+	if (rename(tmp, path) != 0)
+		sb_fatal("rename %s: %s", path, strerror(errno));
+	free(tmp);
+	cJSON_free(text);
+}
+
+static void
+sb_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	sb_log("signal %d, exiting", (int)sig);
+	event_base_loopbreak(sb_base);
+}
+
+static void
+sb_usage(void)
+{
+	fprintf(stderr, "usage: sandbox --ports-file PATH "
+	    "[--tls-cert FILE --tls-key FILE] [--console]\n"
+	    "\t[--slack-bot-token T] [--slack-app-token T] [--public-post]\n"
+	    "\t[--jira-email E] [--jira-token T] "
+	    "[--jira-flavor cloud|datacenter]\n"
+	    "\t[--pd-token T] [--ping-interval SECONDS] "
+	    "[--ack-timeout SECONDS]\n");
+	exit(2);
+}
+
+static double
+sb_parse_seconds(const char *name, const char *s)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(d) ||
+	    d < 0.05 || d > 86400)
+		sb_fatal("%s: bad number of seconds: %s", name, s);
+	return (d);
+}
+
+static void
+sb_tls_init(const char *cert, const char *key)
+{
+	unsigned long	e;
+
+	if ((sb_ssl_ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		sb_fatal("SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(sb_ssl_ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(sb_ssl_ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(sb_ssl_ctx, key, SSL_FILETYPE_PEM)
+	    != 1 || SSL_CTX_check_private_key(sb_ssl_ctx) != 1) {
+		e = ERR_get_error();
+		sb_fatal("TLS certificate %s / key %s: %s", cert, key,
+		    ERR_reason_error_string(e) != NULL ?
+		    ERR_reason_error_string(e) : "unknown error");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ports-file",		required_argument, NULL, 'p' },
+		{ "tls-cert",		required_argument, NULL, 'c' },
+		{ "tls-key",		required_argument, NULL, 'k' },
+		{ "console",		no_argument,	   NULL, 'C' },
+		{ "slack-bot-token",	required_argument, NULL, 'b' },
+		{ "slack-app-token",	required_argument, NULL, 'a' },
+		{ "public-post",	no_argument,	   NULL, 'P' },
+		{ "jira-email",		required_argument, NULL, 'e' },
+		{ "jira-token",		required_argument, NULL, 'j' },
+		{ "jira-flavor",	required_argument, NULL, 'f' },
+		{ "pd-token",		required_argument, NULL, 'd' },
+		{ "ping-interval",	required_argument, NULL, 'i' },
+		{ "ack-timeout",	required_argument, NULL, 't' },
+		{ "help",		no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*ports_file = NULL, *cert = NULL, *key = NULL, *v;
+	size_t		 i;
+	int		 ch;
+
+	sb_opts.slack_bot_token = "xoxb-sandbox-bot-token";
+	sb_opts.slack_app_token = "xapp-sandbox-app-token";
+	sb_opts.jira_email = "bot@example.com";
+	sb_opts.jira_token = "jira-sandbox-token";
+	sb_opts.jira_flavor = "cloud";
+	sb_opts.pd_token = "pd-sandbox-token";
+	sb_opts.ping_interval = 10;
+	sb_opts.ack_timeout = 3;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p': ports_file = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'C': sb_opts.console = 1; break;
+		case 'b': sb_opts.slack_bot_token = optarg; break;
+		case 'a': sb_opts.slack_app_token = optarg; break;
+		case 'P': sb_opts.public_post = 1; break;
+		case 'e': sb_opts.jira_email = optarg; break;
+		case 'j': sb_opts.jira_token = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "cloud") != 0 &&
+			    strcmp(optarg, "datacenter") != 0)
+				sb_fatal("--jira-flavor: cloud or datacenter");
+			sb_opts.jira_flavor = optarg;
+			break;
+		case 'd': sb_opts.pd_token = optarg; break;
+		case 'i':
+			sb_opts.ping_interval = sb_parse_seconds(
+			    "--ping-interval", optarg);
+			break;
+		case 't':
+			sb_opts.ack_timeout = sb_parse_seconds("--ack-timeout",
+			    optarg);
+			break;
+		default:
+			sb_usage();
+		}
+	}
+	if (optind != argc || ports_file == NULL)
+		sb_usage();
+	if ((cert == NULL) != (key == NULL))
+		sb_fatal("--tls-cert and --tls-key go together");
+	if (*sb_opts.slack_bot_token == '\0' ||
+	    *sb_opts.slack_app_token == '\0' || *sb_opts.pd_token == '\0' ||
+	    *sb_opts.jira_token == '\0')
+		sb_fatal("tokens must not be empty");
+	v = getenv("SANDBOX_VERBOSE");
+	sb_opts.verbose = v != NULL && strcmp(v, "1") == 0;
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cert != NULL) {
+		sb_tls_init(cert, key);
+		sb_opts.tls = 1;
+	}
+	if ((sb_base = event_base_new()) == NULL)
+		sb_fatal("event_base_new failed");
+
+	for (i = 0; i < SB_NSERVICES; i++) {
+		if (sb_services[i]->init != NULL)
+			sb_services[i]->init();
+	}
+	sb_https[0] = sb_listen(&fake_slack, sb_opts.tls, &sb_opts.slack_port);
+	sb_https[1] = sb_listen(&fake_jira, sb_opts.tls, &sb_opts.jira_port);
+	sb_https[2] = sb_listen(&fake_pagerduty, sb_opts.tls,
+	    &sb_opts.pd_port);
+	sb_control_http = sb_listen(NULL, 0, &sb_opts.control_port);
+	sb_opts.socket_port = socket_server_init();
+
+	sb_sigterm = evsignal_new(sb_base, SIGTERM, sb_signal_cb, NULL);
+	sb_sigint = evsignal_new(sb_base, SIGINT, sb_signal_cb, NULL);
+	if (sb_sigterm == NULL || sb_sigint == NULL ||
+	    evsignal_add(sb_sigterm, NULL) != 0 ||
+	    evsignal_add(sb_sigint, NULL) != 0)
+		sb_fatal("cannot set up signal handlers");
+
+	sb_write_ports(ports_file);
+	sb_log("listening: slack %d socket %d jira %d pagerduty %d "
+	    "control %d%s", sb_opts.slack_port, sb_opts.socket_port,
+	    sb_opts.jira_port, sb_opts.pd_port, sb_opts.control_port,
+	    sb_opts.tls ? " (tls)" : "");
+	if (sb_opts.console)
+		console_init();
+
+	event_base_dispatch(sb_base);
+
+	/*
+	 * Teardown: our wrappers first (evhttp_free frees the requests that
+	 * still sit on a connection; a request whose client went away was
+	 * detached from its connection and is ours to free).
+	 */
+	if (sb_opts.console)
+		console_free();
+	socket_server_free();
+	while (!TAILQ_EMPTY(&sb_waiters))
+		sb_waiter_free(TAILQ_FIRST(&sb_waiters));
+	while (!TAILQ_EMPTY(&sb_pendings)) {
+		struct sb_pending	*p = TAILQ_FIRST(&sb_pendings);
+
+		if (evhttp_request_get_connection(p->r.req) == NULL)
+			evhttp_request_free(p->r.req);
+		sb_pending_free(p);
+	}
+	for (i = 0; i < SB_NSERVICES; i++)
+		evhttp_free(sb_https[i]);
+	evhttp_free(sb_control_http);
+	for (i = 0; i < SB_NSERVICES; i++) {
+		if (sb_services[i]->shutdown != NULL)
+			sb_services[i]->shutdown();
+	}
+	sb_requests_clear(NULL);
+	sb_faults_clear();
+	event_free(sb_sigterm);
+	event_free(sb_sigint);
+	event_base_free(sb_base);
+	if (sb_ssl_ctx != NULL)
+		SSL_CTX_free(sb_ssl_ctx);
+	return (0);
+}

@@ -1,0 +1,86 @@
+/*
+ * incident.c: incident records, kept as JSON in the store.
+ *
+ * One record per Jira key in STORE_INCIDENTS; STORE_CHANNELS maps an
+ * incident channel back to its key so anything said there finds its
+ * incident. Callers load, change and save within one callback: the save
+ * joins the turn's transaction.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "incidentd.h"
+
+/* The record for key, or NULL; the caller frees it with cJSON_Delete. */
+cJSON *
+incident_load(const char *key)
+{
+	cJSON	*j;
+	char	*val;
+	size_t	 len;
+
+	if (store_get(store, STORE_INCIDENTS, key, &val, &len) != 0)
+		return (NULL);
+	j = cJSON_ParseWithLength(val, len);
+	free(val);
+	if (j == NULL)
+		log_warnx("incident %s: stored record is not JSON", key);
+	return (j);
+}
+
+/* Store the record (and its channel mapping); 0 or a store error. */
+int
+incident_save(const cJSON *j)
+{
+	const char	*key, *channel;
+	char		*val;
+	int		 rv;
+
+	if ((key = json_str(j, "key")) == NULL)
+		return (-1);
+	val = json_print(j);
+	rv = store_put(store, STORE_INCIDENTS, key, val, strlen(val));
+	free(val);
+	if (rv == 0 && (channel = json_str(j, "channel")) != NULL)
+		rv = store_put(store, STORE_CHANNELS, channel, key,
+		    strlen(key));
+	if (rv != 0)
+		log_warnx("incident %s: store: %s", key, store_strerror(rv));
+	return (rv);
+}
+
+/* The key of the incident that owns channel, or NULL. */
+char *
+incident_key_for_channel(const char *channel)
+{
+	char	*val;
+	size_t	 len;
+
+	if (store_get(store, STORE_CHANNELS, channel, &val, &len) != 0)
+		return (NULL);
+	return (val);
+}
+
+/* https://team.slack.com/archives/C123/p1700000000000100 */
+char *
+slack_permalink(const char *channel, const char *ts)
+{
+	const char	*base;
+	char		*url, digits[32];
+	size_t		 i, n = 0;
+
+	for (i = 0; ts[i] != '\0' && n < sizeof(digits) - 1; i++) {
+		if (ts[i] != '.')
+			digits[n++] = ts[i];
+	}
+	digits[n] = '\0';
+	base = slack_self.url != NULL && *slack_self.url != '\0' ?
+	    slack_self.url : "https://slack.com/";
+	xasprintf(&url, "%s%sarchives/%s/p%s", base,
+	    base[strlen(base) - 1] == '/' ? "" : "/", channel, digits);
+	return (url);
+}

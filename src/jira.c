@@ -1,0 +1,356 @@
+/*
+ * jira.c: Jira REST client (Cloud and Data Center).
+ *
+ * Everything goes through API v2, which both flavours serve and which
+ * takes plain-text descriptions and comments (v3 wants ADF documents).
+ * Cloud authenticates with email + API token (basic), Data Center with a
+ * personal access token (bearer). Search is the one place the flavours
+ * differ: Cloud removed /search in favour of /search/jql, Data Center never
+ * had /search/jql. With flavor "auto" the client starts with Cloud's
+ * endpoint and switches for good on a 404 (or back on a 410).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "incidentd.h"
+
+struct jira_call {
+	char		*method;
+	char		*path;
+	char		*body;
+	int		 flags;
+	jira_cb		 cb;
+	void		*arg;
+	int		 search;	/* a search: may switch flavour */
+	cJSON		*search_req;
+};
+
+static int	jira_flavor_seen = JIRA_FLAVOR_AUTO;
+
+static void	jira_send(struct jira_call *);
+static void	jira_call_cb(const struct http_response *, void *);
+static void	jira_call_free(struct jira_call *);
+static char	*jira_error_text(const cJSON *, int);
+static int	jira_flavor(void);
+static void	jira_search_send(struct jira_call *);
+
+static int
+jira_flavor(void)
+{
+	if (cfg->jira.flavor != JIRA_FLAVOR_AUTO)
+		return (cfg->jira.flavor);
+	return (jira_flavor_seen);
+}
+
+/* Validate an issue key like INC-123. */
+int
+jira_valid_key(const char *key)
+{
+	const char	*p = key;
+
+	if (!isupper((unsigned char)*p))
+		return (0);
+	for (p++; isupper((unsigned char)*p) || isdigit((unsigned char)*p) ||
+	    *p == '_'; p++)
+		;
+	if (p - key < 2 || *p != '-' || !isdigit((unsigned char)p[1]))
+		return (0);
+	for (p++; isdigit((unsigned char)*p); p++)
+		;
+	return (*p == '\0' && strlen(key) < 64);
+}
+
+/*
+ * Pull an issue key out of "INC-12", "inc-12" or a browse URL on our Jira
+ * ("https://x.atlassian.net/browse/INC-12?focused..."). Returns a new
+ * upper-cased key or NULL.
+ */
+char *
+jira_parse_key(const char *s)
+{
+	const char	*p;
+	char		*key, *k;
+	size_t		 n, blen;
+
+	blen = strlen(cfg->jira.url);
+	if (*s == '<' && s[strlen(s) - 1] == '>') {
+		/* Slack wraps links: <https://...> or <https://...|label>. */
+		n = strcspn(s + 1, "|>");
+		k = xstrndup(s + 1, n);
+		key = jira_parse_key(k);
+		free(k);
+		return (key);
+	}
+	if (strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) {
+		if (strncmp(s, cfg->jira.url, blen) != 0 ||
+		    strncmp(s + blen, "/browse/", 8) != 0)
+			return (NULL);
+		p = s + blen + 8;
+		n = strcspn(p, "?#/");
+		if (p[n] == '/' && p[n + 1] != '\0')
+			return (NULL);
+	} else {
+		p = s;
+		n = strlen(p);
+	}
+	key = xstrndup(p, n);
+	for (k = key; *k != '\0'; k++)
+		*k = toupper((unsigned char)*k);
+	if (!jira_valid_key(key)) {
+		free(key);
+		return (NULL);
+	}
+	return (key);
+}
+
+/* The issue's browse link. */
+char *
+jira_browse_url(const char *key)
+{
+	char	*url;
+
+	xasprintf(&url, "%s/browse/%s", cfg->jira.url, key);
+	return (url);
+}
+
+/* Quote a JQL string literal: backslash-escape quotes and backslashes. */
+char *
+jira_jql_quote(const char *s)
+{
+	char	*out, *o;
+
+	out = o = xmalloc(strlen(s) * 2 + 3);
+	*o++ = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			*o++ = '\\';
+		if (*s == '\n' || *s == '\r') {
+			*o++ = ' ';
+			continue;
+		}
+		*o++ = *s;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return (out);
+}
+
+/* "errorMessages" and "errors" joined into one readable line. */
+static char *
+jira_error_text(const cJSON *j, int status)
+{
+	const cJSON	*item, *msgs, *errs;
+	char		*out = xstrdup(""), *tmp;
+
+	msgs = json_path(j, "errorMessages");
+	errs = json_path(j, "errors");
+	cJSON_ArrayForEach(item, msgs) {
+		if (!cJSON_IsString(item))
+			continue;
+		xasprintf(&tmp, "%s%s%s", out, *out ? "; " : "",
+		    item->valuestring);
+		free(out);
+		out = tmp;
+	}
+	cJSON_ArrayForEach(item, errs) {
+		if (!cJSON_IsString(item))
+			continue;
+		xasprintf(&tmp, "%s%s%s: %s", out, *out ? "; " : "",
+		    item->string, item->valuestring);
+		free(out);
+		out = tmp;
+	}
+	if (*out == '\0') {
+		free(out);
+		switch (status) {
+		case 401:
+			out = xstrdup("authentication failed (check "
+			    "jira.email and jira.api_token)");
+			break;
+		case 403:
+			out = xstrdup("permission denied");
+			break;
+		case 404:
+			out = xstrdup("not found");
+			break;
+		default:
+			xasprintf(&out, "HTTP %d", status);
+		}
+	}
+	if (strlen(out) > 500)
+		out[500] = '\0';
+	return (out);
+}
+
+static void
+jira_call_free(struct jira_call *c)
+{
+	free(c->method);
+	free(c->path);
+	free(c->body);
+	cJSON_Delete(c->search_req);
+	free(c);
+}
+
+static void
+jira_send(struct jira_call *c)
+{
+	struct http_request_args	 ha;
+	const char			*headers[3];
+	char				*url, *auth, *cred, *b64, *name;
+
+	xasprintf(&url, "%s%s", cfg->jira.url, c->path);
+	if (cfg->jira.email != NULL) {
+		xasprintf(&cred, "%s:%s", cfg->jira.email, cfg->jira.api_token);
+		b64 = base64_encode((unsigned char *)cred, strlen(cred));
+		xasprintf(&auth, "Authorization: Basic %s", b64);
+		explicit_bzero(cred, strlen(cred));
+		explicit_bzero(b64, strlen(b64));
+		free(cred);
+		free(b64);
+	} else
+		xasprintf(&auth, "Authorization: Bearer %s",
+		    cfg->jira.api_token);
+	xasprintf(&name, "jira %s %s", c->method, c->path);
+	headers[0] = auth;
+	headers[1] = "Accept: application/json";
+	headers[2] = NULL;
+
+	memset(&ha, 0, sizeof(ha));
+	ha.method = c->method;
+	ha.url = url;
+	ha.headers = headers;
+	ha.flags = c->flags;
+	ha.log_name = name;
+	if (c->body != NULL) {
+		ha.content_type = "application/json";
+		ha.body = c->body;
+		ha.body_len = strlen(c->body);
+	}
+	http_request(&ha, jira_call_cb, c);
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	free(url);
+	free(name);
+}
+
+static void
+jira_call_cb(const struct http_response *res, void *arg)
+{
+	struct jira_call	*c = arg;
+	struct jira_result	 jr;
+	cJSON			*json = NULL;
+	char			*err = NULL;
+
+	/* A search on the wrong flavour's endpoint: switch and resend. */
+	if (c->search && cfg->jira.flavor == JIRA_FLAVOR_AUTO &&
+	    (res->status == 404 || res->status == 410)) {
+		int	want = res->status == 404 ? JIRA_FLAVOR_DATACENTER :
+			    JIRA_FLAVOR_CLOUD;
+
+		if (jira_flavor_seen != want) {
+			log_info("jira: %s answered %d; using the %s search "
+			    "API", c->path, res->status,
+			    want == JIRA_FLAVOR_CLOUD ? "Cloud" : "Data Center");
+			jira_flavor_seen = want;
+			c->search = 0;	/* switch at most once per call */
+			jira_search_send(c);
+			return;
+		}
+	}
+	memset(&jr, 0, sizeof(jr));
+	jr.status = res->status;
+	if (res->status == 0) {
+		xasprintf(&err, "Jira is unreachable (%s)", res->error);
+		jr.error = err;
+		goto done;
+	}
+	if (res->body_len > 0)
+		json = cJSON_ParseWithLength(res->body, res->body_len);
+	jr.json = json;
+	if (res->status < 200 || res->status > 299) {
+		err = jira_error_text(json, res->status);
+		jr.error = err;
+		log_warnx("jira %s %s: HTTP %d: %s", c->method, c->path,
+		    res->status, err);
+	}
+done:
+	c->cb(&jr, c->arg);
+	cJSON_Delete(json);
+	free(err);
+	jira_call_free(c);
+}
+
+/* Call the Jira REST API; body (may be NULL) is consumed. */
+void
+jira_request(const char *method, const char *path, cJSON *body, int flags,
+    jira_cb cb, void *arg)
+{
+	struct jira_call	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->method = xstrdup(method);
+	c->path = xstrdup(path);
+	c->flags = flags;
+	c->cb = cb;
+	c->arg = arg;
+	if (body != NULL) {
+		c->body = json_print(body);
+		cJSON_Delete(body);
+	}
+	jira_send(c);
+}
+
+static void
+jira_search_send(struct jira_call *c)
+{
+	cJSON	*req;
+
+	req = cJSON_Duplicate(c->search_req, 1);
+	free(c->path);
+	free(c->body);
+	if (jira_flavor() == JIRA_FLAVOR_DATACENTER) {
+		c->path = xstrdup("/rest/api/2/search");
+		cJSON_AddNumberToObject(req, "startAt", 0);
+	} else
+		c->path = xstrdup("/rest/api/2/search/jql");
+	c->body = json_print(req);
+	cJSON_Delete(req);
+	jira_send(c);
+}
+
+/* Search with JQL (built by the caller from validated or quoted values). */
+void
+jira_search(const char *jql, const char *fields, int max, jira_cb cb,
+    void *arg)
+{
+	struct jira_call	*c;
+	cJSON			*req, *f;
+	char			*copy, *tok, *save;
+
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "jql", jql);
+	cJSON_AddNumberToObject(req, "maxResults", max);
+	f = cJSON_AddArrayToObject(req, "fields");
+	copy = xstrdup(fields);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save))
+		cJSON_AddItemToArray(f, cJSON_CreateString(tok));
+	free(copy);
+
+	c = xcalloc(1, sizeof(*c));
+	c->method = xstrdup("POST");
+	/* A search changes nothing: safe to retry. */
+	c->flags = HTTP_IDEMPOTENT;
+	c->cb = cb;
+	c->arg = arg;
+	c->search = 1;
+	c->search_req = req;
+	jira_search_send(c);
+}

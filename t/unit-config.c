@@ -1,0 +1,939 @@
+/*
+ * unit-config.c: config.c's durations, URLs, defaults, secrets, shortcuts
+ * and the exact "FILE:LINE: message" of every kind of problem, against the
+ * fixtures in t/conf/ (found through $top_srcdir).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "incidentd.h"
+#include "tap.h"
+
+static const char	*top;		/* $top_srcdir */
+static char		 tmpdir[] = "/tmp/unit-config.XXXXXX";
+
+static const char	*secret_envs[] = {
+	"INCIDENTD_SLACK_APP_TOKEN", "INCIDENTD_SLACK_BOT_TOKEN",
+	"INCIDENTD_JIRA_API_TOKEN", "INCIDENTD_PAGERDUTY_API_TOKEN"
+};
+
+/* "@/" in a string stands for "$top_srcdir/t/conf/", "%/" for tmpdir. */
+static char *
+expand(const char *s)
+{
+	char	*out, *o;
+	size_t	 size;
+
+	size = strlen(s) * (strlen(top) + strlen(tmpdir) + 16) + 1;
+	out = o = xmalloc(size);
+	while (*s != '\0') {
+		if (s[0] == '@' && s[1] == '/') {
+			o += sprintf(o, "%s/t/conf/", top);
+			s += 2;
+		} else if (s[0] == '%' && s[1] == '/') {
+			o += sprintf(o, "%s/", tmpdir);
+			s += 2;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return (out);
+}
+
+static void
+clear_env(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(secret_envs) / sizeof(secret_envs[0]); i++)
+		unsetenv(secret_envs[i]);
+}
+
+static void
+set_env(void)
+{
+	setenv("INCIDENTD_SLACK_APP_TOKEN", "xapp-env-app-token", 1);
+	setenv("INCIDENTD_SLACK_BOT_TOKEN", "xoxb-env-bot-token", 1);
+	setenv("INCIDENTD_JIRA_API_TOKEN", "env-jira-token", 1);
+	setenv("INCIDENTD_PAGERDUTY_API_TOKEN", "env-pd-token", 1);
+}
+
+/* Load a fixture ("@/x.yaml"); NULL on problems (errors in *errors). */
+static struct config *
+load(const char *name, struct strlist *errors)
+{
+	struct config	*c;
+	char		*path;
+
+	path = expand(name);
+	c = config_load(path, errors);
+	free(path);
+	return (c);
+}
+
+/* Compare the error list with want (NULL-terminated, "@/" expanded). */
+static void
+is_errors(const struct strlist *got, const char *const *want,
+    const char *name)
+{
+	char	 label[256], *w;
+	size_t	 i, n;
+
+	for (n = 0; want[n] != NULL; n++)
+		;
+	snprintf(label, sizeof(label), "%s: %zu problems", name, n);
+	if (!is_int(got->n, n, label)) {
+		for (i = 0; i < got->n; i++)
+			printf("#   got: %s\n", got->v[i]);
+	}
+	for (i = 0; i < n && i < got->n; i++) {
+		w = expand(want[i]);
+		snprintf(label, sizeof(label), "%s: problem %zu", name, i + 1);
+		is_str(got->v[i], w, label);
+		free(w);
+	}
+}
+
+/* Load a fixture that must fail with exactly these problems. */
+static void
+expect_errors(const char *name, const char *const *want)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		 label[256];
+
+	c = load(name, &errors);
+	snprintf(label, sizeof(label), "%s is rejected", name + 2);
+	ok(c == NULL, label);
+	config_free(c);
+	is_errors(&errors, want, name + 2);
+	strlist_free(&errors);
+}
+
+/* Write s to tmpdir/name; returns the path (caller frees). */
+static char *
+write_tmp(const char *name, const char *s, size_t len)
+{
+	char	*path;
+	FILE	*f;
+
+	xasprintf(&path, "%s/%s", tmpdir, name);
+	if ((f = fopen(path, "w")) == NULL ||
+	    fwrite(s, 1, len, f) != len || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	return (path);
+}
+
+static void
+test_duration(void)
+{
+	static const struct {
+		const char	*in;
+		long long	 secs;		/* -1: must fail */
+		const char	*err;
+	} t[] = {
+		{ "0", 0, NULL },
+		{ "90", 90, NULL },
+		{ "90s", 90, NULL },
+		{ "5m", 300, NULL },
+		{ "2h", 7200, NULL },
+		{ "10d", 864000, NULL },
+		{ "1h30m", 5400, NULL },
+		{ "1d2h3m4s", 93784, NULL },
+		{ "30m1h", 5400, NULL },
+		{ "007m", 420, NULL },
+		{ "", -1, "empty duration" },
+		{ "-5m", -1, "negative durations are not allowed" },
+		{ "5x", -1, "unknown unit 'x' (use s, m, h or d)" },
+		{ "5ms", -1, "unknown unit 'ms' (use s, m, h or d)" },
+		{ "5M", -1, "unknown unit 'M' (use s, m, h or d)" },
+		{ "1h30", -1, "missing unit after 30 (use s, m, h or d)" },
+		{ "1h1h", -1, "unit 'h' given twice" },
+		{ "1.5h", -1, "unexpected '.' (use whole numbers with s, m, "
+		    "h or d, like 1h30m)" },
+		{ "5 m", -1, "unexpected ' ' (use whole numbers with s, m, "
+		    "h or d, like 1h30m)" },
+		{ "m", -1, "expected a number at 'm' (use s, m, h or d after "
+		    "whole numbers, like 1h30m)" },
+		{ "+5", -1, "expected a number at '+' (use s, m, h or d after "
+		    "whole numbers, like 1h30m)" },
+		{ "99999999999999999999", -1, "duration too large" },
+		{ "106751991167301d", -1, "duration too large" },
+		{ "9223372036854775807s1m", -1, "duration too large" },
+	};
+	const char	*errstr;
+	long long	 secs;
+	char		 label[128];
+	size_t		 i;
+	int		 rv;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		secs = -42;
+		errstr = NULL;
+		rv = config_parse_duration(t[i].in, &secs, &errstr);
+		snprintf(label, sizeof(label), "duration '%s'", t[i].in);
+		if (t[i].secs >= 0) {
+			is_int(rv, 0, label);
+			is_int(secs, t[i].secs, label);
+		} else {
+			is_int(rv, -1, label);
+			is_str(errstr, t[i].err, label);
+		}
+	}
+}
+
+static void
+test_base_url(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*err;		/* NULL: accepted */
+	} t[] = {
+		{ "https://slack.com/api", NULL },
+		{ "https://slack.com/api/", NULL },
+		{ "https://example.atlassian.net", NULL },
+		{ "https://jira.example.com:8443/jira", NULL },
+		{ "http://127.0.0.1:8080", NULL },
+		{ "http://127.1.2.3/api", NULL },
+		{ "http://localhost:1234/", NULL },
+		{ "http://[::1]:8082", NULL },
+		{ "http://slack.com/api",
+		    "http:// is only allowed for loopback hosts; use https://" },
+		{ "http://10.0.0.1", "http:// is only allowed for loopback "
+		    "hosts; use https://" },
+		{ "http://localhost.example.com", "http:// is only allowed "
+		    "for loopback hosts; use https://" },
+		{ "ftp://example.com", "must be an https:// URL" },
+		{ "wss://example.com", "must be an https:// URL" },
+		{ "slack.com/api", "must be an https:// URL" },
+		{ "", "must be an https:// URL" },
+		{ "https://", "missing host" },
+		{ "https://x.com:0", "invalid port" },
+		{ "https://x.com:99999", "invalid port" },
+		{ "https://user:pw@x.com", "invalid character in host" },
+		{ "https://x.com/a?b=c", "must not contain a query or "
+		    "fragment" },
+		{ "https://x.com/#top", "must not contain a query or "
+		    "fragment" },
+		{ "https://exa mple.com", "must be ASCII without spaces "
+		    "(percent-encode other characters)" },
+		{ "https://example.com/\xc3\xa9", "must be ASCII without spaces "
+		    "(percent-encode other characters)" },
+	};
+	const char	*errstr;
+	char		 label[128];
+	size_t		 i;
+	int		 rv;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		errstr = "unset";
+		rv = config_check_base_url(t[i].in, &errstr);
+		snprintf(label, sizeof(label), "base URL '%s'", t[i].in);
+		if (t[i].err == NULL)
+			is_int(rv, 0, label);
+		else {
+			is_int(rv, -1, label);
+			is_str(errstr, t[i].err, label);
+		}
+	}
+}
+
+/* minimal.yaml: every default, secrets from the environment. */
+static void
+test_defaults(void)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+
+	set_env();
+	c = load("@/minimal.yaml", &errors);
+	clear_env();
+	ok(c != NULL, "minimal config with secrets in the environment");
+	is_int(errors.n, 0, "no problems");
+	if (c == NULL)
+		return;
+	is_str(c->state_dir, "/var/lib/incidentd", "default state_dir");
+	is_int(c->log_level, LOG_LEVEL_INFO, "default log_level");
+	is_int(c->map_size, 1073741824, "default map_size");
+	ok(c->tls_ca_file == NULL, "no tls.ca_file");
+	is_str(c->slack.api_url, "https://slack.com/api", "default slack url");
+	is_str(c->slack.app_token, "xapp-env-app-token", "app token from env");
+	is_str(c->slack.bot_token, "xoxb-env-bot-token", "bot token from env");
+	is_int(c->slack.incident_managers.n, 0, "no incident managers");
+	is_str(c->slack.timeline_emoji, "memo", "default emoji");
+	is_str(c->slack.channel_prefix, "inc-", "default channel prefix");
+	is_str(c->jira.url, "https://example.atlassian.net", "jira url");
+	is_str(c->jira.email, "incident-bot@example.com", "jira email");
+	is_str(c->jira.api_token, "env-jira-token", "jira token from env");
+	is_str(c->jira.project, "INC", "jira project");
+	is_str(c->jira.issue_type, "Incident", "default issue type");
+	ok(c->jira.aar_field == NULL, "no aar field");
+	is_str(c->jira.followup_label, "corrective-action", "default label");
+	is_int(c->jira.flavor, JIRA_FLAVOR_AUTO, "default flavor");
+	is_str(c->pagerduty.api_url, "https://api.pagerduty.com",
+	    "default pagerduty url");
+	is_str(c->pagerduty.api_token, "env-pd-token", "pd token from env");
+	is_str(c->pagerduty.from, "incident-bot@example.com", "pd from");
+	is_str(c->pagerduty.incident_manager_service, "PIMGR01",
+	    "incident manager service");
+	ok(c->pagerduty.default_service == NULL, "no default service");
+	ok(c->pagerduty.shortcuts_file == NULL, "no shortcuts file");
+	is_int(c->pagerduty.shortcuts.n, 0, "no shortcuts");
+	is_int(c->pagerduty.max_concurrency, 8, "default concurrency");
+	is_int(c->schedule.poll_interval, 300, "default poll interval");
+	is_int(c->schedule.archive_after, 864000, "default archive_after");
+	is_int(c->schedule.followup_warn_before, 172800,
+	    "default followup_warn_before");
+	config_free(c);
+	strlist_free(&errors);
+}
+
+/* full.yaml: every key, secrets from files, relative paths resolved. */
+static void
+test_full(void)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		*want;
+
+	set_env();	/* the files win over the environment */
+	c = load("@/full.yaml", &errors);
+	clear_env();
+	ok(c != NULL, "full config");
+	is_int(errors.n, 0, "no problems");
+	if (c == NULL)
+		return;
+	want = expand("@/full.yaml");
+	is_str(c->path, want, "path kept");
+	free(want);
+	want = expand("@/state");
+	is_str(c->state_dir, want, "relative state_dir resolved");
+	free(want);
+	is_int(c->log_level, LOG_LEVEL_DEBUG, "log_level");
+	is_int(c->map_size, 64 * 1024 * 1024, "map_size 64M");
+	want = expand("@/ca.pem");
+	is_str(c->tls_ca_file, want, "ca_file resolved");
+	free(want);
+	is_str(c->slack.api_url, "http://127.0.0.1:8080/api",
+	    "trailing slash stripped");
+	is_str(c->slack.app_token, "xapp-1-A000TEST-0000-not-a-real-app-token",
+	    "app token from file, newline stripped");
+	is_str(c->slack.bot_token, "xoxb-0000-not-a-real-bot-token",
+	    "bot token from file, CRLF stripped");
+	is_int(c->slack.incident_managers.n, 2, "two incident managers");
+	if (c->slack.incident_managers.n == 2) {
+		is_str(c->slack.incident_managers.v[0], "U012AB3CD", "im 1");
+		is_str(c->slack.incident_managers.v[1], "W0ABCDEF", "im 2");
+	}
+	is_str(c->slack.timeline_emoji, "spiral_note_pad", "colons stripped");
+	is_str(c->slack.channel_prefix, "incident-", "channel prefix");
+	is_str(c->jira.url, "https://jira.example.com", "jira url");
+	is_str(c->jira.email, "incident-bot@example.com", "jira email");
+	is_str(c->jira.api_token, "jira-test-api-token-0000",
+	    "jira token from file, blank lines stripped");
+	is_str(c->jira.project, "OPS", "project");
+	is_str(c->jira.issue_type, "Major Incident", "issue type");
+	is_str(c->jira.aar_field, "customfield_10050", "aar field");
+	is_str(c->jira.followup_label, "follow-up", "followup label");
+	is_int(c->jira.flavor, JIRA_FLAVOR_DATACENTER, "flavor datacenter");
+	is_str(c->pagerduty.api_url, "https://api.eu.pagerduty.com", "pd url");
+	is_str(c->pagerduty.api_token, "pd-test-api-token-0000",
+	    "pd token from file without newline");
+	is_str(c->pagerduty.from, "oncall@example.com", "pd from");
+	is_str(c->pagerduty.default_service, "PDEF001", "default service");
+	want = expand("@/shortcuts-unsorted.yaml");
+	is_str(c->pagerduty.shortcuts_file, want, "shortcuts file resolved");
+	free(want);
+	is_int(c->pagerduty.shortcuts.n, 3, "three shortcuts from the file");
+	if (c->pagerduty.shortcuts.n == 3) {
+		is_str(c->pagerduty.shortcuts.v[0].name, "api-gw", "sorted 1");
+		is_str(c->pagerduty.shortcuts.v[1].name, "db", "sorted 2");
+		is_str(c->pagerduty.shortcuts.v[2].name, "web", "sorted 3");
+		is_str(c->pagerduty.shortcuts.v[0].description, "",
+		    "missing description is empty");
+		is_str(c->pagerduty.shortcuts.v[1].service, "PDB0001",
+		    "db service");
+		is_str(c->pagerduty.shortcuts.v[1].description,
+		    "Primary database cluster", "folded description");
+	}
+	is_int(c->pagerduty.max_concurrency, 16, "max_concurrency");
+	is_int(c->schedule.poll_interval, 90, "poll 1m30s");
+	is_int(c->schedule.archive_after, 7 * 86400, "archive 7d");
+	is_int(c->schedule.followup_warn_before, 36 * 3600, "warn 36h");
+	config_free(c);
+	strlist_free(&errors);
+}
+
+/* inline.yaml: inline secrets beat the environment; inline shortcuts. */
+static void
+test_inline(void)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+
+	set_env();
+	c = load("@/inline.yaml", &errors);
+	clear_env();
+	ok(c != NULL, "inline config");
+	is_int(errors.n, 0, "no problems");
+	if (c == NULL)
+		return;
+	is_str(c->slack.app_token, "xapp-inline-app-token", "inline app token");
+	is_str(c->slack.bot_token, "xoxb-inline-bot-token", "inline bot token");
+	is_str(c->jira.api_token, "inline-jira-token", "inline jira token");
+	is_str(c->pagerduty.api_token, "inline-pd-token", "inline pd token");
+	is_str(c->jira.url, "http://localhost:8081", "http to localhost");
+	is_str(c->jira.project, "INC_2", "project with _ and digit");
+	is_int(c->jira.flavor, JIRA_FLAVOR_CLOUD, "flavor cloud");
+	is_str(c->jira.email, "a.b+c@example.co.uk", "email with + and .");
+	is_str(c->pagerduty.api_url, "http://[::1]:8082", "IPv6 loopback");
+	is_str(c->pagerduty.incident_manager_service, "Q1AB2CD3EF4GH5",
+	    "newer long PagerDuty id");
+	is_int(c->log_level, LOG_LEVEL_WARN, "log_level warning");
+	is_int(c->map_size, 2LL << 30, "map_size 2GiB");
+	is_int(c->schedule.poll_interval, 600, "bare seconds");
+	is_int(c->schedule.archive_after, 36 * 3600, "1d12h");
+	is_int(c->schedule.followup_warn_before, 0, "zero duration");
+	is_int(c->pagerduty.shortcuts.n, 3, "three inline shortcuts");
+	if (c->pagerduty.shortcuts.n == 3) {
+		is_str(c->pagerduty.shortcuts.v[0].name, "alpha", "sorted 1");
+		is_str(c->pagerduty.shortcuts.v[0].description, "Two\nlines",
+		    "literal block description");
+		is_str(c->pagerduty.shortcuts.v[1].name, "mid_dle", "sorted 2");
+		is_str(c->pagerduty.shortcuts.v[2].name, "zeta", "sorted 3");
+		is_str(c->pagerduty.shortcuts.v[2].service, "PZETA01",
+		    "flow mapping service");
+	}
+	config_free(c);
+	strlist_free(&errors);
+}
+
+static void
+test_fixture_errors(void)
+{
+	static const char *const bad_keys[] = {
+		"@/bad-keys.yaml:3: duplicate key state_dir (first at line 2)",
+		"@/bad-keys.yaml:4: unknown key log_levl (did you mean "
+		    "log_level?)",
+		"@/bad-keys.yaml:5: unknown key slak (did you mean slack?)",
+		"@/bad-keys.yaml:8: unknown key slack.bot_tokn (did you mean "
+		    "slack.bot_token?)",
+		"@/bad-keys.yaml:10: slack.app_token and slack.app_token_file "
+		    "are both set; use one",
+		"@/bad-keys.yaml:11: slack.incident_managers: expected a list, "
+		    "got a single value",
+		"@/bad-keys.yaml:12: slack.timeline_emoji: expected a single "
+		    "value, got a list",
+		"@/bad-keys.yaml:13: unknown key bot_token (did you mean "
+		    "slack.bot_token?)",
+		"@/bad-keys.yaml:14: unknown key jira.url (dotted keys are not "
+		    "supported; use nested mappings)",
+		"@/bad-keys.yaml:15: jira: expected a mapping, got a list",
+		"@/bad-keys.yaml:19: pagerduty.shortcuts and "
+		    "pagerduty.shortcuts_file are both set; use one",
+		"@/bad-keys.yaml:23: unknown key pagerduty.Default_Service "
+		    "(did you mean pagerduty.default_service?)",
+		"@/bad-keys.yaml:24: schedule: expected a mapping, got a "
+		    "single value",
+		"@/bad-keys.yaml:25: duplicate key slack (first at line 7)",
+		"@/bad-keys.yaml:27: keys must be strings, got a list",
+		"@/bad-keys.yaml:7: missing required key slack.bot_token (or "
+		    "slack.bot_token_file, or INCIDENTD_SLACK_BOT_TOKEN)",
+		"@/bad-keys.yaml:15: missing required key jira.url",
+		"@/bad-keys.yaml:15: missing required key jira.api_token (or "
+		    "jira.api_token_file, or INCIDENTD_JIRA_API_TOKEN)",
+		"@/bad-keys.yaml:15: missing required key jira.project",
+		NULL
+	};
+	static const char *const bad_values[] = {
+		"@/bad-values.yaml:1: state_dir: empty value",
+		"@/bad-values.yaml:2: log_level: must be one of error, warn, "
+		    "info or debug",
+		"@/bad-values.yaml:3: map_size: must be a size from 1 MiB to "
+		    "1 TiB (bytes, or a number with K, M, G or T)",
+		"@/bad-values.yaml:5: tls.ca_file: cannot read "
+		    "@/does-not-exist.pem: No such file or directory",
+		"@/bad-values.yaml:7: slack.api_url: http:// is only allowed "
+		    "for loopback hosts; use https://",
+		"@/bad-values.yaml:8: slack.app_token: must start with xapp- "
+		    "(an app-level token with connections:write)",
+		"@/bad-values.yaml:9: slack.bot_token: must be printable ASCII "
+		    "without spaces",
+		"@/bad-values.yaml:12: slack.incident_managers: must be a Slack "
+		    "user id (U or W, then uppercase letters and digits, like "
+		    "U012AB3CD)",
+		"@/bad-values.yaml:13: slack.incident_managers: expected a "
+		    "single value, got a mapping",
+		"@/bad-values.yaml:14: slack.timeline_emoji: must be an emoji "
+		    "name like memo (a-z, 0-9, _, +, ' and -)",
+		"@/bad-values.yaml:15: slack.channel_prefix: must be at most 20 "
+		    "characters of a-z, 0-9, _ and - (Slack channel names are "
+		    "lowercase)",
+		"@/bad-values.yaml:17: jira.url: must be an https:// URL",
+		"@/bad-values.yaml:18: jira.email: must be an email address "
+		    "like name@example.com",
+		"@/bad-values.yaml:19: jira.api_token: control characters are "
+		    "not allowed",
+		"@/bad-values.yaml:20: jira.project: must be a Jira project key "
+		    "(an uppercase letter, then uppercase letters, digits or _, "
+		    "like INC)",
+		"@/bad-values.yaml:22: jira.aar_field: must be a custom field "
+		    "id like customfield_10050",
+		"@/bad-values.yaml:23: jira.followup_label: must be a Jira "
+		    "label: letters, digits, _, . and - only",
+		"@/bad-values.yaml:24: jira.flavor: must be one of auto, cloud "
+		    "or datacenter",
+		"@/bad-values.yaml:26: pagerduty.api_url: must not contain a "
+		    "query or fragment",
+		"@/bad-values.yaml:27: pagerduty.api_token: NUL bytes are not "
+		    "allowed",
+		"@/bad-values.yaml:28: pagerduty.from: must be an email "
+		    "address like name@example.com",
+		"@/bad-values.yaml:29: pagerduty.incident_manager_service: must "
+		    "be a PagerDuty id (uppercase letters and digits, like "
+		    "PABC123)",
+		"@/bad-values.yaml:30: pagerduty.default_service: must be a "
+		    "PagerDuty id (uppercase letters and digits, like PABC123)",
+		"@/bad-values.yaml:31: pagerduty.max_concurrency: must be a "
+		    "whole number from 1 to 64",
+		"@/bad-values.yaml:34: pagerduty.shortcuts.Bad: invalid "
+		    "shortcut name (use up to 64 lowercase letters, digits, _ "
+		    "and -, starting with a letter or digit)",
+		"@/bad-values.yaml:36: schedule.poll_interval: must be at "
+		    "least 10s",
+		"@/bad-values.yaml:37: schedule.archive_after: unknown unit "
+		    "'x' (use s, m, h or d)",
+		"@/bad-values.yaml:38: schedule.followup_warn_before: negative "
+		    "durations are not allowed",
+		NULL
+	};
+	static const char *const bad_missing[] = {
+		"@/bad-missing.yaml:2: missing required key slack.app_token "
+		    "(or slack.app_token_file, or INCIDENTD_SLACK_APP_TOKEN)",
+		"@/bad-missing.yaml:3: slack.bot_token: a value is required "
+		    "(or slack.bot_token_file, or INCIDENTD_SLACK_BOT_TOKEN)",
+		"@/bad-missing.yaml:7: jira.api_token: a value is required "
+		    "(or jira.api_token_file, or INCIDENTD_JIRA_API_TOKEN)",
+		"@/bad-missing.yaml:6: jira.project: a value is required",
+		"@/bad-missing.yaml:1: missing required key "
+		    "pagerduty.api_token (or pagerduty.api_token_file, or "
+		    "INCIDENTD_PAGERDUTY_API_TOKEN)",
+		"@/bad-missing.yaml:1: missing required key pagerduty.from",
+		"@/bad-missing.yaml:1: missing required key "
+		    "pagerduty.incident_manager_service",
+		"@/bad-missing.yaml:5: jira.email is required for Jira Cloud "
+		    "(an atlassian.net site); for Data Center set jira.flavor: "
+		    "datacenter",
+		NULL
+	};
+	static const char *const bad_secret_files[] = {
+		"@/bad-secret-files.yaml:2: slack.app_token (from "
+		    "@/secrets/slack-bot-token): must start with xapp- (an "
+		    "app-level token with connections:write)",
+		"@/bad-secret-files.yaml:3: slack.bot_token (from "
+		    "@/secrets/empty-token): empty value",
+		"@/bad-secret-files.yaml:6: jira.api_token_file: cannot read "
+		    "@/secrets/missing-token: No such file or directory",
+		"@/bad-secret-files.yaml:10: pagerduty.api_token_file: cannot "
+		    "read @/secrets: not a regular file",
+		"@/bad-secret-files.yaml:8: jira.email is required when "
+		    "jira.flavor is cloud",
+		NULL
+	};
+	static const char *const bad_syntax[] = {
+		"@/bad-syntax.yaml:3: syntax error: mapping values are not "
+		    "allowed in this context",
+		NULL
+	};
+	static const char *const bad_syntax2[] = {
+		"@/bad-syntax2.yaml:6: syntax error: found unexpected end of "
+		    "stream (while scanning a quoted scalar at line 3)",
+		NULL
+	};
+	static const char *const bad_toplevel[] = {
+		"@/bad-toplevel.yaml:1: expected a mapping of keys at the top "
+		    "level, got a list",
+		NULL
+	};
+	static const char *const multi_doc[] = {
+		"@/multi-doc.yaml:3: only one YAML document is allowed",
+		NULL
+	};
+	static const char *const empty[] = {
+		"@/empty.yaml:1: missing required key slack.app_token (or "
+		    "slack.app_token_file, or INCIDENTD_SLACK_APP_TOKEN)",
+		"@/empty.yaml:1: missing required key slack.bot_token (or "
+		    "slack.bot_token_file, or INCIDENTD_SLACK_BOT_TOKEN)",
+		"@/empty.yaml:1: missing required key jira.url",
+		"@/empty.yaml:1: missing required key jira.api_token (or "
+		    "jira.api_token_file, or INCIDENTD_JIRA_API_TOKEN)",
+		"@/empty.yaml:1: missing required key jira.project",
+		"@/empty.yaml:1: missing required key pagerduty.api_token (or "
+		    "pagerduty.api_token_file, or "
+		    "INCIDENTD_PAGERDUTY_API_TOKEN)",
+		"@/empty.yaml:1: missing required key pagerduty.from",
+		"@/empty.yaml:1: missing required key "
+		    "pagerduty.incident_manager_service",
+		NULL
+	};
+	static const char *const uses_bad_shortcuts[] = {
+		"@/bad-shortcuts.yaml:4: Bad Name: invalid shortcut name (use "
+		    "up to 64 lowercase letters, digits, _ and -, starting with "
+		    "a letter or digit)",
+		"@/bad-shortcuts.yaml:7: unknown key db.servce (did you mean "
+		    "service?)",
+		"@/bad-shortcuts.yaml:6: db: missing required key service",
+		"@/bad-shortcuts.yaml:8: cache: expected a mapping with service "
+		    "and description, got a single value",
+		"@/bad-shortcuts.yaml:9: duplicate shortcut web (first at line "
+		    "1)",
+		"@/bad-shortcuts.yaml:12: queue.service: must be a PagerDuty id "
+		    "(uppercase letters and digits, like PABC123)",
+		"@/bad-shortcuts.yaml:13: queue.description: expected a single "
+		    "value, got a list",
+		"@/bad-shortcuts.yaml:15: lb.service: a value is required",
+		"@/bad-shortcuts.yaml:18: duplicate key ok-one.service (first "
+		    "at line 17)",
+		NULL
+	};
+	static const char *const missing_shortcuts[] = {
+		"@/missing-shortcuts.yaml:7: pagerduty.shortcuts_file: cannot "
+		    "read @/no-such-shortcuts.yaml: No such file or directory",
+		NULL
+	};
+
+	expect_errors("@/bad-keys.yaml", bad_keys);
+	expect_errors("@/bad-values.yaml", bad_values);
+	expect_errors("@/bad-missing.yaml", bad_missing);
+	expect_errors("@/bad-secret-files.yaml", bad_secret_files);
+	expect_errors("@/bad-syntax.yaml", bad_syntax);
+	expect_errors("@/bad-syntax2.yaml", bad_syntax2);
+	expect_errors("@/bad-toplevel.yaml", bad_toplevel);
+	expect_errors("@/multi-doc.yaml", multi_doc);
+	expect_errors("@/empty.yaml", empty);
+	/* The rest have every other key right; secrets from the env. */
+	set_env();
+	expect_errors("@/uses-bad-shortcuts.yaml", uses_bad_shortcuts);
+	expect_errors("@/missing-shortcuts.yaml", missing_shortcuts);
+	clear_env();
+}
+
+/* Bad secrets from the environment are named, never shown. */
+static void
+test_env_errors(void)
+{
+	static const char *const want[] = {
+		"@/minimal.yaml:1: slack.bot_token (from "
+		    "INCIDENTD_SLACK_BOT_TOKEN): must start with xoxb- (the "
+		    "bot user OAuth token)",
+		"@/minimal.yaml:6: pagerduty.api_token (from "
+		    "INCIDENTD_PAGERDUTY_API_TOKEN): must be printable ASCII "
+		    "without spaces",
+		NULL
+	};
+	static const char *const want_empty[] = {
+		"@/minimal.yaml:2: missing required key jira.api_token (or "
+		    "jira.api_token_file, or INCIDENTD_JIRA_API_TOKEN)",
+		NULL
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	size_t		 i;
+	int		 leaked = 0;
+
+	set_env();
+	setenv("INCIDENTD_SLACK_BOT_TOKEN", "xapp-secret-in-the-wrong-var", 1);
+	setenv("INCIDENTD_PAGERDUTY_API_TOKEN", "secret with spaces", 1);
+	c = load("@/minimal.yaml", &errors);
+	ok(c == NULL, "bad secrets in the environment are rejected");
+	is_errors(&errors, want, "env secrets");
+	for (i = 0; i < errors.n; i++) {
+		if (strstr(errors.v[i], "secret") != NULL)
+			leaked = 1;
+	}
+	ok(!leaked, "messages do not show secret values");
+	config_free(c);
+	strlist_free(&errors);
+
+	/* An empty variable counts as unset. */
+	set_env();
+	setenv("INCIDENTD_JIRA_API_TOKEN", "", 1);
+	c = load("@/minimal.yaml", &errors);
+	ok(c == NULL, "empty variable is not a secret");
+	is_errors(&errors, want_empty, "empty env secret");
+	config_free(c);
+	strlist_free(&errors);
+	clear_env();
+}
+
+/* Files that cannot be read, and hostile input. */
+static void
+test_hostile(void)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		*path, *big, *want, *s;
+	size_t		 i, len;
+	FILE		*f;
+
+	path = expand("@/no-such-file.yaml");
+	c = config_load(path, &errors);
+	ok(c == NULL && errors.n == 1, "missing file");
+	xasprintf(&want, "%s:0: cannot open: No such file or directory", path);
+	if (errors.n > 0)
+		is_str(errors.v[0], want, "missing file message");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+
+	path = expand("@/secrets");
+	c = config_load(path, &errors);
+	ok(c == NULL && errors.n == 1, "directory");
+	xasprintf(&want, "%s:0: cannot open: not a regular file", path);
+	if (errors.n > 0)
+		is_str(errors.v[0], want, "directory message");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+
+	xasprintf(&path, "%s/fifo.yaml", tmpdir);
+	if (mkfifo(path, 0600) == 0) {
+		c = config_load(path, &errors);
+		ok(c == NULL && errors.n == 1, "FIFO does not block");
+		xasprintf(&want, "%s:0: cannot open: not a regular file", path);
+		if (errors.n > 0)
+			is_str(errors.v[0], want, "FIFO message");
+		free(want);
+		strlist_free(&errors);
+	} else
+		ok(0, "mkfifo");
+	free(path);
+
+	len = 1024 * 1024 + 1;
+	big = xmalloc(len);
+	memset(big, '#', len);
+	path = write_tmp("big.yaml", big, len);
+	free(big);
+	c = config_load(path, &errors);
+	ok(c == NULL && errors.n == 1, "file over 1 MiB");
+	xasprintf(&want, "%s:0: cannot open: file too large", path);
+	if (errors.n > 0)
+		is_str(errors.v[0], want, "big file message");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+
+	path = write_tmp("utf8.yaml", "# ok\nstate_dir: /tmp/\xff\n", 22);
+	c = config_load(path, &errors);
+	ok(c == NULL && errors.n == 1, "invalid UTF-8");
+	xasprintf(&want, "%s:2: invalid input: invalid leading UTF-8 octet",
+	    path);
+	if (errors.n > 0)
+		is_str(errors.v[0], want, "invalid UTF-8 message");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+
+	/* A thousand unknown keys: the list stops after 100 problems. */
+	xasprintf(&path, "%s/many.yaml", tmpdir);
+	if ((f = fopen(path, "w")) == NULL)
+		exit(1);
+	for (i = 0; i < 1000; i++)
+		fprintf(f, "unknown_%zu: 1\n", i);
+	fclose(f);
+	c = config_load(path, &errors);
+	ok(c == NULL, "many problems");
+	is_int(errors.n, 101, "capped at 100 problems and a note");
+	xasprintf(&want, "%s:101: too many problems, giving up", path);
+	if (errors.n == 101)
+		is_str(errors.v[100], want, "cap message");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+
+	/* Aliases that point back at themselves must not loop. */
+	s = "slack:\n  incident_managers: &a [U123, *a]\n"
+	    "pagerduty:\n  shortcuts: &s {x: *s}\n";
+	path = write_tmp("cycle.yaml", s, strlen(s));
+	c = config_load(path, &errors);
+	ok(c == NULL, "cyclic aliases");
+	xasprintf(&want, "%s:2: slack.incident_managers: expected a single "
+	    "value, got a list", path);
+	ok(errors.n > 0 && strcmp(errors.v[0], want) == 0,
+	    "cyclic list item reported");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+
+	/* A control character in a key is not echoed raw. */
+	s = "\"bad\\nkey\": 1\n\"\\0\": 2\n";
+	path = write_tmp("ctrl.yaml", s, strlen(s));
+	c = config_load(path, &errors);
+	ok(c == NULL, "control characters in keys");
+	xasprintf(&want, "%s:1: unknown key bad?key", path);
+	ok(errors.n >= 2 && strcmp(errors.v[0], want) == 0,
+	    "control character shown as ?");
+	free(want);
+	xasprintf(&want, "%s:2: invalid key", path);
+	ok(errors.n >= 2 && strcmp(errors.v[1], want) == 0, "NUL in key");
+	free(want);
+	free(path);
+	strlist_free(&errors);
+}
+
+static void
+test_shortcuts(void)
+{
+	static const char *const bad[] = {
+		"@/bad-shortcuts.yaml:4: Bad Name: invalid shortcut name (use "
+		    "up to 64 lowercase letters, digits, _ and -, starting with "
+		    "a letter or digit)",
+		"@/bad-shortcuts.yaml:7: unknown key db.servce (did you mean "
+		    "service?)",
+		"@/bad-shortcuts.yaml:6: db: missing required key service",
+		"@/bad-shortcuts.yaml:8: cache: expected a mapping with service "
+		    "and description, got a single value",
+		"@/bad-shortcuts.yaml:9: duplicate shortcut web (first at line "
+		    "1)",
+		"@/bad-shortcuts.yaml:12: queue.service: must be a PagerDuty id "
+		    "(uppercase letters and digits, like PABC123)",
+		"@/bad-shortcuts.yaml:13: queue.description: expected a single "
+		    "value, got a list",
+		"@/bad-shortcuts.yaml:15: lb.service: a value is required",
+		"@/bad-shortcuts.yaml:18: duplicate key ok-one.service (first "
+		    "at line 17)",
+		NULL
+	};
+	static const char *const missing[] = {
+		"@/nope.yaml:0: cannot open: No such file or directory",
+		NULL
+	};
+	static const char *const toplevel[] = {
+		"@/bad-toplevel.yaml:1: top level: expected a mapping of "
+		    "shortcut names, got a list",
+		NULL
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct shortcuts sc;
+	char		*path;
+
+	path = expand("@/shortcuts-unsorted.yaml");
+	is_int(config_load_shortcuts(path, &sc, &errors), 0,
+	    "shortcuts file loads");
+	free(path);
+	is_int(errors.n, 0, "no problems");
+	is_int(sc.n, 3, "three shortcuts");
+	if (sc.n == 3) {
+		is_str(sc.v[0].name, "api-gw", "sorted 1");
+		is_str(sc.v[0].service, "PAPIGW1", "service 1");
+		is_str(sc.v[1].name, "db", "sorted 2");
+		is_str(sc.v[2].name, "web", "sorted 3");
+		is_str(sc.v[2].description, "Web frontend", "description 3");
+	}
+	config_free_shortcuts(&sc);
+	is_int(sc.n, 0, "freed shortcuts are empty");
+	config_free_shortcuts(&sc);
+
+	path = expand("@/bad-shortcuts.yaml");
+	is_int(config_load_shortcuts(path, &sc, &errors), -1,
+	    "bad shortcuts file");
+	free(path);
+	is_int(sc.n, 0, "nothing kept on failure");
+	is_errors(&errors, bad, "bad-shortcuts.yaml");
+	strlist_free(&errors);
+
+	path = expand("@/nope.yaml");
+	is_int(config_load_shortcuts(path, &sc, &errors), -1, "missing file");
+	free(path);
+	is_errors(&errors, missing, "missing shortcuts file");
+	strlist_free(&errors);
+
+	path = expand("@/bad-toplevel.yaml");
+	is_int(config_load_shortcuts(path, &sc, &errors), -1, "a list");
+	free(path);
+	is_errors(&errors, toplevel, "shortcuts top level");
+	strlist_free(&errors);
+
+	path = expand("@/empty.yaml");
+	is_int(config_load_shortcuts(path, &sc, &errors), 0,
+	    "an empty shortcuts file is fine");
+	free(path);
+	is_int(sc.n, 0, "and has no shortcuts");
+	strlist_free(&errors);
+}
+
+/* Secrets registered with the log redactor. */
+static void
+test_redact(void)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		 line[256];
+
+	c = load("@/inline.yaml", &errors);
+	ok(c != NULL, "inline config for redaction");
+	if (c == NULL)
+		return;
+	config_redact_secrets(c);
+	snprintf(line, sizeof(line), "jira said %s and pd said %s",
+	    c->jira.api_token, c->pagerduty.api_token);
+	log_scrub(line, sizeof(line));
+	is_str(line, "jira said [redacted] and pd said [redacted]",
+	    "jira and pagerduty tokens redacted");
+	log_redact_clear();
+	config_free(c);
+	config_free(NULL);
+	ok(1, "config_free(NULL)");
+}
+
+static const struct {
+	const char	*name;
+	void		(*fn)(void);
+} tests[] = {
+	{ "duration", test_duration },
+	{ "base_url", test_base_url },
+	{ "defaults", test_defaults },
+	{ "full", test_full },
+	{ "inline", test_inline },
+	{ "fixture_errors", test_fixture_errors },
+	{ "env_errors", test_env_errors },
+	{ "hostile", test_hostile },
+	{ "shortcuts", test_shortcuts },
+	{ "redact", test_redact },
+};
+
+int
+main(void)
+{
+	char	 cmd[64 + sizeof(tmpdir)];
+	size_t	 i;
+	int	 rv;
+
+	if ((top = getenv("top_srcdir")) == NULL)
+		top = ".";
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return (1);
+	}
+	clear_env();
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		printf("# %s\n", tests[i].name);
+		tests[i].fn();
+	}
+	rv = done_testing();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		diag("could not remove the temporary directory");
+	return (rv);
+}

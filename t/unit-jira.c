@@ -1,0 +1,78 @@
+/* unit-jira.c: ticket keys, links, JQL quoting and Slack plain text. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "incidentd.h"
+#include "tap.h"
+
+static void
+check_key(const char *in, const char *want, const char *name)
+{
+	char	*k = jira_parse_key(in);
+
+	is_str(k, want, name);
+	free(k);
+}
+
+static void
+check_plain(const char *in, const char *want, const char *name)
+{
+	char	*s = slack_plain_text(in);
+
+	is_str(s, want, name);
+	free(s);
+}
+
+int
+main(void)
+{
+	static struct config	c;
+	char			*s;
+
+	log_init(LOG_LEVEL_ERROR, "unit-jira");
+	c.jira.url = xstrdup("https://example.atlassian.net");
+	cfg = &c;
+
+	ok(jira_valid_key("INC-1"), "INC-1 valid");
+	ok(jira_valid_key("A2_B-99"), "digits and underscore in project");
+	ok(!jira_valid_key("inc-1"), "lower case is not a key");
+	ok(!jira_valid_key("I-1"), "one-letter project");
+	ok(!jira_valid_key("INC-"), "no number");
+	ok(!jira_valid_key("INC-1 OR 1=1"), "trailing garbage");
+	ok(!jira_valid_key("2INC-1"), "starts with a digit");
+	check_key("INC-42", "INC-42", "plain key");
+	check_key("inc-42", "INC-42", "lower case upper-cased");
+	check_key("https://example.atlassian.net/browse/INC-7", "INC-7",
+	    "browse URL");
+	check_key("<https://example.atlassian.net/browse/INC-7?focusedId=1|INC-7>",
+	    "INC-7", "Slack-wrapped link with label and query");
+	check_key("https://evil.example/browse/INC-7", NULL, "foreign host");
+	check_key("https://example.atlassian.net.evil/browse/INC-7", NULL,
+	    "lookalike host");
+	check_key("https://example.atlassian.net/browse/INC-7/x", NULL,
+	    "extra path");
+	check_key("INC-7\"", NULL, "quote refused");
+	check_key("", NULL, "empty");
+
+	s = jira_jql_quote("a \"b\" \\c\nd");
+	is_str(s, "\"a \\\"b\\\" \\\\c d\"", "JQL quoting");
+	free(s);
+	s = jira_browse_url("INC-1");
+	is_str(s, "https://example.atlassian.net/browse/INC-1", "browse URL");
+	free(s);
+
+	check_plain("<!channel> DB &amp; &lt;x&gt;", "@channel DB & <x>",
+	    "broadcast and entities");
+	check_plain("ask <@U123|alice> in <#C9|ops>", "ask @alice in #ops",
+	    "labelled mentions");
+	check_plain("<@U123> <#C9>", "@U123 #C9", "bare mentions");
+	check_plain("see <https://x.example/a|the doc> and <https://y.example>",
+	    "see the doc (https://x.example/a) and https://y.example", "links");
+	check_plain("<!subteam^S1|@oncall> <!date^1|Jan 1>", "@oncall Jan 1",
+	    "subteam and date fallbacks");
+	check_plain("a < b", "a < b", "unterminated markup kept");
+	free(c.jira.url);
+	return (done_testing());
+}
