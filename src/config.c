@@ -28,7 +28,7 @@
 
 #define CONF_MAX_FILE		(1024 * 1024)	/* YAML files */
 #define CONF_MAX_SECRET_FILE	(64 * 1024)
-#define CONF_MAX_VALUE		4096		/* any one value, bytes */
+#define CONF_MAX_VALUE		4096		/* bytes in one value */
 #define CONF_MAX_KEY		256
 #define CONF_MAX_LIST		1000
 #define CONF_MAX_SHORTCUTS	1000
@@ -36,7 +36,7 @@
 #define CONF_MAX_ERRORS		100
 #define CONF_MAX_DURATION	(3650LL * 86400)
 #define CONF_SHOW		80		/* conf_show() of a key */
-#define CONF_SHOW_PATH		1024		/* conf_show() of a path */
+#define CONF_SHOW_PATH		1024		/* ... of a path */
 
 #define CONF_LINE(n)		((size_t)(n)->start_mark.line + 1)
 #define CONF_PTR(c, e)		((void *)((char *)(c) + (e)->off))
@@ -44,7 +44,7 @@
 
 enum conf_type {
 	CONF_STRING,
-	CONF_SECRET,		/* also k_file and INCIDENTD_<SECTION>_<KEY> */
+	CONF_SECRET,		/* or k_file, or INCIDENTD_<SECTION>_<KEY> */
 	CONF_PATH,		/* relative to the config file's directory */
 	CONF_URL,		/* config_check_base_url, no trailing slash */
 	CONF_DURATION,		/* long long seconds */
@@ -61,18 +61,18 @@ enum conf_type {
 #define CONF_READABLE	0x2	/* PATH: a readable regular file */
 
 struct conf_entry {
-	const char		 *path;		/* "section.key" or "key" */
+	const char		 *path;	/* "section.key" or "key" */
 	enum conf_type		  type;
-	size_t			  off;		/* into struct config */
-	size_t			  off2;		/* SHORTCUTS_FILE: the list */
-	const char		 *def;		/* default as text, or NULL */
+	size_t			  off;	/* into struct config */
+	size_t			  off2;	/* SHORTCUTS_FILE: the list */
+	const char		 *def;	/* default as text, or NULL */
 	int			  flags;
-	long long		  min;		/* INT, SIZE, DURATION */
+	long long		  min;	/* INT, SIZE, DURATION */
 	long long		  max;
-	const char *const	 *names;	/* ENUM, NULL-terminated */
+	const char *const	 *names; /* ENUM, NULL-terminated */
 	/* Validate (and maybe normalize in place); errstr is static. */
 	int			(*check)(char *, const char **);
-	const char		 *excludes;	/* a key that may not be set too */
+	const char		 *excludes; /* a key not to set as well */
 };
 
 static int	conf_check_app_token(char *, const char **);
@@ -175,24 +175,24 @@ static const struct conf_entry conf_table[] = {
 /* Problems of one load, shared with the shortcuts file it names. */
 struct conf_errors {
 	struct strlist	*list;
-	size_t		 count;		/* also those past the cap */
+	size_t		 count;	/* also those past the cap */
 };
 
 struct conf_ctx {
 	const char		*file;		/* for messages */
-	char			*dir;		/* base of relative paths */
+	char			*dir;	/* base of relative paths */
 	struct conf_errors	*errs;
 	struct config		*conf;
 	yaml_document_t		*doc;
-	size_t			 line[CONF_NENTRIES];	/* key seen here */
-	size_t			 fline[CONF_NENTRIES];	/* k_file seen here */
-	int			 given[CONF_NENTRIES];	/* a value was set */
-	int			 fgiven[CONF_NENTRIES];	/* k_file was set */
-	size_t			 section[CONF_NENTRIES]; /* by first entry */
+	/* Indexed like conf_table[]; section[] by a section's first key. */
+	size_t			 line[CONF_NENTRIES];	/* key's line */
+	size_t			 fline[CONF_NENTRIES];	/* k_file's line */
+	int			 given[CONF_NENTRIES];	/* value set */
+	int			 fgiven[CONF_NENTRIES];	/* k_file set */
+	size_t			 section[CONF_NENTRIES];
 };
 
-struct config	*cfg;
-
+/* cfg itself is defined in reactor.c with the other process globals. */
 static char	 conf_errbuf[128];
 
 static void	 conf_error(struct conf_ctx *, size_t, const char *, ...)
@@ -565,8 +565,8 @@ conf_yaml_error(struct conf_ctx *ctx, yaml_parser_t *p, const char *buf,
 	default:
 		line = (size_t)p->problem_mark.line + 1;
 		if (p->context != NULL)
-			conf_error(ctx, line, "syntax error: %s (%s at line %zu)",
-			    problem, p->context,
+			conf_error(ctx, line, "syntax error: %s (%s at line "
+			    "%zu)", problem, p->context,
 			    (size_t)p->context_mark.line + 1);
 		else
 			conf_error(ctx, line, "syntax error: %s", problem);
@@ -640,7 +640,8 @@ static const char *
 conf_suggest(const char *path, const char *const *names, char *buf,
     size_t size)
 {
-	char		 cand[CONF_MAX_NAME + 8], leafbuf[CONF_MAX_NAME + 8];
+	char		 cand[CONF_MAX_NAME + 8];
+	char		 leafbuf[CONF_MAX_NAME + 8];
 	const char	*leaf, *cleaf, *dot;
 	unsigned	 best = 3, d;
 	size_t		 i, k, nleaf = 0;
@@ -666,7 +667,7 @@ conf_suggest(const char *path, const char *const *names, char *buf,
 				continue;
 			/* names are the keys of one mapping: compare leaves. */
 			d = conf_distance(names != NULL ? leaf : path, cand);
-			/* "lb" is not a typo of "tls": short words need less. */
+			/* "lb" is no typo of "tls": short words need less. */
 			if (d < best && d * 3 <= strlen(leaf) + 1) {
 				best = d;
 				strlcpy(buf, cand, size);
@@ -885,8 +886,10 @@ conf_conflict(struct conf_ctx *ctx, size_t i, int from_file, size_t line)
 		o = &conf_table[j];
 		if (!ctx->given[j])
 			continue;
-		if ((e->excludes != NULL && strcmp(e->excludes, o->path) == 0) ||
-		    (o->excludes != NULL && strcmp(o->excludes, e->path) == 0)) {
+		if ((e->excludes != NULL &&
+		    strcmp(e->excludes, o->path) == 0) ||
+		    (o->excludes != NULL &&
+		    strcmp(o->excludes, e->path) == 0)) {
 			conf_error(ctx, line, "%s and %s are both set; use one",
 			    o->path, e->path);
 			return (-1);
@@ -904,7 +907,7 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 	char			*label;
 
 	if (conf_is_null(v))
-		return;		/* as if absent: default or environment */
+		return;	/* as if absent: default or environment */
 	if (conf_conflict(ctx, i, from_file, CONF_LINE(v)) == -1)
 		return;
 	if (from_file)
@@ -925,7 +928,8 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 		label = xstrdup(e->path);
 	if ((s = conf_scalar(ctx, label, v)) != NULL) {
 		if (from_file) {
-			if (conf_check_text(ctx, label, s, CONF_LINE(v), 0) == 0)
+			if (conf_check_text(ctx, label, s, CONF_LINE(v),
+			    0) == 0)
 				conf_secret_file(ctx, i, s, CONF_LINE(v));
 		} else
 			conf_assign(ctx, i, s, CONF_LINE(v), label);
@@ -965,7 +969,8 @@ conf_set_list(struct conf_ctx *ctx, size_t i, yaml_node_t *v)
 			continue;
 		copy = xstrdup(s);
 		if (e->check != NULL && e->check(copy, &errstr) == -1)
-			conf_error(ctx, CONF_LINE(n), "%s: %s", e->path, errstr);
+			conf_error(ctx, CONF_LINE(n), "%s: %s", e->path,
+			    errstr);
 		else
 			strlist_add(sl, copy);
 		free(copy);
@@ -983,7 +988,8 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 	const struct conf_entry	*e = &conf_table[i];
 	struct config		*conf = ctx->conf;
 	const char		*errstr, *why;
-	char			*copy, buf[64], buf2[64], show[CONF_SHOW_PATH];
+	char			*copy, buf[64], buf2[64];
+	char			 show[CONF_SHOW_PATH];
 	const unsigned char	*p;
 	long long		 n;
 	int			 level, fd;
@@ -1066,8 +1072,8 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 		if (conf_parse_size(s, &n) == -1 || n < e->min || n > e->max) {
 			conf_fmt_size(e->min, buf, sizeof(buf));
 			conf_fmt_size(e->max, buf2, sizeof(buf2));
-			conf_error(ctx, line, "%s: must be a size from %s to %s "
-			    "(bytes, or a number with K, M, G or T)", label,
+			conf_error(ctx, line, "%s: must be a size from %s to "
+			    "%s (bytes, or a number with K, M, G or T)", label,
 			    buf, buf2);
 			return;
 		}
@@ -1094,7 +1100,8 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 					    ", " : " or ", sizeof(buf));
 				strlcat(buf, e->names[k], sizeof(buf));
 			}
-			conf_error(ctx, line, "%s: must be one of %s", label, buf);
+			conf_error(ctx, line, "%s: must be one of %s", label,
+			    buf);
 			return;
 		}
 		*(int *)CONF_PTR(conf, e) = (int)k;
@@ -1306,8 +1313,8 @@ conf_parse_shortcut(struct conf_ctx *ctx, yaml_node_t *node,
 	yaml_node_t		*k, *v;
 	const char		*key, *s, *errstr;
 	char			*label, *copy, **dst, *q;
-	size_t			 before = ctx->errs->count, seen[2] = { 0, 0 };
-	size_t			 which;
+	size_t			 before = ctx->errs->count, which;
+	size_t			 seen[2] = { 0, 0 };
 
 	memset(out, 0, sizeof(*out));
 	if (node->type != YAML_MAPPING_NODE) {
@@ -1348,7 +1355,8 @@ conf_parse_shortcut(struct conf_ctx *ctx, yaml_node_t *node,
 			continue;
 		}
 		if ((s = conf_scalar(ctx, label, v)) == NULL ||
-		    conf_check_text(ctx, label, s, CONF_LINE(v), which) == -1) {
+		    conf_check_text(ctx, label, s, CONF_LINE(v),
+		    which == 1) == -1) {
 			free(label);
 			continue;
 		}
@@ -1475,7 +1483,8 @@ conf_rules(struct conf_ctx *ctx)
 	struct url	 u;
 	const char	*errstr;
 	size_t		 len;
-	int		 fi = conf_find("jira.flavor"), ui = conf_find("jira.url");
+	int		 fi = conf_find("jira.flavor");
+	int		 ui = conf_find("jira.url");
 
 	if (ctx->given[conf_find("jira.email")])
 		return;
@@ -1679,17 +1688,24 @@ config_check_base_url(const char *s, const char **errstr)
 {
 	struct url		 u;
 	const unsigned char	*p;
+	const char		*auth;
 	int			 rv = -1;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p <= 0x20 || *p >= 0x7f) {
-			*errstr = "must be ASCII without spaces (percent-encode "
-			    "other characters)";
+			*errstr = "must be ASCII without spaces "
+			    "(percent-encode other characters)";
 			return (-1);
 		}
 	}
 	if (!str_has_prefix(s, "https://") && !str_has_prefix(s, "http://")) {
 		*errstr = "must be an https:// URL";
+		return (-1);
+	}
+	auth = strstr(s, "://") + 3;
+	if (memchr(auth, '@', strcspn(auth, "/?#")) != NULL) {
+		*errstr = "must not contain user information (credentials "
+		    "belong in the token keys)";
 		return (-1);
 	}
 	if (url_parse(s, &u, errstr) == -1)

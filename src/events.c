@@ -170,6 +170,7 @@ events_handle(struct envelope *env)
 {
 	if (env->type == NULL || env->payload == NULL)
 		return;
+	log_debug("envelope %s (%s)", env->envelope_id, env->type);
 	if (strcmp(env->type, "events_api") == 0)
 		events_api(env);
 	else if (strcmp(env->type, "interactive") == 0)

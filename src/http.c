@@ -165,12 +165,12 @@ struct http_req {
 	struct event		*timer;	/* deadline, backoff, delivery */
 	enum http_req_state	 state;
 	int			 attempts;
-	int			 replayed;	/* the one stale-connection replay */
+	int			 replayed;	/* stale replay used */
 	int			 fresh;		/* skip idle connections */
 
 	/* This attempt. */
 	int			 sent;		/* request bytes handed over */
-	int			 reused;	/* on a connection used before */
+	int			 reused;	/* on a used connection */
 	int			 got_bytes;	/* any response byte seen */
 	enum http_parse		 pstate;
 	int			 minor;		/* HTTP/1.x */
@@ -205,7 +205,9 @@ struct http_conn {
 	struct http_req		*req;
 	struct event		*idle_timer;
 	enum http_conn_state	 state;
-	unsigned		 served;
+	unsigned		 served;	/* responses read */
+	int			 idled;		/* has been idle */
+	int			 eof;		/* the server closed it */
 	int			 clean;		/* send close_notify on free */
 
 	TAILQ_ENTRY(http_conn)	 ientry;	/* pool idle list */
@@ -225,11 +227,16 @@ struct http_pool {
 };
 TAILQ_HEAD(http_pools, http_pool);
 
-static struct http_dials	 http_dials = TAILQ_HEAD_INITIALIZER(http_dials);
-static struct http_reqs		 http_reqs = TAILQ_HEAD_INITIALIZER(http_reqs);
-static struct http_conns	 http_conns = TAILQ_HEAD_INITIALIZER(http_conns);
-static struct http_conns	 http_dead = TAILQ_HEAD_INITIALIZER(http_dead);
-static struct http_pools	 http_pools = TAILQ_HEAD_INITIALIZER(http_pools);
+static struct http_dials	 http_dials =
+				    TAILQ_HEAD_INITIALIZER(http_dials);
+static struct http_reqs		 http_reqs =
+				    TAILQ_HEAD_INITIALIZER(http_reqs);
+static struct http_conns	 http_conns =
+				    TAILQ_HEAD_INITIALIZER(http_conns);
+static struct http_conns	 http_dead =
+				    TAILQ_HEAD_INITIALIZER(http_dead);
+static struct http_pools	 http_pools =
+				    TAILQ_HEAD_INITIALIZER(http_pools);
 static uint64_t			 http_dial_next_id;
 static int			 http_ninflight;
 static int			 http_max_per_host = HTTP_DEFAULT_PER_HOST;
@@ -773,7 +780,7 @@ http_conn_dial_cb(struct bufferevent *bev, const char *error, void *arg)
 			http_req_detach(req);
 		http_conn_close(conn, error, 0);
 		if (req != NULL) {
-			/* Nothing was sent: retryable unless it would repeat. */
+			/* Nothing was sent: retry unless it would repeat. */
 			http_req_fail(req, kind == HTTP_DIAL_ETIMEOUT ?
 			    "timeout" : error, kind != HTTP_DIAL_EVERIFY &&
 			    kind != HTTP_DIAL_EINVAL);
@@ -803,7 +810,7 @@ http_conn_send(struct http_conn *conn, struct http_req *req)
 	conn->state = HTTP_CONN_BUSY;
 	evtimer_del(conn->idle_timer);
 	req->sent = 1;
-	req->reused = conn->served > 0;
+	req->reused = conn->served > 0 || conn->idled;
 	bufferevent_disable(conn->bev, EV_WRITE);
 	evbuffer_add(out, req->head, req->head_len);
 	if (req->body_len > 0)
@@ -826,6 +833,7 @@ http_conn_available(struct http_conn *conn)
 		return;
 	}
 	conn->state = HTTP_CONN_IDLE;
+	conn->idled = 1;
 	TAILQ_INSERT_HEAD(&pool->idle, conn, ientry);
 	http_ms_to_tv(HTTP_IDLE_MS, &tv);
 	evtimer_add(conn->idle_timer, &tv);
@@ -881,7 +889,7 @@ http_conn_close(struct http_conn *conn, const char *why, int clean)
 		/* Callbacks off first: nothing may run after this (4.7). */
 		bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
 		bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
-		conn->clean = clean && evbuffer_get_length(
+		conn->clean = clean && !conn->eof && evbuffer_get_length(
 		    bufferevent_get_output(conn->bev)) == 0;
 	}
 	pool->nconns--;
@@ -983,6 +991,7 @@ http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			/* The close is the framing: the body is complete. */
 			req->pstate = HTTP_P_DONE;
 			req->conn_close = 1;
+			conn->eof = 1;
 			http_conn_response(conn);
 			return;
 		}
@@ -1263,6 +1272,11 @@ http_req_free(struct http_req *req)
 	http_req_reset(req);
 	event_free(req->timer);
 	evbuffer_free(req->body_buf);
+	/* The head carries the caller's credentials. */
+	if (req->head != NULL)
+		explicit_bzero(req->head, req->head_len);
+	if (req->body != NULL)
+		explicit_bzero(req->body, req->body_len);
 	free(req->head);
 	free(req->body);
 	free(req->log_name);
@@ -1453,10 +1467,10 @@ http_req_timer_cb(evutil_socket_t fd, short events, void *arg)
 	switch (req->state) {
 	case HTTP_REQ_ACTIVE:
 		conn = req->conn;
-		pool = conn->pool;
+		pool = req->pool;
 		http_req_detach(req);
 		/* A dial goes on for the queue; a used connection is lost. */
-		if (conn->state != HTTP_CONN_DIALING)
+		if (conn != NULL && conn->state != HTTP_CONN_DIALING)
 			http_conn_close(conn, "request timed out", 0);
 		http_req_fail(req, "timeout", 1);
 		http_pool_dispatch(pool);
@@ -1722,8 +1736,8 @@ http_headers_done(struct http_req *req, const char **bad)
 				while (n > 0 && (p[n - 1] == ' ' ||
 				    p[n - 1] == '\t'))
 					n--;
-				if (n != 7 || strncasecmp(p, "chunked", 7) != 0 ||
-				    chunked) {
+				if (n != 7 || chunked ||
+				    strncasecmp(p, "chunked", 7) != 0) {
 					*bad = "bad response: unsupported "
 					    "transfer coding";
 					return (-1);
@@ -1837,7 +1851,8 @@ http_parse(struct http_req *req, struct evbuffer *in, const char **bad)
 			req->pstate = HTTP_P_CHUNK_END;
 			break;
 		case HTTP_P_CHUNK_SIZE:
-			rv = http_getline(in, HTTP_MAX_CHUNK_LINE, &line, &used);
+			rv = http_getline(in, HTTP_MAX_CHUNK_LINE, &line,
+			    &used);
 			if (rv == 0)
 				return (0);
 			if (rv < 0) {

@@ -237,8 +237,8 @@ main_run(const char *path, int debug)
 	http_init();
 	schedule_init();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		main_sigev[i] = evsignal_new(reactor_base, sigs[i],
-		    main_signal_cb, NULL);
+		main_sigev[i] = event_new(reactor_base, sigs[i],
+		    EV_SIGNAL | EV_PERSIST, main_signal_cb, NULL);
 		evsignal_add(main_sigev[i], NULL);
 	}
 	schedule_every("expire-events", 3600, main_expire_events, NULL);
@@ -253,8 +253,11 @@ main_run(const char *path, int debug)
 	slack_shutdown();
 	http_shutdown();
 	schedule_free();
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		event_free(main_sigev[i]);
+		/* A second SIGTERM (timeout(1) sends two) must not kill us. */
+		signal(sigs[i], SIG_IGN);
+	}
 	if (main_drain_ev != NULL)
 		event_free(main_drain_ev);
 	/* Run deferred frees (old configs, closed sockets). */

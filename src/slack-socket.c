@@ -33,7 +33,7 @@
 #define SOCKET_PING_MS		5000
 #define SOCKET_PONG_TIMEOUT_MS	10000
 #define SOCKET_HELLO_TIMEOUT_MS	15000
-#define SOCKET_STABLE_MS	60000	/* up this long: reset the backoff */
+#define SOCKET_STABLE_MS	60000	/* up this long: reset backoff */
 #define SOCKET_BACKOFF_BASE_MS	1000
 #define SOCKET_BACKOFF_CAP_MS	60000
 #define SOCKET_DISABLED_MS	(10 * 60 * 1000)	/* link_disabled */
@@ -49,11 +49,12 @@ TAILQ_HEAD(socket_acks, socket_ack);
 struct socket_conn {
 	uint64_t		 id;
 	struct ws		*ws;
-	char			*host;		/* for logs; never the URL */
+	char			*host;	/* for logs; never the URL */
 	int			 hello;		/* "hello" received */
 	int			 draining;	/* got "disconnect" */
-	int			 retire;	/* close after the next flush */
-	int			 dead;		/* closed; freed by the reaper */
+	int			 retire;	/* close at next flush */
+	const char		*retire_why;
+	int			 dead;		/* reaper frees it */
 	uint64_t		 envelopes;
 	struct event		 hello_timer;
 	struct event		 stable_timer;
@@ -75,7 +76,7 @@ static uint64_t			 socket_next_id;
 static uint64_t			 socket_envelope_count;
 static int			 socket_flush_queued;
 static int			 socket_reap_queued;
-static int			 socket_depth;	/* inside a ws callback */
+static int			 socket_depth;	/* in a ws callback */
 
 static void	socket_open_now(void);
 static void	socket_open_cb(const struct slack_result *, void *);
@@ -213,8 +214,8 @@ socket_open_cb(const struct slack_result *res, void *arg)
 		    "unknown error", res->error != NULL &&
 		    (strcmp(res->error, "invalid_auth") == 0 ||
 		    strcmp(res->error, "not_authed") == 0) ?
-		    " (check slack.app_token: an xapp- token with "
-		    "connections:write)" : "", (unsigned long long)delay);
+		    " (check slack.app_token: an app-level token with the "
+		    "connections:write scope)" : "", (unsigned long long)delay);
 		socket_schedule(delay);
 		return;
 	}
@@ -517,6 +518,7 @@ socket_hello(struct socket_conn *c, const cJSON *j)
 	TAILQ_FOREACH(old, &socket_conns, entry) {
 		if (old != c && !old->dead && old->draining) {
 			old->retire = 1;
+			old->retire_why = "replaced";
 			retired++;
 		}
 	}
@@ -540,7 +542,12 @@ socket_disconnect(struct socket_conn *c, const cJSON *j)
 	    reason);
 	c->draining = 1;
 	evtimer_del(&c->hello_timer);
-	socket_need_conn(1);
+	/*
+	 * A routine refresh of a working connection is answered at once.
+	 * One that never said hello (too_many_websockets, say) backs off,
+	 * or every new connection would ask for the next in a tight loop.
+	 */
+	socket_need_conn(c->hello);
 }
 
 /* Socket Mode was turned off for the app: retrying soon is pointless. */
@@ -557,11 +564,12 @@ socket_link_disabled(void)
 		if (!c->dead) {
 			c->draining = 1;
 			c->retire = 1;
+			c->retire_why = "link_disabled";
 		}
 	}
 	socket_queue_flush();
 	delay = SOCKET_DISABLED_MS + rand_uniform(SOCKET_DISABLED_MS / 5);
-	log_info("socket mode: trying again in %llu s",
+	log_warnx("socket mode: retrying in %llu s",
 	    (unsigned long long)delay / 1000);
 	if (socket_retry_ready)
 		evtimer_del(&socket_retry_timer);
@@ -642,10 +650,10 @@ socket_flush_cb(void *arg)
 			free(a);
 		}
 		if (c->retire) {
-			log_info("socket mode: closing the replaced "
-			    "connection to %s (%llu envelopes)", c->host,
+			log_info("socket mode: closing the connection to %s "
+			    "(%s; %llu envelopes)", c->host, c->retire_why,
 			    (unsigned long long)c->envelopes);
-			socket_conn_close(c, "replaced");
+			socket_conn_close(c, c->retire_why);
 		}
 	}
 }

@@ -178,7 +178,7 @@ tls_error(struct bufferevent *bev)
 {
 	static char	 buf[TLS_ERROR_MAX];
 	SSL		*ssl;
-	unsigned long	 e, first = 0;
+	unsigned long	 e, oldest = 0;
 	long		 vr;
 	const char	*reason;
 	int		 saved = errno;
@@ -189,20 +189,21 @@ tls_error(struct bufferevent *bev)
 	 * first; the oldest error is the cause, so keep the last one.
 	 */
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		first = e;
+		oldest = e;
 	if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(buf, sizeof(buf), "certificate verify failed: %s",
 		    X509_verify_cert_error_string(vr));
 		return (buf);
 	}
-	if (first != 0) {
-		if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
-		    ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+	if (oldest != 0) {
+		/* Only without SSL_OP_IGNORE_UNEXPECTED_EOF; kept honest. */
+		if (ERR_GET_LIB(oldest) == ERR_LIB_SSL && ERR_GET_REASON(
+		    oldest) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
 			return ("connection closed without close_notify");
-		if ((reason = ERR_reason_error_string(first)) != NULL)
+		if ((reason = ERR_reason_error_string(oldest)) != NULL)
 			snprintf(buf, sizeof(buf), "%s", reason);
 		else
-			ERR_error_string_n(first, buf, sizeof(buf));
+			ERR_error_string_n(oldest, buf, sizeof(buf));
 		return (buf);
 	}
 	/* A socket error leaves nothing in the queue, only errno. */

@@ -36,10 +36,10 @@
 #include "incidentd.h"
 
 #define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_HEADER_MAX		(16 * 1024)	/* 101 response, all headers */
-#define WS_OUTPUT_HIGH		(1024 * 1024)	/* stop reading above this */
-#define WS_OUTPUT_LOW		(WS_OUTPUT_HIGH / 2)	/* resume below this */
-#define WS_QUEUE_MAX		(16 * 1024 * 1024)	/* refuse to send more */
+#define WS_HEADER_MAX		(16 * 1024)	/* the whole 101 head */
+#define WS_OUTPUT_HIGH		(1024 * 1024)	/* pause reads above */
+#define WS_OUTPUT_LOW		(512 * 1024)	/* resume below */
+#define WS_QUEUE_MAX		(16 * 1024 * 1024) /* refuse sends above */
 #define WS_DIAL_TIMEOUT_MS	10000
 #define WS_HANDSHAKE_TIMEOUT_MS	10000
 #define WS_LINGER_MS		2000
@@ -48,7 +48,7 @@ enum ws_state {
 	WS_DIALING = 0,		/* waiting for http_dial */
 	WS_HANDSHAKE,		/* Upgrade sent, waiting for 101 */
 	WS_OPEN,		/* frames flow; user callbacks run */
-	WS_CLOSING,		/* close frame queued; flushing, no callbacks */
+	WS_CLOSING,		/* our close is out; no callbacks */
 	WS_DONE			/* torn down; free is deferred */
 };
 
@@ -59,29 +59,29 @@ struct ws {
 	char			*host;
 	int			 port;
 	int			 tls;
-	char			*path;		/* may hold a secret ticket */
+	char			*path;	/* may hold a secret ticket */
 	int			 ping_interval_ms;
 	int			 pong_timeout_ms;
 
 	struct http_dial	*dial;
-	int			 in_dial;	/* inside the http_dial call */
-	int			 dial_done;	/* ws_dial_cb has run */
-	char			*dial_error;	/* failure reported during it */
+	int			 in_dial;	/* in http_dial() */
+	int			 dial_done;	/* ws_dial_cb ran */
+	char			*dial_error;	/* reported in it */
 	struct bufferevent	*bev;
 	wslay_event_context_ptr	 ctx;
 	char			 key[25];
 
-	int			 reported;	/* closed cb called (or ws_close) */
-	int			 recv_depth;	/* inside wslay_event_recv */
-	int			 close_pending;	/* ws_close during recv */
-	int			 paused;	/* reading stopped: output full */
-	int			 send_failed;	/* failure report deferred */
+	int			 reported;	/* no closed cb now */
+	int			 recv_depth;	/* in wslay_event_recv */
+	int			 close_pending;	/* ws_close in recv */
+	int			 paused;	/* output full */
+	int			 send_failed;	/* report deferred */
 	uint64_t		 pings;
 
 	struct event		 hs_timer;	/* handshake deadline */
-	struct event		 ping_timer;	/* every ping_interval */
-	struct event		 pong_timer;	/* nothing heard since a ping */
-	struct event		 linger_timer;	/* bound on a clean close */
+	struct event		 ping_timer;	/* every interval */
+	struct event		 pong_timer;	/* silence after ping */
+	struct event		 linger_timer;	/* clean close bound */
 
 	TAILQ_ENTRY(ws)		 entry;
 };
@@ -93,6 +93,7 @@ static struct ws_list	ws_all = TAILQ_HEAD_INITIALIZER(ws_all);
 static void	ws_dial_cb(struct bufferevent *, const char *, void *);
 static void	ws_dial_failed_cb(void *);
 static void	ws_send_failed_cb(void *);
+static const char *ws_dial_reason(const char *);
 static void	ws_start_handshake(struct ws *);
 static void	ws_handshake_read(struct ws *);
 static int	ws_check_response(struct ws *, char *, char **);
@@ -115,8 +116,8 @@ static void	ws_hs_timer_cb(evutil_socket_t, short, void *);
 static void	ws_ping_timer_cb(evutil_socket_t, short, void *);
 static void	ws_pong_timer_cb(evutil_socket_t, short, void *);
 static void	ws_linger_timer_cb(evutil_socket_t, short, void *);
-static ssize_t	ws_wslay_recv_cb(wslay_event_context_ptr, uint8_t *, size_t,
-		    int, void *);
+static ssize_t	ws_wslay_recv_cb(wslay_event_context_ptr, uint8_t *,
+		    size_t, int, void *);
 static ssize_t	ws_wslay_send_cb(wslay_event_context_ptr, const uint8_t *,
 		    size_t, int, void *);
 static int	ws_wslay_genmask_cb(wslay_event_context_ptr, uint8_t *,
@@ -240,7 +241,7 @@ ws_open(const char *url, const struct ws_cbs *cbs, void *arg,
 	if (!ws->dial_done) {
 		ws->dial = dial;
 		if (dial == NULL)
-			ws->dial_error = xstrdup("could not start connecting");
+			ws->dial_error = xstrdup("connect: could not start");
 	}
 	if (ws->dial_error != NULL) {
 		/* The caller does not hold the ws yet: report next turn. */
@@ -256,7 +257,22 @@ ws_dial_failed_cb(void *arg)
 
 	if (ws->state != WS_DIALING)
 		return;		/* ws_close came first */
-	ws_fail(ws, 0, "connect: %s", ws->dial_error);
+	ws_fail(ws, 0, "%s", ws_dial_reason(ws->dial_error));
+}
+
+/* http_dial's errors say which step failed ("dns: ...", "tls: ..."). */
+static const char *
+ws_dial_reason(const char *error)
+{
+	static char	buf[256];
+
+	if (error == NULL)
+		return ("connect: failed");
+	if (str_has_prefix(error, "connect: ") ||
+	    str_has_prefix(error, "dns: ") || str_has_prefix(error, "tls: "))
+		return (error);
+	snprintf(buf, sizeof(buf), "connect: %s", error);
+	return (buf);
 }
 
 static void
@@ -285,12 +301,10 @@ ws_dial_cb(struct bufferevent *bev, const char *error, void *arg)
 	if (bev == NULL) {
 		if (ws->in_dial) {
 			free(ws->dial_error);
-			ws->dial_error = xstrdup(error != NULL ? error :
-			    "failed");
+			ws->dial_error = xstrdup(ws_dial_reason(error));
 			return;
 		}
-		ws_fail(ws, 0, "connect: %s", error != NULL ? error :
-		    "failed");
+		ws_fail(ws, 0, "%s", ws_dial_reason(error));
 		return;
 	}
 	ws->bev = bev;
@@ -403,7 +417,7 @@ ws_check_response(struct ws *ws, char *head, char **reason)
 			continue;
 		}
 		if (*line == '\0')
-			break;		/* the blank line ending the head */
+			break;	/* the blank line ending the head */
 		if (*line == ' ' || *line == '\t' ||
 		    (colon = strchr(line, ':')) == NULL || colon == line) {
 			xasprintf(reason, "handshake: malformed header line");
@@ -601,7 +615,7 @@ ws_wslay_msg_cb(wslay_event_context_ptr ctx,
 		return;
 	}
 	if (ws->state != WS_OPEN)
-		return;		/* ws_close was called: deliver nothing */
+		return;	/* ws_close was called: deliver nothing */
 	if (m->opcode == WSLAY_TEXT_FRAME && ws->cbs.message != NULL)
 		ws->cbs.message(ws, m->msg != NULL ? (const char *)m->msg : "",
 		    m->msg_length, ws->arg);

@@ -26,8 +26,10 @@ cmp_ok($pm[1]{time} - $pm[0]{time}, '>=', 1.9,
 ok($d->loggrep(qr/429/), 'the rate limit was logged');
 
 # A Slack error (ok:false) is reported clearly in the log.
-$sb->message(text => '<@U0BOT> help', channel => 'C0RANDOM');
-ok($d->loggrep(qr/chat\.postMessage failed: not_in_channel/),
+$sb->fault(service => 'slack', match => 'chat.postMessage', status => 200,
+    count => 1, body => { ok => JSON::PP::false, error => 'channel_not_found' });
+$sb->message(text => '<@U0BOT> help');
+ok($d->loggrep(qr/chat\.postMessage failed: channel_not_found/),
     'Slack error code logged');
 
 is($d->stop, 0, 'clean exit');

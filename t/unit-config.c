@@ -208,8 +208,8 @@ test_base_url(void)
 		{ "http://127.1.2.3/api", NULL },
 		{ "http://localhost:1234/", NULL },
 		{ "http://[::1]:8082", NULL },
-		{ "http://slack.com/api",
-		    "http:// is only allowed for loopback hosts; use https://" },
+		{ "http://slack.com/api", "http:// is only allowed for "
+		    "loopback hosts; use https://" },
 		{ "http://10.0.0.1", "http:// is only allowed for loopback "
 		    "hosts; use https://" },
 		{ "http://localhost.example.com", "http:// is only allowed "
@@ -221,15 +221,17 @@ test_base_url(void)
 		{ "https://", "missing host" },
 		{ "https://x.com:0", "invalid port" },
 		{ "https://x.com:99999", "invalid port" },
-		{ "https://user:pw@x.com", "invalid character in host" },
+		{ "https://user:pw@x.com", "must not contain user information "
+		    "(credentials belong in the token keys)" },
+		{ "https://x.com/a@b", NULL },
 		{ "https://x.com/a?b=c", "must not contain a query or "
 		    "fragment" },
 		{ "https://x.com/#top", "must not contain a query or "
 		    "fragment" },
 		{ "https://exa mple.com", "must be ASCII without spaces "
 		    "(percent-encode other characters)" },
-		{ "https://example.com/\xc3\xa9", "must be ASCII without spaces "
-		    "(percent-encode other characters)" },
+		{ "https://example.com/\xc3\xa9", "must be ASCII without "
+		    "spaces (percent-encode other characters)" },
 	};
 	const char	*errstr;
 	char		 label[128];
@@ -470,24 +472,24 @@ test_fixture_errors(void)
 		    "(an app-level token with connections:write)",
 		"@/bad-values.yaml:9: slack.bot_token: must be printable ASCII "
 		    "without spaces",
-		"@/bad-values.yaml:12: slack.incident_managers: must be a Slack "
-		    "user id (U or W, then uppercase letters and digits, like "
-		    "U012AB3CD)",
+		"@/bad-values.yaml:12: slack.incident_managers: must be a "
+		    "Slack user id (U or W, then uppercase letters and digits, "
+		    "like U012AB3CD)",
 		"@/bad-values.yaml:13: slack.incident_managers: expected a "
 		    "single value, got a mapping",
 		"@/bad-values.yaml:14: slack.timeline_emoji: must be an emoji "
 		    "name like memo (a-z, 0-9, _, +, ' and -)",
-		"@/bad-values.yaml:15: slack.channel_prefix: must be at most 20 "
-		    "characters of a-z, 0-9, _ and - (Slack channel names are "
-		    "lowercase)",
+		"@/bad-values.yaml:15: slack.channel_prefix: must be at most "
+		    "20 characters of a-z, 0-9, _ and - (Slack channel names "
+		    "are lowercase)",
 		"@/bad-values.yaml:17: jira.url: must be an https:// URL",
 		"@/bad-values.yaml:18: jira.email: must be an email address "
 		    "like name@example.com",
 		"@/bad-values.yaml:19: jira.api_token: control characters are "
 		    "not allowed",
-		"@/bad-values.yaml:20: jira.project: must be a Jira project key "
-		    "(an uppercase letter, then uppercase letters, digits or _, "
-		    "like INC)",
+		"@/bad-values.yaml:20: jira.project: must be a Jira project "
+		    "key (an uppercase letter, then uppercase letters, digits "
+		    "or _, like INC)",
 		"@/bad-values.yaml:22: jira.aar_field: must be a custom field "
 		    "id like customfield_10050",
 		"@/bad-values.yaml:23: jira.followup_label: must be a Jira "
@@ -500,9 +502,9 @@ test_fixture_errors(void)
 		    "allowed",
 		"@/bad-values.yaml:28: pagerduty.from: must be an email "
 		    "address like name@example.com",
-		"@/bad-values.yaml:29: pagerduty.incident_manager_service: must "
-		    "be a PagerDuty id (uppercase letters and digits, like "
-		    "PABC123)",
+		"@/bad-values.yaml:29: pagerduty.incident_manager_service: "
+		    "must be a PagerDuty id (uppercase letters and digits, "
+		    "like PABC123)",
 		"@/bad-values.yaml:30: pagerduty.default_service: must be a "
 		    "PagerDuty id (uppercase letters and digits, like PABC123)",
 		"@/bad-values.yaml:31: pagerduty.max_concurrency: must be a "
@@ -589,17 +591,17 @@ test_fixture_errors(void)
 	};
 	static const char *const uses_bad_shortcuts[] = {
 		"@/bad-shortcuts.yaml:4: Bad Name: invalid shortcut name (use "
-		    "up to 64 lowercase letters, digits, _ and -, starting with "
-		    "a letter or digit)",
+		    "up to 64 lowercase letters, digits, _ and -, starting "
+		    "with a letter or digit)",
 		"@/bad-shortcuts.yaml:7: unknown key db.servce (did you mean "
 		    "service?)",
 		"@/bad-shortcuts.yaml:6: db: missing required key service",
-		"@/bad-shortcuts.yaml:8: cache: expected a mapping with service "
-		    "and description, got a single value",
+		"@/bad-shortcuts.yaml:8: cache: expected a mapping with "
+		    "service and description, got a single value",
 		"@/bad-shortcuts.yaml:9: duplicate shortcut web (first at line "
 		    "1)",
-		"@/bad-shortcuts.yaml:12: queue.service: must be a PagerDuty id "
-		    "(uppercase letters and digits, like PABC123)",
+		"@/bad-shortcuts.yaml:12: queue.service: must be a PagerDuty "
+		    "id (uppercase letters and digits, like PABC123)",
 		"@/bad-shortcuts.yaml:13: queue.description: expected a single "
 		    "value, got a list",
 		"@/bad-shortcuts.yaml:15: lb.service: a value is required",
@@ -683,7 +685,8 @@ test_hostile(void)
 {
 	struct strlist	 errors = { NULL, 0 };
 	struct config	*c;
-	char		*path, *big, *want, *s;
+	char		*path, *big, *want;
+	const char	*s;
 	size_t		 i, len;
 	FILE		*f;
 
@@ -797,17 +800,17 @@ test_shortcuts(void)
 {
 	static const char *const bad[] = {
 		"@/bad-shortcuts.yaml:4: Bad Name: invalid shortcut name (use "
-		    "up to 64 lowercase letters, digits, _ and -, starting with "
-		    "a letter or digit)",
+		    "up to 64 lowercase letters, digits, _ and -, starting "
+		    "with a letter or digit)",
 		"@/bad-shortcuts.yaml:7: unknown key db.servce (did you mean "
 		    "service?)",
 		"@/bad-shortcuts.yaml:6: db: missing required key service",
-		"@/bad-shortcuts.yaml:8: cache: expected a mapping with service "
-		    "and description, got a single value",
+		"@/bad-shortcuts.yaml:8: cache: expected a mapping with "
+		    "service and description, got a single value",
 		"@/bad-shortcuts.yaml:9: duplicate shortcut web (first at line "
 		    "1)",
-		"@/bad-shortcuts.yaml:12: queue.service: must be a PagerDuty id "
-		    "(uppercase letters and digits, like PABC123)",
+		"@/bad-shortcuts.yaml:12: queue.service: must be a PagerDuty "
+		    "id (uppercase letters and digits, like PABC123)",
 		"@/bad-shortcuts.yaml:13: queue.description: expected a single "
 		    "value, got a list",
 		"@/bad-shortcuts.yaml:15: lb.service: a value is required",

@@ -98,6 +98,8 @@ sub merge {
 	return $a;
 }
 
+# The child gets alarm(120) across exec, like memcached's timedrun: a hung
+# process dies on its own, and signals reach it directly.
 sub spawn {
 	my ($out, $err, @cmd) = @_;
 	my $pid = fork();
@@ -106,6 +108,7 @@ sub spawn {
 		open(STDIN, '<', '/dev/null');
 		open(STDOUT, '>>', $out) or die "$out: $!";
 		open(STDERR, '>>', $err) or die "$err: $!";
+		alarm(120);
 		exec(@cmd) or die "exec $cmd[0]: $!";
 	}
 	push @CHILDREN, $pid;
@@ -113,6 +116,7 @@ sub spawn {
 }
 
 END {
+	local $?;
 	# Anything a failed test left running.
 	for my $pid (@CHILDREN) {
 		kill('KILL', $pid) if kill(0, $pid);
@@ -232,6 +236,7 @@ sub fault { my ($s, %f) = @_; return $s->post('/control/fault', \%f) }
 
 sub stop {
 	my ($self) = @_;
+	local $?;
 	return if !$self->{pid};
 	kill('TERM', $self->{pid});
 	waitpid($self->{pid}, 0);
@@ -293,7 +298,6 @@ sub start {
 	    '-c', $self->{conf});
 	unshift @cmd, 'valgrind', '--error-exitcode=99', '--leak-check=full',
 	    '-q' if $ENV{INCIDENTD_TEST_VALGRIND};
-	unshift @cmd, 'timeout', '120';
 	$self->{pid} = IncidentTest::spawn("$self->{log}.out", $self->{log},
 	    @cmd);
 	IncidentTest::wait_for(sub {
@@ -339,6 +343,7 @@ sub signal { kill($_[1], $_[0]{pid}) }
 # SIGTERM and wait; returns the exit status.
 sub stop {
 	my ($self) = @_;
+	local $?;
 	return 0 if !$self->{pid};
 	kill('TERM', $self->{pid});
 	waitpid($self->{pid}, 0);
@@ -349,6 +354,7 @@ sub stop {
 
 sub kill9 {
 	my ($self) = @_;
+	local $?;
 	kill('KILL', $self->{pid});
 	waitpid($self->{pid}, 0);
 	delete $self->{pid};

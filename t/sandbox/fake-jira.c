@@ -158,27 +158,28 @@ static const struct fj_resolution fj_resolutions[] = {
 	    "issue." },
 	{ "10003", "Cannot Reproduce", "This issue couldn't be reproduced." },
 };
-#define FJ_NRESOLUTIONS	(sizeof fj_resolutions / sizeof fj_resolutions[0])
+#define FJ_NRESOLUTIONS	(sizeof fj_resolutions / \
+			    sizeof fj_resolutions[0])
 
 /* Field kinds, for validation, rendering and JQL. */
 enum fj_kind {
-	FK_SUMMARY,
-	FK_DESCRIPTION,
-	FK_STATUS,
-	FK_CREATED,
-	FK_UPDATED,
-	FK_RESOLUTIONDATE,
-	FK_RESOLUTION,
-	FK_DUEDATE,
-	FK_LABELS,
-	FK_ASSIGNEE,
-	FK_REPORTER,
-	FK_ISSUETYPE,
-	FK_PROJECT,
-	FK_COMMENT,
-	FK_CF_DATE,
-	FK_CF_TEXT,
-	FK_CF_TEXTAREA
+	FJ_FK_SUMMARY,
+	FJ_FK_DESCRIPTION,
+	FJ_FK_STATUS,
+	FJ_FK_CREATED,
+	FJ_FK_UPDATED,
+	FJ_FK_RESOLUTIONDATE,
+	FJ_FK_RESOLUTION,
+	FJ_FK_DUEDATE,
+	FJ_FK_LABELS,
+	FJ_FK_ASSIGNEE,
+	FJ_FK_REPORTER,
+	FJ_FK_ISSUETYPE,
+	FJ_FK_PROJECT,
+	FJ_FK_COMMENT,
+	FJ_FK_CF_DATE,
+	FJ_FK_CF_TEXT,
+	FJ_FK_CF_TEXTAREA
 };
 struct fj_field {
 	const char	*id;
@@ -186,7 +187,7 @@ struct fj_field {
 	enum fj_kind	 kind;
 	int		 navigable;
 	int		 orderable;	/* may appear in ORDER BY */
-	int		 settable;	/* on the create and edit screens */
+	int		 settable;	/* on the create and edit screen */
 	const char	*schema_type;
 	const char	*schema_items;
 	const char	*schema_custom;	/* custom field type key */
@@ -194,39 +195,40 @@ struct fj_field {
 };
 #define FJ_CF_PREFIX	"com.atlassian.jira.plugin.system.customfieldtypes:"
 static const struct fj_field fj_fields[] = {
-	{ "summary", "Summary", FK_SUMMARY, 1, 1, 1, "string", NULL, NULL,
+	{ "summary", "Summary", FJ_FK_SUMMARY, 1, 1, 1, "string", NULL, NULL,
 	    0 },
-	{ "description", "Description", FK_DESCRIPTION, 1, 0, 1, "string",
+	{ "description", "Description", FJ_FK_DESCRIPTION, 1, 0, 1, "string",
 	    NULL, NULL, 0 },
-	{ "status", "Status", FK_STATUS, 1, 1, 0, "status", NULL, NULL, 0 },
-	{ "created", "Created", FK_CREATED, 1, 1, 0, "datetime", NULL, NULL,
+	{ "status", "Status", FJ_FK_STATUS, 1, 1, 0, "status", NULL, NULL, 0 },
+	{ "created", "Created", FJ_FK_CREATED, 1, 1, 0, "datetime", NULL, NULL,
 	    0 },
-	{ "updated", "Updated", FK_UPDATED, 1, 1, 0, "datetime", NULL, NULL,
+	{ "updated", "Updated", FJ_FK_UPDATED, 1, 1, 0, "datetime", NULL, NULL,
 	    0 },
-	{ "resolutiondate", "Resolved", FK_RESOLUTIONDATE, 1, 1, 0,
+	{ "resolutiondate", "Resolved", FJ_FK_RESOLUTIONDATE, 1, 1, 0,
 	    "datetime", NULL, NULL, 0 },
-	{ "resolution", "Resolution", FK_RESOLUTION, 1, 1, 0, "resolution",
+	{ "resolution", "Resolution", FJ_FK_RESOLUTION, 1, 1, 0, "resolution",
 	    NULL, NULL, 0 },
-	{ "duedate", "Due date", FK_DUEDATE, 1, 1, 1, "date", NULL, NULL, 0 },
-	{ "labels", "Labels", FK_LABELS, 1, 0, 1, "array", "string", NULL,
+	{ "duedate", "Due date", FJ_FK_DUEDATE, 1, 1, 1, "date", NULL, NULL,
 	    0 },
-	{ "assignee", "Assignee", FK_ASSIGNEE, 1, 1, 1, "user", NULL, NULL,
+	{ "labels", "Labels", FJ_FK_LABELS, 1, 0, 1, "array", "string", NULL,
 	    0 },
-	{ "reporter", "Reporter", FK_REPORTER, 1, 1, 1, "user", NULL, NULL,
+	{ "assignee", "Assignee", FJ_FK_ASSIGNEE, 1, 1, 1, "user", NULL, NULL,
 	    0 },
-	{ "issuetype", "Issue Type", FK_ISSUETYPE, 1, 1, 1, "issuetype",
+	{ "reporter", "Reporter", FJ_FK_REPORTER, 1, 1, 1, "user", NULL, NULL,
+	    0 },
+	{ "issuetype", "Issue Type", FJ_FK_ISSUETYPE, 1, 1, 1, "issuetype",
 	    NULL, NULL, 0 },
-	{ "project", "Project", FK_PROJECT, 1, 1, 1, "project", NULL, NULL,
+	{ "project", "Project", FJ_FK_PROJECT, 1, 1, 1, "project", NULL, NULL,
 	    0 },
-	{ "comment", "Comment", FK_COMMENT, 0, 0, 0, "comments-page", NULL,
+	{ "comment", "Comment", FJ_FK_COMMENT, 0, 0, 0, "comments-page", NULL,
 	    NULL, 0 },
-	{ "customfield_10050", "AAR Date", FK_CF_DATE, 1, 1, 1, "date", NULL,
+	{ "customfield_10050", "AAR Date", FJ_FK_CF_DATE, 1, 1, 1, "date", NULL,
 	    FJ_CF_PREFIX "datepicker", 10050 },
-	{ "customfield_10051", "Severity", FK_CF_TEXT, 1, 1, 1, "string",
+	{ "customfield_10051", "Severity", FJ_FK_CF_TEXT, 1, 1, 1, "string",
 	    NULL, FJ_CF_PREFIX "textfield", 10051 },
-	{ "customfield_10052", "Impact", FK_CF_TEXTAREA, 1, 0, 1, "string",
+	{ "customfield_10052", "Impact", FJ_FK_CF_TEXTAREA, 1, 0, 1, "string",
 	    NULL, FJ_CF_PREFIX "textarea", 10052 },
-	{ "customfield_10053", "Incident Channel", FK_CF_TEXT, 1, 1, 1,
+	{ "customfield_10053", "Incident Channel", FJ_FK_CF_TEXT, 1, 1, 1,
 	    "string", NULL, FJ_CF_PREFIX "textfield", 10053 },
 };
 #define FJ_NFIELDS	(sizeof fj_fields / sizeof fj_fields[0])
@@ -243,7 +245,8 @@ struct fj_comment {
 struct fj_rlink {
 	long		 id;
 	char		*global_id;	/* or NULL */
-	cJSON		*data;		/* application, relationship, object */
+	cJSON		*data;		/* application, relationship,
+					   object */
 };
 
 struct fj_issue {
@@ -254,7 +257,7 @@ struct fj_issue {
 	int			 itype;
 	char			*summary;
 	cJSON			*description;	/* ADF or NULL */
-	cJSON			*labels;	/* sorted array of strings */
+	cJSON			*labels;	/* sorted strings */
 	char			 duedate[11];	/* "" if unset */
 	const struct fj_user	*assignee;
 	const struct fj_user	*reporter;
@@ -263,8 +266,8 @@ struct fj_issue {
 	int64_t			 created;
 	int64_t			 updated;
 	int64_t			 resolved;	/* 0 if unresolved */
-	cJSON			*custom;	/* field id -> value (ADF for
-						   textarea) */
+	cJSON			*custom;	/* field id -> value (ADF
+						   for textarea) */
 	struct fj_comment	**comments;
 	size_t			 ncomments;
 	struct fj_rlink		**rlinks;
@@ -281,7 +284,8 @@ static int		  fj_next_num[FJ_NPROJECTS];
 /* Sliding-window rate limit, off when per_minute is 0. */
 static struct {
 	int		 per_minute;
-	int64_t		*ts;		/* monotonic ms, oldest first */
+	int64_t		*ts;		/* monotonic ms, oldest
+					   first */
 	size_t		 n;
 } fj_rl;
 
@@ -291,17 +295,21 @@ struct fj_ctx {
 	int			 v;		/* API version, 2 or 3 */
 	int			 dc;		/* Data Center flavour */
 	const struct fj_user	*me;
-	cJSON			*json;		/* parsed body or NULL */
+	cJSON			*json;		/* body or NULL */
 	const char		*hdrs[8];
 	char			 hbuf[6][160];
 	size_t			 nhdrs;
 };
 
+struct fj_jql;
+
 /* Which fields to render. */
 struct fj_fsel {
-	int		 base;		/* 0 none, 1 navigable, 2 all */
+	int		 base;		/* 0 none, 1 navigable,
+					   2 all */
 	int		 n_id;		/* times "id" was named */
-	int		 n_other;	/* other names, "*all", "*navigable" */
+	int		 n_other;	/* other names, "*all",
+					   "*navigable" */
 	char		 incl[FJ_NFIELDS];
 	char		 excl[FJ_NFIELDS];
 };
@@ -310,7 +318,20 @@ static void	 fj_init(void);
 static void	 fj_handle(struct sb_req *);
 static cJSON	*fj_control(const char *, cJSON *);
 static void	 fj_shutdown(void);
+static void	 fj_self(struct fj_ctx *, char *, size_t, const char *, ...)
+		    __attribute__((__format__(printf, 4, 5)));
+static void	 fj_hdr(struct fj_ctx *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+static void	 fj_error(struct fj_ctx *, int, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static void	 fj_seterr(cJSON *, const char *, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static void	 fj_jql_err(struct fj_jql *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+static cJSON	*fj_ctl_error(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
 
+/* The Jira service as the sandbox routes to it. */
 const struct sb_service fake_jira = { "jira", fj_init, fj_handle,
     fj_control, fj_shutdown };
 
@@ -444,15 +465,6 @@ fj_fmt_time(int64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", y, m, d,
 	    (int)(rem / 3600000), (int)(rem / 60000 % 60),
 	    (int)(rem / 1000 % 60), (int)(rem % 1000));
-}
-
-static void
-fj_fmt_date(int64_t ms, char *buf, size_t len)
-{
-	int	y, m, d;
-
-	fj_civil_from_days(fj_floor_div(ms, FJ_DAY_MS), &y, &m, &d);
-	snprintf(buf, len, "%04d-%02d-%02d", y, m, d);
 }
 
 /* Parse exactly n digits; -1 on failure. */
@@ -775,10 +787,10 @@ enum {
 struct fj_adf_node {
 	const char	*type;
 	int		 class;
-	const char	*children;	/* space-separated allowed types, "B"
-					   for any block but table/expand, "I"
-					   for inline, NULL for none */
-	int		 nonempty;	/* content required and non-empty */
+	/* Allowed children: space-separated types, "B" for any block but
+	 * table and expand, "I" for inline, NULL for none. */
+	const char	*children;
+	int		 nonempty;	/* content must be non-empty */
 	const char	*attr;		/* required string attribute */
 };
 static const struct fj_adf_node fj_adf_nodes[] = {
@@ -1147,10 +1159,6 @@ fj_adf_to_text(const cJSON *doc, int wiki)
 
 static void
 fj_self(struct fj_ctx *c, char *buf, size_t len, const char *fmt, ...)
-    __attribute__((__format__(printf, 4, 5)));
-
-static void
-fj_self(struct fj_ctx *c, char *buf, size_t len, const char *fmt, ...)
 {
 	char	base[96], rest[256];
 	va_list	ap;
@@ -1368,9 +1376,9 @@ fj_fsel_add(struct fj_fsel *fs, const char *list)
 	    tok = strtok_r(NULL, ",", &save)) {
 		while (isspace((unsigned char)*tok))
 			tok++;
-		for (i = strlen(tok); i > 0 && isspace((unsigned char)tok[i - 1]);
-		    i--)
-			tok[i - 1] = '\0';
+		i = strlen(tok);
+		while (i > 0 && isspace((unsigned char)tok[i - 1]))
+			tok[--i] = '\0';
 		if (*tok == '\0')
 			continue;
 		if (*tok == '-') {
@@ -1431,8 +1439,12 @@ fj_fsel_finish(struct fj_fsel *fs, int def_base)
 
 	for (i = 0; i < FJ_NFIELDS; i++)
 		any_excl |= fs->excl[i];
-	if (fs->n_id == 0 && fs->n_other == 0)
+	if (fs->n_id == 0 && fs->n_other == 0) {
 		fs->base = any_excl ? 1 : def_base;
+		/* No fields and no default set: ids only (/search/jql). */
+		if (fs->base == 0)
+			fs->n_id = 1;
+	}
 }
 
 static cJSON *
@@ -1442,43 +1454,43 @@ fj_field_value(struct fj_ctx *c, const struct fj_issue *is,
 	const cJSON	*cv;
 
 	switch (f->kind) {
-	case FK_SUMMARY:
+	case FJ_FK_SUMMARY:
 		return (cJSON_CreateString(is->summary));
-	case FK_DESCRIPTION:
+	case FJ_FK_DESCRIPTION:
 		return (fj_rich_json(c, is->description));
-	case FK_STATUS:
+	case FJ_FK_STATUS:
 		return (fj_status_json(c, is->status));
-	case FK_CREATED:
+	case FJ_FK_CREATED:
 		return (fj_time_json(is->created));
-	case FK_UPDATED:
+	case FJ_FK_UPDATED:
 		return (fj_time_json(is->updated));
-	case FK_RESOLUTIONDATE:
+	case FJ_FK_RESOLUTIONDATE:
 		return (fj_time_json(is->resolved));
-	case FK_RESOLUTION:
+	case FJ_FK_RESOLUTION:
 		return (fj_resolution_json(c, is->resolution));
-	case FK_DUEDATE:
+	case FJ_FK_DUEDATE:
 		if (*is->duedate == '\0')
 			return (cJSON_CreateNull());
 		return (cJSON_CreateString(is->duedate));
-	case FK_LABELS:
+	case FJ_FK_LABELS:
 		return (cJSON_Duplicate(is->labels, 1));
-	case FK_ASSIGNEE:
+	case FJ_FK_ASSIGNEE:
 		return (fj_user_json(c, is->assignee));
-	case FK_REPORTER:
+	case FJ_FK_REPORTER:
 		return (fj_user_json(c, is->reporter));
-	case FK_ISSUETYPE:
+	case FJ_FK_ISSUETYPE:
 		return (fj_itype_json(c, is->itype));
-	case FK_PROJECT:
+	case FJ_FK_PROJECT:
 		return (fj_project_json(c, is->project));
-	case FK_COMMENT:
+	case FJ_FK_COMMENT:
 		return (fj_comments_page(c, is, 0, is->ncomments));
-	case FK_CF_DATE:
-	case FK_CF_TEXT:
+	case FJ_FK_CF_DATE:
+	case FJ_FK_CF_TEXT:
 		cv = fj_get(is->custom, f->id);
 		if (cv == NULL)
 			return (cJSON_CreateNull());
 		return (cJSON_Duplicate(cv, 1));
-	case FK_CF_TEXTAREA:
+	case FJ_FK_CF_TEXTAREA:
 		return (fj_rich_json(c, fj_get(is->custom, f->id)));
 	}
 	return (cJSON_CreateNull());
@@ -1516,10 +1528,6 @@ fj_issue_json(struct fj_ctx *c, const struct fj_issue *is,
 
 /* ---------------------------------------------------------------------- */
 /* Replies. */
-
-static void
-fj_hdr(struct fj_ctx *c, const char *fmt, ...)
-    __attribute__((__format__(printf, 2, 3)));
 
 static void
 fj_hdr(struct fj_ctx *c, const char *fmt, ...)
@@ -1561,10 +1569,6 @@ fj_errcoll(const char *msg, cJSON *errors)
 
 static void
 fj_error(struct fj_ctx *c, int status, const char *fmt, ...)
-    __attribute__((__format__(printf, 3, 4)));
-
-static void
-fj_error(struct fj_ctx *c, int status, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*msg;
@@ -1578,10 +1582,6 @@ fj_error(struct fj_ctx *c, int status, const char *fmt, ...)
 }
 
 /* Record a field error; the first one for a field wins. */
-static void
-fj_seterr(cJSON *errors, const char *field, const char *fmt, ...)
-    __attribute__((__format__(printf, 3, 4)));
-
 static void
 fj_seterr(cJSON *errors, const char *field, const char *fmt, ...)
 {
@@ -1652,58 +1652,61 @@ fj_bad_method(struct fj_ctx *c)
  */
 
 enum fj_tk {
-	TK_END,
-	TK_WORD,
-	TK_STR,
-	TK_LP,
-	TK_RP,
-	TK_COMMA,
-	TK_OP
+	FJ_TK_END,
+	FJ_TK_WORD,
+	FJ_TK_STR,
+	FJ_TK_LP,
+	FJ_TK_RP,
+	FJ_TK_COMMA,
+	FJ_TK_OP
 };
 enum fj_op {
-	OP_EQ,
-	OP_NE,
-	OP_LT,
-	OP_LE,
-	OP_GT,
-	OP_GE,
-	OP_LIKE,
-	OP_NLIKE,
-	OP_IN,
-	OP_NIN,
-	OP_IS,
-	OP_ISNOT
+	FJ_OP_EQ,
+	FJ_OP_NE,
+	FJ_OP_LT,
+	FJ_OP_LE,
+	FJ_OP_GT,
+	FJ_OP_GE,
+	FJ_OP_LIKE,
+	FJ_OP_NLIKE,
+	FJ_OP_IN,
+	FJ_OP_NIN,
+	FJ_OP_IS,
+	FJ_OP_ISNOT
 };
 static const char *fj_op_names[] = { "=", "!=", "<", "<=", ">", ">=", "~",
     "!~", "in", "not in", "is", "is not" };
-#define OPB(o)		(1U << (o))
-#define OPS_ENUM	(OPB(OP_EQ) | OPB(OP_NE) | OPB(OP_IN) | OPB(OP_NIN) | \
-			    OPB(OP_IS) | OPB(OP_ISNOT))
-#define OPS_ORDERED	(OPS_ENUM | OPB(OP_LT) | OPB(OP_LE) | OPB(OP_GT) | \
-			    OPB(OP_GE))
-#define OPS_TEXT	(OPB(OP_LIKE) | OPB(OP_NLIKE) | OPB(OP_IS) | \
-			    OPB(OP_ISNOT))
+#define FJ_OPB(o)		(1U << (o))
+#define FJ_OPS_LIKE	(FJ_OPB(FJ_OP_LIKE) | FJ_OPB(FJ_OP_NLIKE))
+#define FJ_OPS_ENUM	(FJ_OPB(FJ_OP_EQ) | FJ_OPB(FJ_OP_NE) | \
+			    FJ_OPB(FJ_OP_IN) | FJ_OPB(FJ_OP_NIN) | \
+			    FJ_OPB(FJ_OP_IS) | FJ_OPB(FJ_OP_ISNOT))
+#define FJ_OPS_ORDERED	(FJ_OPS_ENUM | FJ_OPB(FJ_OP_LT) | \
+			    FJ_OPB(FJ_OP_LE) | FJ_OPB(FJ_OP_GT) | \
+			    FJ_OPB(FJ_OP_GE))
+#define FJ_OPS_TEXT	(FJ_OPS_LIKE | FJ_OPB(FJ_OP_IS) | \
+			    FJ_OPB(FJ_OP_ISNOT))
 
 enum fj_qf {
-	QF_PROJECT,
-	QF_KEY,
-	QF_ITYPE,
-	QF_STATUS,
-	QF_CATEGORY,
-	QF_LABELS,
-	QF_CREATED,
-	QF_UPDATED,
-	QF_RESOLVED,
-	QF_DUE,
-	QF_RESOLUTION,
-	QF_ASSIGNEE,
-	QF_REPORTER,
-	QF_SUMMARY,
-	QF_DESCRIPTION,
-	QF_COMMENT,
-	QF_TEXT,
-	QF_CF_DATE,
-	QF_CF_TEXT
+	FJ_QF_PROJECT,
+	FJ_QF_KEY,
+	FJ_QF_ITYPE,
+	FJ_QF_STATUS,
+	FJ_QF_CATEGORY,
+	FJ_QF_LABELS,
+	FJ_QF_CREATED,
+	FJ_QF_UPDATED,
+	FJ_QF_RESOLVED,
+	FJ_QF_DUE,
+	FJ_QF_RESOLUTION,
+	FJ_QF_ASSIGNEE,
+	FJ_QF_REPORTER,
+	FJ_QF_SUMMARY,
+	FJ_QF_DESCRIPTION,
+	FJ_QF_COMMENT,
+	FJ_QF_TEXT,
+	FJ_QF_CF_DATE,
+	FJ_QF_CF_TEXT
 };
 struct fj_qfield {
 	const char	*name;
@@ -1712,32 +1715,32 @@ struct fj_qfield {
 	int		 sortable;
 };
 static const struct fj_qfield fj_qfields[] = {
-	{ "project", QF_PROJECT, OPS_ENUM, 1 },
-	{ "key", QF_KEY, OPS_ORDERED, 1 },
-	{ "issuekey", QF_KEY, OPS_ORDERED, 1 },
-	{ "issue", QF_KEY, OPS_ORDERED, 1 },
-	{ "id", QF_KEY, OPS_ORDERED, 1 },
-	{ "issuetype", QF_ITYPE, OPS_ENUM, 1 },
-	{ "type", QF_ITYPE, OPS_ENUM, 1 },
-	{ "status", QF_STATUS, OPS_ENUM, 1 },
-	{ "statuscategory", QF_CATEGORY, OPS_ENUM, 0 },
-	{ "category", QF_CATEGORY, OPS_ENUM, 0 },
-	{ "labels", QF_LABELS, OPS_ENUM, 0 },
-	{ "created", QF_CREATED, OPS_ORDERED, 1 },
-	{ "createddate", QF_CREATED, OPS_ORDERED, 1 },
-	{ "updated", QF_UPDATED, OPS_ORDERED, 1 },
-	{ "updateddate", QF_UPDATED, OPS_ORDERED, 1 },
-	{ "resolved", QF_RESOLVED, OPS_ORDERED, 1 },
-	{ "resolutiondate", QF_RESOLVED, OPS_ORDERED, 1 },
-	{ "duedate", QF_DUE, OPS_ORDERED, 1 },
-	{ "due", QF_DUE, OPS_ORDERED, 1 },
-	{ "resolution", QF_RESOLUTION, OPS_ENUM, 1 },
-	{ "assignee", QF_ASSIGNEE, OPS_ENUM, 1 },
-	{ "reporter", QF_REPORTER, OPS_ENUM, 1 },
-	{ "summary", QF_SUMMARY, OPB(OP_LIKE) | OPB(OP_NLIKE), 1 },
-	{ "description", QF_DESCRIPTION, OPS_TEXT, 0 },
-	{ "comment", QF_COMMENT, OPB(OP_LIKE) | OPB(OP_NLIKE), 0 },
-	{ "text", QF_TEXT, OPB(OP_LIKE) | OPB(OP_NLIKE), 0 },
+	{ "project", FJ_QF_PROJECT, FJ_OPS_ENUM, 1 },
+	{ "key", FJ_QF_KEY, FJ_OPS_ORDERED, 1 },
+	{ "issuekey", FJ_QF_KEY, FJ_OPS_ORDERED, 1 },
+	{ "issue", FJ_QF_KEY, FJ_OPS_ORDERED, 1 },
+	{ "id", FJ_QF_KEY, FJ_OPS_ORDERED, 1 },
+	{ "issuetype", FJ_QF_ITYPE, FJ_OPS_ENUM, 1 },
+	{ "type", FJ_QF_ITYPE, FJ_OPS_ENUM, 1 },
+	{ "status", FJ_QF_STATUS, FJ_OPS_ENUM, 1 },
+	{ "statuscategory", FJ_QF_CATEGORY, FJ_OPS_ENUM, 0 },
+	{ "category", FJ_QF_CATEGORY, FJ_OPS_ENUM, 0 },
+	{ "labels", FJ_QF_LABELS, FJ_OPS_ENUM, 0 },
+	{ "created", FJ_QF_CREATED, FJ_OPS_ORDERED, 1 },
+	{ "createddate", FJ_QF_CREATED, FJ_OPS_ORDERED, 1 },
+	{ "updated", FJ_QF_UPDATED, FJ_OPS_ORDERED, 1 },
+	{ "updateddate", FJ_QF_UPDATED, FJ_OPS_ORDERED, 1 },
+	{ "resolved", FJ_QF_RESOLVED, FJ_OPS_ORDERED, 1 },
+	{ "resolutiondate", FJ_QF_RESOLVED, FJ_OPS_ORDERED, 1 },
+	{ "duedate", FJ_QF_DUE, FJ_OPS_ORDERED, 1 },
+	{ "due", FJ_QF_DUE, FJ_OPS_ORDERED, 1 },
+	{ "resolution", FJ_QF_RESOLUTION, FJ_OPS_ENUM, 1 },
+	{ "assignee", FJ_QF_ASSIGNEE, FJ_OPS_ENUM, 1 },
+	{ "reporter", FJ_QF_REPORTER, FJ_OPS_ENUM, 1 },
+	{ "summary", FJ_QF_SUMMARY, FJ_OPS_LIKE, 1 },
+	{ "description", FJ_QF_DESCRIPTION, FJ_OPS_TEXT, 0 },
+	{ "comment", FJ_QF_COMMENT, FJ_OPS_LIKE, 0 },
+	{ "text", FJ_QF_TEXT, FJ_OPS_LIKE, 0 },
 };
 #define FJ_NQFIELDS	(sizeof fj_qfields / sizeof fj_qfields[0])
 
@@ -1749,17 +1752,18 @@ struct fj_tok {
 };
 
 struct fj_qval {
-	int			 empty;		/* EMPTY, NULL, Unresolved */
-	char			*s;		/* literal or function name */
+	int			 empty;		/* EMPTY/Unresolved */
+	char			*s;		/* literal or function */
 	int			 func;
-	char			*arg;		/* function argument or NULL */
+	char			*arg;		/* function argument */
 	size_t			 pos;
 	/* Resolved. */
 	int			 idx;
 	int64_t			 t;
 	const struct fj_user	*user;
 	int			 proj;
-	long			 num;		/* key number, or id if proj<0 */
+	long			 num;		/* key number, or id if
+						   proj < 0 */
 };
 
 struct fj_clause {
@@ -1772,10 +1776,10 @@ struct fj_clause {
 };
 
 enum fj_ntype {
-	N_AND,
-	N_OR,
-	N_NOT,
-	N_CLAUSE
+	FJ_N_AND,
+	FJ_N_OR,
+	FJ_N_NOT,
+	FJ_N_CLAUSE
 };
 struct fj_node {
 	enum fj_ntype		 type;
@@ -1801,10 +1805,6 @@ struct fj_jql {
 	const struct fj_user	*me;
 	int			 dc;
 };
-
-static void
-fj_jql_err(struct fj_jql *q, const char *fmt, ...)
-    __attribute__((__format__(printf, 2, 3)));
 
 static void
 fj_jql_err(struct fj_jql *q, const char *fmt, ...)
@@ -1860,14 +1860,81 @@ fj_utf8_put(struct fj_buf *b, unsigned long cp)
 	}
 }
 
+/* A quoted string at *pp (its quote included); 0 or -1 with q->err. */
+static int
+fj_jql_string(struct fj_jql *q, const char *s, const char **pp, size_t pos)
+{
+	const char	*p = *pp, *start;
+	struct fj_buf	 b = { NULL, 0, 0 };
+	unsigned long	 cp;
+	char		 quote = *p++, hex[5], *end;
+
+	start = p;
+	while (*p != quote) {
+		if (*p == '\0') {
+			fj_jql_err(q, "Error in the JQL Query: The quoted "
+			    "string '%.*s' has not been completed. (line 1, "
+			    "character %zu)", (int)(p - start), start, pos);
+			goto fail;
+		}
+		if (*p != '\\') {
+			fj_buf_add(&b, p++, 1);
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case '"':
+		case '\'':
+		case '\\':
+		case ' ':
+			fj_buf_add(&b, p, 1);
+			break;
+		case 'n':
+			fj_buf_str(&b, "\n");
+			break;
+		case 'r':
+			fj_buf_str(&b, "\r");
+			break;
+		case 't':
+			fj_buf_str(&b, "\t");
+			break;
+		case 'u':
+			memcpy(hex, p + 1, 4);
+			hex[4] = '\0';
+			cp = strtoul(hex, &end, 16);
+			if (strlen(hex) != 4 || *end != '\0' ||
+			    !isxdigit((unsigned char)hex[0]) || cp == 0) {
+				fj_jql_err(q, "Error in the JQL Query: The "
+				    "escape sequence '\\u%s' in the string "
+				    "is illegal. (line 1, character %zu)",
+				    hex, (size_t)(p - s));
+				goto fail;
+			}
+			fj_utf8_put(&b, cp);
+			p += 4;
+			break;
+		default:
+			fj_jql_err(q, "Error in the JQL Query: The escape "
+			    "sequence '\\%c' in the string is illegal. "
+			    "(line 1, character %zu)", *p != '\0' ? *p : ' ',
+			    (size_t)(p - s));
+			goto fail;
+		}
+		p++;
+	}
+	*pp = p + 1;
+	fj_jql_push(q, FJ_TK_STR, 0, fj_buf_take(&b), pos);
+	return (0);
+fail:
+	free(b.s);
+	return (-1);
+}
+
 static int
 fj_jql_lex(struct fj_jql *q, const char *s)
 {
 	const char	*p = s, *start;
-	struct fj_buf	 b;
 	size_t		 pos;
-	char		 quote, hex[5], *end;
-	unsigned long	 cp;
 
 	while (*p != '\0') {
 		if (isspace((unsigned char)*p)) {
@@ -1877,32 +1944,34 @@ fj_jql_lex(struct fj_jql *q, const char *s)
 		pos = p - s + 1;
 		switch (*p) {
 		case '(':
-			fj_jql_push(q, TK_LP, 0, sb_strdup("("), pos);
+			fj_jql_push(q, FJ_TK_LP, 0, sb_strdup("("), pos);
 			p++;
 			continue;
 		case ')':
-			fj_jql_push(q, TK_RP, 0, sb_strdup(")"), pos);
+			fj_jql_push(q, FJ_TK_RP, 0, sb_strdup(")"), pos);
 			p++;
 			continue;
 		case ',':
-			fj_jql_push(q, TK_COMMA, 0, sb_strdup(","), pos);
+			fj_jql_push(q, FJ_TK_COMMA, 0, sb_strdup(","), pos);
 			p++;
 			continue;
 		case '=':
-			fj_jql_push(q, TK_OP, OP_EQ, sb_strdup("="), pos);
+			fj_jql_push(q, FJ_TK_OP, FJ_OP_EQ, sb_strdup("="), pos);
 			p++;
 			continue;
 		case '~':
-			fj_jql_push(q, TK_OP, OP_LIKE, sb_strdup("~"), pos);
+			fj_jql_push(q, FJ_TK_OP, FJ_OP_LIKE, sb_strdup("~"),
+			    pos);
 			p++;
 			continue;
 		case '!':
 			if (p[1] == '=' || p[1] == '~') {
-				fj_jql_push(q, TK_OP, p[1] == '=' ? OP_NE :
-				    OP_NLIKE, sb_strndup(p, 2), pos);
+				fj_jql_push(q, FJ_TK_OP, p[1] == '=' ?
+				    FJ_OP_NE : FJ_OP_NLIKE, sb_strndup(p, 2),
+				    pos);
 				p += 2;
 			} else {
-				fj_jql_push(q, TK_WORD, 0, sb_strdup("NOT"),
+				fj_jql_push(q, FJ_TK_WORD, 0, sb_strdup("NOT"),
 				    pos);
 				p++;
 			}
@@ -1910,89 +1979,27 @@ fj_jql_lex(struct fj_jql *q, const char *s)
 		case '<':
 		case '>':
 			if (p[1] == '=') {
-				fj_jql_push(q, TK_OP, *p == '<' ? OP_LE : OP_GE,
-				    sb_strndup(p, 2), pos);
+				fj_jql_push(q, FJ_TK_OP, *p == '<' ?
+				    FJ_OP_LE : FJ_OP_GE, sb_strndup(p, 2),
+				    pos);
 				p += 2;
 			} else {
-				fj_jql_push(q, TK_OP, *p == '<' ? OP_LT : OP_GT,
-				    sb_strndup(p, 1), pos);
+				fj_jql_push(q, FJ_TK_OP, *p == '<' ?
+				    FJ_OP_LT : FJ_OP_GT, sb_strndup(p, 1),
+				    pos);
 				p++;
 			}
 			continue;
 		case '&':
 		case '|':
-			fj_jql_push(q, TK_WORD, 0, sb_strdup(*p == '&' ?
+			fj_jql_push(q, FJ_TK_WORD, 0, sb_strdup(*p == '&' ?
 			    "AND" : "OR"), pos);
 			p += p[1] == *p ? 2 : 1;
 			continue;
 		case '"':
 		case '\'':
-			quote = *p++;
-			memset(&b, 0, sizeof b);
-			start = p;
-			while (*p != quote) {
-				if (*p == '\0') {
-					fj_jql_err(q, "Error in the JQL Query: "
-					    "The quoted string '%.*s' has not "
-					    "been completed. (line 1, "
-					    "character %zu)", (int)(p - start),
-					    start, pos);
-					free(b.s);
-					return (-1);
-				}
-				if (*p != '\\') {
-					fj_buf_add(&b, p++, 1);
-					continue;
-				}
-				p++;
-				switch (*p) {
-				case '"':
-				case '\'':
-				case '\\':
-				case ' ':
-					fj_buf_add(&b, p, 1);
-					break;
-				case 'n':
-					fj_buf_str(&b, "\n");
-					break;
-				case 'r':
-					fj_buf_str(&b, "\r");
-					break;
-				case 't':
-					fj_buf_str(&b, "\t");
-					break;
-				case 'u':
-					memcpy(hex, p + 1, 4);
-					hex[4] = '\0';
-					cp = strtoul(hex, &end, 16);
-					if (strlen(hex) != 4 || *end != '\0' ||
-					    !isxdigit((unsigned char)hex[0]) ||
-					    cp == 0) {
-						fj_jql_err(q, "Error in the JQL "
-						    "Query: The escape sequence "
-						    "'\\u%s' in the string is "
-						    "illegal. (line 1, "
-						    "character %zu)", hex,
-						    (size_t)(p - s));
-						free(b.s);
-						return (-1);
-					}
-					fj_utf8_put(&b, cp);
-					p += 4;
-					break;
-				default:
-					fj_jql_err(q, "Error in the JQL Query: "
-					    "The escape sequence '\\%c' in the "
-					    "string is illegal. (line 1, "
-					    "character %zu)", *p != '\0' ? *p :
-					    ' ', (size_t)(p - s));
-					free(b.s);
-					return (-1);
-				}
-				p++;
-			}
-			p++;
-			fj_jql_push(q, TK_STR, 0, fj_buf_take(&b), pos);
+			if (fj_jql_string(q, s, &p, pos) != 0)
+				return (-1);
 			continue;
 		}
 		if (!fj_jql_wordch((unsigned char)*p)) {
@@ -2020,9 +2027,10 @@ fj_jql_lex(struct fj_jql *q, const char *s)
 			}
 			p++;
 		}
-		fj_jql_push(q, TK_WORD, 0, sb_strndup(start, p - start), pos);
+		fj_jql_push(q, FJ_TK_WORD, 0, sb_strndup(start, p - start),
+		    pos);
 	}
-	fj_jql_push(q, TK_END, 0, sb_strdup(""), p - s + 1);
+	fj_jql_push(q, FJ_TK_END, 0, sb_strdup(""), p - s + 1);
 	return (0);
 }
 
@@ -2037,7 +2045,7 @@ fj_jql_next(struct fj_jql *q)
 {
 	struct fj_tok	*t = &q->t[q->i];
 
-	if (t->type != TK_END)
+	if (t->type != FJ_TK_END)
 		q->i++;
 	return (t);
 }
@@ -2045,7 +2053,7 @@ fj_jql_next(struct fj_jql *q)
 static int
 fj_jql_is_kw(const struct fj_tok *t, const char *kw)
 {
-	return (t->type == TK_WORD && strcasecmp(t->text, kw) == 0);
+	return (t->type == FJ_TK_WORD && strcasecmp(t->text, kw) == 0);
 }
 
 static int
@@ -2055,7 +2063,7 @@ fj_jql_reserved(const struct fj_tok *t)
 	    "null", "order", "by", "asc", "desc", "was", "changed" };
 	size_t	i;
 
-	if (t->type != TK_WORD)
+	if (t->type != FJ_TK_WORD)
 		return (0);
 	for (i = 0; i < sizeof kws / sizeof kws[0]; i++) {
 		if (strcasecmp(t->text, kws[i]) == 0)
@@ -2067,7 +2075,7 @@ fj_jql_reserved(const struct fj_tok *t)
 static void
 fj_jql_got(struct fj_jql *q, const char *expecting, const struct fj_tok *t)
 {
-	if (t->type == TK_END) {
+	if (t->type == FJ_TK_END) {
 		fj_jql_err(q, "Error in the JQL Query: Expecting %s but "
 		    "reached the end of the query. (line 1, character %zu)",
 		    expecting, t->pos);
@@ -2098,7 +2106,7 @@ fj_node_free(struct fj_node *n)
 		return;
 	fj_node_free(n->a);
 	fj_node_free(n->b);
-	if (n->type == N_CLAUSE)
+	if (n->type == FJ_N_CLAUSE)
 		fj_clause_free(&n->cl);
 	free(n);
 }
@@ -2110,10 +2118,10 @@ fj_jql_value(struct fj_jql *q, struct fj_clause *cl)
 	struct fj_tok	*t = fj_jql_peek(q), *a;
 	struct fj_qval	*v;
 
-	if ((t->type != TK_WORD && t->type != TK_STR) ||
+	if ((t->type != FJ_TK_WORD && t->type != FJ_TK_STR) ||
 	    (fj_jql_reserved(t) && !fj_jql_is_kw(t, "empty") &&
 	    !fj_jql_is_kw(t, "null"))) {
-		if (t->type == TK_END)
+		if (t->type == FJ_TK_END)
 			fj_jql_got(q, "either a value, list or function", t);
 		else {
 			fj_jql_err(q, "Error in the JQL Query: Expecting "
@@ -2131,20 +2139,20 @@ fj_jql_value(struct fj_jql *q, struct fj_clause *cl)
 	memset(v, 0, sizeof *v);
 	v->pos = t->pos;
 	v->s = sb_strdup(t->text);
-	if (t->type == TK_WORD && (fj_jql_is_kw(t, "empty") ||
+	if (t->type == FJ_TK_WORD && (fj_jql_is_kw(t, "empty") ||
 	    fj_jql_is_kw(t, "null"))) {
 		v->empty = 1;
 		return (0);
 	}
-	if (t->type == TK_WORD && fj_jql_peek(q)->type == TK_LP) {
+	if (t->type == FJ_TK_WORD && fj_jql_peek(q)->type == FJ_TK_LP) {
 		fj_jql_next(q);
 		v->func = 1;
 		a = fj_jql_peek(q);
-		if (a->type == TK_WORD || a->type == TK_STR) {
+		if (a->type == FJ_TK_WORD || a->type == FJ_TK_STR) {
 			v->arg = sb_strdup(a->text);
 			fj_jql_next(q);
 		}
-		if (fj_jql_peek(q)->type != TK_RP) {
+		if (fj_jql_peek(q)->type != FJ_TK_RP) {
 			fj_jql_got(q, "')'", fj_jql_peek(q));
 			return (-1);
 		}
@@ -2162,27 +2170,28 @@ fj_jql_clause(struct fj_jql *q)
 	struct fj_node	*n;
 	enum fj_op	 op;
 
-	if ((t->type != TK_WORD && t->type != TK_STR) || fj_jql_reserved(t)) {
+	if ((t->type != FJ_TK_WORD && t->type != FJ_TK_STR) ||
+	    fj_jql_reserved(t)) {
 		fj_jql_got(q, "a field name", t);
 		return (NULL);
 	}
 	o = fj_jql_next(q);
-	if (o->type == TK_OP)
+	if (o->type == FJ_TK_OP)
 		op = o->op;
 	else if (fj_jql_is_kw(o, "in"))
-		op = OP_IN;
+		op = FJ_OP_IN;
 	else if (fj_jql_is_kw(o, "not") && fj_jql_is_kw(fj_jql_peek(q),
 	    "in")) {
 		fj_jql_next(q);
-		op = OP_NIN;
+		op = FJ_OP_NIN;
 	} else if (fj_jql_is_kw(o, "is")) {
-		op = OP_IS;
+		op = FJ_OP_IS;
 		if (fj_jql_is_kw(fj_jql_peek(q), "not")) {
 			fj_jql_next(q);
-			op = OP_ISNOT;
+			op = FJ_OP_ISNOT;
 		}
 	} else {
-		if (o->type == TK_END) {
+		if (o->type == FJ_TK_END) {
 			fj_jql_err(q, "Error in the JQL Query: Expecting "
 			    "operator but reached the end of the query. "
 			    "(line 1, character %zu)", o->pos);
@@ -2196,11 +2205,11 @@ fj_jql_clause(struct fj_jql *q)
 		return (NULL);
 	}
 	n = sb_calloc(1, sizeof *n);
-	n->type = N_CLAUSE;
+	n->type = FJ_N_CLAUSE;
 	n->cl.fname = sb_strdup(t->text);
 	n->cl.op = op;
-	if (op == OP_IN || op == OP_NIN) {
-		if (fj_jql_peek(q)->type != TK_LP) {
+	if (op == FJ_OP_IN || op == FJ_OP_NIN) {
+		if (fj_jql_peek(q)->type != FJ_TK_LP) {
 			fj_jql_got(q, "'('", fj_jql_peek(q));
 			goto fail;
 		}
@@ -2208,11 +2217,11 @@ fj_jql_clause(struct fj_jql *q)
 		for (;;) {
 			if (fj_jql_value(q, &n->cl) != 0)
 				goto fail;
-			if (fj_jql_peek(q)->type == TK_COMMA) {
+			if (fj_jql_peek(q)->type == FJ_TK_COMMA) {
 				fj_jql_next(q);
 				continue;
 			}
-			if (fj_jql_peek(q)->type != TK_RP) {
+			if (fj_jql_peek(q)->type != FJ_TK_RP) {
 				fj_jql_got(q, "either ',' or ')'",
 				    fj_jql_peek(q));
 				goto fail;
@@ -2220,7 +2229,7 @@ fj_jql_clause(struct fj_jql *q)
 			fj_jql_next(q);
 			break;
 		}
-	} else if (op == OP_IS || op == OP_ISNOT) {
+	} else if (op == FJ_OP_IS || op == FJ_OP_ISNOT) {
 		t = fj_jql_peek(q);
 		if (!fj_jql_is_kw(t, "empty") && !fj_jql_is_kw(t, "null")) {
 			fj_jql_got(q, "'EMPTY' or 'NULL'", t);
@@ -2229,7 +2238,7 @@ fj_jql_clause(struct fj_jql *q)
 		if (fj_jql_value(q, &n->cl) != 0)
 			goto fail;
 	} else {
-		if (fj_jql_peek(q)->type == TK_LP) {
+		if (fj_jql_peek(q)->type == FJ_TK_LP) {
 			fj_jql_err(q, "Error in the JQL Query: The operator "
 			    "'%s' does not support the list value. (line 1, "
 			    "character %zu)", fj_op_names[op],
@@ -2255,15 +2264,15 @@ fj_jql_not(struct fj_jql *q)
 		if ((inner = fj_jql_not(q)) == NULL)
 			return (NULL);
 		n = sb_calloc(1, sizeof *n);
-		n->type = N_NOT;
+		n->type = FJ_N_NOT;
 		n->a = inner;
 		return (n);
 	}
-	if (fj_jql_peek(q)->type == TK_LP) {
+	if (fj_jql_peek(q)->type == FJ_TK_LP) {
 		fj_jql_next(q);
 		if ((inner = fj_jql_or(q)) == NULL)
 			return (NULL);
-		if (fj_jql_peek(q)->type != TK_RP) {
+		if (fj_jql_peek(q)->type != FJ_TK_RP) {
 			fj_jql_got(q, "')'", fj_jql_peek(q));
 			fj_node_free(inner);
 			return (NULL);
@@ -2290,7 +2299,7 @@ fj_jql_binary(struct fj_jql *q, int is_or)
 			return (NULL);
 		}
 		n = sb_calloc(1, sizeof *n);
-		n->type = is_or ? N_OR : N_AND;
+		n->type = is_or ? FJ_N_OR : FJ_N_AND;
 		n->a = l;
 		n->b = r;
 		l = n;
@@ -2309,8 +2318,10 @@ static int
 fj_jql_field(const char *name, const struct fj_qfield **qfp,
     const struct fj_field **cfp)
 {
-	static struct fj_qfield	 cfdate = { "", QF_CF_DATE, OPS_ORDERED, 1 };
-	static struct fj_qfield	 cftext = { "", QF_CF_TEXT, OPS_TEXT, 1 };
+	static const struct fj_qfield	cfdate = { "", FJ_QF_CF_DATE,
+					    FJ_OPS_ORDERED, 1 };
+	static const struct fj_qfield	cftext = { "", FJ_QF_CF_TEXT,
+					    FJ_OPS_TEXT, 1 };
 	const struct fj_field	*f = NULL;
 	size_t			 i;
 	long			 id;
@@ -2342,14 +2353,8 @@ fj_jql_field(const char *name, const struct fj_qfield **qfp,
 	if (f == NULL || f->custom_id == 0)
 		return (-1);
 	*cfp = f;
-	*qfp = f->kind == FK_CF_DATE ? &cfdate : &cftext;
+	*qfp = f->kind == FJ_FK_CF_DATE ? &cfdate : &cftext;
 	return (0);
-}
-
-static int64_t
-fj_start_of_day(int64_t t)
-{
-	return (fj_floor_div(t, FJ_DAY_MS) * FJ_DAY_MS);
 }
 
 /* Date functions: now(), startOf/endOf Day, Week, Month. */
@@ -2476,7 +2481,7 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 		return (-1);
 	}
 	cl->qf = qf->qf;
-	if ((qf->ops & OPB(cl->op)) == 0) {
+	if ((qf->ops & FJ_OPB(cl->op)) == 0) {
 		fj_jql_err(q, "The operator '%s' is not supported by the '%s' "
 		    "field.", fj_op_names[cl->op], cl->fname);
 		return (-1);
@@ -2484,9 +2489,9 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 	for (i = 0; i < cl->nvals; i++) {
 		v = &cl->vals[i];
 		if (v->empty) {
-			if (cl->op != OP_EQ && cl->op != OP_NE &&
-			    cl->op != OP_IN && cl->op != OP_NIN &&
-			    cl->op != OP_IS && cl->op != OP_ISNOT) {
+			if (cl->op != FJ_OP_EQ && cl->op != FJ_OP_NE &&
+			    cl->op != FJ_OP_IN && cl->op != FJ_OP_NIN &&
+			    cl->op != FJ_OP_IS && cl->op != FJ_OP_ISNOT) {
 				fj_jql_err(q, "The operator '%s' is not "
 				    "supported by the 'EMPTY' value.",
 				    fj_op_names[cl->op]);
@@ -2495,15 +2500,17 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 			continue;
 		}
 		if (v->func) {
-			if ((cl->qf == QF_ASSIGNEE || cl->qf == QF_REPORTER) &&
+			if ((cl->qf == FJ_QF_ASSIGNEE ||
+			    cl->qf == FJ_QF_REPORTER) &&
 			    strcasecmp(v->s, "currentUser") == 0 &&
 			    v->arg == NULL) {
 				v->user = q->me;
 				continue;
 			}
-			if ((cl->qf == QF_CREATED || cl->qf == QF_UPDATED ||
-			    cl->qf == QF_RESOLVED || cl->qf == QF_DUE ||
-			    cl->qf == QF_CF_DATE) &&
+			if ((cl->qf == FJ_QF_CREATED ||
+			    cl->qf == FJ_QF_UPDATED ||
+			    cl->qf == FJ_QF_RESOLVED || cl->qf == FJ_QF_DUE ||
+			    cl->qf == FJ_QF_CF_DATE) &&
 			    fj_jql_datefunc(v, &v->t) == 0)
 				continue;
 			fj_jql_err(q, "Unable to find JQL function '%s(%s)'.",
@@ -2511,7 +2518,7 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 			return (-1);
 		}
 		switch (cl->qf) {
-		case QF_PROJECT:
+		case FJ_QF_PROJECT:
 			v->idx = fj_project_find(v->s);
 			for (k = 0; v->idx < 0 && k < FJ_NPROJECTS; k++) {
 				if (strcasecmp(fj_projects[k].name, v->s) == 0)
@@ -2522,19 +2529,19 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 				return (-1);
 			}
 			break;
-		case QF_ITYPE:
+		case FJ_QF_ITYPE:
 			if ((v->idx = fj_itype_find(v->s)) < 0) {
 				fj_jql_noval(q, cl, v);
 				return (-1);
 			}
 			break;
-		case QF_STATUS:
+		case FJ_QF_STATUS:
 			if ((v->idx = fj_status_find(v->s)) < 0) {
 				fj_jql_noval(q, cl, v);
 				return (-1);
 			}
 			break;
-		case QF_CATEGORY:
+		case FJ_QF_CATEGORY:
 			v->idx = -1;
 			for (k = 0; k < FJ_NCATEGORIES; k++) {
 				char id[16];
@@ -2551,7 +2558,7 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 				return (-1);
 			}
 			break;
-		case QF_RESOLUTION:
+		case FJ_QF_RESOLUTION:
 			if (strcasecmp(v->s, "Unresolved") == 0) {
 				v->empty = 1;
 				break;
@@ -2561,7 +2568,7 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 				return (-1);
 			}
 			break;
-		case QF_KEY:
+		case FJ_QF_KEY:
 			v->proj = -1;
 			v->num = strtol(v->s, &end, 10);
 			if (end != v->s && *end == '\0' && v->num > 0) {
@@ -2584,19 +2591,19 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 				    "'%s' is invalid.", v->s, cl->fname);
 				return (-1);
 			}
-			if ((cl->op == OP_EQ || cl->op == OP_NE ||
-			    cl->op == OP_IN || cl->op == OP_NIN) &&
+			if ((cl->op == FJ_OP_EQ || cl->op == FJ_OP_NE ||
+			    cl->op == FJ_OP_IN || cl->op == FJ_OP_NIN) &&
 			    fj_issue_find(v->s) == NULL) {
 				fj_jql_err(q, "An issue with key '%s' does not "
 				    "exist for field '%s'.", v->s, cl->fname);
 				return (-1);
 			}
 			break;
-		case QF_CREATED:
-		case QF_UPDATED:
-		case QF_RESOLVED:
-		case QF_DUE:
-		case QF_CF_DATE:
+		case FJ_QF_CREATED:
+		case FJ_QF_UPDATED:
+		case FJ_QF_RESOLVED:
+		case FJ_QF_DUE:
+		case FJ_QF_CF_DATE:
 			if (fj_jql_date(v->s, &v->t) != 0) {
 				fj_jql_err(q, "Date value '%s' for field '%s' "
 				    "is invalid. Valid formats include: "
@@ -2607,8 +2614,8 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 				return (-1);
 			}
 			break;
-		case QF_ASSIGNEE:
-		case QF_REPORTER:
+		case FJ_QF_ASSIGNEE:
+		case FJ_QF_REPORTER:
 			v->user = fj_user_find(v->s);
 			/* Cloud is GDPR strict: no usernames or keys. */
 			if (v->user != NULL && !q->dc &&
@@ -2620,13 +2627,13 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 				return (-1);
 			}
 			break;
-		case QF_LABELS:
+		case FJ_QF_LABELS:
 			break;
-		case QF_SUMMARY:
-		case QF_DESCRIPTION:
-		case QF_COMMENT:
-		case QF_TEXT:
-		case QF_CF_TEXT:
+		case FJ_QF_SUMMARY:
+		case FJ_QF_DESCRIPTION:
+		case FJ_QF_COMMENT:
+		case FJ_QF_TEXT:
+		case FJ_QF_CF_TEXT:
 			if (fj_is_blank(v->s)) {
 				fj_jql_err(q, "The field '%s' does not support "
 				    "searching for an empty string.",
@@ -2650,7 +2657,7 @@ fj_jql_resolve_tree(struct fj_jql *q, struct fj_node *n)
 {
 	if (n == NULL)
 		return (0);
-	if (n->type == N_CLAUSE)
+	if (n->type == FJ_N_CLAUSE)
 		return (fj_jql_resolve(q, &n->cl));
 	if (fj_jql_resolve_tree(q, n->a) != 0)
 		return (-1);
@@ -2687,7 +2694,7 @@ fj_jql_parse(struct fj_jql *q, const char *s, int dc)
 	}
 	if (fj_jql_lex(q, s) != 0)
 		return (-1);
-	if (fj_jql_peek(q)->type != TK_END &&
+	if (fj_jql_peek(q)->type != FJ_TK_END &&
 	    !fj_jql_is_kw(fj_jql_peek(q), "order")) {
 		if ((q->where = fj_jql_or(q)) == NULL)
 			return (-1);
@@ -2702,14 +2709,15 @@ fj_jql_parse(struct fj_jql *q, const char *s, int dc)
 		fj_jql_next(q);
 		for (;;) {
 			t = fj_jql_next(q);
-			if ((t->type != TK_WORD && t->type != TK_STR) ||
+			if ((t->type != FJ_TK_WORD && t->type != FJ_TK_STR) ||
 			    fj_jql_reserved(t)) {
 				fj_jql_got(q, "a field name", t);
 				return (-1);
 			}
 			if (fj_jql_field(t->text, &qf, &cf) != 0) {
-				fj_jql_err(q, "Not able to sort using field "
-				    "'%s'.", t->text);
+				fj_jql_err(q, "Field '%s' does not exist or "
+				    "you do not have permission to view it.",
+				    t->text);
 				return (-1);
 			}
 			if (!qf->sortable) {
@@ -2732,16 +2740,16 @@ fj_jql_parse(struct fj_jql *q, const char *s, int dc)
 				q->sort[q->nsort].desc = 1;
 			}
 			q->nsort++;
-			if (fj_jql_peek(q)->type != TK_COMMA)
+			if (fj_jql_peek(q)->type != FJ_TK_COMMA)
 				break;
 			fj_jql_next(q);
 		}
 		t = fj_jql_peek(q);
-		if (t->type != TK_END) {
+		if (t->type != FJ_TK_END) {
 			fj_jql_got(q, "either ',' or the end of the query", t);
 			return (-1);
 		}
-	} else if (t->type != TK_END) {
+	} else if (t->type != FJ_TK_END) {
 		fj_jql_got(q, "either 'OR' or 'AND'", t);
 		return (-1);
 	}
@@ -2759,22 +2767,22 @@ fj_jql_text(const struct fj_issue *is, enum fj_qf qf,
 	size_t		 i;
 
 	switch (qf) {
-	case QF_SUMMARY:
+	case FJ_QF_SUMMARY:
 		return (sb_strdup(is->summary));
-	case QF_DESCRIPTION:
+	case FJ_QF_DESCRIPTION:
 		if (is->description == NULL)
 			return (NULL);
 		return (fj_adf_to_text(is->description, 0));
-	case QF_CF_TEXT:
+	case FJ_QF_CF_TEXT:
 		cv = fj_get(is->custom, cf->id);
 		if (cv == NULL)
 			return (NULL);
 		if (cJSON_IsString(cv))
 			return (sb_strdup(cv->valuestring));
 		return (fj_adf_to_text(cv, 0));
-	case QF_COMMENT:
-	case QF_TEXT:
-		if (qf == QF_TEXT) {
+	case FJ_QF_COMMENT:
+	case FJ_QF_TEXT:
+		if (qf == FJ_QF_TEXT) {
 			fj_buf_str(&b, is->summary);
 			fj_buf_str(&b, "\n");
 			if (is->description != NULL) {
@@ -2787,7 +2795,7 @@ fj_jql_text(const struct fj_issue *is, enum fj_qf qf,
 				if (cJSON_IsString(cv) &&
 				    fj_field_find(cv->string) != NULL &&
 				    fj_field_find(cv->string)->kind ==
-				    FK_CF_TEXT) {
+				    FJ_FK_CF_TEXT) {
 					fj_buf_str(&b, cv->valuestring);
 					fj_buf_str(&b, "\n");
 				} else if (cJSON_IsObject(cv)) {
@@ -2852,17 +2860,17 @@ fj_issue_date(const struct fj_issue *is, enum fj_qf qf,
 	int64_t		 t;
 
 	switch (qf) {
-	case QF_CREATED:
+	case FJ_QF_CREATED:
 		return (is->created);
-	case QF_UPDATED:
+	case FJ_QF_UPDATED:
 		return (is->updated);
-	case QF_RESOLVED:
+	case FJ_QF_RESOLVED:
 		return (is->resolved);
-	case QF_DUE:
+	case FJ_QF_DUE:
 		if (*is->duedate == '\0' || fj_parse_date(is->duedate, &t) != 0)
 			return (0);
 		return (t);
-	case QF_CF_DATE:
+	case FJ_QF_CF_DATE:
 		cv = fj_get(is->custom, cf->id);
 		if (!cJSON_IsString(cv) || fj_parse_date(cv->valuestring,
 		    &t) != 0)
@@ -2881,22 +2889,22 @@ fj_jql_isempty(const struct fj_issue *is, const struct fj_clause *cl)
 	int	 empty;
 
 	switch (cl->qf) {
-	case QF_LABELS:
+	case FJ_QF_LABELS:
 		return (cJSON_GetArraySize(is->labels) == 0);
-	case QF_RESOLUTION:
+	case FJ_QF_RESOLUTION:
 		return (is->resolution < 0);
-	case QF_ASSIGNEE:
+	case FJ_QF_ASSIGNEE:
 		return (is->assignee == NULL);
-	case QF_REPORTER:
+	case FJ_QF_REPORTER:
 		return (is->reporter == NULL);
-	case QF_CREATED:
-	case QF_UPDATED:
-	case QF_RESOLVED:
-	case QF_DUE:
-	case QF_CF_DATE:
+	case FJ_QF_CREATED:
+	case FJ_QF_UPDATED:
+	case FJ_QF_RESOLVED:
+	case FJ_QF_DUE:
+	case FJ_QF_CF_DATE:
 		return (fj_issue_date(is, cl->qf, cl->cf) == 0);
-	case QF_DESCRIPTION:
-	case QF_CF_TEXT:
+	case FJ_QF_DESCRIPTION:
+	case FJ_QF_CF_TEXT:
 		s = fj_jql_text(is, cl->qf, cl->cf);
 		empty = s == NULL || fj_is_blank(s);
 		free(s);
@@ -2914,35 +2922,35 @@ fj_jql_holds(const struct fj_issue *is, const struct fj_clause *cl,
 	const cJSON	*l;
 
 	switch (cl->qf) {
-	case QF_PROJECT:
+	case FJ_QF_PROJECT:
 		return (is->project == v->idx);
-	case QF_KEY:
+	case FJ_QF_KEY:
 		if (v->proj < 0)
 			return (is->id == v->num);
 		return (is->project == v->proj && is->num == v->num);
-	case QF_ITYPE:
+	case FJ_QF_ITYPE:
 		return (is->itype == v->idx);
-	case QF_STATUS:
+	case FJ_QF_STATUS:
 		return (is->status == v->idx);
-	case QF_CATEGORY:
+	case FJ_QF_CATEGORY:
 		return (fj_statuses[is->status].category == v->idx);
-	case QF_LABELS:
+	case FJ_QF_LABELS:
 		cJSON_ArrayForEach(l, is->labels) {
 			if (strcasecmp(l->valuestring, v->s) == 0)
 				return (1);
 		}
 		return (0);
-	case QF_RESOLUTION:
+	case FJ_QF_RESOLUTION:
 		return (is->resolution == v->idx);
-	case QF_ASSIGNEE:
+	case FJ_QF_ASSIGNEE:
 		return (is->assignee == v->user);
-	case QF_REPORTER:
+	case FJ_QF_REPORTER:
 		return (is->reporter == v->user);
-	case QF_CREATED:
-	case QF_UPDATED:
-	case QF_RESOLVED:
-	case QF_DUE:
-	case QF_CF_DATE:
+	case FJ_QF_CREATED:
+	case FJ_QF_UPDATED:
+	case FJ_QF_RESOLVED:
+	case FJ_QF_DUE:
+	case FJ_QF_CF_DATE:
 		return (fj_issue_date(is, cl->qf, cl->cf) == v->t);
 	default:
 		return (0);
@@ -2971,20 +2979,20 @@ fj_jql_clause_match(const struct fj_issue *is, const struct fj_clause *cl)
 
 	empty = fj_jql_isempty(is, cl);
 	switch (cl->op) {
-	case OP_IS:
+	case FJ_OP_IS:
 		return (empty);
-	case OP_ISNOT:
+	case FJ_OP_ISNOT:
 		return (!empty);
-	case OP_EQ:
-	case OP_IN:
+	case FJ_OP_EQ:
+	case FJ_OP_IN:
 		for (i = 0; i < cl->nvals; i++) {
 			if (cl->vals[i].empty ? empty :
 			    (!empty && fj_jql_holds(is, cl, &cl->vals[i])))
 				return (1);
 		}
 		return (0);
-	case OP_NE:
-	case OP_NIN:
+	case FJ_OP_NE:
+	case FJ_OP_NIN:
 		/* As in Jira, "!=" never matches an empty field. */
 		if (empty)
 			return (0);
@@ -2994,35 +3002,35 @@ fj_jql_clause_match(const struct fj_issue *is, const struct fj_clause *cl)
 				return (0);
 		}
 		return (1);
-	case OP_LT:
-	case OP_LE:
-	case OP_GT:
-	case OP_GE:
+	case FJ_OP_LT:
+	case FJ_OP_LE:
+	case FJ_OP_GT:
+	case FJ_OP_GE:
 		if (empty)
 			return (0);
-		if (cl->qf == QF_KEY)
+		if (cl->qf == FJ_QF_KEY)
 			cmp = fj_jql_keycmp(is, v);
 		else {
 			t = fj_issue_date(is, cl->qf, cl->cf);
 			cmp = t < v->t ? -1 : t > v->t;
 		}
 		switch (cl->op) {
-		case OP_LT:
+		case FJ_OP_LT:
 			return (cmp < 0);
-		case OP_LE:
+		case FJ_OP_LE:
 			return (cmp <= 0);
-		case OP_GT:
+		case FJ_OP_GT:
 			return (cmp > 0);
 		default:
 			return (cmp >= 0);
 		}
-	case OP_LIKE:
-	case OP_NLIKE:
+	case FJ_OP_LIKE:
+	case FJ_OP_NLIKE:
 		if ((s = fj_jql_text(is, cl->qf, cl->cf)) == NULL)
 			return (0);
 		any = fj_jql_text_match(s, v->s);
 		free(s);
-		return (cl->op == OP_LIKE ? any : !any);
+		return (cl->op == FJ_OP_LIKE ? any : !any);
 	}
 	return (0);
 }
@@ -3033,13 +3041,13 @@ fj_jql_match(const struct fj_issue *is, const struct fj_node *n)
 	if (n == NULL)
 		return (1);
 	switch (n->type) {
-	case N_AND:
+	case FJ_N_AND:
 		return (fj_jql_match(is, n->a) && fj_jql_match(is, n->b));
-	case N_OR:
+	case FJ_N_OR:
 		return (fj_jql_match(is, n->a) || fj_jql_match(is, n->b));
-	case N_NOT:
+	case FJ_N_NOT:
 		return (!fj_jql_match(is, n->a));
-	case N_CLAUSE:
+	case FJ_N_CLAUSE:
 		return (fj_jql_clause_match(is, &n->cl));
 	}
 	return (0);
@@ -3070,38 +3078,38 @@ fj_sort_cb(const void *ap, const void *bp)
 		s = &fj_sort_q->sort[i];
 		c = 0;
 		switch (s->qf) {
-		case QF_PROJECT:
+		case FJ_QF_PROJECT:
 			c = strcmp(fj_projects[a->project].key,
 			    fj_projects[b->project].key);
 			break;
-		case QF_KEY:
+		case FJ_QF_KEY:
 			c = a->project != b->project ?
 			    strcmp(fj_projects[a->project].key,
 			    fj_projects[b->project].key) :
 			    (a->num < b->num ? -1 : a->num > b->num);
 			break;
-		case QF_ITYPE:
+		case FJ_QF_ITYPE:
 			c = a->itype - b->itype;
 			break;
-		case QF_STATUS:
+		case FJ_QF_STATUS:
 			c = a->status - b->status;
 			break;
-		case QF_RESOLUTION:
+		case FJ_QF_RESOLUTION:
 			c = a->resolution == b->resolution ? 0 :
 			    a->resolution < 0 ? 1 : b->resolution < 0 ? -1 :
 			    a->resolution - b->resolution;
 			break;
-		case QF_ASSIGNEE:
-		case QF_REPORTER:
-			c = fj_cmp_str(s->qf == QF_ASSIGNEE ?
+		case FJ_QF_ASSIGNEE:
+		case FJ_QF_REPORTER:
+			c = fj_cmp_str(s->qf == FJ_QF_ASSIGNEE ?
 			    (a->assignee ? a->assignee->display : NULL) :
 			    (a->reporter ? a->reporter->display : NULL),
-			    s->qf == QF_ASSIGNEE ?
+			    s->qf == FJ_QF_ASSIGNEE ?
 			    (b->assignee ? b->assignee->display : NULL) :
 			    (b->reporter ? b->reporter->display : NULL));
 			break;
-		case QF_SUMMARY:
-		case QF_CF_TEXT:
+		case FJ_QF_SUMMARY:
+		case FJ_QF_CF_TEXT:
 			sa = fj_jql_text(a, s->qf, s->cf);
 			sb = fj_jql_text(b, s->qf, s->cf);
 			c = fj_cmp_str(sa, sb);
@@ -3142,4 +3150,1990 @@ fj_jql_run(const struct fj_jql *q, size_t *np)
 	fj_sort_q = NULL;
 	*np = n;
 	return (v);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The issue store. */
+
+static int
+fj_user_index(const struct fj_user *u)
+{
+	size_t	i;
+
+	for (i = 0; i < FJ_NUSERS; i++) {
+		if (u == &fj_users[i])
+			return ((int)i);
+	}
+	return ((int)FJ_NUSERS);
+}
+
+static const struct fj_user *
+fj_user_at(int i)
+{
+	if (i >= 0 && (size_t)i < FJ_NUSERS)
+		return (&fj_users[i]);
+	return (fj_myself());
+}
+
+static struct fj_issue *
+fj_issue_new(int project, int itype, const char *summary)
+{
+	struct fj_issue	*is;
+
+	is = sb_calloc(1, sizeof *is);
+	is->id = fj_next_id++;
+	is->project = project;
+	is->num = ++fj_next_num[project];
+	snprintf(is->key, sizeof is->key, "%s-%d", fj_projects[project].key,
+	    is->num);
+	is->itype = itype;
+	is->summary = sb_strdup(summary);
+	is->labels = cJSON_CreateArray();
+	is->custom = cJSON_CreateObject();
+	is->reporter = fj_myself();
+	is->resolution = -1;
+	is->created = is->updated = fj_now();
+	fj_issues = sb_realloc(fj_issues, fj_nissues + 1, sizeof *fj_issues);
+	fj_issues[fj_nissues++] = is;
+	return (is);
+}
+
+static void
+fj_issue_free(struct fj_issue *is)
+{
+	size_t	i;
+
+	for (i = 0; i < is->ncomments; i++) {
+		cJSON_Delete(is->comments[i]->body);
+		cJSON_Delete(is->comments[i]->visibility);
+		free(is->comments[i]);
+	}
+	free(is->comments);
+	for (i = 0; i < is->nrlinks; i++) {
+		free(is->rlinks[i]->global_id);
+		cJSON_Delete(is->rlinks[i]->data);
+		free(is->rlinks[i]);
+	}
+	free(is->rlinks);
+	free(is->summary);
+	cJSON_Delete(is->description);
+	cJSON_Delete(is->labels);
+	cJSON_Delete(is->custom);
+	free(is);
+}
+
+static void
+fj_state_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < fj_nissues; i++)
+		fj_issue_free(fj_issues[i]);
+	free(fj_issues);
+	fj_issues = NULL;
+	fj_nissues = 0;
+	free(fj_rl.ts);
+	memset(&fj_rl, 0, sizeof fj_rl);
+}
+
+static void
+fj_state_reset(void)
+{
+	fj_state_free();
+	fj_next_id = 10001;
+	fj_next_comment = 10000;
+	fj_next_rlink = 10000;
+	memset(fj_next_num, 0, sizeof fj_next_num);
+}
+
+static void
+fj_set_status(struct fj_issue *is, int status, int resolution)
+{
+	is->status = status;
+	is->updated = fj_now();
+	if (fj_statuses[status].category == 2) {
+		is->resolution = resolution >= 0 ? resolution : 0;
+		if (is->resolved == 0)
+			is->resolved = is->updated;
+	} else {
+		is->resolution = -1;
+		is->resolved = 0;
+	}
+}
+
+static int
+fj_label_cmp(const void *a, const void *b)
+{
+	return (strcmp(*(char * const *)a, *(char * const *)b));
+}
+
+/* Sort and deduplicate a label array in place. */
+static void
+fj_labels_normalize(cJSON *labels)
+{
+	char	**v;
+	int	  n, i, k = 0;
+	cJSON	 *l;
+
+	n = cJSON_GetArraySize(labels);
+	v = sb_calloc(n + 1, sizeof *v);
+	i = 0;
+	cJSON_ArrayForEach(l, labels)
+		v[i++] = sb_strdup(l->valuestring);
+	qsort(v, n, sizeof *v, fj_label_cmp);
+	while (cJSON_GetArraySize(labels) > 0)
+		cJSON_DeleteItemFromArray(labels, 0);
+	for (i = 0; i < n; i++) {
+		if (k == 0 || strcmp(v[i], v[k - 1]) != 0)
+			v[k++] = v[i];
+		else
+			free(v[i]);
+	}
+	for (i = 0; i < k; i++) {
+		cJSON_AddItemToArray(labels, cJSON_CreateString(v[i]));
+		free(v[i]);
+	}
+	free(v);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Field values in requests. */
+
+static void
+fj_not_settable(cJSON *errors, const char *field)
+{
+	fj_seterr(errors, field, "Field '%s' cannot be set. It is not on the "
+	    "appropriate screen, or unknown.", field);
+}
+
+/* A rich-text value as the version demands; ADF copy into *out. */
+static int
+fj_rich_in(struct fj_ctx *c, const cJSON *v, cJSON *errors,
+    const char *field, cJSON **out)
+{
+	char	*text;
+
+	*out = NULL;
+	if (cJSON_IsNull(v))
+		return (0);
+	if (c->v == 3) {
+		if (!fj_adf_is_doc(v)) {
+			fj_seterr(errors, field, "Operation value must be an "
+			    "Atlassian Document (see the Atlassian Document "
+			    "Format)");
+			return (-1);
+		}
+		if (fj_adf_valid(v) != 0) {
+			fj_seterr(errors, field, "INVALID_INPUT");
+			return (-1);
+		}
+		text = fj_adf_to_text(v, 0);
+		if (sb_utf8_len(text) > FJ_TEXT_MAX) {
+			fj_seterr(errors, field, "The entered text is too "
+			    "long. It exceeds the allowed limit of 32,767 "
+			    "characters.");
+			free(text);
+			return (-1);
+		}
+		free(text);
+		if (cJSON_GetArraySize(fj_get(v, "content")) > 0)
+			*out = cJSON_Duplicate(v, 1);
+		return (0);
+	}
+	if (!cJSON_IsString(v)) {
+		fj_seterr(errors, field, "Operation value must be a string");
+		return (-1);
+	}
+	if (sb_utf8_len(v->valuestring) > FJ_TEXT_MAX) {
+		fj_seterr(errors, field, "The entered text is too long. It "
+		    "exceeds the allowed limit of 32,767 characters.");
+		return (-1);
+	}
+	if (!fj_is_blank(v->valuestring))
+		*out = fj_text_to_adf(v->valuestring);
+	return (0);
+}
+
+/* A user reference ({"accountId"} on Cloud, {"name"} on Data Center). */
+static int
+fj_user_in(struct fj_ctx *c, const cJSON *v, cJSON *errors,
+    const char *field, const struct fj_user **out)
+{
+	const char	*id = NULL;
+
+	*out = NULL;
+	if (cJSON_IsNull(v))
+		return (0);
+	if (cJSON_IsObject(v)) {
+		if (!c->dc) {
+			id = sb_json_str(v, "accountId");
+			if (id == NULL)
+				id = sb_json_str(v, "id");
+			if (id != NULL && strcmp(id, "-1") == 0)
+				return (0);	/* automatic: unassigned */
+			if (id != NULL && (*out = fj_user_find(id)) != NULL &&
+			    strcmp((*out)->account_id, id) == 0)
+				return (0);
+		} else {
+			id = sb_json_str(v, "name");
+			if (id == NULL)
+				id = sb_json_str(v, "key");
+			if (id != NULL && (*out = fj_user_find(id)) != NULL &&
+			    (strcasecmp((*out)->name, id) == 0 ||
+			    strcmp((*out)->key, id) == 0))
+				return (0);
+		}
+	}
+	*out = NULL;
+	fj_seterr(errors, field, "Specify a valid value for %s", field);
+	return (-1);
+}
+
+static int
+fj_labels_in(const cJSON *v, cJSON *errors, cJSON **out)
+{
+	const cJSON	*l;
+
+	*out = NULL;
+	if (!cJSON_IsArray(v)) {
+		fj_seterr(errors, "labels", "Operation value must be an array "
+		    "of strings");
+		return (-1);
+	}
+	cJSON_ArrayForEach(l, v) {
+		if (!cJSON_IsString(l) || *l->valuestring == '\0') {
+			fj_seterr(errors, "labels", "Labels can not be empty.");
+			return (-1);
+		}
+		if (strpbrk(l->valuestring, " \t\r\n") != NULL) {
+			fj_seterr(errors, "labels", "The label '%s' contains "
+			    "spaces which is invalid.", l->valuestring);
+			return (-1);
+		}
+		if (sb_utf8_len(l->valuestring) > FJ_LABEL_MAX) {
+			fj_seterr(errors, "labels", "The label '%.40s...' "
+			    "exceeds the 255 character limit.",
+			    l->valuestring);
+			return (-1);
+		}
+	}
+	*out = cJSON_Duplicate(v, 1);
+	fj_labels_normalize(*out);
+	return (0);
+}
+
+static int
+fj_summary_in(const cJSON *v, cJSON *errors)
+{
+	if (!cJSON_IsString(v) || fj_is_blank(v->valuestring)) {
+		fj_seterr(errors, "summary", "You must specify a summary of "
+		    "the issue.");
+		return (-1);
+	}
+	if (strpbrk(v->valuestring, "\r\n") != NULL) {
+		fj_seterr(errors, "summary", "The summary is invalid because "
+		    "it contains newline characters.");
+		return (-1);
+	}
+	if (sb_utf8_len(v->valuestring) > FJ_SUMMARY_MAX) {
+		fj_seterr(errors, "summary", "Summary must be less than 255 "
+		    "characters.");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+fj_date_in(const cJSON *v, cJSON *errors, const char *field)
+{
+	int64_t	t;
+
+	if (cJSON_IsNull(v))
+		return (0);
+	if (!cJSON_IsString(v) || fj_parse_date(v->valuestring, &t) != 0) {
+		fj_seterr(errors, field, "Error parsing date string: %s",
+		    cJSON_IsString(v) ? v->valuestring : "(not a string)");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Check one field value and store its normalised form in changes (ADF for
+ * rich text, indexes for projects, types and users, null to clear).
+ */
+static void
+fj_field_in(struct fj_ctx *c, const char *id, const cJSON *v, int creating,
+    cJSON *errors, cJSON *changes)
+{
+	const struct fj_field	*f = fj_field_find(id);
+	const struct fj_user	*u;
+	const char		*s;
+	cJSON			*out = NULL;
+	int			 i;
+
+	if (f == NULL || !f->settable ||
+	    (f->kind == FJ_FK_PROJECT && !creating)) {
+		fj_not_settable(errors, id);
+		return;
+	}
+	switch (f->kind) {
+	case FJ_FK_PROJECT:
+		s = NULL;
+		if (cJSON_IsObject(v)) {
+			s = sb_json_str(v, "key");
+			if (s == NULL)
+				s = sb_json_str(v, "id");
+		}
+		if (s == NULL || (i = fj_project_find(s)) < 0) {
+			fj_seterr(errors, "project", "Specify a valid project "
+			    "ID or key");
+			return;
+		}
+		out = cJSON_CreateNumber(i);
+		break;
+	case FJ_FK_ISSUETYPE:
+		s = NULL;
+		if (cJSON_IsObject(v)) {
+			s = sb_json_str(v, "id");
+			if (s == NULL)
+				s = sb_json_str(v, "name");
+		}
+		if (s == NULL || (i = fj_itype_find(s)) < 0) {
+			fj_seterr(errors, "issuetype", "The issue type "
+			    "selected is invalid.");
+			return;
+		}
+		out = cJSON_CreateNumber(i);
+		break;
+	case FJ_FK_SUMMARY:
+		if (fj_summary_in(v, errors) != 0)
+			return;
+		out = cJSON_CreateString(v->valuestring);
+		break;
+	case FJ_FK_DESCRIPTION:
+	case FJ_FK_CF_TEXTAREA:
+		if (fj_rich_in(c, v, errors, id, &out) != 0)
+			return;
+		break;
+	case FJ_FK_LABELS:
+		if (fj_labels_in(v, errors, &out) != 0)
+			return;
+		break;
+	case FJ_FK_DUEDATE:
+	case FJ_FK_CF_DATE:
+		if (fj_date_in(v, errors, id) != 0)
+			return;
+		if (cJSON_IsString(v))
+			out = cJSON_CreateString(v->valuestring);
+		break;
+	case FJ_FK_ASSIGNEE:
+	case FJ_FK_REPORTER:
+		if (fj_user_in(c, v, errors, id, &u) != 0)
+			return;
+		if (u != NULL)
+			out = cJSON_CreateNumber(fj_user_index(u));
+		break;
+	case FJ_FK_CF_TEXT:
+		if (cJSON_IsNull(v))
+			break;
+		if (!cJSON_IsString(v)) {
+			fj_seterr(errors, id, "Operation value must be a "
+			    "string");
+			return;
+		}
+		if (strpbrk(v->valuestring, "\r\n") != NULL ||
+		    sb_utf8_len(v->valuestring) > FJ_TEXTFIELD_MAX) {
+			fj_seterr(errors, id, "The entered text is too long. "
+			    "It exceeds the allowed limit of 255 characters.");
+			return;
+		}
+		if (*v->valuestring != '\0')
+			out = cJSON_CreateString(v->valuestring);
+		break;
+	default:
+		fj_not_settable(errors, id);
+		return;
+	}
+	if (out == NULL)
+		out = cJSON_CreateNull();
+	cJSON_DeleteItemFromObjectCaseSensitive(changes, id);
+	cJSON_AddItemToObject(changes, id, out);
+}
+
+/* A comment body and visibility; 0 and the ADF body, or -1. */
+static int
+fj_comment_in(struct fj_ctx *c, const cJSON *o, cJSON *errors, cJSON **body,
+    cJSON **vis)
+{
+	const cJSON	*b, *v;
+	const char	*type, *value;
+
+	*body = *vis = NULL;
+	b = fj_get(o, "body");
+	if (b == NULL || cJSON_IsNull(b) ||
+	    (cJSON_IsString(b) && fj_is_blank(b->valuestring))) {
+		fj_seterr(errors, "comment", "Comment body can not be empty!");
+		return (-1);
+	}
+	if (fj_rich_in(c, b, errors, "comment", body) != 0)
+		return (-1);
+	if (*body == NULL) {
+		fj_seterr(errors, "comment", "Comment body can not be empty!");
+		return (-1);
+	}
+	v = fj_get(o, "visibility");
+	if (v != NULL && !cJSON_IsNull(v)) {
+		type = sb_json_str(v, "type");
+		value = sb_json_str(v, "value");
+		if (value == NULL)
+			value = sb_json_str(v, "identifier");
+		if (type == NULL || (strcmp(type, "group") != 0 &&
+		    strcmp(type, "role") != 0) || value == NULL) {
+			fj_seterr(errors, "commentLevel", "Visibility must "
+			    "be a role or a group.");
+			cJSON_Delete(*body);
+			*body = NULL;
+			return (-1);
+		}
+		*vis = cJSON_Duplicate(v, 1);
+	}
+	return (0);
+}
+
+static void
+fj_comment_add(struct fj_issue *is, cJSON *body, cJSON *vis,
+    const struct fj_user *author)
+{
+	struct fj_comment	*cm;
+
+	cm = sb_calloc(1, sizeof *cm);
+	cm->id = fj_next_comment++;
+	cm->author = author;
+	cm->body = body;
+	cm->visibility = vis;
+	cm->created = cm->updated = fj_now();
+	is->comments = sb_realloc(is->comments, is->ncomments + 1,
+	    sizeof *is->comments);
+	is->comments[is->ncomments++] = cm;
+	is->updated = cm->created;
+}
+
+/* Apply label verbs (add, remove, set) to a copy of cur. */
+static cJSON *
+fj_labels_update(const cJSON *cur, const cJSON *ops, cJSON *errors)
+{
+	const cJSON	*op, *verb;
+	cJSON		*labels, *one, *nl;
+	int		 i, add;
+
+	labels = cur != NULL ? cJSON_Duplicate(cur, 1) : cJSON_CreateArray();
+	cJSON_ArrayForEach(op, ops) {
+		if (!cJSON_IsObject(op) || cJSON_GetArraySize(op) != 1) {
+			fj_seterr(errors, "labels", "Each operation takes "
+			    "exactly one of 'add', 'remove' or 'set'.");
+			break;
+		}
+		if ((verb = fj_get(op, "set")) != NULL) {
+			if (fj_labels_in(verb, errors, &nl) != 0)
+				break;
+			cJSON_Delete(labels);
+			labels = nl;
+			continue;
+		}
+		add = (verb = fj_get(op, "add")) != NULL;
+		if (!add && (verb = fj_get(op, "remove")) == NULL) {
+			fj_seterr(errors, "labels", "Unsupported operation "
+			    "for labels.");
+			break;
+		}
+		/* Check the one label as a set would. */
+		one = cJSON_CreateArray();
+		cJSON_AddItemToArray(one, cJSON_Duplicate(verb, 1));
+		i = fj_labels_in(one, errors, &nl);
+		cJSON_Delete(one);
+		cJSON_Delete(nl);
+		if (i != 0)
+			break;
+		if (add) {
+			cJSON_AddItemToArray(labels,
+			    cJSON_CreateString(verb->valuestring));
+			continue;
+		}
+		for (i = cJSON_GetArraySize(labels) - 1; i >= 0; i--) {
+			if (strcmp(cJSON_GetArrayItem(labels, i)->valuestring,
+			    verb->valuestring) == 0)
+				cJSON_DeleteItemFromArray(labels, i);
+		}
+	}
+	fj_labels_normalize(labels);
+	return (labels);
+}
+
+/*
+ * The "update" member: verb lists per field. Labels take add, remove and
+ * set; comment takes add; other fields take set.
+ */
+static void
+fj_update_in(struct fj_ctx *c, struct fj_issue *is, const cJSON *update,
+    const cJSON *fields, cJSON *errors, cJSON *changes, cJSON *comments)
+{
+	const cJSON	*ops, *op, *verb;
+	cJSON		*labels, *body, *vis, *pair;
+
+	cJSON_ArrayForEach(ops, update) {
+		const char *id = ops->string;
+
+		if (fj_get(fields, id) != NULL) {
+			fj_seterr(errors, id, "Field '%s' cannot be set in "
+			    "both 'fields' and 'update'.", id);
+			continue;
+		}
+		if (!cJSON_IsArray(ops)) {
+			fj_seterr(errors, id, "Operations for '%s' must be an "
+			    "array.", id);
+			continue;
+		}
+		if (strcmp(id, "comment") == 0) {
+			cJSON_ArrayForEach(op, ops) {
+				verb = fj_get(op, "add");
+				if (!cJSON_IsObject(verb) ||
+				    cJSON_GetArraySize(op) != 1) {
+					fj_seterr(errors, "comment", "Only "
+					    "'add' is supported for comments "
+					    "here.");
+					break;
+				}
+				if (fj_comment_in(c, verb, errors, &body,
+				    &vis) != 0)
+					break;
+				pair = cJSON_CreateObject();
+				cJSON_AddItemToObject(pair, "body", body);
+				if (vis != NULL)
+					cJSON_AddItemToObject(pair,
+					    "visibility", vis);
+				cJSON_AddItemToArray(comments, pair);
+			}
+			continue;
+		}
+		if (strcmp(id, "labels") == 0) {
+			labels = fj_labels_update(fj_get(changes, "labels") !=
+			    NULL ? fj_get(changes, "labels") : is != NULL ?
+			    is->labels : NULL, ops, errors);
+			cJSON_DeleteItemFromObjectCaseSensitive(changes,
+			    "labels");
+			cJSON_AddItemToObject(changes, "labels", labels);
+			continue;
+		}
+		cJSON_ArrayForEach(op, ops) {
+			verb = fj_get(op, "set");
+			if (verb == NULL || cJSON_GetArraySize(op) != 1) {
+				if (fj_field_find(id) == NULL ||
+				    !fj_field_find(id)->settable)
+					fj_not_settable(errors, id);
+				else
+					fj_seterr(errors, id, "Only 'set' is "
+					    "supported for field '%s'.", id);
+				break;
+			}
+			fj_field_in(c, id, verb, is == NULL, errors, changes);
+		}
+	}
+}
+
+/* Apply checked changes to an issue. */
+static void
+fj_apply(struct fj_issue *is, const cJSON *changes)
+{
+	const cJSON	*v;
+	const char	*id;
+
+	cJSON_ArrayForEach(v, changes) {
+		id = v->string;
+		if (strcmp(id, "project") == 0)
+			continue;
+		if (strcmp(id, "issuetype") == 0)
+			is->itype = v->valueint;
+		else if (strcmp(id, "summary") == 0) {
+			free(is->summary);
+			is->summary = sb_strdup(v->valuestring);
+		} else if (strcmp(id, "description") == 0) {
+			cJSON_Delete(is->description);
+			is->description = cJSON_IsNull(v) ? NULL :
+			    cJSON_Duplicate(v, 1);
+		} else if (strcmp(id, "labels") == 0) {
+			cJSON_Delete(is->labels);
+			is->labels = cJSON_Duplicate(v, 1);
+		} else if (strcmp(id, "duedate") == 0) {
+			if (cJSON_IsString(v))
+				snprintf(is->duedate, sizeof is->duedate, "%s",
+				    v->valuestring);
+			else
+				*is->duedate = '\0';
+		} else if (strcmp(id, "assignee") == 0)
+			is->assignee = cJSON_IsNull(v) ? NULL :
+			    fj_user_at(v->valueint);
+		else if (strcmp(id, "reporter") == 0)
+			is->reporter = cJSON_IsNull(v) ? NULL :
+			    fj_user_at(v->valueint);
+		else {
+			cJSON_DeleteItemFromObjectCaseSensitive(is->custom, id);
+			if (!cJSON_IsNull(v))
+				cJSON_AddItemToObject(is->custom, id,
+				    cJSON_Duplicate(v, 1));
+		}
+	}
+	is->updated = fj_now();
+}
+
+/* ---------------------------------------------------------------------- */
+/* Endpoints. */
+
+static void
+fj_server_info(struct fj_ctx *c)
+{
+	cJSON	*o, *vn;
+	char	 base[96], now[64];
+
+	fj_base(base, sizeof base);
+	fj_fmt_time(fj_now(), now, sizeof now);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "baseUrl", base);
+	vn = cJSON_CreateArray();
+	if (c->dc) {
+		cJSON_AddStringToObject(o, "version", "9.12.2");
+		cJSON_AddItemToArray(vn, cJSON_CreateNumber(9));
+		cJSON_AddItemToArray(vn, cJSON_CreateNumber(12));
+		cJSON_AddItemToArray(vn, cJSON_CreateNumber(2));
+		cJSON_AddItemToObject(o, "versionNumbers", vn);
+		cJSON_AddStringToObject(o, "deploymentType", "DataCenter");
+		cJSON_AddNumberToObject(o, "buildNumber", 9120002);
+	} else {
+		cJSON_AddStringToObject(o, "version", "1001.0.0-SNAPSHOT");
+		cJSON_AddItemToArray(vn, cJSON_CreateNumber(1001));
+		cJSON_AddItemToArray(vn, cJSON_CreateNumber(0));
+		cJSON_AddItemToArray(vn, cJSON_CreateNumber(0));
+		cJSON_AddItemToObject(o, "versionNumbers", vn);
+		cJSON_AddStringToObject(o, "deploymentType", "Cloud");
+		cJSON_AddNumberToObject(o, "buildNumber", 100282);
+	}
+	cJSON_AddStringToObject(o, "buildDate", "2025-01-01T00:00:00.000+0000");
+	cJSON_AddStringToObject(o, "serverTime", now);
+	cJSON_AddStringToObject(o, "scmInfo",
+	    "5a1bd8f3a3b4c7d8e9f00112233445566778899a");
+	cJSON_AddStringToObject(o, "serverTitle", "Jira (sandbox)");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "defaultLocale"),
+	    "locale", "en_US");
+	cJSON_AddStringToObject(o, "serverTimeZone", "Etc/UTC");
+	fj_reply(c, 200, o);
+}
+
+static void
+fj_get_myself(struct fj_ctx *c)
+{
+	cJSON	*o;
+
+	o = fj_user_json(c, c->me);
+	cJSON_AddStringToObject(o, "locale", "en_US");
+	cJSON_AddStringToObject(o, "expand", "groups,applicationRoles");
+	fj_reply(c, 200, o);
+}
+
+static void
+fj_get_fields(struct fj_ctx *c)
+{
+	const struct fj_field	*f;
+	cJSON			*a, *o, *cl, *sc;
+	size_t			 i;
+	char			 buf[32];
+
+	a = cJSON_CreateArray();
+	for (i = 0; i < FJ_NFIELDS; i++) {
+		f = &fj_fields[i];
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", f->id);
+		cJSON_AddStringToObject(o, "key", f->id);
+		cJSON_AddStringToObject(o, "name", f->name);
+		cJSON_AddBoolToObject(o, "custom", f->custom_id != 0);
+		cJSON_AddBoolToObject(o, "orderable", f->settable);
+		cJSON_AddBoolToObject(o, "navigable", f->navigable);
+		cJSON_AddBoolToObject(o, "searchable", 1);
+		cl = cJSON_AddArrayToObject(o, "clauseNames");
+		if (f->custom_id != 0) {
+			snprintf(buf, sizeof buf, "cf[%d]", f->custom_id);
+			cJSON_AddItemToArray(cl, cJSON_CreateString(buf));
+			cJSON_AddItemToArray(cl, cJSON_CreateString(f->name));
+			cJSON_AddStringToObject(o, "untranslatedName",
+			    f->name);
+		} else
+			cJSON_AddItemToArray(cl, cJSON_CreateString(f->id));
+		sc = cJSON_AddObjectToObject(o, "schema");
+		cJSON_AddStringToObject(sc, "type", f->schema_type);
+		if (f->schema_items != NULL)
+			cJSON_AddStringToObject(sc, "items", f->schema_items);
+		if (f->custom_id != 0) {
+			cJSON_AddStringToObject(sc, "custom", f->schema_custom);
+			cJSON_AddNumberToObject(sc, "customId", f->custom_id);
+		} else
+			cJSON_AddStringToObject(sc, "system", f->id);
+		cJSON_AddItemToArray(a, o);
+	}
+	fj_reply(c, 200, a);
+}
+
+static cJSON *
+fj_project_full(struct fj_ctx *c, int i)
+{
+	cJSON	*o, *types;
+	size_t	 k;
+
+	o = fj_project_json(c, i);
+	cJSON_AddStringToObject(o, "description", "");
+	cJSON_AddItemToObject(o, "lead", fj_user_json(c, &fj_users[0]));
+	types = cJSON_AddArrayToObject(o, "issueTypes");
+	for (k = 0; k < FJ_NITYPES; k++)
+		cJSON_AddItemToArray(types, fj_itype_json(c, (int)k));
+	return (o);
+}
+
+static void
+fj_get_project(struct fj_ctx *c, const char *key)
+{
+	cJSON	*a;
+	size_t	 i;
+	int	 p;
+
+	if (key == NULL) {
+		a = cJSON_CreateArray();
+		for (i = 0; i < FJ_NPROJECTS; i++)
+			cJSON_AddItemToArray(a, fj_project_json(c, (int)i));
+		fj_reply(c, 200, a);
+		return;
+	}
+	if ((p = fj_project_find(key)) < 0) {
+		fj_error(c, 404, "No project could be found with key '%s'.",
+		    key);
+		return;
+	}
+	fj_reply(c, 200, fj_project_full(c, p));
+}
+
+/* Add every "fields" query parameter (repeatable, comma-separated). */
+static void
+fj_fsel_params(struct fj_ctx *c, struct fj_fsel *fs)
+{
+	const char	*v;
+	int		 n;
+
+	for (n = 0; (v = sb_param_n(c->r, "fields", n)) != NULL; n++)
+		fj_fsel_add(fs, v);
+}
+
+static void
+fj_get_issue(struct fj_ctx *c, struct fj_issue *is)
+{
+	struct fj_fsel	fs;
+
+	memset(&fs, 0, sizeof fs);
+	fj_fsel_params(c, &fs);
+	fj_fsel_finish(&fs, 2);
+	fj_reply(c, 200, fj_issue_json(c, is, &fs));
+}
+
+static void
+fj_create_issue(struct fj_ctx *c)
+{
+	const cJSON	*fields, *update, *v;
+	cJSON		*errors, *changes, *comments, *o, *cm;
+	struct fj_issue	*is;
+	int		 project = -1, itype = -1;
+	char		 buf[256];
+
+	fields = fj_get(c->json, "fields");
+	update = fj_get(c->json, "update");
+	if (!cJSON_IsObject(c->json) || (fields != NULL &&
+	    !cJSON_IsObject(fields)) || (update != NULL &&
+	    !cJSON_IsObject(update))) {
+		fj_error(c, 400, "Can not deserialize instance of "
+		    "IssueUpdateBean out of the request body.");
+		return;
+	}
+	errors = cJSON_CreateObject();
+	changes = cJSON_CreateObject();
+	comments = cJSON_CreateArray();
+	cJSON_ArrayForEach(v, fields)
+		fj_field_in(c, v->string, v, 1, errors, changes);
+	if (update != NULL)
+		fj_update_in(c, NULL, update, fields, errors, changes,
+		    comments);
+	if (fj_get(fields, "project") == NULL)
+		fj_seterr(errors, "project", "Specify a valid project ID or "
+		    "key");
+	if (fj_get(fields, "issuetype") == NULL)
+		fj_seterr(errors, "issuetype", "Specify an issue type");
+	if (fj_get(changes, "summary") == NULL)
+		fj_seterr(errors, "summary", "You must specify a summary of "
+		    "the issue.");
+	if (cJSON_IsNumber(fj_get(changes, "project")))
+		project = fj_get(changes, "project")->valueint;
+	if (cJSON_IsNumber(fj_get(changes, "issuetype")))
+		itype = fj_get(changes, "issuetype")->valueint;
+	if (fj_errors_reply(c, errors))
+		goto out;
+	is = fj_issue_new(project, itype,
+	    fj_get(changes, "summary")->valuestring);
+	fj_apply(is, changes);
+	is->updated = is->created;
+	cJSON_ArrayForEach(cm, comments) {
+		fj_comment_add(is, cJSON_DetachItemFromObjectCaseSensitive(cm,
+		    "body"), cJSON_DetachItemFromObjectCaseSensitive(cm,
+		    "visibility"), c->me);
+	}
+	o = cJSON_CreateObject();
+	snprintf(buf, sizeof buf, "%ld", is->id);
+	cJSON_AddStringToObject(o, "id", buf);
+	cJSON_AddStringToObject(o, "key", is->key);
+	fj_self(c, buf, sizeof buf, "issue/%ld", is->id);
+	cJSON_AddStringToObject(o, "self", buf);
+	fj_reply(c, 201, o);
+out:
+	cJSON_Delete(changes);
+	cJSON_Delete(comments);
+}
+
+static void
+fj_edit_issue(struct fj_ctx *c, struct fj_issue *is)
+{
+	const cJSON	*fields, *update, *v;
+	cJSON		*errors, *changes, *comments, *cm;
+	const char	*ret;
+	struct fj_fsel	 fs;
+
+	fields = fj_get(c->json, "fields");
+	update = fj_get(c->json, "update");
+	if (!cJSON_IsObject(c->json) || (fields != NULL &&
+	    !cJSON_IsObject(fields)) || (update != NULL &&
+	    !cJSON_IsObject(update))) {
+		fj_error(c, 400, "Can not deserialize instance of "
+		    "IssueUpdateBean out of the request body.");
+		return;
+	}
+	errors = cJSON_CreateObject();
+	changes = cJSON_CreateObject();
+	comments = cJSON_CreateArray();
+	cJSON_ArrayForEach(v, fields) {
+		if (strcmp(v->string, "status") == 0 ||
+		    strcmp(v->string, "resolution") == 0) {
+			fj_not_settable(errors, v->string);
+			continue;
+		}
+		fj_field_in(c, v->string, v, 0, errors, changes);
+	}
+	if (update != NULL)
+		fj_update_in(c, is, update, fields, errors, changes, comments);
+	if (fj_errors_reply(c, errors))
+		goto out;
+	if (is->ncomments + cJSON_GetArraySize(comments) > FJ_COMMENTS_MAX) {
+		fj_error(c, 413, "The number of comments on this issue has "
+		    "reached the limit of %d.", FJ_COMMENTS_MAX);
+		goto out;
+	}
+	fj_apply(is, changes);
+	cJSON_ArrayForEach(cm, comments) {
+		fj_comment_add(is, cJSON_DetachItemFromObjectCaseSensitive(cm,
+		    "body"), cJSON_DetachItemFromObjectCaseSensitive(cm,
+		    "visibility"), c->me);
+	}
+	ret = sb_param(c->r, "returnIssue");
+	if (ret != NULL && strcmp(ret, "true") == 0) {
+		memset(&fs, 0, sizeof fs);
+		fj_fsel_finish(&fs, 2);
+		fj_reply(c, 200, fj_issue_json(c, is, &fs));
+	} else
+		fj_reply(c, 204, NULL);
+out:
+	cJSON_Delete(changes);
+	cJSON_Delete(comments);
+}
+
+static void
+fj_comments(struct fj_ctx *c, struct fj_issue *is, const char *cid)
+{
+	cJSON		*errors, *body, *vis;
+	const char	*order;
+	long long	 start = 0, max = 100;
+	size_t		 i;
+	char		 buf[32];
+
+	if (strcmp(c->r->method, "POST") == 0) {
+		if (cid != NULL) {
+			fj_bad_method(c);
+			return;
+		}
+		if (!cJSON_IsObject(c->json)) {
+			fj_error(c, 400, "Can not deserialize instance of "
+			    "Comment out of the request body.");
+			return;
+		}
+		errors = cJSON_CreateObject();
+		fj_comment_in(c, c->json, errors, &body, &vis);
+		if (fj_errors_reply(c, errors))
+			return;
+		if (is->ncomments >= FJ_COMMENTS_MAX) {
+			cJSON_Delete(body);
+			cJSON_Delete(vis);
+			fj_error(c, 413, "The number of comments on this issue "
+			    "has reached the limit of %d.", FJ_COMMENTS_MAX);
+			return;
+		}
+		fj_comment_add(is, body, vis, c->me);
+		fj_reply(c, 201, fj_comment_json(c, is,
+		    is->comments[is->ncomments - 1]));
+		return;
+	}
+	if (strcmp(c->r->method, "GET") != 0) {
+		fj_bad_method(c);
+		return;
+	}
+	if (cid != NULL) {
+		for (i = 0; i < is->ncomments; i++) {
+			snprintf(buf, sizeof buf, "%ld", is->comments[i]->id);
+			if (strcmp(buf, cid) == 0) {
+				fj_reply(c, 200, fj_comment_json(c, is,
+				    is->comments[i]));
+				return;
+			}
+		}
+		fj_error(c, 404, "Can not find a comment for the id: %s.", cid);
+		return;
+	}
+	order = sb_param(c->r, "orderBy");
+	if (order != NULL && strcmp(order, "created") != 0 &&
+	    strcmp(order, "+created") != 0 && strcmp(order, "-created") != 0) {
+		fj_error(c, 400, "The orderBy parameter must be 'created', "
+		    "'+created' or '-created'.");
+		return;
+	}
+	if ((sb_param(c->r, "startAt") != NULL &&
+	    fj_parse_int(sb_param(c->r, "startAt"), 0, INT_MAX, &start) != 0) ||
+	    (sb_param(c->r, "maxResults") != NULL &&
+	    fj_parse_int(sb_param(c->r, "maxResults"), 0, 5000, &max) != 0)) {
+		fj_error(c, 400, "The startAt and maxResults parameters must "
+		    "be non-negative integers.");
+		return;
+	}
+	fj_reply(c, 200, fj_comments_page(c, is, (size_t)start, (size_t)max));
+}
+
+static cJSON *
+fj_rlink_json(struct fj_ctx *c, const struct fj_issue *is,
+    const struct fj_rlink *rl)
+{
+	cJSON		*o;
+	const cJSON	*v;
+	char		 buf[256];
+
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)rl->id);
+	fj_self(c, buf, sizeof buf, "issue/%s/remotelink/%ld", is->key,
+	    rl->id);
+	cJSON_AddStringToObject(o, "self", buf);
+	if (rl->global_id != NULL)
+		cJSON_AddStringToObject(o, "globalId", rl->global_id);
+	cJSON_ArrayForEach(v, rl->data)
+		cJSON_AddItemToObject(o, v->string, cJSON_Duplicate(v, 1));
+	return (o);
+}
+
+static int
+fj_valid_url(const char *s)
+{
+	const char	*p = s;
+
+	if (!isalpha((unsigned char)*p))
+		return (0);
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' ||
+	    *p == '.')
+		p++;
+	return (*p == ':' && p[1] != '\0' && strpbrk(s, " \t\r\n") == NULL);
+}
+
+static void
+fj_remote_links(struct fj_ctx *c, struct fj_issue *is, const char *lid)
+{
+	const cJSON	*obj, *v;
+	cJSON		*errors, *data, *o, *a;
+	const char	*gid, *url, *title;
+	struct fj_rlink	*rl = NULL;
+	size_t		 i;
+	int		 created = 0;
+	char		 buf[256];
+
+	if (strcmp(c->r->method, "GET") == 0) {
+		gid = sb_param(c->r, "globalId");
+		for (i = 0; i < is->nrlinks; i++) {
+			snprintf(buf, sizeof buf, "%ld", is->rlinks[i]->id);
+			if ((lid != NULL && strcmp(buf, lid) == 0) ||
+			    (lid == NULL && gid != NULL &&
+			    is->rlinks[i]->global_id != NULL &&
+			    strcmp(is->rlinks[i]->global_id, gid) == 0)) {
+				fj_reply(c, 200, fj_rlink_json(c, is,
+				    is->rlinks[i]));
+				return;
+			}
+		}
+		if (lid != NULL || gid != NULL) {
+			fj_error(c, 404, "No remote link found for %s '%s' "
+			    "on issue '%s'.", lid != NULL ? "id" : "global id",
+			    lid != NULL ? lid : gid, is->key);
+			return;
+		}
+		a = cJSON_CreateArray();
+		for (i = 0; i < is->nrlinks; i++)
+			cJSON_AddItemToArray(a, fj_rlink_json(c, is,
+			    is->rlinks[i]));
+		fj_reply(c, 200, a);
+		return;
+	}
+	if (strcmp(c->r->method, "POST") != 0 || lid != NULL) {
+		fj_bad_method(c);
+		return;
+	}
+	if (!cJSON_IsObject(c->json)) {
+		fj_error(c, 400, "Can not deserialize instance of "
+		    "RemoteIssueLinkRequest out of the request body.");
+		return;
+	}
+	errors = cJSON_CreateObject();
+	obj = fj_get(c->json, "object");
+	v = fj_get(c->json, "globalId");
+	gid = NULL;
+	if (v != NULL && !cJSON_IsNull(v)) {
+		if (!cJSON_IsString(v))
+			fj_seterr(errors, "globalId", "'globalId' must be a "
+			    "string.");
+		else if (sb_utf8_len(v->valuestring) > FJ_GLOBALID_MAX)
+			fj_seterr(errors, "globalId", "'globalId' must be "
+			    "less than 255 characters.");
+		else if (*v->valuestring != '\0')
+			gid = v->valuestring;
+	}
+	if (!cJSON_IsObject(obj))
+		fj_seterr(errors, "object", "'object' is required.");
+	else {
+		url = sb_json_str(obj, "url");
+		title = sb_json_str(obj, "title");
+		if (url == NULL || *url == '\0')
+			fj_seterr(errors, "url", "'url' is required.");
+		else if (!fj_valid_url(url))
+			fj_seterr(errors, "url", "'url' is not a valid URL.");
+		if (title == NULL || *title == '\0')
+			fj_seterr(errors, "title", "'title' is required.");
+	}
+	v = fj_get(c->json, "relationship");
+	if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v))
+		fj_seterr(errors, "relationship", "'relationship' must be a "
+		    "string.");
+	v = fj_get(c->json, "application");
+	if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsObject(v))
+		fj_seterr(errors, "application", "'application' must be an "
+		    "object.");
+	if (fj_errors_reply(c, errors))
+		return;
+	for (i = 0; gid != NULL && i < is->nrlinks; i++) {
+		if (is->rlinks[i]->global_id != NULL &&
+		    strcmp(is->rlinks[i]->global_id, gid) == 0)
+			rl = is->rlinks[i];
+	}
+	if (rl == NULL && is->nrlinks >= FJ_RLINKS_MAX) {
+		fj_error(c, 413, "The number of remote links on this issue "
+		    "has reached the limit of %d.", FJ_RLINKS_MAX);
+		return;
+	}
+	data = cJSON_CreateObject();
+	v = fj_get(c->json, "application");
+	if (cJSON_IsObject(v))
+		cJSON_AddItemToObject(data, "application",
+		    cJSON_Duplicate(v, 1));
+	v = fj_get(c->json, "relationship");
+	if (cJSON_IsString(v))
+		cJSON_AddStringToObject(data, "relationship", v->valuestring);
+	cJSON_AddItemToObject(data, "object", cJSON_Duplicate(obj, 1));
+	if (rl != NULL) {
+		/* An update: fields not given become null. */
+		cJSON_Delete(rl->data);
+		rl->data = data;
+	} else {
+		rl = sb_calloc(1, sizeof *rl);
+		rl->id = fj_next_rlink++;
+		rl->global_id = gid != NULL ? sb_strdup(gid) : NULL;
+		rl->data = data;
+		is->rlinks = sb_realloc(is->rlinks, is->nrlinks + 1,
+		    sizeof *is->rlinks);
+		is->rlinks[is->nrlinks++] = rl;
+		created = 1;
+	}
+	is->updated = fj_now();
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)rl->id);
+	fj_self(c, buf, sizeof buf, "issue/%s/remotelink/%ld", is->key,
+	    rl->id);
+	cJSON_AddStringToObject(o, "self", buf);
+	fj_reply(c, created ? 201 : 200, o);
+}
+
+static void
+fj_transitions(struct fj_ctx *c, struct fj_issue *is)
+{
+	const cJSON	*tr, *idv, *fields, *update, *v;
+	cJSON		*o, *a, *t, *errors, *changes, *comments, *cm;
+	const char	*id;
+	char		 buf[32];
+	size_t		 i;
+	int		 to = -1, res = -1;
+
+	if (strcmp(c->r->method, "GET") == 0) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "expand", "transitions");
+		a = cJSON_AddArrayToObject(o, "transitions");
+		for (i = 0; i < FJ_NSTATUSES; i++) {
+			if ((int)i == is->status)
+				continue;
+			id = sb_param(c->r, "transitionId");
+			if (id != NULL && strcmp(id,
+			    fj_statuses[i].transition) != 0)
+				continue;
+			t = cJSON_CreateObject();
+			cJSON_AddStringToObject(t, "id",
+			    fj_statuses[i].transition);
+			cJSON_AddStringToObject(t, "name", fj_statuses[i].name);
+			cJSON_AddItemToObject(t, "to",
+			    fj_status_json(c, (int)i));
+			cJSON_AddBoolToObject(t, "hasScreen",
+			    i == FJ_STATUS_DONE);
+			cJSON_AddBoolToObject(t, "isGlobal", 1);
+			cJSON_AddBoolToObject(t, "isInitial", 0);
+			cJSON_AddBoolToObject(t, "isAvailable", 1);
+			cJSON_AddBoolToObject(t, "isConditional", 0);
+			cJSON_AddBoolToObject(t, "isLooped", 0);
+			cJSON_AddItemToArray(a, t);
+		}
+		fj_reply(c, 200, o);
+		return;
+	}
+	if (strcmp(c->r->method, "POST") != 0) {
+		fj_bad_method(c);
+		return;
+	}
+	if (!cJSON_IsObject(c->json)) {
+		fj_error(c, 400, "Can not deserialize instance of "
+		    "IssueUpdateBean out of the request body.");
+		return;
+	}
+	tr = fj_get(c->json, "transition");
+	idv = fj_get(tr, "id");
+	if (!cJSON_IsObject(tr) || (!cJSON_IsString(idv) &&
+	    !cJSON_IsNumber(idv))) {
+		fj_error(c, 400, "Missing 'transition' identifier");
+		return;
+	}
+	if (cJSON_IsNumber(idv))
+		snprintf(buf, sizeof buf, "%d", idv->valueint);
+	else
+		snprintf(buf, sizeof buf, "%s", idv->valuestring);
+	for (i = 0; i < FJ_NSTATUSES; i++) {
+		if ((int)i != is->status &&
+		    strcmp(fj_statuses[i].transition, buf) == 0)
+			to = (int)i;
+	}
+	if (to < 0) {
+		fj_error(c, 400, "Transition id '%s' is not valid for this "
+		    "issue.", buf);
+		return;
+	}
+	/* Only the Done transition has a screen, with the resolution. */
+	errors = cJSON_CreateObject();
+	changes = cJSON_CreateObject();
+	comments = cJSON_CreateArray();
+	fields = fj_get(c->json, "fields");
+	update = fj_get(c->json, "update");
+	cJSON_ArrayForEach(v, fields) {
+		if (strcmp(v->string, "resolution") == 0 &&
+		    to == FJ_STATUS_DONE) {
+			id = sb_json_str(v, "name");
+			if (id == NULL)
+				id = sb_json_str(v, "id");
+			if (id == NULL || (res = fj_resolution_find(id)) < 0)
+				fj_seterr(errors, "resolution", "Resolution "
+				    "'%s' is not valid.", id != NULL ? id : "");
+			continue;
+		}
+		fj_not_settable(errors, v->string);
+	}
+	cJSON_ArrayForEach(v, update) {
+		if (strcmp(v->string, "comment") != 0)
+			fj_not_settable(errors, v->string);
+	}
+	if (cJSON_IsObject(update) && fj_get(update, "comment") != NULL) {
+		cJSON *only = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(only, "comment",
+		    cJSON_Duplicate(fj_get(update, "comment"), 1));
+		fj_update_in(c, is, only, NULL, errors, changes, comments);
+		cJSON_Delete(only);
+	}
+	if (!fj_errors_reply(c, errors)) {
+		fj_set_status(is, to, res);
+		cJSON_ArrayForEach(cm, comments) {
+			fj_comment_add(is,
+			    cJSON_DetachItemFromObjectCaseSensitive(cm, "body"),
+			    cJSON_DetachItemFromObjectCaseSensitive(cm,
+			    "visibility"), c->me);
+		}
+		fj_reply(c, 204, NULL);
+	}
+	cJSON_Delete(changes);
+	cJSON_Delete(comments);
+}
+
+/* Opaque page token binding the next offset to the query text. */
+static uint32_t
+fj_hash(const char *s)
+{
+	uint32_t	h = 2166136261U;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619U;
+	return (h);
+}
+
+static void
+fj_token_make(char *buf, size_t len, size_t offset, const char *jql)
+{
+	unsigned char	raw[64];
+	int		n;
+
+	n = snprintf((char *)raw, sizeof raw, "o=%zu&h=%08x", offset,
+	    fj_hash(jql));
+	if (n < 0 || (size_t)n >= sizeof raw ||
+	    (size_t)(n + 2) / 3 * 4 >= len) {
+		*buf = '\0';
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)buf, raw, n);
+}
+
+static int
+fj_token_parse(const char *tok, const char *jql, size_t *offset)
+{
+	unsigned char	raw[96];
+	unsigned int	h;
+	size_t		o;
+	int		n;
+	char		tail;
+
+	if (strlen(tok) == 0 || strlen(tok) > 64 || strlen(tok) % 4 != 0)
+		return (-1);
+	n = EVP_DecodeBlock(raw, (const unsigned char *)tok,
+	    (int)strlen(tok));
+	if (n <= 0)
+		return (-1);
+	raw[n] = '\0';
+	if (sscanf((char *)raw, "o=%zu&h=%8x%c", &o, &h, &tail) != 2 ||
+	    h != fj_hash(jql))
+		return (-1);
+	*offset = o;
+	return (0);
+}
+
+/* Body members a search request may carry. */
+static int
+fj_search_body_check(struct fj_ctx *c, const char *const *allowed)
+{
+	const cJSON	*v;
+	size_t		 i;
+
+	if (!cJSON_IsObject(c->json)) {
+		fj_error(c, 400, "Can not deserialize the search request "
+		    "out of the request body.");
+		return (-1);
+	}
+	cJSON_ArrayForEach(v, c->json) {
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(allowed[i], v->string) == 0)
+				break;
+		}
+		if (allowed[i] == NULL) {
+			fj_error(c, 400, "Unrecognized field \"%s\", not "
+			    "marked as ignorable.", v->string);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Common search parameters from the query string or the POST body. */
+struct fj_search {
+	const char	*jql;
+	long long	 max;
+	long long	 start;
+	const char	*token;
+	struct fj_fsel	 fs;
+};
+
+static int
+fj_search_args(struct fj_ctx *c, struct fj_search *s, int enhanced)
+{
+	static const char *const jql_keys[] = { "jql", "nextPageToken",
+	    "maxResults", "fields", "expand", "properties", "fieldsByKeys",
+	    "failFast", "reconcileIssues", NULL };
+	static const char *const old_keys[] = { "jql", "startAt",
+	    "maxResults", "fields", "expand", "validateQuery", "properties",
+	    "fieldsByKeys", NULL };
+	const cJSON	*v, *f;
+	const char	*p;
+
+	memset(s, 0, sizeof *s);
+	s->max = 50;
+	if (strcmp(c->r->method, "POST") == 0) {
+		if (fj_search_body_check(c, enhanced ? jql_keys :
+		    old_keys) != 0)
+			return (-1);
+		v = fj_get(c->json, "jql");
+		if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v))
+			goto bad;
+		s->jql = cJSON_IsString(v) ? v->valuestring : NULL;
+		v = fj_get(c->json, "maxResults");
+		if (v != NULL && (!cJSON_IsNumber(v) ||
+		    v->valuedouble != (int)v->valuedouble ||
+		    v->valuedouble < 0))
+			goto bad;
+		if (v != NULL)
+			s->max = v->valueint;
+		v = fj_get(c->json, "startAt");
+		if (v != NULL && (!cJSON_IsNumber(v) ||
+		    v->valuedouble != (int)v->valuedouble ||
+		    v->valuedouble < 0))
+			goto bad;
+		if (v != NULL)
+			s->start = v->valueint;
+		v = fj_get(c->json, "nextPageToken");
+		if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v))
+			goto bad;
+		s->token = cJSON_IsString(v) ? v->valuestring : NULL;
+		v = fj_get(c->json, "reconcileIssues");
+		if (v != NULL && (!cJSON_IsArray(v) ||
+		    cJSON_GetArraySize(v) > 50))
+			goto bad;
+		v = fj_get(c->json, "fields");
+		if (v != NULL && !cJSON_IsArray(v))
+			goto bad;
+		cJSON_ArrayForEach(f, v) {
+			if (!cJSON_IsString(f))
+				goto bad;
+			fj_fsel_add(&s->fs, f->valuestring);
+		}
+	} else {
+		s->jql = sb_param(c->r, "jql");
+		s->token = sb_param(c->r, "nextPageToken");
+		if ((p = sb_param(c->r, "maxResults")) != NULL &&
+		    fj_parse_int(p, 0, INT_MAX, &s->max) != 0)
+			goto bad;
+		if ((p = sb_param(c->r, "startAt")) != NULL &&
+		    fj_parse_int(p, 0, INT_MAX, &s->start) != 0)
+			goto bad;
+		fj_fsel_params(c, &s->fs);
+	}
+	return (0);
+bad:
+	fj_error(c, 400, "The search request is invalid: check the types of "
+	    "jql, fields, maxResults, startAt and nextPageToken.");
+	return (-1);
+}
+
+/* GET|POST /rest/api/{2,3}/search/jql (Cloud). */
+static void
+fj_search_jql(struct fj_ctx *c)
+{
+	struct fj_search	  s;
+	struct fj_jql		  q;
+	struct fj_issue		**hits;
+	cJSON			 *o, *a;
+	size_t			  n, i, offset = 0, max;
+	char			  tok[128];
+	const char		 *jql;
+
+	if (fj_search_args(c, &s, 1) != 0)
+		return;
+	jql = s.jql != NULL ? s.jql : "";
+	if (fj_jql_parse(&q, jql, 0) != 0) {
+		fj_error(c, 400, "%s", q.err);
+		fj_jql_free(&q);
+		return;
+	}
+	if (q.where == NULL) {
+		fj_jql_free(&q);
+		fj_error(c, 400, "Unbounded JQL queries are not allowed here. "
+		    "Please add a search restriction to your query.");
+		return;
+	}
+	if (s.token != NULL && fj_token_parse(s.token, jql, &offset) != 0) {
+		fj_jql_free(&q);
+		fj_error(c, 400, "The provided next page token is invalid or "
+		    "expired.");
+		return;
+	}
+	if (s.max < 1) {
+		/* Nothing would ever page forward. */
+		fj_jql_free(&q);
+		fj_error(c, 400, "The maxResults parameter must be between 1 "
+		    "and %d.", FJ_SEARCH_MAX);
+		return;
+	}
+	fj_fsel_finish(&s.fs, 0);
+	max = (size_t)s.max;
+	if (max > FJ_SEARCH_MAX)
+		max = FJ_SEARCH_MAX;
+	if (!fj_fsel_id_only(&s.fs) && max > FJ_SEARCH_FIELDS_MAX)
+		max = FJ_SEARCH_FIELDS_MAX;
+	hits = fj_jql_run(&q, &n);
+	o = cJSON_CreateObject();
+	a = cJSON_AddArrayToObject(o, "issues");
+	for (i = offset; i < n && i - offset < max; i++)
+		cJSON_AddItemToArray(a, fj_issue_json(c, hits[i], &s.fs));
+	if (i < n) {
+		fj_token_make(tok, sizeof tok, i, jql);
+		cJSON_AddStringToObject(o, "nextPageToken", tok);
+	}
+	cJSON_AddBoolToObject(o, "isLast", i >= n);
+	free(hits);
+	fj_jql_free(&q);
+	fj_reply(c, 200, o);
+}
+
+/* GET|POST /rest/api/2/search (Data Center; removed on Cloud). */
+static void
+fj_search_old(struct fj_ctx *c)
+{
+	struct fj_search	  s;
+	struct fj_jql		  q;
+	struct fj_issue		**hits;
+	cJSON			 *o, *a;
+	size_t			  n, i, max;
+
+	if (!c->dc) {
+		fj_error(c, 410, "The requested API has been removed. Please "
+		    "migrate to the /rest/api/3/search/jql API. A full "
+		    "migration guideline is available at "
+		    "https://developer.atlassian.com/changelog/#CHANGE-2046");
+		return;
+	}
+	if (fj_search_args(c, &s, 0) != 0)
+		return;
+	if (fj_jql_parse(&q, s.jql != NULL ? s.jql : "", 1) != 0) {
+		fj_error(c, 400, "%s", q.err);
+		fj_jql_free(&q);
+		return;
+	}
+	fj_fsel_finish(&s.fs, 1);
+	max = (size_t)s.max;
+	if (max > FJ_DC_SEARCH_MAX)
+		max = FJ_DC_SEARCH_MAX;
+	hits = fj_jql_run(&q, &n);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "expand", "schema,names");
+	cJSON_AddNumberToObject(o, "startAt", (double)s.start);
+	cJSON_AddNumberToObject(o, "maxResults", (double)max);
+	cJSON_AddNumberToObject(o, "total", (double)n);
+	a = cJSON_AddArrayToObject(o, "issues");
+	for (i = (size_t)s.start; i < n && i - (size_t)s.start < max; i++)
+		cJSON_AddItemToArray(a, fj_issue_json(c, hits[i], &s.fs));
+	free(hits);
+	fj_jql_free(&q);
+	fj_reply(c, 200, o);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Request plumbing. */
+
+/* Sliding-window limit; 1 if answered with 429. */
+static int
+fj_ratelimit(struct fj_ctx *c)
+{
+	uint64_t	now = sb_mono_ms();
+	size_t		drop = 0;
+	int64_t		wait;
+	char		reset[64];
+
+	if (fj_rl.per_minute <= 0)
+		return (0);
+	while (drop < fj_rl.n && (uint64_t)fj_rl.ts[drop] + 60000 <= now)
+		drop++;
+	if (drop > 0) {
+		memmove(fj_rl.ts, fj_rl.ts + drop, (fj_rl.n - drop) *
+		    sizeof *fj_rl.ts);
+		fj_rl.n -= drop;
+	}
+	fj_hdr(c, "X-RateLimit-Limit: %d", fj_rl.per_minute);
+	if (fj_rl.n >= (size_t)fj_rl.per_minute) {
+		wait = ((int64_t)fj_rl.ts[0] + 60000 - (int64_t)now + 999) /
+		    1000;
+		if (wait < 1)
+			wait = 1;
+		fj_fmt_time(fj_now() + wait * 1000, reset, sizeof reset);
+		fj_hdr(c, "X-RateLimit-Remaining: 0");
+		fj_hdr(c, "X-RateLimit-Reset: %s", reset);
+		fj_hdr(c, "Retry-After: %lld", (long long)wait);
+		fj_hdr(c, "RateLimit-Reason: jira-quota-based");
+		fj_error(c, 429, "Rate limit exceeded.");
+		return (1);
+	}
+	fj_rl.ts = sb_realloc(fj_rl.ts, fj_rl.n + 1, sizeof *fj_rl.ts);
+	fj_rl.ts[fj_rl.n++] = (int64_t)now;
+	fj_hdr(c, "X-RateLimit-Remaining: %zu",
+	    (size_t)fj_rl.per_minute - fj_rl.n);
+	if ((fj_rl.per_minute - (int)fj_rl.n) * 5 < fj_rl.per_minute)
+		fj_hdr(c, "X-RateLimit-NearLimit: true");
+	return (0);
+}
+
+/* Check the credentials: 0 good, 1 none given, -1 wrong. */
+static int
+fj_auth(struct fj_ctx *c)
+{
+	const char	*h = sb_header(c->r, "Authorization"), *p;
+	unsigned char	 dec[768];
+	size_t		 len, pad = 0;
+	int		 n;
+	char		*want;
+
+	if (h == NULL)
+		return (1);
+	if (c->dc) {
+		if (strncasecmp(h, "Bearer ", 7) != 0)
+			return (-1);
+		for (p = h + 7; *p == ' '; p++)
+			;
+		return (strcmp(p, fj_token()) == 0 ? 0 : -1);
+	}
+	if (strncasecmp(h, "Basic ", 6) != 0)
+		return (-1);
+	for (p = h + 6; *p == ' '; p++)
+		;
+	len = strlen(p);
+	if (len == 0 || len % 4 != 0 || len / 4 * 3 >= sizeof dec)
+		return (-1);
+	if ((n = EVP_DecodeBlock(dec, (const unsigned char *)p,
+	    (int)len)) < 0)
+		return (-1);
+	while (pad < 2 && len > pad && p[len - 1 - pad] == '=')
+		pad++;
+	n -= (int)pad;
+	sb_asprintf(&want, "%s:%s", fj_email(), fj_token());
+	if ((size_t)n != strlen(want) || memcmp(dec, want, n) != 0) {
+		free(want);
+		return (-1);
+	}
+	free(want);
+	return (0);
+}
+
+static int
+fj_ctype_json(struct fj_ctx *c)
+{
+	const char	*ct = sb_header(c->r, "Content-Type");
+	size_t		 n = strlen("application/json");
+
+	return (ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '));
+}
+
+static int
+fj_accept_ok(struct fj_ctx *c)
+{
+	const char	*a = sb_header(c->r, "Accept");
+
+	return (a == NULL || *a == '\0' || strcasestr(a,
+	    "application/json") != NULL || strstr(a, "*/*") != NULL ||
+	    strcasestr(a, "application/*") != NULL);
+}
+
+static void
+fj_handle(struct sb_req *r)
+{
+	struct fj_ctx	 c;
+	struct fj_issue	*is = NULL;
+	char		*path, *seg[8], *save = NULL, *tok;
+	const char	*m = r->method;
+	size_t		 nseg = 0;
+	int		 auth, get, post, put;
+
+	memset(&c, 0, sizeof c);
+	c.r = r;
+	c.dc = fj_is_dc();
+	c.me = fj_myself();
+	c.v = 2;
+	if (fj_ratelimit(&c))
+		return;
+	if (strncmp(r->path, "/rest/api/", 10) != 0 ||
+	    (r->path[10] != '2' && r->path[10] != '3') ||
+	    (r->path[11] != '/' && r->path[11] != '\0') ||
+	    (r->path[10] == '3' && c.dc)) {
+		fj_no_resource(&c);
+		return;
+	}
+	c.v = r->path[10] - '0';
+	path = sb_strdup(r->path + 11);
+	for (tok = strtok_r(path, "/", &save); tok != NULL && nseg < 8;
+	    tok = strtok_r(NULL, "/", &save))
+		seg[nseg++] = tok;
+	get = strcmp(m, "GET") == 0;
+	post = strcmp(m, "POST") == 0;
+	put = strcmp(m, "PUT") == 0;
+
+	auth = fj_auth(&c);
+	if (auth < 0 || (auth > 0 && !(nseg == 1 &&
+	    strcmp(seg[0], "serverInfo") == 0))) {
+		fj_error(&c, 401, "You are not authenticated. Authentication "
+		    "required to perform this operation.");
+		goto out;
+	}
+	if (!fj_accept_ok(&c)) {
+		fj_reply(&c, 406, NULL);
+		goto out;
+	}
+	if (post || put) {
+		if (!fj_ctype_json(&c)) {
+			fj_error(&c, 415, "Unsupported Media Type: the request "
+			    "body must be application/json.");
+			goto out;
+		}
+		if (r->json == NULL) {
+			if (r->body_len == 0 || fj_is_blank(r->body))
+				fj_error(&c, 400, "No content to map due to "
+				    "end-of-input");
+			else
+				fj_error(&c, 400, "Unexpected character in the "
+				    "request body: it is not valid JSON.");
+			goto out;
+		}
+		c.json = r->json;
+	}
+
+	if (nseg == 0) {
+		fj_no_resource(&c);
+		goto out;
+	}
+	if (nseg == 1 && strcmp(seg[0], "serverInfo") == 0) {
+		if (get)
+			fj_server_info(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg == 1 && strcmp(seg[0], "myself") == 0) {
+		if (get)
+			fj_get_myself(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg == 1 && strcmp(seg[0], "field") == 0) {
+		if (get)
+			fj_get_fields(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg <= 2 && strcmp(seg[0], "project") == 0) {
+		if (get)
+			fj_get_project(&c, nseg == 2 ? seg[1] : NULL);
+		else
+			fj_bad_method(&c);
+	} else if (nseg == 1 && strcmp(seg[0], "issue") == 0) {
+		if (post)
+			fj_create_issue(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg >= 2 && nseg <= 4 && strcmp(seg[0], "issue") == 0) {
+		if ((is = fj_issue_find(seg[1])) == NULL) {
+			fj_not_found(&c);
+			goto out;
+		}
+		if (nseg == 2) {
+			if (get)
+				fj_get_issue(&c, is);
+			else if (put)
+				fj_edit_issue(&c, is);
+			else
+				fj_bad_method(&c);
+		} else if (strcmp(seg[2], "comment") == 0)
+			fj_comments(&c, is, nseg == 4 ? seg[3] : NULL);
+		else if (strcmp(seg[2], "remotelink") == 0)
+			fj_remote_links(&c, is, nseg == 4 ? seg[3] : NULL);
+		else if (strcmp(seg[2], "transitions") == 0 && nseg == 3)
+			fj_transitions(&c, is);
+		else
+			fj_no_resource(&c);
+	} else if (nseg == 1 && strcmp(seg[0], "search") == 0) {
+		if (get || post)
+			fj_search_old(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg == 2 && strcmp(seg[0], "search") == 0 &&
+	    strcmp(seg[1], "jql") == 0 && !c.dc) {
+		if (get || post)
+			fj_search_jql(&c);
+		else
+			fj_bad_method(&c);
+	} else
+		fj_no_resource(&c);
+out:
+	free(path);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Control API. */
+
+static cJSON *
+fj_ctl_error(const char *fmt, ...)
+{
+	cJSON	*o;
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	o = cJSON_CreateObject();
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", msg != NULL ? msg : "error");
+	free(msg);
+	return (o);
+}
+
+static cJSON *
+fj_ctl_time(const cJSON *body, const char *name, int64_t *out)
+{
+	const char	*s = sb_json_str(body, name);
+
+	if (s == NULL)
+		return (NULL);
+	if (fj_parse_iso(s, out) != 0)
+		return (fj_ctl_error("%s: bad time '%s'", name, s));
+	return (NULL);
+}
+
+/* Create an issue directly, bypassing screens and validation of times. */
+static cJSON *
+fj_ctl_issue(const cJSON *body)
+{
+	struct fj_ctx		 c;
+	struct fj_issue		*is;
+	const struct fj_user	*u;
+	const char		*s, *summary;
+	const cJSON		*v;
+	cJSON			*errors, *changes, *o, *err;
+	int			 project, itype, status = 0, res = -1;
+	int64_t			 created = 0, updated = 0, resolved = 0;
+	char			 buf[32];
+
+	memset(&c, 0, sizeof c);
+	c.v = 3;
+	c.dc = fj_is_dc();
+	summary = sb_json_str(body, "summary");
+	if (summary == NULL || fj_is_blank(summary))
+		return (fj_ctl_error("summary is required"));
+	s = sb_json_str(body, "project");
+	if ((project = fj_project_find(s != NULL ? s : "INC")) < 0)
+		return (fj_ctl_error("unknown project '%s'", s));
+	s = sb_json_str(body, "issuetype");
+	if ((itype = fj_itype_find(s != NULL ? s : "Incident")) < 0)
+		return (fj_ctl_error("unknown issuetype '%s'", s));
+	if ((s = sb_json_str(body, "status")) != NULL &&
+	    (status = fj_status_find(s)) < 0)
+		return (fj_ctl_error("unknown status '%s'", s));
+	if ((s = sb_json_str(body, "resolution")) != NULL &&
+	    (res = fj_resolution_find(s)) < 0)
+		return (fj_ctl_error("unknown resolution '%s'", s));
+	if ((err = fj_ctl_time(body, "created", &created)) != NULL ||
+	    (err = fj_ctl_time(body, "updated", &updated)) != NULL ||
+	    (err = fj_ctl_time(body, "resolutiondate", &resolved)) != NULL)
+		return (err);
+
+	/* Everything else goes through the v3/v2 field checks. */
+	errors = cJSON_CreateObject();
+	changes = cJSON_CreateObject();
+	if ((v = fj_get(body, "labels")) != NULL)
+		fj_field_in(&c, "labels", v, 1, errors, changes);
+	if ((v = fj_get(body, "duedate")) != NULL)
+		fj_field_in(&c, "duedate", v, 1, errors, changes);
+	if ((v = fj_get(body, "description")) != NULL) {
+		c.v = cJSON_IsString(v) ? 2 : 3;
+		fj_field_in(&c, "description", v, 1, errors, changes);
+		c.v = 3;
+	}
+	cJSON_ArrayForEach(v, fj_get(body, "fields")) {
+		c.v = cJSON_IsString(v) && fj_field_find(v->string) != NULL &&
+		    fj_field_find(v->string)->kind == FJ_FK_CF_TEXTAREA ? 2 : 3;
+		fj_field_in(&c, v->string, v, 1, errors, changes);
+		c.v = 3;
+	}
+	if (cJSON_GetArraySize(errors) > 0) {
+		o = fj_ctl_error("invalid fields");
+		cJSON_AddItemToObject(o, "errors", errors);
+		cJSON_Delete(changes);
+		return (o);
+	}
+	cJSON_Delete(errors);
+	is = fj_issue_new(project, itype, summary);
+	fj_apply(is, changes);
+	cJSON_Delete(changes);
+	if ((s = sb_json_str(body, "assignee")) != NULL &&
+	    (u = fj_user_find(s)) != NULL)
+		is->assignee = u;
+	if ((s = sb_json_str(body, "reporter")) != NULL &&
+	    (u = fj_user_find(s)) != NULL)
+		is->reporter = u;
+	if (status != 0 || res >= 0)
+		fj_set_status(is, status, res);
+	if (created != 0)
+		is->created = created;
+	is->updated = updated != 0 ? updated : is->created;
+	if (is->resolution >= 0)
+		is->resolved = resolved != 0 ? resolved : is->updated;
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	snprintf(buf, sizeof buf, "%ld", is->id);
+	cJSON_AddStringToObject(o, "id", buf);
+	cJSON_AddStringToObject(o, "key", is->key);
+	return (o);
+}
+
+static cJSON *
+fj_ctl_get(const cJSON *body)
+{
+	struct fj_ctx		 c;
+	struct fj_issue		*is;
+	struct fj_fsel		 fs;
+	cJSON			*o, *a, *cm;
+	const char		*key = sb_json_str(body, "key");
+	char			*text, buf[64];
+	size_t			 i;
+
+	if (key == NULL || (is = fj_issue_find(key)) == NULL)
+		return (fj_ctl_error("no issue '%s'", key != NULL ? key : ""));
+	memset(&c, 0, sizeof c);
+	c.v = 3;
+	c.dc = fj_is_dc();
+	memset(&fs, 0, sizeof fs);
+	fj_fsel_finish(&fs, 2);
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddItemToObject(o, "issue", fj_issue_json(&c, is, &fs));
+	text = is->description != NULL ?
+	    fj_adf_to_text(is->description, 0) : NULL;
+	if (text != NULL)
+		cJSON_AddStringToObject(o, "description_text", text);
+	else
+		cJSON_AddNullToObject(o, "description_text");
+	free(text);
+	a = cJSON_AddArrayToObject(o, "comments");
+	for (i = 0; i < is->ncomments; i++) {
+		cm = cJSON_CreateObject();
+		snprintf(buf, sizeof buf, "%ld", is->comments[i]->id);
+		cJSON_AddStringToObject(cm, "id", buf);
+		cJSON_AddStringToObject(cm, "author",
+		    is->comments[i]->author->email);
+		text = fj_adf_to_text(is->comments[i]->body, 0);
+		cJSON_AddStringToObject(cm, "body_text", text);
+		free(text);
+		cJSON_AddItemToObject(cm, "body",
+		    cJSON_Duplicate(is->comments[i]->body, 1));
+		fj_fmt_time(is->comments[i]->created, buf, sizeof buf);
+		cJSON_AddStringToObject(cm, "created", buf);
+		cJSON_AddItemToArray(a, cm);
+	}
+	a = cJSON_AddArrayToObject(o, "remotelinks");
+	for (i = 0; i < is->nrlinks; i++)
+		cJSON_AddItemToArray(a, fj_rlink_json(&c, is, is->rlinks[i]));
+	return (o);
+}
+
+static cJSON *
+fj_control(const char *op, cJSON *body)
+{
+	struct fj_issue	*is;
+	cJSON		*o, *a, *e;
+	const char	*s;
+	long long	 n;
+	size_t		 i;
+	int		 st;
+	char		 buf[32];
+
+	if (strcmp(op, "issue") == 0)
+		return (fj_ctl_issue(body));
+	if (strcmp(op, "get") == 0)
+		return (fj_ctl_get(body));
+	if (strcmp(op, "transition") == 0) {
+		s = sb_json_str(body, "key");
+		if (s == NULL || (is = fj_issue_find(s)) == NULL)
+			return (fj_ctl_error("no issue '%s'", s != NULL ? s :
+			    ""));
+		s = sb_json_str(body, "status");
+		if (s == NULL || (st = fj_status_find(s)) < 0)
+			return (fj_ctl_error("unknown status '%s'", s != NULL ?
+			    s : ""));
+		fj_set_status(is, st, -1);
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddStringToObject(o, "key", is->key);
+		cJSON_AddStringToObject(o, "status", fj_statuses[st].name);
+		return (o);
+	}
+	if (strcmp(op, "issues") == 0) {
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		a = cJSON_AddArrayToObject(o, "issues");
+		for (i = 0; i < fj_nissues; i++) {
+			is = fj_issues[i];
+			e = cJSON_CreateObject();
+			snprintf(buf, sizeof buf, "%ld", is->id);
+			cJSON_AddStringToObject(e, "id", buf);
+			cJSON_AddStringToObject(e, "key", is->key);
+			cJSON_AddStringToObject(e, "summary", is->summary);
+			cJSON_AddStringToObject(e, "status",
+			    fj_statuses[is->status].name);
+			cJSON_AddItemToObject(e, "labels",
+			    cJSON_Duplicate(is->labels, 1));
+			cJSON_AddItemToArray(a, e);
+		}
+		return (o);
+	}
+	if (strcmp(op, "ratelimit") == 0) {
+		n = sb_json_int(body, "per_minute", -1);
+		if (n < 0 || n > 1000000)
+			return (fj_ctl_error("per_minute: a number from 0"));
+		free(fj_rl.ts);
+		memset(&fj_rl, 0, sizeof fj_rl);
+		fj_rl.per_minute = (int)n;
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "per_minute", (double)n);
+		return (o);
+	}
+	if (strcmp(op, "reset") == 0) {
+		fj_state_reset();
+		o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		return (o);
+	}
+	return (NULL);
+}
+
+static void
+fj_init(void)
+{
+	fj_state_reset();
+}
+
+static void
+fj_shutdown(void)
+{
+	fj_state_free();
 }

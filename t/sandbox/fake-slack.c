@@ -1,31 +1,40 @@
 /*
- * fake-slack.c: the Slack workspace model and its Web API.
+ * fake-slack.c: the Slack workspace model and the request dispatcher.
  *
- * A stateful model (users, channels, members, messages with ts,
- * threads, reactions, views, bookmarks) behind /api/<method>, strict the
- * way Slack is (slack-methods/*.json, api-notes.md §1-4):
+ * A stateful model (users, channels, members, messages with ts, threads,
+ * reactions, views, bookmarks) behind /api/<method> (methods in
+ * slack-api.c, Block Kit checks in slack-blocks.c, what people do in
+ * slack-control.c; slack.h holds what they share). Strict the way Slack
+ * is (slack-methods/<method>.json, api-notes.md §1-4):
  *
  * - Auth: "Authorization: Bearer <token>" only. The bot token for every
  *   method but apps.connections.open, which wants the app token; the
  *   wrong kind is not_allowed_token_type, an unknown one invalid_auth,
- *   none not_authed (apps.connections.open: missing_args). A token in the
- *   query or form is not looked at.
+ *   none not_authed (apps.connections.open: missing_args, which is also
+ *   what a token sent as a POST parameter gets). Tokens in the query or
+ *   form are never looked at.
  * - Bodies: form or query everywhere; application/json only for the
  *   methods that take it (writes). A JSON body to a read method
  *   (conversations.history/replies/info, users.*, reactions.get) is
  *   invalid_arguments: Slack ignores such bodies, so the call would run
- *   without its arguments. Other content types: invalid_post_type.
- * - Missing channel for a bot that is not a member: not_in_channel
- *   (chat:write.public is not granted unless --public-post); private
- *   channels the bot is not in do not exist for it (channel_not_found).
+ *   without its arguments. Other content types: invalid_post_type; a
+ *   body without one: missing_post_type; a non-UTF-8 charset:
+ *   invalid_charset; bad JSON: invalid_json / json_not_object.
+ * - A channel the bot is not in: not_in_channel (chat:write.public is
+ *   not granted unless --public-post); private channels the bot is not
+ *   in do not exist for it (channel_not_found).
  * - Block Kit is validated (types, lengths, ids); bad JSON or a
  *   non-array is invalid_blocks_format, bad content invalid_blocks with
  *   the reasons in "errors" and response_metadata.messages.
  * - thread_ts that names no message: thread_not_found (Slack's own
  *   behaviour here is undocumented; failing is the strict choice).
+ * - Per-method sliding-window rate limits are off until POST
+ *   /control/slack/ratelimit {"method","per_minute"}; then 429,
+ *   Retry-After and {"ok":false,"error":"ratelimited"}.
  *
- * Bot posts are echoed to the app over Socket Mode (message events with
- * bot_id) when the bot is in the channel, as Slack does.
+ * Bot posts, edits and reactions are echoed to the app over Socket Mode
+ * (with bot_id) when the bot is in the channel, as Slack does: the
+ * daemon must ignore its own messages.
  */
 #include "config.h"
 
@@ -43,68 +52,12 @@
 #include <openssl/evp.h>
 
 #include "sandbox.h"
+#include "slack.h"
 
-#define SL_TEAM_DOMAIN		"sandbox"
-#define SL_TEAM_URL		"https://sandbox.slack.test/"
-#define SL_BOT_NAME		"incidentbot"
-#define SL_TRIGGER_TTL_MS	3000
-#define SL_RESPONSE_URL_TTL_MS	(30 * 60 * 1000)
-#define SL_RESPONSE_URL_USES	5
-#define SL_MAX_TEXT		40000
-#define SL_MAX_UPDATE_TEXT	4000
 #define SL_SCOPES	"app_mentions:read,channels:history,groups:history," \
 	"im:history,mpim:history,chat:write,channels:manage,channels:join," \
 	"channels:read,groups:read,groups:write,im:read,im:write,users:read," \
 	"users:read.email,reactions:read,reactions:write,bookmarks:write"
-
-struct sl_user {
-	char	*id;
-	char	*name;
-	char	*real_name;
-	char	*email;
-	char	*tz;
-	int	 is_bot;
-};
-
-struct sl_chan {
-	char	*id;
-	char	*name;		/* NULL for DMs */
-	char	*im_user;	/* DMs: the other member */
-	int	 is_private;
-	int	 is_archived;
-	int	 is_general;
-	char	*creator;
-	long long created;
-	char	*topic;
-	char	*purpose;
-	char	**members;
-	size_t	 nmembers;
-	cJSON	*messages;	/* oldest first, thread replies included */
-	cJSON	*bookmarks;
-};
-
-struct sl_trigger {
-	char		 id[80];
-	char		 user[32];
-	uint64_t	 issued_ms;
-	int		 used;
-};
-
-struct sl_view {
-	char	*id;
-	char	*user;
-	cJSON	*view;		/* as returned by views.open */
-	int	 closed;
-};
-
-struct sl_hook {
-	char		*path;		/* /actions/... */
-	char		*channel;
-	char		*message_ts;
-	char		*user;
-	uint64_t	 issued_ms;
-	int		 uses;
-};
 
 struct sl_limit {
 	char		*method;
@@ -113,36 +66,43 @@ struct sl_limit {
 	int		 n, head;
 };
 
-static struct sl_user	**sl_users;
-static size_t		  sl_nusers;
-static struct sl_chan	**sl_chans;
-static size_t		  sl_nchans;
-static struct sl_trigger *sl_triggers;
-static size_t		  sl_ntriggers;
-static struct sl_view	**sl_views;
-static size_t		  sl_nviews;
-static struct sl_hook	**sl_hooks;
-static size_t		  sl_nhooks;
+struct sl_user		**sl_users;
+size_t			  sl_nusers;
+struct sl_chan		**sl_chans;
+size_t			  sl_nchans;
+struct sl_trigger	 *sl_triggers;
+size_t			  sl_ntriggers;
+struct sl_view		**sl_views;
+size_t			  sl_nviews;
+struct sl_hook		**sl_hooks;
+size_t			  sl_nhooks;
+cJSON			 *sl_ephemeral;		/* array */
 static struct sl_limit	**sl_limits;
 static size_t		  sl_nlimits;
-static cJSON		 *sl_ephemeral;	/* array */
 static long long	  sl_last_ts_us;
 static unsigned		  sl_counter;
-static int		  sl_console_post;	/* posting from the console */
 
 static void	 sl_init(void);
 static void	 sl_free(void);
 static void	 sl_handle(struct sb_req *);
-static cJSON	*sl_control(const char *, cJSON *);
+static char	*sl_xdup(const char *);
+static void	 sl_user_free(struct sl_user *);
+static void	 sl_chan_free(struct sl_chan *);
+static void	 sl_event_id(char [16]);
+static cJSON	*sl_bot_profile(void);
+static void	 sl_thread_add(struct sl_chan *, cJSON *, const char *,
+		    const char *);
+static int	 sl_tz_offset(const char *, const char **);
+static cJSON	*sl_ratelimit_set(cJSON *);
+static int	 sl_ratelimited(const char *);
+static int	 sl_charset_ok(const char *);
+static const char *sl_check_auth(struct sb_req *, const struct sl_method *);
+static cJSON	*sl_call_args(struct sb_req *, const struct sl_method *,
+		    cJSON **);
 
 const struct sb_service fake_slack = {
 	"slack", sl_init, sl_handle, sl_control, sl_free
 };
-
-/* Block Kit validation (below). */
-#define SL_SURFACE_MESSAGE	0
-#define SL_SURFACE_MODAL	1
-static int	 sl_check_blocks(cJSON *, int, const char *, char **);
 
 static char *
 sl_xdup(const char *s)
@@ -150,7 +110,8 @@ sl_xdup(const char *s)
 	return (s != NULL ? sb_strdup(s) : NULL);
 }
 
-static cJSON *
+/* A Slack error reply {"ok":false,"error":code}. */
+cJSON *
 sl_err(const char *code)
 {
 	cJSON	*o = cJSON_CreateObject();
@@ -161,7 +122,7 @@ sl_err(const char *code)
 }
 
 /* An error with a response_metadata.messages line, as Slack adds. */
-static cJSON *
+cJSON *
 sl_err_msg(const char *code, const char *msg)
 {
 	cJSON	*o, *m;
@@ -173,7 +134,8 @@ sl_err_msg(const char *code, const char *msg)
 	return (o);
 }
 
-static cJSON *
+/* invalid_arguments for a missing required field, as Slack words it. */
+cJSON *
 sl_missing(const char *field)
 {
 	char	*msg;
@@ -185,7 +147,8 @@ sl_missing(const char *field)
 	return (o);
 }
 
-static cJSON *
+/* A bare {"ok":true}. */
+cJSON *
 sl_ok(void)
 {
 	cJSON	*o = cJSON_CreateObject();
@@ -195,7 +158,7 @@ sl_ok(void)
 }
 
 /* A fresh message ts: wall-clock microseconds, strictly increasing. */
-static void
+void
 sl_new_ts(char out[32])
 {
 	struct timeval	tv;
@@ -210,7 +173,7 @@ sl_new_ts(char out[32])
 }
 
 /* Parse a ts ("1700000000.000100", "1700000000") to microseconds. */
-static int
+int
 sl_parse_ts(const char *s, long long *us)
 {
 	long long	sec = 0, frac = 0;
@@ -241,23 +204,27 @@ sl_parse_ts(const char *s, long long *us)
 }
 
 /* A Slack-looking id: prefix and 10 uppercase letters or digits. */
-static char *
+char *
 sl_new_id(const char *prefix)
 {
 	static const char	 set[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 	char			 hex[21], *id;
 	size_t			 i, plen = strlen(prefix);
+	unsigned		 b;
 
 	sb_random_hex(hex, 10);
 	id = sb_malloc(plen + 11);
 	memcpy(id, prefix, plen);
-	for (i = 0; i < 10; i++)
-		id[plen + i] = set[(unsigned char)hex[i * 2] * 7 % 34];
+	for (i = 0; i < 10; i++) {
+		sscanf(hex + i * 2, "%2x", &b);
+		id[plen + i] = set[b % (sizeof(set) - 1)];
+	}
 	id[plen + 10] = '\0';
 	return (id);
 }
 
-static struct sl_user *
+/* The user with this id, or NULL. */
+struct sl_user *
 sl_user_find(const char *id)
 {
 	size_t	i;
@@ -271,7 +238,8 @@ sl_user_find(const char *id)
 	return (NULL);
 }
 
-static struct sl_user *
+/* Add a user, or replace the one with the same id. */
+struct sl_user *
 sl_user_add(const char *id, const char *name, const char *real_name,
     const char *email, const char *tz, int is_bot)
 {
@@ -296,7 +264,8 @@ sl_user_add(const char *id, const char *name, const char *real_name,
 	return (u);
 }
 
-static struct sl_chan *
+/* The channel (or DM) with this id, or NULL. */
+struct sl_chan *
 sl_chan_find(const char *id)
 {
 	size_t	i;
@@ -310,7 +279,8 @@ sl_chan_find(const char *id)
 	return (NULL);
 }
 
-static struct sl_chan *
+/* The channel named name ("general" or "#general"), or NULL. */
+struct sl_chan *
 sl_chan_by_name(const char *name)
 {
 	size_t	i;
@@ -327,7 +297,8 @@ sl_chan_by_name(const char *name)
 	return (NULL);
 }
 
-static int
+/* 1 if user is in c. */
+int
 sl_is_member(const struct sl_chan *c, const char *user)
 {
 	size_t	i;
@@ -339,7 +310,8 @@ sl_is_member(const struct sl_chan *c, const char *user)
 	return (0);
 }
 
-static void
+/* Put user in c (no-op if already there). */
+void
 sl_add_member(struct sl_chan *c, const char *user)
 {
 	if (sl_is_member(c, user))
@@ -349,7 +321,8 @@ sl_add_member(struct sl_chan *c, const char *user)
 	c->members[c->nmembers++] = sb_strdup(user);
 }
 
-static struct sl_chan *
+/* A new channel; im_user makes it a DM between that user and the bot. */
+struct sl_chan *
 sl_chan_add(const char *id, const char *name, int is_private,
     const char *im_user)
 {
@@ -376,14 +349,15 @@ sl_chan_add(const char *id, const char *name, int is_private,
 }
 
 /* Visible to the bot: public, or private/DM with the bot in it. */
-static int
+int
 sl_bot_sees(const struct sl_chan *c)
 {
 	return ((!c->is_private && c->im_user == NULL) ||
 	    sl_is_member(c, SLACK_BOT_USER));
 }
 
-static const char *
+/* channel_type as events carry it: channel, group or im. */
+const char *
 sl_channel_type(const struct sl_chan *c)
 {
 	if (c->im_user != NULL)
@@ -421,7 +395,8 @@ sl_chan_free(struct sl_chan *c)
 	free(c);
 }
 
-static void
+/* Forget the whole workspace. */
+void
 sl_clear(void)
 {
 	size_t	i;
@@ -434,6 +409,7 @@ sl_clear(void)
 		free(sl_views[i]->id);
 		free(sl_views[i]->user);
 		cJSON_Delete(sl_views[i]->view);
+		cJSON_Delete(sl_views[i]->errors);
 		free(sl_views[i]);
 	}
 	for (i = 0; i < sl_nhooks; i++) {
@@ -467,7 +443,7 @@ sl_clear(void)
 }
 
 /* The seeded workspace. */
-static void
+void
 sl_seed(void)
 {
 	struct sl_chan	*c;
@@ -560,7 +536,8 @@ slack_channel_lookup(const char *s)
 	return (c != NULL ? c->id : NULL);
 }
 
-static struct sl_chan *
+/* The DM channel between user and the bot, created if needed. */
+struct sl_chan *
 sl_dm(const char *user)
 {
 	size_t	 i;
@@ -587,7 +564,8 @@ slack_dm_channel(const char *user)
 	return (sl_dm(user)->id);
 }
 
-static cJSON *
+/* The stored message of c with this ts (thread replies too), or NULL. */
+cJSON *
 sl_msg_find(struct sl_chan *c, const char *ts)
 {
 	cJSON	*m;
@@ -601,7 +579,8 @@ sl_msg_find(struct sl_chan *c, const char *ts)
 	return (NULL);
 }
 
-static void
+/* Set or replace a string member. */
+void
 sl_set_str(cJSON *o, const char *name, const char *v)
 {
 	if (cJSON_GetObjectItemCaseSensitive(o, name) != NULL)
@@ -611,7 +590,8 @@ sl_set_str(cJSON *o, const char *name, const char *v)
 		cJSON_AddStringToObject(o, name, v);
 }
 
-static void
+/* Set or replace a member (item is consumed). */
+void
 sl_set_item(cJSON *o, const char *name, cJSON *v)
 {
 	if (cJSON_GetObjectItemCaseSensitive(o, name) != NULL)
@@ -637,7 +617,7 @@ sl_event_id(char out[16])
  * Send an event to the app (consumes ev) when the bot is in c. The
  * event_id and envelope_id are appended to the arrays if given.
  */
-static void
+void
 sl_emit(const struct sl_chan *c, cJSON *ev, cJSON *event_ids,
     cJSON *envelope_ids)
 {
@@ -672,15 +652,17 @@ sl_emit(const struct sl_chan *c, cJSON *ev, cJSON *event_ids,
 	snprintf(ctx, sizeof(ctx), "4-sandbox-%s-%s", SLACK_TEAM_ID,
 	    c != NULL ? c->id : "none");
 	cJSON_AddStringToObject(p, "event_context", ctx);
-	env = socket_deliver("events_api", p);
+	/* Undelivered (no connection) events are lost, as in Slack. */
+	if ((env = socket_deliver("events_api", p)) == NULL)
+		return;
 	if (event_ids != NULL)
 		cJSON_AddItemToArray(event_ids, cJSON_CreateString(id));
-	if (env != NULL && envelope_ids != NULL)
+	if (envelope_ids != NULL)
 		cJSON_AddItemToArray(envelope_ids, cJSON_CreateString(env));
 }
 
 /* The message as a "message" event in channel c. */
-static cJSON *
+cJSON *
 sl_msg_event(const struct sl_chan *c, const cJSON *m)
 {
 	cJSON	*ev;
@@ -743,7 +725,7 @@ sl_thread_add(struct sl_chan *c, cJSON *parent, const char *user,
  * Store a new message in c and return it (owned by the channel). user
  * may be the bot. thread_ts must already be resolved to the parent.
  */
-static cJSON *
+cJSON *
 sl_store(struct sl_chan *c, const char *user, const char *text,
     cJSON *blocks, const char *thread_ts, const char *subtype)
 {
@@ -784,7 +766,7 @@ sl_store(struct sl_chan *c, const char *user, const char *text,
 }
 
 /* A thread_ts argument names the parent (replies resolve to theirs). */
-static int
+int
 sl_resolve_thread(struct sl_chan *c, const char *thread_ts,
     const char **parent_ts)
 {
@@ -799,7 +781,7 @@ sl_resolve_thread(struct sl_chan *c, const char *thread_ts,
 }
 
 /* A user-shaped rich_text block for text, as Slack clients send. */
-static cJSON *
+cJSON *
 sl_rich_text(const char *text)
 {
 	cJSON	*arr, *b, *els, *sec, *sels, *t;
@@ -823,67 +805,9 @@ sl_rich_text(const char *text)
 	return (arr);
 }
 
-/*
- * A message from a (non-bot) user, or another bot, as Slack would see it
- * typed: stored and delivered as message and app_mention events.
- */
-static cJSON *
-sl_user_message(cJSON *body)
-{
-	struct sl_chan	*c;
-	struct sl_user	*u;
-	const char	*user, *chan, *text, *thread_ts, *subtype, *bot_id;
-	const char	*parent_ts = NULL;
-	cJSON		*m, *res, *eids, *envs, *ev;
 
-	user = sb_json_str(body, "user");
-	chan = sb_json_str(body, "channel");
-	text = sb_json_str(body, "text");
-	thread_ts = sb_json_str(body, "thread_ts");
-	subtype = sb_json_str(body, "subtype");
-	bot_id = sb_json_str(body, "bot_id");
-	if ((u = sl_user_find(user)) == NULL)
-		return (sl_err("user_not_found"));
-	if ((c = sl_chan_find(chan)) == NULL && (c = sl_chan_by_name(chan))
-	    == NULL)
-		return (sl_err("channel_not_found"));
-	if (text == NULL)
-		return (sl_err("no_text"));
-	if (!sl_is_member(c, u->id))
-		return (sl_err("user_not_in_channel"));
-	if (c->is_archived)
-		return (sl_err("is_archived"));
-	if (thread_ts != NULL && sl_resolve_thread(c, thread_ts, &parent_ts)
-	    != 0)
-		return (sl_err("thread_not_found"));
-	m = sl_store(c, u->id, text, subtype == NULL ? sl_rich_text(text) :
-	    NULL, parent_ts, subtype);
-	if (bot_id != NULL) {
-		cJSON_AddStringToObject(m, "bot_id", bot_id);
-		cJSON_DeleteItemFromObjectCaseSensitive(m, "client_msg_id");
-	}
-	if (!sl_console_post)
-		console_message(c->id, m, 0);
-
-	res = sl_ok();
-	cJSON_AddStringToObject(res, "channel", c->id);
-	cJSON_AddStringToObject(res, "ts", sb_json_str(m, "ts"));
-	eids = cJSON_AddArrayToObject(res, "event_ids");
-	envs = cJSON_AddArrayToObject(res, "envelope_ids");
-	sl_emit(c, sl_msg_event(c, m), eids, envs);
-	/* Mentions in channels (not DMs) also come as app_mention. */
-	if (c->im_user == NULL && strstr(text, "<@" SLACK_BOT_USER ">") !=
-	    NULL) {
-		ev = cJSON_Duplicate(m, 1);
-		sl_set_str(ev, "type", "app_mention");
-		sl_set_str(ev, "channel", c->id);
-		sl_set_str(ev, "event_ts", sb_json_str(m, "ts"));
-		sl_emit(c, ev, eids, envs);
-	}
-	return (res);
-}
-
-static cJSON *
+/* The conversation object Slack returns for c. */
+cJSON *
 sl_chan_json(const struct sl_chan *c, int num_members)
 {
 	cJSON	*o, *t;
@@ -969,7 +893,8 @@ sl_tz_offset(const char *tz, const char **label)
 	return (0);
 }
 
-static cJSON *
+/* The user object users.info returns for u. */
+cJSON *
 sl_user_json(const struct sl_user *u)
 {
 	cJSON		*o, *p;
@@ -1021,4 +946,398 @@ sl_user_json(const struct sl_user *u)
 	cJSON_AddStringToObject(o, "who_can_share_contact_card",
 	    "EVERYONE");
 	return (o);
+}
+
+
+/* Apply an edit to a stored message and tell the app (message_changed). */
+void
+sl_edit(struct sl_chan *c, cJSON *m, const char *text, cJSON *blocks,
+    const char *editor, cJSON *eids, cJSON *envs)
+{
+	cJSON	*prev, *ev, *ed;
+	char	 ts[32];
+
+	prev = cJSON_Duplicate(m, 1);
+	sl_new_ts(ts);
+	if (text != NULL)
+		sl_set_str(m, "text", text);
+	if (blocks != NULL)
+		sl_set_item(m, "blocks", blocks);
+	ed = cJSON_CreateObject();
+	cJSON_AddStringToObject(ed, "user", editor);
+	cJSON_AddStringToObject(ed, "ts", ts);
+	sl_set_item(m, "edited", ed);
+
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", "message");
+	cJSON_AddStringToObject(ev, "subtype", "message_changed");
+	cJSON_AddTrueToObject(ev, "hidden");
+	cJSON_AddItemToObject(ev, "message", cJSON_Duplicate(m, 1));
+	cJSON_AddStringToObject(ev, "channel", c->id);
+	cJSON_AddItemToObject(ev, "previous_message", prev);
+	cJSON_AddStringToObject(ev, "event_ts", ts);
+	cJSON_AddStringToObject(ev, "ts", ts);
+	cJSON_AddStringToObject(ev, "channel_type", sl_channel_type(c));
+	sl_emit(c, ev, eids, envs);
+}
+
+/* Remove a message; message_deleted goes to the app. */
+void
+sl_delete(struct sl_chan *c, cJSON *m, cJSON *eids, cJSON *envs)
+{
+	cJSON		*ev, *parent;
+	const char	*thread_ts, *ts;
+	char		 now[32];
+
+	sl_new_ts(now);
+	ts = sb_json_str(m, "ts");
+	thread_ts = sb_json_str(m, "thread_ts");
+	if (thread_ts != NULL && strcmp(thread_ts, ts) != 0 &&
+	    (parent = sl_msg_find(c, thread_ts)) != NULL)
+		sl_set_item(parent, "reply_count", cJSON_CreateNumber(
+		    (double)sb_json_int(parent, "reply_count", 1) - 1));
+	cJSON_DetachItemViaPointer(c->messages, m);
+	console_deleted(c->id, ts);
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", "message");
+	cJSON_AddStringToObject(ev, "subtype", "message_deleted");
+	cJSON_AddTrueToObject(ev, "hidden");
+	cJSON_AddStringToObject(ev, "deleted_ts", ts);
+	cJSON_AddStringToObject(ev, "channel", c->id);
+	cJSON_AddItemToObject(ev, "previous_message", m);
+	cJSON_AddStringToObject(ev, "event_ts", now);
+	cJSON_AddStringToObject(ev, "ts", now);
+	cJSON_AddStringToObject(ev, "channel_type", sl_channel_type(c));
+	sl_emit(c, ev, eids, envs);
+}
+
+/*
+ * Add (removed = 0) or remove a reaction by user; NULL on success, else
+ * the Slack error. Sends reaction_added/removed to the app.
+ */
+cJSON *
+sl_react(struct sl_chan *c, cJSON *m, const char *user, const char *name,
+    int removed, cJSON *eids, cJSON *envs)
+{
+	cJSON		*rs, *r, *us, *u, *ev, *item;
+	char		 ts[32];
+	int		 found = 0;
+
+	rs = cJSON_GetObjectItemCaseSensitive(m, "reactions");
+	cJSON_ArrayForEach(r, rs) {
+		if (strcmp(sb_json_str(r, "name"), name) == 0)
+			break;
+	}
+	us = r != NULL ? cJSON_GetObjectItemCaseSensitive(r, "users") : NULL;
+	cJSON_ArrayForEach(u, us) {
+		if (cJSON_IsString(u) && strcmp(u->valuestring, user) == 0) {
+			found = 1;
+			break;
+		}
+	}
+	if (!removed && found)
+		return (sl_err("already_reacted"));
+	if (removed && !found)
+		return (sl_err("no_reaction"));
+	if (!removed) {
+		if (rs == NULL)
+			rs = cJSON_AddArrayToObject(m, "reactions");
+		if (r == NULL) {
+			r = cJSON_CreateObject();
+			cJSON_AddStringToObject(r, "name", name);
+			us = cJSON_AddArrayToObject(r, "users");
+			cJSON_AddNumberToObject(r, "count", 0);
+			cJSON_AddItemToArray(rs, r);
+		}
+		cJSON_AddItemToArray(us, cJSON_CreateString(user));
+	} else
+		cJSON_Delete(cJSON_DetachItemViaPointer(us, u));
+	sl_set_item(r, "count", cJSON_CreateNumber(cJSON_GetArraySize(us)));
+	if (cJSON_GetArraySize(us) == 0)
+		cJSON_Delete(cJSON_DetachItemViaPointer(rs, r));
+	if (cJSON_GetArraySize(rs) == 0)
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "reactions");
+
+	sl_new_ts(ts);
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", removed ? "reaction_removed" :
+	    "reaction_added");
+	cJSON_AddStringToObject(ev, "user", user);
+	cJSON_AddStringToObject(ev, "reaction", name);
+	cJSON_AddStringToObject(ev, "item_user", sb_json_str(m, "user"));
+	item = cJSON_AddObjectToObject(ev, "item");
+	cJSON_AddStringToObject(item, "type", "message");
+	cJSON_AddStringToObject(item, "channel", c->id);
+	cJSON_AddStringToObject(item, "ts", sb_json_str(m, "ts"));
+	cJSON_AddStringToObject(ev, "event_ts", ts);
+	sl_emit(c, ev, eids, envs);
+	return (NULL);
+}
+
+/* A view opened by views.open, by id. */
+struct sl_view *
+sl_view_find(const char *id)
+{
+	size_t	i;
+
+	if (id == NULL)
+		return (NULL);
+	for (i = 0; i < sl_nviews; i++) {
+		if (strcmp(sl_views[i]->id, id) == 0)
+			return (sl_views[i]);
+	}
+	return (NULL);
+}
+
+/* Set (per_minute > 0) or lift a sliding-window limit on a method. */
+static cJSON *
+sl_ratelimit_set(cJSON *body)
+{
+	struct sl_limit	*l = NULL;
+	const char	*method;
+	long long	 n;
+	size_t		 i;
+	cJSON		*o;
+
+	method = sb_json_str(body, "method");
+	n = sb_json_int(body, "per_minute", -1);
+	if (method == NULL || n < 0 || n > 100000) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "error", "ratelimit: method and "
+		    "per_minute (0 lifts the limit) required");
+		return (o);
+	}
+	for (i = 0; i < sl_nlimits; i++) {
+		if (strcmp(sl_limits[i]->method, method) == 0) {
+			l = sl_limits[i];
+			break;
+		}
+	}
+	if (l != NULL) {
+		free(l->times);
+		if (n == 0) {
+			free(l->method);
+			free(l);
+			sl_limits[i] = sl_limits[--sl_nlimits];
+			l = NULL;
+		}
+	} else if (n > 0) {
+		l = sb_calloc(1, sizeof(*l));
+		l->method = sb_strdup(method);
+		sl_limits = sb_realloc(sl_limits, sl_nlimits + 1,
+		    sizeof(*sl_limits));
+		sl_limits[sl_nlimits++] = l;
+	}
+	if (l != NULL) {
+		l->per_minute = (int)n;
+		l->times = sb_calloc((size_t)n, sizeof(*l->times));
+		l->n = l->head = 0;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	return (o);
+}
+
+/* Sliding one-minute window: 0 if the call may go, else seconds to wait. */
+static int
+sl_ratelimited(const char *method)
+{
+	struct sl_limit	*l = NULL;
+	uint64_t	 now = sb_mono_ms(), oldest;
+	size_t		 i;
+
+	for (i = 0; i < sl_nlimits; i++) {
+		if (strcmp(sl_limits[i]->method, method) == 0)
+			l = sl_limits[i];
+	}
+	if (l == NULL)
+		return (0);
+	while (l->n > 0 && l->times[l->head] + 60000 <= now) {
+		l->head = (l->head + 1) % l->per_minute;
+		l->n--;
+	}
+	if (l->n == l->per_minute) {
+		oldest = l->times[l->head];
+		return ((int)((oldest + 60000 - now + 999) / 1000));
+	}
+	l->times[(l->head + l->n) % l->per_minute] = now;
+	l->n++;
+	return (0);
+}
+
+/* The dispatcher's control ops (rate limits). */
+cJSON *
+sl_dispatch_control(const char *op, cJSON *body)
+{
+	size_t	i;
+
+	if (strcmp(op, "ratelimit") == 0)
+		return (sl_ratelimit_set(body));
+	if (strcmp(op, "reset") == 0) {
+		for (i = 0; i < sl_nlimits; i++) {
+			free(sl_limits[i]->method);
+			free(sl_limits[i]->times);
+			free(sl_limits[i]);
+		}
+		free(sl_limits);
+		sl_limits = NULL;
+		sl_nlimits = 0;
+	}
+	return (NULL);
+}
+
+/* "charset=..." in a content type is absent or UTF-8. */
+static int
+sl_charset_ok(const char *ctype)
+{
+	const char	*cs;
+
+	if ((cs = strcasestr(ctype, "charset=")) == NULL)
+		return (1);
+	cs += 8;
+	if (*cs == '"')
+		cs++;
+	return (strncasecmp(cs, "utf-8", 5) == 0 ||
+	    strncasecmp(cs, "utf8", 4) == 0);
+}
+
+/*
+ * Check the token. NULL if it fits the method, else the error: the app
+ * token only opens connections and the bot token does everything else.
+ */
+static const char *
+sl_check_auth(struct sb_req *r, const struct sl_method *m)
+{
+	const char	*auth, *tok;
+
+	if ((auth = sb_header(r, "Authorization")) == NULL)
+		return (m->app_token ? "missing_args" : "not_authed");
+	if (strncasecmp(auth, "Bearer ", 7) != 0)
+		return ("invalid_auth");
+	for (tok = auth + 7; *tok == ' '; tok++)
+		;
+	if (strcmp(tok, sb_opts.slack_bot_token) == 0)
+		return (m->app_token ? "not_allowed_token_type" : NULL);
+	if (strcmp(tok, sb_opts.slack_app_token) == 0)
+		return (m->app_token ? NULL : "not_allowed_token_type");
+	return ("invalid_auth");
+}
+
+/*
+ * The arguments of a call as one JSON object: form and query parameters
+ * as strings, or the JSON body for methods that accept one. NULL with
+ * *err set if the body cannot be used.
+ */
+static cJSON *
+sl_call_args(struct sb_req *r, const struct sl_method *m, cJSON **err)
+{
+	const char	*ctype;
+	cJSON		*args, *q, *item;
+	char		*msg;
+
+	*err = NULL;
+	ctype = sb_header(r, "Content-Type");
+	if (strcmp(r->method, "POST") != 0 || r->body_len == 0)
+		return (sb_params_json(r));
+	if (ctype == NULL) {
+		*err = sl_err("missing_post_type");
+		return (NULL);
+	}
+	if (!sl_charset_ok(ctype)) {
+		*err = sl_err("invalid_charset");
+		return (NULL);
+	}
+	if (strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
+		return (sb_params_json(r));
+	if (strncasecmp(ctype, "application/json", 16) != 0) {
+		*err = sl_err_msg("invalid_post_type", "[ERROR] the sandbox "
+		    "takes application/x-www-form-urlencoded or "
+		    "application/json");
+		return (NULL);
+	}
+	if (!m->json) {
+		/* Slack ignores JSON bodies here: the call has no args. */
+		sb_asprintf(&msg, "[ERROR] %s does not accept JSON bodies; "
+		    "send application/x-www-form-urlencoded or query "
+		    "parameters", m->name);
+		*err = sl_err_msg("invalid_arguments", msg);
+		free(msg);
+		return (NULL);
+	}
+	if (r->json == NULL) {
+		*err = sl_err("invalid_json");
+		return (NULL);
+	}
+	if (!cJSON_IsObject(r->json)) {
+		*err = sl_err("json_not_object");
+		return (NULL);
+	}
+	args = cJSON_Duplicate(r->json, 1);
+	q = sb_params_json(r);
+	while ((item = q->child) != NULL) {
+		cJSON_DetachItemViaPointer(q, item);
+		if (cJSON_GetObjectItemCaseSensitive(args, item->string) ==
+		    NULL)
+			cJSON_AddItemToObject(args, item->string, item);
+		else
+			cJSON_Delete(item);
+	}
+	cJSON_Delete(q);
+	return (args);
+}
+
+/* Every request to the Slack listener. */
+static void
+sl_handle(struct sb_req *r)
+{
+	const struct sl_method	*m;
+	const char		*err, *headers[4];
+	char			*reqid, *retry;
+	char			 hex[17];
+	cJSON			*args, *res;
+	int			 wait;
+
+	if (strncmp(r->path, "/actions/", 9) == 0) {
+		sl_hook_handle(r);
+		return;
+	}
+	sb_random_hex(hex, 8);
+	sb_asprintf(&reqid, "X-Slack-Req-Id: %s", hex);
+	headers[0] = reqid;
+	headers[1] = sb_opts.public_post ?
+	    "X-OAuth-Scopes: " SL_SCOPES ",chat:write.public" :
+	    "X-OAuth-Scopes: " SL_SCOPES;
+	headers[2] = NULL;
+	if (strncmp(r->path, "/api/", 5) != 0 ||
+	    (m = sl_method_find(r->path + 5)) == NULL) {
+		sb_reply(r, 404, sl_err("unknown_method"), headers);
+		goto out;
+	}
+	if ((wait = sl_ratelimited(m->name)) > 0) {
+		sb_asprintf(&retry, "Retry-After: %d", wait);
+		headers[2] = retry;
+		headers[3] = NULL;
+		sb_reply(r, 429, sl_err("ratelimited"), headers);
+		free(retry);
+		goto out;
+	}
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
+		sb_reply(r, 405, sl_err("method_not_allowed"), headers);
+		goto out;
+	}
+	if (m->app_token && strcmp(r->method, "POST") != 0) {
+		sb_reply(r, 200, sl_err("insecure_request"), headers);
+		goto out;
+	}
+	if ((err = sl_check_auth(r, m)) != NULL) {
+		sb_reply(r, 200, sl_err(err), headers);
+		goto out;
+	}
+	if ((args = sl_call_args(r, m, &res)) != NULL) {
+		res = m->fn(args);
+		cJSON_Delete(args);
+	}
+	sb_reply(r, 200, res, headers);
+out:
+	free(reqid);
 }

@@ -53,37 +53,38 @@
 #include "queue.h"
 #include "sandbox.h"
 
-#define WS_MAX_CONNECTIONS	10
-#define WS_MAX_HEADER		16384
-#define WS_MAX_MESSAGE		(1024 * 1024)
-#define WS_TICKET_TTL_MS	30000
-#define WS_MAX_RETRIES		3
-#define WS_MAX_ENVELOPES	10000
-#define WS_HANDSHAKE_TIMEOUT	10
-#define WS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define FS_MAX_CONNECTIONS	10
+#define FS_MAX_HEADER		16384
+#define FS_MAX_MESSAGE		(1024 * 1024)
+#define FS_TICKET_TTL_MS	30000
+#define FS_MAX_RETRIES		3
+#define FS_MAX_ENVELOPES	10000
+#define FS_HANDSHAKE_TIMEOUT	10
+#define FS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-enum ws_state {
-	WS_HANDSHAKE = 0,
-	WS_OPEN,
-	WS_CLOSING,		/* close frame queued, waiting for flush */
-	WS_DEAD			/* unlinked, freed on the next turn */
+enum fs_state {
+	FS_HANDSHAKE = 0,
+	FS_OPEN,
+	FS_CLOSING,		/* close frame queued, waiting for flush */
+	FS_DEAD			/* unlinked, freed on the next turn */
 };
 
-struct ws_conn {
+struct fs_conn {
 	int			 id;
-	enum ws_state		 state;
+	enum fs_state		 state;
 	struct bufferevent	*bev;
 	wslay_event_context_ptr	 ctx;
 	int			 hello_sent;
 	uint64_t		 last_pong_ms;
+	uint64_t		 unanswered_ms;	/* first ping since last pong */
 	struct event		*ping_ev;	/* persistent, ping interval */
 	struct event		*close_ev;	/* close after disconnect */
 	struct event		*free_ev;	/* deferred free */
-	TAILQ_ENTRY(ws_conn)	 entry;
+	TAILQ_ENTRY(fs_conn)	 entry;
 };
-TAILQ_HEAD(ws_conns, ws_conn);
+TAILQ_HEAD(fs_conns, fs_conn);
 
-struct ws_env {
+struct fs_env {
 	char			 id[40];
 	char			*type;
 	cJSON			*payload;
@@ -93,32 +94,34 @@ struct ws_env {
 	uint64_t		 sent_ms;
 	double			 sent_at;
 	int			 acked;		/* this envelope was acked */
-	int			 done;		/* its event no longer retried */
+	int			 settled;	/* its event was acked */
+	int			 done;		/* no more retries */
 	struct event		*retry_ev;
-	TAILQ_ENTRY(ws_env)	 entry;
+	TAILQ_ENTRY(fs_env)	 entry;
 };
-TAILQ_HEAD(ws_envs, ws_env);
+TAILQ_HEAD(fs_envs, fs_env);
 
-struct ws_ticket {
+struct fs_ticket {
 	char			 ticket[40];
 	uint64_t		 expires_ms;
-	TAILQ_ENTRY(ws_ticket)	 entry;
+	TAILQ_ENTRY(fs_ticket)	 entry;
 };
-TAILQ_HEAD(ws_tickets, ws_ticket);
+TAILQ_HEAD(fs_tickets, fs_ticket);
 
-static struct evconnlistener	*ws_listener;
-static struct ws_conns		 ws_conns = TAILQ_HEAD_INITIALIZER(ws_conns);
-static struct ws_envs		 ws_envs = TAILQ_HEAD_INITIALIZER(ws_envs);
-static int			 ws_nenvs;
-static struct ws_tickets	 ws_tickets =
-				    TAILQ_HEAD_INITIALIZER(ws_tickets);
-static int			 ws_next_id;
-static int			 ws_rr;		/* last connection used */
-static int			 ws_silent;
-static int			 ws_link_disabled;
-static cJSON			*ws_acks;	/* array */
-static cJSON			*ws_errors;	/* array */
-static int			 ws_unknown, ws_invalid;
+static struct evconnlistener	*fs_listener;
+static struct fs_conns		 fs_conns = TAILQ_HEAD_INITIALIZER(fs_conns);
+static struct fs_conns		 fs_dead = TAILQ_HEAD_INITIALIZER(fs_dead);
+static struct fs_envs		 fs_envs = TAILQ_HEAD_INITIALIZER(fs_envs);
+static int			 fs_nenvs;
+static struct fs_tickets	 fs_tickets =
+				    TAILQ_HEAD_INITIALIZER(fs_tickets);
+static int			 fs_next_id;
+static int			 fs_rr;		/* last connection used */
+static int			 fs_silent;
+static int			 fs_link_disabled;
+static cJSON			*fs_acks;	/* array */
+static cJSON			*fs_errors;	/* array */
+static int			 fs_unknown, fs_invalid;
 static struct {
 	int	opened_total;
 	int	hello_sent;
@@ -130,43 +133,56 @@ static struct {
 	int	delivered;
 	int	redelivered;
 	int	gave_up;
-} ws_stats;
+} fs_stats;
 
-static void	 ws_accept_cb(struct evconnlistener *, evutil_socket_t,
+static void	 fs_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
-static void	 ws_read_cb(struct bufferevent *, void *);
-static void	 ws_write_cb(struct bufferevent *, void *);
-static void	 ws_event_cb(struct bufferevent *, short, void *);
-static void	 ws_handshake(struct ws_conn *);
-static void	 ws_http_error(struct ws_conn *, int, const char *,
+static void	 fs_read_cb(struct bufferevent *, void *);
+static void	 fs_write_cb(struct bufferevent *, void *);
+static void	 fs_event_cb(struct bufferevent *, short, void *);
+static void	 fs_handshake(struct fs_conn *);
+static void	 fs_http_error(struct fs_conn *, int, const char *,
 		    const char *);
-static void	 ws_upgraded(struct ws_conn *);
-static void	 ws_pump(struct ws_conn *);
-static int	 ws_send_text(struct ws_conn *, const char *);
-static void	 ws_send_json(struct ws_conn *, cJSON *);
-static void	 ws_close(struct ws_conn *, uint16_t, const char *);
-static void	 ws_kill(struct ws_conn *, const char *);
-static void	 ws_free(struct ws_conn *);
-static void	 ws_free_cb(evutil_socket_t, short, void *);
-static void	 ws_ping_cb(evutil_socket_t, short, void *);
-static void	 ws_close_timer_cb(evutil_socket_t, short, void *);
-static ssize_t	 ws_recv_cb(wslay_event_context_ptr, uint8_t *, size_t, int,
+static void	 fs_upgraded(struct fs_conn *);
+static void	 fs_pump(struct fs_conn *);
+static int	 fs_send_text(struct fs_conn *, const char *);
+static void	 fs_send_json(struct fs_conn *, cJSON *);
+static void	 fs_close(struct fs_conn *, uint16_t, const char *);
+static void	 fs_kill(struct fs_conn *, const char *);
+static void	 fs_free(struct fs_conn *);
+static void	 fs_free_cb(evutil_socket_t, short, void *);
+static void	 fs_ping_cb(evutil_socket_t, short, void *);
+static void	 fs_close_timer_cb(evutil_socket_t, short, void *);
+static ssize_t	 fs_recv_cb(wslay_event_context_ptr, uint8_t *, size_t, int,
 		    void *);
-static ssize_t	 ws_wslay_send_cb(wslay_event_context_ptr, const uint8_t *,
+static ssize_t	 fs_wslay_send_cb(wslay_event_context_ptr, const uint8_t *,
 		    size_t, int, void *);
-static void	 ws_msg_cb(wslay_event_context_ptr,
+static void	 fs_msg_cb(wslay_event_context_ptr,
 		    const struct wslay_event_on_msg_recv_arg *, void *);
-static void	 ws_ack(struct ws_conn *, const char *, size_t);
-static struct ws_conn *ws_pick(void);
-static struct ws_env *ws_send_envelope(struct ws_conn *, const char *,
+static void	 fs_ack(struct fs_conn *, const char *, size_t);
+static struct fs_conn *fs_pick(void);
+static struct fs_env *fs_send_envelope(struct fs_conn *, const char *,
 		    const cJSON *, const char *, int, const char *);
-static void	 ws_retry_cb(evutil_socket_t, short, void *);
-static void	 ws_env_free(struct ws_env *);
-static void	 ws_error(const char *, const char *, const char *);
-static int	 ws_open_count(void);
+static void	 fs_retry_cb(evutil_socket_t, short, void *);
+static void	 fs_env_free(struct fs_env *);
+static void	 fs_error(const char *, const char *, const char *);
+static int	 fs_open_count(void);
+static void	 fs_uuid(char [40]);
+static int	 fs_ticket_use(const char *);
+static int	 fs_find_header(const char *, const char *, char *, size_t);
+static int	 fs_has_token(const char *, const char *);
+static int	 fs_key_valid(const char *);
+static void	 fs_accept_key(const char *, char [29]);
+static void	 fs_retry_arm(struct fs_env *);
+static struct fs_env *fs_latest_for_event(const char *);
+static cJSON	*fs_result_error(const char *);
+static cJSON	*fs_control_disconnect(cJSON *);
+static cJSON	*fs_control_raw(cJSON *);
+static cJSON	*fs_control_acks(void);
+static cJSON	*fs_control_connections(void);
 
-static const struct wslay_event_callbacks ws_callbacks = {
-	ws_recv_cb, ws_wslay_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb
+static const struct wslay_event_callbacks fs_callbacks = {
+	fs_recv_cb, fs_wslay_send_cb, NULL, NULL, NULL, NULL, fs_msg_cb
 };
 
 /* Listen on 127.0.0.1 port 0; returns the port. */
@@ -180,21 +196,17 @@ socket_server_init(void)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = 0;
-	ws_listener = evconnlistener_new_bind(sb_base, ws_accept_cb, NULL,
+	fs_listener = evconnlistener_new_bind(sb_base, fs_accept_cb, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
 	    (struct sockaddr *)&sin, sizeof(sin));
-	if (ws_listener == NULL) {
-		fprintf(stderr, "sandbox: cannot listen for socket mode: %s\n",
+	if (fs_listener == NULL)
+		sb_fatal("cannot listen for socket mode: %s",
 		    strerror(errno));
-		exit(1);
-	}
-	if (getsockname(evconnlistener_get_fd(ws_listener),
-	    (struct sockaddr *)&sin, &slen) == -1) {
-		fprintf(stderr, "sandbox: getsockname: %s\n", strerror(errno));
-		exit(1);
-	}
-	ws_acks = cJSON_CreateArray();
-	ws_errors = cJSON_CreateArray();
+	if (getsockname(evconnlistener_get_fd(fs_listener),
+	    (struct sockaddr *)&sin, &slen) == -1)
+		sb_fatal("getsockname: %s", strerror(errno));
+	fs_acks = cJSON_CreateArray();
+	fs_errors = cJSON_CreateArray();
 	return (ntohs(sin.sin_port));
 }
 
@@ -202,51 +214,54 @@ socket_server_init(void)
 void
 socket_server_free(void)
 {
-	struct ws_conn		*c;
-	struct ws_ticket	*t;
+	struct fs_conn		*c;
+	struct fs_ticket	*t;
 
-	while ((c = TAILQ_FIRST(&ws_conns)) != NULL) {
-		TAILQ_REMOVE(&ws_conns, c, entry);
-		c->state = WS_DEAD;
-		ws_free(c);
+	while ((c = TAILQ_FIRST(&fs_conns)) != NULL) {
+		TAILQ_REMOVE(&fs_conns, c, entry);
+		fs_free(c);
 	}
-	while (!TAILQ_EMPTY(&ws_envs))
-		ws_env_free(TAILQ_FIRST(&ws_envs));
-	while ((t = TAILQ_FIRST(&ws_tickets)) != NULL) {
-		TAILQ_REMOVE(&ws_tickets, t, entry);
+	while ((c = TAILQ_FIRST(&fs_dead)) != NULL) {
+		TAILQ_REMOVE(&fs_dead, c, entry);
+		fs_free(c);
+	}
+	while (!TAILQ_EMPTY(&fs_envs))
+		fs_env_free(TAILQ_FIRST(&fs_envs));
+	while ((t = TAILQ_FIRST(&fs_tickets)) != NULL) {
+		TAILQ_REMOVE(&fs_tickets, t, entry);
 		free(t);
 	}
-	if (ws_listener != NULL)
-		evconnlistener_free(ws_listener);
-	ws_listener = NULL;
-	cJSON_Delete(ws_acks);
-	cJSON_Delete(ws_errors);
-	ws_acks = ws_errors = NULL;
+	if (fs_listener != NULL)
+		evconnlistener_free(fs_listener);
+	fs_listener = NULL;
+	cJSON_Delete(fs_acks);
+	cJSON_Delete(fs_errors);
+	fs_acks = fs_errors = NULL;
 }
 
 /* Forget envelopes, acks and tickets; re-enable the link. */
 void
 socket_reset(void)
 {
-	struct ws_ticket	*t;
+	struct fs_ticket	*t;
 
-	while (!TAILQ_EMPTY(&ws_envs))
-		ws_env_free(TAILQ_FIRST(&ws_envs));
-	while ((t = TAILQ_FIRST(&ws_tickets)) != NULL) {
-		TAILQ_REMOVE(&ws_tickets, t, entry);
+	while (!TAILQ_EMPTY(&fs_envs))
+		fs_env_free(TAILQ_FIRST(&fs_envs));
+	while ((t = TAILQ_FIRST(&fs_tickets)) != NULL) {
+		TAILQ_REMOVE(&fs_tickets, t, entry);
 		free(t);
 	}
-	cJSON_Delete(ws_acks);
-	cJSON_Delete(ws_errors);
-	ws_acks = cJSON_CreateArray();
-	ws_errors = cJSON_CreateArray();
-	ws_unknown = ws_invalid = 0;
-	ws_silent = 0;
-	ws_link_disabled = 0;
+	cJSON_Delete(fs_acks);
+	cJSON_Delete(fs_errors);
+	fs_acks = cJSON_CreateArray();
+	fs_errors = cJSON_CreateArray();
+	fs_unknown = fs_invalid = 0;
+	fs_silent = 0;
+	fs_link_disabled = 0;
 }
 
 static void
-ws_uuid(char out[40])
+fs_uuid(char out[40])
 {
 	char	h[33];
 
@@ -260,20 +275,20 @@ ws_uuid(char out[40])
 char *
 socket_new_url(void)
 {
-	struct ws_ticket	*t, *next;
+	struct fs_ticket	*t, *next;
 	char			*url;
 	uint64_t		 now = sb_mono_ms();
 
-	TAILQ_FOREACH_SAFE(t, &ws_tickets, entry, next) {
+	TAILQ_FOREACH_SAFE(t, &fs_tickets, entry, next) {
 		if (t->expires_ms <= now) {
-			TAILQ_REMOVE(&ws_tickets, t, entry);
+			TAILQ_REMOVE(&fs_tickets, t, entry);
 			free(t);
 		}
 	}
 	t = sb_calloc(1, sizeof(*t));
-	ws_uuid(t->ticket);
-	t->expires_ms = now + WS_TICKET_TTL_MS;
-	TAILQ_INSERT_TAIL(&ws_tickets, t, entry);
+	fs_uuid(t->ticket);
+	t->expires_ms = now + FS_TICKET_TTL_MS;
+	TAILQ_INSERT_TAIL(&fs_tickets, t, entry);
 	sb_asprintf(&url, "%s://127.0.0.1:%d/link/?ticket=%s&app_id=%s",
 	    sb_opts.tls ? "wss" : "ws", sb_opts.socket_port, t->ticket,
 	    SLACK_APP_ID);
@@ -282,17 +297,17 @@ socket_new_url(void)
 
 /* Consume a ticket: 0 if it was valid. */
 static int
-ws_ticket_use(const char *ticket)
+fs_ticket_use(const char *ticket)
 {
-	struct ws_ticket	*t;
+	struct fs_ticket	*t;
 
-	TAILQ_FOREACH(t, &ws_tickets, entry) {
+	TAILQ_FOREACH(t, &fs_tickets, entry) {
 		if (strcmp(t->ticket, ticket) == 0)
 			break;
 	}
 	if (t == NULL)
 		return (-1);
-	TAILQ_REMOVE(&ws_tickets, t, entry);
+	TAILQ_REMOVE(&fs_tickets, t, entry);
 	if (t->expires_ms <= sb_mono_ms()) {
 		free(t);
 		return (-1);
@@ -302,15 +317,15 @@ ws_ticket_use(const char *ticket)
 }
 
 static void
-ws_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+fs_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct ws_conn	*c;
-	struct timeval	 tv = { WS_HANDSHAKE_TIMEOUT, 0 };
+	struct fs_conn	*c;
+	struct timeval	 tv = { FS_HANDSHAKE_TIMEOUT, 0 };
 	SSL		*ssl;
 
 	c = sb_calloc(1, sizeof(*c));
-	c->id = ++ws_next_id;
+	c->id = ++fs_next_id;
 	if (sb_ssl_ctx != NULL) {
 		if ((ssl = SSL_new(sb_ssl_ctx)) == NULL) {
 			close(fd);
@@ -330,58 +345,56 @@ ws_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		free(c);
 		return;
 	}
-	c->free_ev = evtimer_new(sb_base, ws_free_cb, c);
-	c->ping_ev = event_new(sb_base, -1, EV_PERSIST, ws_ping_cb, c);
-	c->close_ev = evtimer_new(sb_base, ws_close_timer_cb, c);
-	if (c->free_ev == NULL || c->ping_ev == NULL || c->close_ev == NULL) {
-		fprintf(stderr, "sandbox: event_new failed\n");
-		exit(1);
-	}
-	TAILQ_INSERT_TAIL(&ws_conns, c, entry);
-	bufferevent_setcb(c->bev, ws_read_cb, ws_write_cb, ws_event_cb, c);
+	c->free_ev = evtimer_new(sb_base, fs_free_cb, c);
+	c->ping_ev = event_new(sb_base, -1, EV_PERSIST, fs_ping_cb, c);
+	c->close_ev = evtimer_new(sb_base, fs_close_timer_cb, c);
+	if (c->free_ev == NULL || c->ping_ev == NULL || c->close_ev == NULL)
+		sb_fatal("event_new failed");
+	TAILQ_INSERT_TAIL(&fs_conns, c, entry);
+	bufferevent_setcb(c->bev, fs_read_cb, fs_write_cb, fs_event_cb, c);
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	sb_log("socket #%d: accepted", c->id);
 }
 
 static void
-ws_read_cb(struct bufferevent *bev, void *arg)
+fs_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct ws_conn	*c = arg;
+	struct fs_conn	*c = arg;
 
-	if (c->state == WS_HANDSHAKE)
-		ws_handshake(c);
-	else if (c->state == WS_OPEN || c->state == WS_CLOSING)
-		ws_pump(c);
+	if (c->state == FS_HANDSHAKE)
+		fs_handshake(c);
+	else if (c->state == FS_OPEN || c->state == FS_CLOSING)
+		fs_pump(c);
 }
 
 /* Output drained: a closing connection can go now. */
 static void
-ws_write_cb(struct bufferevent *bev, void *arg)
+fs_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct ws_conn	*c = arg;
+	struct fs_conn	*c = arg;
 
-	if (c->state == WS_CLOSING &&
+	if (c->state == FS_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
 	    (c->ctx == NULL || !wslay_event_want_write(c->ctx)))
-		ws_kill(c, "closed");
+		fs_kill(c, "closed");
 }
 
 static void
-ws_event_cb(struct bufferevent *bev, short what, void *arg)
+fs_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct ws_conn	*c = arg;
+	struct fs_conn	*c = arg;
 
 	if (what & BEV_EVENT_TIMEOUT)
-		ws_kill(c, "handshake timeout");
+		fs_kill(c, "handshake timeout");
 	else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		ws_kill(c, (what & BEV_EVENT_EOF) ? "client closed" :
+		fs_kill(c, (what & BEV_EVENT_EOF) ? "client closed" :
 		    "connection error");
 }
 
 /* Find a header value in a CRLF header block; copies into out. */
 static int
-ws_find_header(const char *block, const char *name, char *out,
+fs_find_header(const char *block, const char *name, char *out,
     size_t outlen)
 {
 	const char	*line, *eol, *colon, *v;
@@ -411,7 +424,7 @@ ws_find_header(const char *block, const char *name, char *out,
 
 /* 1 if the comma-separated list contains token (case-insensitive). */
 static int
-ws_has_token(const char *list, const char *token)
+fs_has_token(const char *list, const char *token)
 {
 	const char	*p = list, *end;
 	size_t		 tlen = strlen(token), n;
@@ -434,7 +447,7 @@ ws_has_token(const char *list, const char *token)
 
 /* A Sec-WebSocket-Key must be base64 of exactly 16 bytes. */
 static int
-ws_key_valid(const char *key)
+fs_key_valid(const char *key)
 {
 	unsigned char	out[32];
 	size_t		i;
@@ -450,12 +463,12 @@ ws_key_valid(const char *key)
 }
 
 static void
-ws_accept_key(const char *key, char out[29])
+fs_accept_key(const char *key, char out[29])
 {
 	unsigned char	 md[SHA_DIGEST_LENGTH];
 	char		*s;
 
-	sb_asprintf(&s, "%s%s", key, WS_GUID);
+	sb_asprintf(&s, "%s%s", key, FS_GUID);
 	SHA1((const unsigned char *)s, strlen(s), md);
 	EVP_EncodeBlock((unsigned char *)out, md, sizeof(md));
 	free(s);
@@ -463,7 +476,7 @@ ws_accept_key(const char *key, char out[29])
 
 /* Parse the upgrade request once the whole header block is in. */
 static void
-ws_handshake(struct ws_conn *c)
+fs_handshake(struct fs_conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct evbuffer_ptr	 end;
@@ -475,14 +488,14 @@ ws_handshake(struct ws_conn *c)
 
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos == -1) {
-		if (evbuffer_get_length(in) > WS_MAX_HEADER)
-			ws_http_error(c, 431, "Request Header Fields Too "
+		if (evbuffer_get_length(in) > FS_MAX_HEADER)
+			fs_http_error(c, 431, "Request Header Fields Too "
 			    "Large", "request headers too large");
 		return;
 	}
 	hlen = (size_t)end.pos + 4;
-	if (hlen > WS_MAX_HEADER) {
-		ws_http_error(c, 431, "Request Header Fields Too Large",
+	if (hlen > FS_MAX_HEADER) {
+		fs_http_error(c, 431, "Request Header Fields Too Large",
 		    "request headers too large");
 		return;
 	}
@@ -490,7 +503,7 @@ ws_handshake(struct ws_conn *c)
 	evbuffer_remove(in, block, hlen);
 	block[hlen] = '\0';
 	if (memchr(block, '\0', hlen) != NULL) {
-		ws_http_error(c, 400, "Bad Request", "NUL in request");
+		fs_http_error(c, 400, "Bad Request", "NUL in request");
 		goto out;
 	}
 
@@ -500,49 +513,49 @@ ws_handshake(struct ws_conn *c)
 	sp1 = strchr(block, ' ');
 	sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
 	if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL) {
-		ws_http_error(c, 400, "Bad Request", "bad request line");
+		fs_http_error(c, 400, "Bad Request", "bad request line");
 		goto out;
 	}
 	*sp1 = *sp2 = '\0';
 	target = sp1 + 1;
 	if (strcmp(sp2 + 1, "HTTP/1.1") != 0) {
-		ws_http_error(c, 505, "HTTP Version Not Supported",
+		fs_http_error(c, 505, "HTTP Version Not Supported",
 		    "HTTP/1.1 required for a WebSocket upgrade");
 		goto out;
 	}
 	if (strcmp(block, "GET") != 0) {
-		ws_http_error(c, 405, "Method Not Allowed", "GET required");
+		fs_http_error(c, 405, "Method Not Allowed", "GET required");
 		goto out;
 	}
 	q = strchr(target, '?');
 	if (q != NULL)
 		*q++ = '\0';
 	if (strcmp(target, "/link/") != 0 && strcmp(target, "/link") != 0) {
-		ws_http_error(c, 404, "Not Found", "no such path");
+		fs_http_error(c, 404, "Not Found", "no such path");
 		goto out;
 	}
 	line_end += 2;
-	if (ws_find_header(line_end, "Host", host, sizeof(host)) != 0) {
-		ws_http_error(c, 400, "Bad Request", "missing Host");
+	if (fs_find_header(line_end, "Host", host, sizeof(host)) != 0) {
+		fs_http_error(c, 400, "Bad Request", "missing Host");
 		goto out;
 	}
-	if (ws_find_header(line_end, "Upgrade", upgrade, sizeof(upgrade))
-	    != 0 || !ws_has_token(upgrade, "websocket") ||
-	    ws_find_header(line_end, "Connection", connection,
-	    sizeof(connection)) != 0 || !ws_has_token(connection, "upgrade")) {
-		ws_http_error(c, 400, "Bad Request",
+	if (fs_find_header(line_end, "Upgrade", upgrade, sizeof(upgrade))
+	    != 0 || !fs_has_token(upgrade, "websocket") ||
+	    fs_find_header(line_end, "Connection", connection,
+	    sizeof(connection)) != 0 || !fs_has_token(connection, "upgrade")) {
+		fs_http_error(c, 400, "Bad Request",
 		    "not a WebSocket upgrade (Upgrade/Connection)");
 		goto out;
 	}
-	if (ws_find_header(line_end, "Sec-WebSocket-Version", version,
+	if (fs_find_header(line_end, "Sec-WebSocket-Version", version,
 	    sizeof(version)) != 0 || strcmp(version, "13") != 0) {
-		ws_http_error(c, 426, "Upgrade Required",
+		fs_http_error(c, 426, "Upgrade Required",
 		    "Sec-WebSocket-Version must be 13");
 		goto out;
 	}
-	if (ws_find_header(line_end, "Sec-WebSocket-Key", key, sizeof(key))
-	    != 0 || !ws_key_valid(key)) {
-		ws_http_error(c, 400, "Bad Request", "bad Sec-WebSocket-Key");
+	if (fs_find_header(line_end, "Sec-WebSocket-Key", key, sizeof(key))
+	    != 0 || !fs_key_valid(key)) {
+		fs_http_error(c, 400, "Bad Request", "bad Sec-WebSocket-Key");
 		goto out;
 	}
 
@@ -559,31 +572,31 @@ ws_handshake(struct ws_conn *c)
 			break;
 		}
 	}
-	if (ticket[0] == '\0' || ws_ticket_use(ticket) != 0) {
-		ws_http_error(c, 401, "Unauthorized",
+	if (ticket[0] == '\0' || fs_ticket_use(ticket) != 0) {
+		fs_http_error(c, 401, "Unauthorized",
 		    "invalid, used or expired ticket");
 		goto out;
 	}
 
-	ws_accept_key(key, accept);
+	fs_accept_key(key, accept);
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-	ws_upgraded(c);
+	fs_upgraded(c);
 out:
 	free(block);
 }
 
 /* Answer a failed upgrade and close once written. */
 static void
-ws_http_error(struct ws_conn *c, int status, const char *reason,
+fs_http_error(struct fs_conn *c, int status, const char *reason,
     const char *msg)
 {
 	char	*body;
 
-	ws_stats.handshake_failed++;
+	fs_stats.handshake_failed++;
 	sb_log("socket #%d: upgrade refused: %d %s", c->id, status, msg);
 	sb_asprintf(&body, "{\"ok\":false,\"error\":\"%s\"}", msg);
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
@@ -594,73 +607,71 @@ ws_http_error(struct ws_conn *c, int status, const char *reason,
 	    "Connection: close\r\n\r\n%s", status, reason, strlen(body),
 	    status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", body);
 	free(body);
-	c->state = WS_CLOSING;
+	c->state = FS_CLOSING;
 	bufferevent_disable(c->bev, EV_READ);
 }
 
 static void
-ws_upgraded(struct ws_conn *c)
+fs_upgraded(struct fs_conn *c)
 {
 	struct timeval	 tv;
 	cJSON		*o, *d;
 	double		 iv = sb_opts.ping_interval;
 
-	if (wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0) {
-		fprintf(stderr, "sandbox: wslay init failed\n");
-		exit(1);
-	}
-	wslay_event_config_set_max_recv_msg_length(c->ctx, WS_MAX_MESSAGE);
-	c->state = WS_OPEN;
+	if (wslay_event_context_server_init(&c->ctx, &fs_callbacks, c) != 0)
+		sb_fatal("wslay init failed");
+	wslay_event_config_set_max_recv_msg_length(c->ctx, FS_MAX_MESSAGE);
+	c->state = FS_OPEN;
 	c->last_pong_ms = sb_mono_ms();
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	ws_stats.opened_total++;
+	fs_stats.opened_total++;
 
-	if (ws_link_disabled || ws_open_count() > WS_MAX_CONNECTIONS) {
-		ws_stats.rejected++;
+	if (fs_link_disabled || fs_open_count() > FS_MAX_CONNECTIONS) {
+		fs_stats.rejected++;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "type", "disconnect");
-		cJSON_AddStringToObject(o, "reason", ws_link_disabled ?
+		cJSON_AddStringToObject(o, "reason", fs_link_disabled ?
 		    "link_disabled" : "too_many_websockets");
 		d = cJSON_AddObjectToObject(o, "debug_info");
 		cJSON_AddStringToObject(d, "host", "applink-sandbox");
-		ws_send_json(c, o);
-		ws_close(c, 1008, ws_link_disabled ? "link disabled" :
+		fs_send_json(c, o);
+		fs_close(c, 1008, fs_link_disabled ? "link disabled" :
 		    "too many websockets");
 		return;
 	}
 
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "type", "hello");
-	cJSON_AddNumberToObject(o, "num_connections", ws_open_count());
+	cJSON_AddNumberToObject(o, "num_connections", fs_open_count());
 	d = cJSON_AddObjectToObject(o, "debug_info");
 	cJSON_AddStringToObject(d, "host", "applink-sandbox");
 	cJSON_AddNumberToObject(d, "build_number", 1);
 	cJSON_AddNumberToObject(d, "approximate_connection_time", 18060);
 	d = cJSON_AddObjectToObject(o, "connection_info");
 	cJSON_AddStringToObject(d, "app_id", SLACK_APP_ID);
-	ws_send_json(c, o);
-	if (c->state != WS_OPEN)
+	fs_send_json(c, o);
+	if (c->state != FS_OPEN)
 		return;
 	c->hello_sent = 1;
-	ws_stats.hello_sent++;
+	fs_stats.hello_sent++;
 	tv.tv_sec = (time_t)iv;
 	tv.tv_usec = (suseconds_t)((iv - (double)tv.tv_sec) * 1e6);
 	event_add(c->ping_ev, &tv);
-	sb_log("socket #%d: open (%d connections)", c->id, ws_open_count());
+	sb_log("socket #%d: open (%d connections)", c->id, fs_open_count());
 
 	/* Frames that came with the upgrade request. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		ws_pump(c);
+		fs_pump(c);
 }
 
 static int
-ws_open_count(void)
+fs_open_count(void)
 {
-	struct ws_conn	*c;
+	struct fs_conn	*c;
 	int		 n = 0;
 
-	TAILQ_FOREACH(c, &ws_conns, entry) {
-		if (c->state == WS_OPEN)
+	TAILQ_FOREACH(c, &fs_conns, entry) {
+		if (c->state == FS_OPEN)
 			n++;
 	}
 	return (n);
@@ -668,37 +679,37 @@ ws_open_count(void)
 
 /* Run wslay over what arrived, then flush what it queued. */
 static void
-ws_pump(struct ws_conn *c)
+fs_pump(struct fs_conn *c)
 {
 	if (c->ctx == NULL)
 		return;
 	if (wslay_event_recv(c->ctx) != 0) {
-		ws_kill(c, "receive error");
+		fs_kill(c, "receive error");
 		return;
 	}
-	if (c->state == WS_DEAD)
+	if (c->state == FS_DEAD)
 		return;
 	if (wslay_event_send(c->ctx) != 0) {
-		ws_kill(c, "send error");
+		fs_kill(c, "send error");
 		return;
 	}
 	/* Both close frames exchanged (or a protocol error queued one). */
 	if (wslay_event_get_close_sent(c->ctx) ||
 	    (!wslay_event_want_read(c->ctx) &&
 	    !wslay_event_want_write(c->ctx))) {
-		if (c->state == WS_OPEN)
+		if (c->state == FS_OPEN)
 			sb_log("socket #%d: closing (status %u)", c->id,
 			    wslay_event_get_status_code_received(c->ctx));
-		c->state = WS_CLOSING;
-		ws_write_cb(c->bev, c);
+		c->state = FS_CLOSING;
+		fs_write_cb(c->bev, c);
 	}
 }
 
 static ssize_t
-ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+fs_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     int flags, void *arg)
 {
-	struct ws_conn	*c = arg;
+	struct fs_conn	*c = arg;
 	int		 n;
 
 	n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
@@ -711,12 +722,12 @@ ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 
 /* While silenced, frames vanish: the link looks dead to the client. */
 static ssize_t
-ws_wslay_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
+fs_wslay_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
     size_t len, int flags, void *arg)
 {
-	struct ws_conn	*c = arg;
+	struct fs_conn	*c = arg;
 
-	if (ws_silent)
+	if (fs_silent)
 		return ((ssize_t)len);
 	if (bufferevent_write(c->bev, data, len) != 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -726,22 +737,23 @@ ws_wslay_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 }
 
 static void
-ws_msg_cb(wslay_event_context_ptr ctx,
+fs_msg_cb(wslay_event_context_ptr ctx,
     const struct wslay_event_on_msg_recv_arg *arg, void *user)
 {
-	struct ws_conn	*c = user;
+	struct fs_conn	*c = user;
 
 	switch (arg->opcode) {
 	case WSLAY_PONG:
 		c->last_pong_ms = sb_mono_ms();
-		ws_stats.pongs++;
+		c->unanswered_ms = 0;
+		fs_stats.pongs++;
 		break;
 	case WSLAY_TEXT_FRAME:
-		ws_ack(c, (const char *)arg->msg, arg->msg_length);
+		fs_ack(c, (const char *)arg->msg, arg->msg_length);
 		break;
 	case WSLAY_BINARY_FRAME:
-		ws_invalid++;
-		ws_error("binary frame", NULL, NULL);
+		fs_invalid++;
+		fs_error("binary frame", NULL, NULL);
 		break;
 	default:
 		break;
@@ -749,7 +761,7 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 }
 
 static void
-ws_error(const char *what, const char *envelope_id, const char *text)
+fs_error(const char *what, const char *envelope_id, const char *text)
 {
 	cJSON	*e;
 
@@ -760,16 +772,16 @@ ws_error(const char *what, const char *envelope_id, const char *text)
 	if (text != NULL)
 		cJSON_AddStringToObject(e, "frame", text);
 	cJSON_AddNumberToObject(e, "time", sb_now());
-	cJSON_AddItemToArray(ws_errors, e);
+	cJSON_AddItemToArray(fs_errors, e);
 	sb_log("socket: %s%s%s", what, envelope_id != NULL ? " " : "",
 	    envelope_id != NULL ? envelope_id : "");
 }
 
 /* A text frame from the app: an ack {"envelope_id":..[,"payload":..]}. */
 static void
-ws_ack(struct ws_conn *c, const char *msg, size_t len)
+fs_ack(struct fs_conn *c, const char *msg, size_t len)
 {
-	struct ws_env	*env, *e;
+	struct fs_env	*env, *e;
 	cJSON		*o, *ack;
 	const cJSON	*payload;
 	const char	*id;
@@ -780,22 +792,22 @@ ws_ack(struct ws_conn *c, const char *msg, size_t len)
 	text = sb_strndup(msg, len);
 	o = cJSON_ParseWithLength(msg, len);
 	if (!cJSON_IsObject(o)) {
-		ws_invalid++;
-		ws_error("frame is not a JSON object", NULL, text);
+		fs_invalid++;
+		fs_error("frame is not a JSON object", NULL, text);
 		goto out;
 	}
 	if ((id = sb_json_str(o, "envelope_id")) == NULL) {
-		ws_invalid++;
-		ws_error("frame without envelope_id", NULL, text);
+		fs_invalid++;
+		fs_error("frame without envelope_id", NULL, text);
 		goto out;
 	}
-	TAILQ_FOREACH(env, &ws_envs, entry) {
+	TAILQ_FOREACH(env, &fs_envs, entry) {
 		if (strcmp(env->id, id) == 0)
 			break;
 	}
 	if (env == NULL) {
-		ws_unknown++;
-		ws_error("ack for unknown envelope_id", id, text);
+		fs_unknown++;
+		fs_error("ack for unknown envelope_id", id, text);
 		goto out;
 	}
 	late = (double)(now - env->sent_ms) > sb_opts.ack_timeout * 1000;
@@ -820,15 +832,15 @@ ws_ack(struct ws_conn *c, const char *msg, size_t len)
 	cJSON_AddNumberToObject(ack, "latency_ms", (double)(now -
 	    env->sent_ms));
 	cJSON_AddNumberToObject(ack, "connection", c->id);
-	cJSON_AddItemToArray(ws_acks, ack);
+	cJSON_AddItemToArray(fs_acks, ack);
 	sb_log("socket #%d: ack %s%s%s", c->id, id, late ? " (late)" : "",
 	    dup ? " (duplicate)" : "");
 
 	/* An ack of any delivery ends the event's retries. */
-	TAILQ_FOREACH(e, &ws_envs, entry) {
+	TAILQ_FOREACH(e, &fs_envs, entry) {
 		if (e == env || (env->event_id != NULL && e->event_id != NULL &&
 		    strcmp(e->event_id, env->event_id) == 0)) {
-			e->done = 1;
+			e->done = e->settled = 1;
 			if (e->retry_ev != NULL) {
 				event_free(e->retry_ev);
 				e->retry_ev = NULL;
@@ -843,65 +855,66 @@ out:
 }
 
 static int
-ws_send_text(struct ws_conn *c, const char *text)
+fs_send_text(struct fs_conn *c, const char *text)
 {
 	struct wslay_event_msg	msg;
 
-	if (c->state != WS_OPEN || c->ctx == NULL)
+	if (c->state != FS_OPEN || c->ctx == NULL)
 		return (-1);
 	msg.opcode = WSLAY_TEXT_FRAME;
 	msg.msg = (const uint8_t *)text;
 	msg.msg_length = strlen(text);
 	if (wslay_event_queue_msg(c->ctx, &msg) != 0 ||
 	    wslay_event_send(c->ctx) != 0) {
-		ws_kill(c, "send failed");
+		fs_kill(c, "send failed");
 		return (-1);
 	}
 	return (0);
 }
 
 static void
-ws_send_json(struct ws_conn *c, cJSON *o)
+fs_send_json(struct fs_conn *c, cJSON *o)
 {
 	char	*text;
 
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	ws_send_text(c, text);
+	fs_send_text(c, text);
 	cJSON_free(text);
 }
 
 /* Start the close handshake; the connection goes once output drains. */
 static void
-ws_close(struct ws_conn *c, uint16_t code, const char *reason)
+fs_close(struct fs_conn *c, uint16_t code, const char *reason)
 {
 	struct timeval	tv = { 2, 0 };
 
-	if (c->state != WS_OPEN)
+	if (c->state != FS_OPEN)
 		return;
 	sb_log("socket #%d: closing: %s", c->id, reason);
 	wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason,
 	    strlen(reason));
 	wslay_event_send(c->ctx);
-	c->state = WS_CLOSING;
+	c->state = FS_CLOSING;
 	event_del(c->ping_ev);
 	/* Do not wait for ever for the client's close frame. */
 	event_del(c->close_ev);
 	evtimer_add(c->close_ev, &tv);
-	ws_write_cb(c->bev, c);
+	fs_write_cb(c->bev, c);
 }
 
 /* Unlink now, free on the next loop turn (we may be inside wslay). */
 static void
-ws_kill(struct ws_conn *c, const char *why)
+fs_kill(struct fs_conn *c, const char *why)
 {
 	struct timeval	tv = { 0, 0 };
 
-	if (c->state == WS_DEAD)
+	if (c->state == FS_DEAD)
 		return;
 	sb_log("socket #%d: gone: %s", c->id, why);
-	c->state = WS_DEAD;
-	TAILQ_REMOVE(&ws_conns, c, entry);
+	c->state = FS_DEAD;
+	TAILQ_REMOVE(&fs_conns, c, entry);
+	TAILQ_INSERT_TAIL(&fs_dead, c, entry);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(c->ping_ev);
@@ -910,7 +923,7 @@ ws_kill(struct ws_conn *c, const char *why)
 }
 
 static void
-ws_free(struct ws_conn *c)
+fs_free(struct fs_conn *c)
 {
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
@@ -923,76 +936,82 @@ ws_free(struct ws_conn *c)
 }
 
 static void
-ws_free_cb(evutil_socket_t fd, short what, void *arg)
+fs_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-	ws_free(arg);
+	struct fs_conn	*c = arg;
+
+	TAILQ_REMOVE(&fs_dead, c, entry);
+	fs_free(c);
 }
 
 static void
-ws_close_timer_cb(evutil_socket_t fd, short what, void *arg)
+fs_close_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ws_conn	*c = arg;
+	struct fs_conn	*c = arg;
 
-	if (c->state == WS_OPEN)
-		ws_close(c, 1001, "going away");
+	if (c->state == FS_OPEN)
+		fs_close(c, 1001, "going away");
 	else
-		ws_kill(c, "close timeout");
+		fs_kill(c, "close timeout");
 }
 
 static void
-ws_ping_cb(evutil_socket_t fd, short what, void *arg)
+fs_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ws_conn		*c = arg;
+	struct fs_conn		*c = arg;
 	struct wslay_event_msg	 msg;
 	char			 payload[32];
 	uint64_t		 now = sb_mono_ms();
 
-	if (c->state != WS_OPEN || ws_silent)
+	if (c->state != FS_OPEN || fs_silent)
 		return;
-	if ((double)(now - c->last_pong_ms) > 2 * sb_opts.ping_interval *
-	    1000) {
-		ws_stats.ping_timeouts++;
-		ws_close(c, 1011, "no pong");
+	/* Ticks come every interval: "more than 1.5" means "2 ticks ago". */
+	if (c->unanswered_ms != 0 && (double)(now - c->unanswered_ms) >
+	    1.5 * sb_opts.ping_interval * 1000) {
+		fs_stats.ping_timeouts++;
+		fs_close(c, 1011, "no pong");
 		/* A dead peer never answers the close: do not wait. */
-		if (c->state == WS_CLOSING)
-			ws_kill(c, "ping timeout");
+		if (c->state == FS_CLOSING)
+			fs_kill(c, "ping timeout");
 		return;
 	}
-	snprintf(payload, sizeof(payload), "ping-%d", ++ws_stats.pings_sent);
+	if (c->unanswered_ms == 0)
+		c->unanswered_ms = now;
+	snprintf(payload, sizeof(payload), "ping-%d", ++fs_stats.pings_sent);
 	msg.opcode = WSLAY_PING;
 	msg.msg = (const uint8_t *)payload;
 	msg.msg_length = strlen(payload);
 	if (wslay_event_queue_msg(c->ctx, &msg) != 0 ||
 	    wslay_event_send(c->ctx) != 0)
-		ws_kill(c, "ping failed");
+		fs_kill(c, "ping failed");
 }
 
 /* Round-robin over the connections that have had their hello. */
-static struct ws_conn *
-ws_pick(void)
+static struct fs_conn *
+fs_pick(void)
 {
-	struct ws_conn	*c, *first = NULL;
+	struct fs_conn	*c, *first = NULL;
 
-	TAILQ_FOREACH(c, &ws_conns, entry) {
-		if (c->state != WS_OPEN || !c->hello_sent)
+	TAILQ_FOREACH(c, &fs_conns, entry) {
+		if (c->state != FS_OPEN || !c->hello_sent)
 			continue;
 		if (first == NULL)
 			first = c;
-		if (c->id > ws_rr) {
-			ws_rr = c->id;
+		if (c->id > fs_rr) {
+			fs_rr = c->id;
 			return (c);
 		}
 	}
 	if (first != NULL)
-		ws_rr = first->id;
+		fs_rr = first->id;
 	return (first);
 }
 
 static void
-ws_env_free(struct ws_env *e)
+fs_env_free(struct fs_env *e)
 {
-	TAILQ_REMOVE(&ws_envs, e, entry);
-	ws_nenvs--;
+	TAILQ_REMOVE(&fs_envs, e, entry);
+	fs_nenvs--;
 	if (e->retry_ev != NULL)
 		event_free(e->retry_ev);
 	free(e->type);
@@ -1002,16 +1021,14 @@ ws_env_free(struct ws_env *e)
 }
 
 static void
-ws_retry_arm(struct ws_env *e)
+fs_retry_arm(struct fs_env *e)
 {
 	struct timeval	tv;
 	double		t = sb_opts.ack_timeout;
 
 	if (e->retry_ev == NULL &&
-	    (e->retry_ev = evtimer_new(sb_base, ws_retry_cb, e)) == NULL) {
-		fprintf(stderr, "sandbox: evtimer_new failed\n");
-		exit(1);
-	}
+	    (e->retry_ev = evtimer_new(sb_base, fs_retry_cb, e)) == NULL)
+		sb_fatal("evtimer_new failed");
 	tv.tv_sec = (time_t)t;
 	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
 	evtimer_add(e->retry_ev, &tv);
@@ -1021,11 +1038,11 @@ ws_retry_arm(struct ws_env *e)
  * Send one envelope on c and track it. envelope_id NULL makes a new one;
  * retry_reason NULL means not an events_api envelope.
  */
-static struct ws_env *
-ws_send_envelope(struct ws_conn *c, const char *type, const cJSON *payload,
+static struct fs_env *
+fs_send_envelope(struct fs_conn *c, const char *type, const cJSON *payload,
     const char *envelope_id, int retry_attempt, const char *retry_reason)
 {
-	struct ws_env	*e;
+	struct fs_env	*e;
 	cJSON		*o;
 	const char	*ptype, *event_id;
 	int		 accepts;
@@ -1034,7 +1051,7 @@ ws_send_envelope(struct ws_conn *c, const char *type, const cJSON *payload,
 	if (envelope_id != NULL)
 		snprintf(e->id, sizeof(e->id), "%s", envelope_id);
 	else
-		ws_uuid(e->id);
+		fs_uuid(e->id);
 	e->type = sb_strdup(type);
 	e->payload = cJSON_Duplicate(payload, 1);
 	event_id = sb_json_str(payload, "event_id");
@@ -1059,13 +1076,14 @@ ws_send_envelope(struct ws_conn *c, const char *type, const cJSON *payload,
 		cJSON_AddStringToObject(o, "retry_reason",
 		    retry_reason != NULL ? retry_reason : "");
 	}
-	TAILQ_INSERT_TAIL(&ws_envs, e, entry);
-	if (++ws_nenvs > WS_MAX_ENVELOPES)
-		ws_env_free(TAILQ_FIRST(&ws_envs));
+	TAILQ_INSERT_TAIL(&fs_envs, e, entry);
 	sb_log("socket #%d: envelope %s %s%s%s (attempt %d)", c->id, e->id,
 	    type, e->event_id != NULL ? " " : "",
 	    e->event_id != NULL ? e->event_id : "", retry_attempt);
-	ws_send_json(c, o);
+	fs_send_json(c, o);
+	/* Last: the oldest may be the one the arguments came from. */
+	if (++fs_nenvs > FS_MAX_ENVELOPES)
+		fs_env_free(TAILQ_FIRST(&fs_envs));
 	return (e);
 }
 
@@ -1074,18 +1092,18 @@ const char *
 socket_deliver(const char *type, cJSON *payload)
 {
 	static char	 id[40];
-	struct ws_conn	*c;
-	struct ws_env	*e;
+	struct fs_conn	*c;
+	struct fs_env	*e;
 
-	if ((c = ws_pick()) == NULL) {
+	if ((c = fs_pick()) == NULL) {
 		cJSON_Delete(payload);
 		return (NULL);
 	}
-	e = ws_send_envelope(c, type, payload, NULL, 0, "");
+	e = fs_send_envelope(c, type, payload, NULL, 0, "");
 	cJSON_Delete(payload);
-	ws_stats.delivered++;
+	fs_stats.delivered++;
 	if (strcmp(type, "events_api") == 0)
-		ws_retry_arm(e);
+		fs_retry_arm(e);
 	snprintf(id, sizeof(id), "%s", e->id);
 	return (id);
 }
@@ -1095,37 +1113,37 @@ socket_deliver(const char *type, cJSON *payload)
  * connection open, wait another period without counting an attempt.
  */
 static void
-ws_retry_cb(evutil_socket_t fd, short what, void *arg)
+fs_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ws_env	*e = arg, *ne;
-	struct ws_conn	*c;
+	struct fs_env	*e = arg, *ne;
+	struct fs_conn	*c;
 
 	if (e->done)
 		return;
-	if (e->retry_attempt >= WS_MAX_RETRIES) {
-		ws_stats.gave_up++;
+	if (e->retry_attempt >= FS_MAX_RETRIES) {
+		fs_stats.gave_up++;
 		e->done = 1;
 		sb_log("socket: giving up on %s", e->event_id != NULL ?
 		    e->event_id : e->id);
 		return;
 	}
-	if ((c = ws_pick()) == NULL) {
-		ws_retry_arm(e);
+	if ((c = fs_pick()) == NULL) {
+		fs_retry_arm(e);
 		return;
 	}
 	e->done = 1;
-	ws_stats.redelivered++;
-	ne = ws_send_envelope(c, e->type, e->payload, NULL,
+	fs_stats.redelivered++;
+	ne = fs_send_envelope(c, e->type, e->payload, NULL,
 	    e->retry_attempt + 1, "timeout");
-	ws_retry_arm(ne);
+	fs_retry_arm(ne);
 }
 
-static struct ws_env *
-ws_latest_for_event(const char *event_id)
+static struct fs_env *
+fs_latest_for_event(const char *event_id)
 {
-	struct ws_env	*e, *found = NULL;
+	struct fs_env	*e, *found = NULL;
 
-	TAILQ_FOREACH(e, &ws_envs, entry) {
+	TAILQ_FOREACH(e, &fs_envs, entry) {
 		if (e->event_id != NULL && strcmp(e->event_id, event_id) == 0)
 			found = e;
 	}
@@ -1133,7 +1151,7 @@ ws_latest_for_event(const char *event_id)
 }
 
 static cJSON *
-ws_result_error(const char *msg)
+fs_result_error(const char *msg)
 {
 	cJSON	*o = cJSON_CreateObject();
 
@@ -1142,9 +1160,9 @@ ws_result_error(const char *msg)
 }
 
 static cJSON *
-ws_control_disconnect(cJSON *body)
+fs_control_disconnect(cJSON *body)
 {
-	struct ws_conn	*c;
+	struct fs_conn	*c;
 	struct timeval	 tv;
 	const char	*reason;
 	cJSON		*o, *d, *res;
@@ -1158,24 +1176,24 @@ ws_control_disconnect(cJSON *body)
 	    strcmp(reason, "warning") != 0 &&
 	    strcmp(reason, "link_disabled") != 0 &&
 	    strcmp(reason, "too_many_websockets") != 0)
-		return (ws_result_error("reason: refresh_requested, warning "
+		return (fs_result_error("reason: refresh_requested, warning "
 		    "or link_disabled"));
 	ms = sb_json_int(body, "close_after_ms",
 	    strcmp(reason, "link_disabled") == 0 ? 0 : 10000);
 	if (ms < 0 || ms > 3600000)
-		return (ws_result_error("close_after_ms out of range"));
+		return (fs_result_error("close_after_ms out of range"));
 	if (strcmp(reason, "link_disabled") == 0)
-		ws_link_disabled = 1;
-	TAILQ_FOREACH(c, &ws_conns, entry) {
-		if (c->state != WS_OPEN)
+		fs_link_disabled = 1;
+	TAILQ_FOREACH(c, &fs_conns, entry) {
+		if (c->state != FS_OPEN)
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "type", "disconnect");
 		cJSON_AddStringToObject(o, "reason", reason);
 		d = cJSON_AddObjectToObject(o, "debug_info");
 		cJSON_AddStringToObject(d, "host", "applink-sandbox");
-		ws_send_json(c, o);
-		if (c->state != WS_OPEN)
+		fs_send_json(c, o);
+		if (c->state != FS_OPEN)
 			continue;
 		n++;
 		tv.tv_sec = ms / 1000;
@@ -1189,10 +1207,10 @@ ws_control_disconnect(cJSON *body)
 }
 
 static cJSON *
-ws_control_raw(cJSON *body)
+fs_control_raw(cJSON *body)
 {
-	struct ws_conn	*c, *one;
-	struct ws_env	*e;
+	struct fs_conn	*c, *one;
+	struct fs_env	*e;
 	const cJSON	*env, *payload;
 	const char	*id, *type;
 	char		*text;
@@ -1201,16 +1219,16 @@ ws_control_raw(cJSON *body)
 
 	env = cJSON_GetObjectItemCaseSensitive(body, "envelope");
 	if (env == NULL)
-		return (ws_result_error("raw: envelope required"));
+		return (fs_result_error("raw: envelope required"));
 	all = sb_json_bool(body, "all");
-	one = all ? NULL : ws_pick();
+	one = all ? NULL : fs_pick();
 	if (!all && one == NULL)
-		return (ws_result_error("raw: no open connection"));
+		return (fs_result_error("raw: no open connection"));
 	text = cJSON_PrintUnformatted(env);
-	TAILQ_FOREACH(c, &ws_conns, entry) {
-		if (c->state != WS_OPEN || (one != NULL && c != one))
+	TAILQ_FOREACH(c, &fs_conns, entry) {
+		if (c->state != FS_OPEN || (one != NULL && c != one))
 			continue;
-		if (ws_send_text(c, text) == 0)
+		if (fs_send_text(c, text) == 0)
 			n++;
 	}
 	cJSON_free(text);
@@ -1227,8 +1245,9 @@ ws_control_raw(cJSON *body)
 		e->sent_ms = sb_mono_ms();
 		e->sent_at = sb_now();
 		e->done = 1;
-		TAILQ_INSERT_TAIL(&ws_envs, e, entry);
-		ws_nenvs++;
+		TAILQ_INSERT_TAIL(&fs_envs, e, entry);
+		if (++fs_nenvs > FS_MAX_ENVELOPES)
+			fs_env_free(TAILQ_FIRST(&fs_envs));
 	}
 	res = cJSON_CreateObject();
 	cJSON_AddNumberToObject(res, "sent", n);
@@ -1236,48 +1255,48 @@ ws_control_raw(cJSON *body)
 }
 
 static cJSON *
-ws_control_acks(void)
+fs_control_acks(void)
 {
-	struct ws_env	*e;
+	struct fs_env	*e;
 	cJSON		*o, *un;
 
 	o = cJSON_CreateObject();
-	cJSON_AddItemToObject(o, "acks", cJSON_Duplicate(ws_acks, 1));
-	cJSON_AddNumberToObject(o, "unknown", ws_unknown);
-	cJSON_AddNumberToObject(o, "invalid", ws_invalid);
-	cJSON_AddItemToObject(o, "errors", cJSON_Duplicate(ws_errors, 1));
+	cJSON_AddItemToObject(o, "acks", cJSON_Duplicate(fs_acks, 1));
+	cJSON_AddNumberToObject(o, "unknown", fs_unknown);
+	cJSON_AddNumberToObject(o, "invalid", fs_invalid);
+	cJSON_AddItemToObject(o, "errors", cJSON_Duplicate(fs_errors, 1));
 	un = cJSON_AddArrayToObject(o, "unacked");
-	TAILQ_FOREACH(e, &ws_envs, entry) {
-		if (!e->acked)
+	TAILQ_FOREACH(e, &fs_envs, entry) {
+		if (!e->settled)
 			cJSON_AddItemToArray(un, cJSON_CreateString(e->id));
 	}
 	return (o);
 }
 
 static cJSON *
-ws_control_connections(void)
+fs_control_connections(void)
 {
-	struct ws_conn	*c;
+	struct fs_conn	*c;
 	cJSON		*o, *arr, *e;
 
 	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "open", ws_open_count());
-	cJSON_AddNumberToObject(o, "opened_total", ws_stats.opened_total);
-	cJSON_AddNumberToObject(o, "hello_sent", ws_stats.hello_sent);
-	cJSON_AddNumberToObject(o, "rejected", ws_stats.rejected);
+	cJSON_AddNumberToObject(o, "open", fs_open_count());
+	cJSON_AddNumberToObject(o, "opened_total", fs_stats.opened_total);
+	cJSON_AddNumberToObject(o, "hello_sent", fs_stats.hello_sent);
+	cJSON_AddNumberToObject(o, "rejected", fs_stats.rejected);
 	cJSON_AddNumberToObject(o, "handshake_failed",
-	    ws_stats.handshake_failed);
-	cJSON_AddNumberToObject(o, "pings_sent", ws_stats.pings_sent);
-	cJSON_AddNumberToObject(o, "pongs", ws_stats.pongs);
-	cJSON_AddNumberToObject(o, "ping_timeouts", ws_stats.ping_timeouts);
-	cJSON_AddNumberToObject(o, "delivered", ws_stats.delivered);
-	cJSON_AddNumberToObject(o, "redelivered", ws_stats.redelivered);
-	cJSON_AddNumberToObject(o, "gave_up", ws_stats.gave_up);
-	cJSON_AddBoolToObject(o, "silenced", ws_silent);
-	cJSON_AddBoolToObject(o, "link_disabled", ws_link_disabled);
+	    fs_stats.handshake_failed);
+	cJSON_AddNumberToObject(o, "pings_sent", fs_stats.pings_sent);
+	cJSON_AddNumberToObject(o, "pongs", fs_stats.pongs);
+	cJSON_AddNumberToObject(o, "ping_timeouts", fs_stats.ping_timeouts);
+	cJSON_AddNumberToObject(o, "delivered", fs_stats.delivered);
+	cJSON_AddNumberToObject(o, "redelivered", fs_stats.redelivered);
+	cJSON_AddNumberToObject(o, "gave_up", fs_stats.gave_up);
+	cJSON_AddBoolToObject(o, "silenced", fs_silent);
+	cJSON_AddBoolToObject(o, "link_disabled", fs_link_disabled);
 	arr = cJSON_AddArrayToObject(o, "connections");
-	TAILQ_FOREACH(c, &ws_conns, entry) {
-		if (c->state != WS_OPEN)
+	TAILQ_FOREACH(c, &fs_conns, entry) {
+		if (c->state != FS_OPEN)
 			continue;
 		e = cJSON_CreateObject();
 		cJSON_AddNumberToObject(e, "id", c->id);
@@ -1293,59 +1312,59 @@ ws_control_connections(void)
 cJSON *
 socket_control(const char *op, cJSON *body)
 {
-	struct ws_conn	*c, *next;
-	struct ws_env	*e, *ne;
+	struct fs_conn	*c, *next;
+	struct fs_env	*e, *ne;
 	const char	*event_id, *reason;
 	cJSON		*res;
 	int		 n = 0;
 
 	if (strcmp(op, "disconnect") == 0)
-		return (ws_control_disconnect(body));
+		return (fs_control_disconnect(body));
 	if (strcmp(op, "enable") == 0) {
-		ws_link_disabled = 0;
+		fs_link_disabled = 0;
 		res = cJSON_CreateObject();
 		cJSON_AddTrueToObject(res, "ok");
 		return (res);
 	}
 	if (strcmp(op, "drop") == 0) {
-		TAILQ_FOREACH_SAFE(c, &ws_conns, entry, next) {
+		TAILQ_FOREACH_SAFE(c, &fs_conns, entry, next) {
 			if (sb_json_bool(body, "rst")) {
 				struct linger	l = { 1, 0 };
 
 				setsockopt(bufferevent_getfd(c->bev),
 				    SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 			}
-			if (c->state == WS_OPEN)
+			if (c->state == FS_OPEN)
 				n++;
-			ws_kill(c, "dropped by control");
+			fs_kill(c, "dropped by control");
 		}
 		res = cJSON_CreateObject();
 		cJSON_AddNumberToObject(res, "dropped", n);
 		return (res);
 	}
 	if (strcmp(op, "silence") == 0) {
-		ws_silent = cJSON_GetObjectItemCaseSensitive(body, "on") ==
+		fs_silent = cJSON_GetObjectItemCaseSensitive(body, "on") ==
 		    NULL ? 1 : sb_json_bool(body, "on");
-		/* Coming back: a pong from before the silence is stale. */
-		TAILQ_FOREACH(c, &ws_conns, entry)
-			c->last_pong_ms = sb_mono_ms();
+		/* Coming back: pings sent into the silence do not count. */
+		TAILQ_FOREACH(c, &fs_conns, entry)
+			c->unanswered_ms = 0;
 		res = cJSON_CreateObject();
-		cJSON_AddBoolToObject(res, "silenced", ws_silent);
+		cJSON_AddBoolToObject(res, "silenced", fs_silent);
 		return (res);
 	}
 	if (strcmp(op, "raw") == 0)
-		return (ws_control_raw(body));
+		return (fs_control_raw(body));
 	if (strcmp(op, "redeliver") == 0) {
 		if ((event_id = sb_json_str(body, "event_id")) == NULL)
-			return (ws_result_error("redeliver: event_id "
+			return (fs_result_error("redeliver: event_id "
 			    "required"));
-		if ((e = ws_latest_for_event(event_id)) == NULL)
-			return (ws_result_error("redeliver: unknown event_id"));
-		if ((c = ws_pick()) == NULL)
-			return (ws_result_error("redeliver: no open "
+		if ((e = fs_latest_for_event(event_id)) == NULL)
+			return (fs_result_error("redeliver: unknown event_id"));
+		if ((c = fs_pick()) == NULL)
+			return (fs_result_error("redeliver: no open "
 			    "connection"));
 		reason = sb_json_str(body, "reason");
-		ne = ws_send_envelope(c, e->type, e->payload, NULL,
+		ne = fs_send_envelope(c, e->type, e->payload, NULL,
 		    e->retry_attempt + 1, reason != NULL ? reason :
 		    "timeout");
 		ne->done = 1;
@@ -1356,8 +1375,8 @@ socket_control(const char *op, cJSON *body)
 		return (res);
 	}
 	if (strcmp(op, "acks") == 0)
-		return (ws_control_acks());
+		return (fs_control_acks());
 	if (strcmp(op, "connections") == 0)
-		return (ws_control_connections());
+		return (fs_control_connections());
 	return (NULL);
 }

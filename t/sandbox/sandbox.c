@@ -27,11 +27,13 @@
  *   POST /control/<service>/<op>            the service's control hook
  *   GET  /control/<service>/<op>?k=v        same, query as a JSON object
  *
- * Slack ops (POST /control/slack/<op>, GET for the read-only ones):
- *   message edit delete reaction click submit user channel reset
- *   ratelimit messages ephemeral views bookmarks  (fake-slack.c)
- *   redeliver raw disconnect enable drop silence acks connections
- *   (fake-socket.c)
+ * Slack ops (POST /control/slack/<op>, GET for the read-only ones; see
+ * slack-control.c and fake-socket.c for their bodies):
+ *   people:  message edit delete reaction click submit
+ *   model:   user channel users channels messages ephemeral views
+ *            bookmarks ratelimit reset
+ *   socket:  redeliver raw disconnect enable drop silence acks
+ *            connections
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
@@ -42,7 +44,6 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <netinet/in.h>
 
@@ -66,7 +67,6 @@
 #include <event2/keyvalq_struct.h>
 #include <cjson/cJSON.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "queue.h"
@@ -94,7 +94,7 @@ struct sb_record {
 	char			*body;
 	cJSON			*json;
 	cJSON			*params;
-	int			 status;	/* 0 until answered, -1 dropped */
+	int			 status;	/* 0: not yet, -1: dropped */
 	cJSON			*response;	/* parsed answer or string */
 	TAILQ_ENTRY(sb_record)	 entry;
 };
@@ -108,6 +108,7 @@ struct sb_pending {
 	struct sb_record	*rec;
 	struct sb_kv		*kv;
 	size_t			 nkv;
+	size_t			 kvcap;
 	int			 is_form;
 	struct event		*timer;		/* fault delay */
 	int			 fault_status;	/* what the timer does */
@@ -162,8 +163,6 @@ static struct evhttp	*sb_https[SB_NSERVICES];
 static struct evhttp	*sb_control_http;
 static struct event	*sb_sigterm, *sb_sigint;
 
-static void	 sb_fatal(const char *, ...)
-		    __attribute__((__format__(printf, 1, 2), __noreturn__));
 static char	*sb_decode(const char *, size_t, int);
 static void	 sb_parse_form(struct sb_pending *, const char *);
 static const char *sb_reason(int);
@@ -171,6 +170,7 @@ static void	 sb_send(struct sb_pending *, int, const char *, const char *,
 		    size_t, const char **);
 static void	 sb_pending_free(struct sb_pending *);
 static void	 sb_record_free(struct sb_record *);
+static void	 sb_record_forget(struct sb_record *);
 static void	 sb_record_done(struct sb_record *, int, const char *,
 		    size_t, const char *);
 static cJSON	*sb_record_json(const struct sb_record *);
@@ -189,237 +189,25 @@ static struct bufferevent *sb_tls_bev_cb(struct event_base *, void *);
 static struct evhttp *sb_listen(const struct sb_service *, int, int *);
 static void	 sb_write_ports(const char *);
 static void	 sb_signal_cb(evutil_socket_t, short, void *);
-static void	 sb_missing_handle(struct sb_req *);
 static void	 sb_usage(void) __attribute__((__noreturn__));
-
-/* Placeholders so the sandbox links before the real fakes exist. */
-__attribute__((weak)) const struct sb_service fake_jira = {
-	"jira", NULL, sb_missing_handle, NULL, NULL
-};
-__attribute__((weak)) const struct sb_service fake_pagerduty = {
-	"pagerduty", NULL, sb_missing_handle, NULL, NULL
-};
-
-static void
-sb_missing_handle(struct sb_req *r)
-{
-	cJSON	*o;
-
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "error", "service not built into this "
-	    "sandbox");
-	sb_reply(r, 501, o, NULL);
-}
-
-static void
-sb_fatal(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "sandbox: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-/* Allocate or die. */
-void *
-sb_malloc(size_t n)
-{
-	void	*p;
-
-	if ((p = malloc(n == 0 ? 1 : n)) == NULL)
-		sb_fatal("out of memory");
-	return (p);
-}
-
-/* Zeroed array allocation or die. */
-void *
-sb_calloc(size_t n, size_t size)
-{
-	void	*p;
-
-	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL)
-		sb_fatal("out of memory");
-	return (p);
-}
-
-/* Resize an array of n elements of size bytes, or die. */
-void *
-sb_realloc(void *p, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size)
-		sb_fatal("allocation overflow");
-	if ((p = realloc(p, n * size == 0 ? 1 : n * size)) == NULL)
-		sb_fatal("out of memory");
-	return (p);
-}
-
-/* Copy a string or die. */
-char *
-sb_strdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL)
-		sb_fatal("out of memory");
-	return (p);
-}
-
-/* Copy at most n bytes of a string or die. */
-char *
-sb_strndup(const char *s, size_t n)
-{
-	char	*p;
-
-	if ((p = strndup(s, n)) == NULL)
-		sb_fatal("out of memory");
-	return (p);
-}
-
-/* asprintf or die. */
-int
-sb_asprintf(char **ret, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	va_start(ap, fmt);
-	n = vasprintf(ret, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		sb_fatal("out of memory");
-	return (n);
-}
-
-/* Wall-clock time in seconds. */
-double
-sb_now(void)
-{
-	struct timeval	tv;
-
-	gettimeofday(&tv, NULL);
-	return ((double)tv.tv_sec + (double)tv.tv_usec / 1e6);
-}
-
-/* Monotonic milliseconds. */
-uint64_t
-sb_mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Random lowercase hex. */
-void
-sb_random_hex(char *out, size_t n)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 buf[64];
-	size_t			 i;
-
-	if (n > sizeof(buf))
-		n = sizeof(buf);
-	if (RAND_bytes(buf, (int)n) != 1)
-		sb_fatal("RAND_bytes failed");
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[buf[i] >> 4];
-		out[2 * i + 1] = hex[buf[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
-/* Log one line when SANDBOX_VERBOSE=1. */
-void
-sb_log(const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (!sb_opts.verbose)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "sandbox[%.3f]: ", sb_now());
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
-
-/* String member of a JSON object, NULL if absent or not a string. */
-const char *
-sb_json_str(const cJSON *o, const char *name)
-{
-	const cJSON	*v;
-
-	if (o == NULL || !cJSON_IsObject(o))
-		return (NULL);
-	v = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (!cJSON_IsString(v) || v->valuestring == NULL)
-		return (NULL);
-	return (v->valuestring);
-}
-
-/* Integer member (number or decimal string), def if absent or bad. */
-long long
-sb_json_int(const cJSON *o, const char *name, long long def)
-{
-	const cJSON	*v;
-	char		*end;
-	long long	 n;
-
-	if (o == NULL || !cJSON_IsObject(o))
-		return (def);
-	v = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (cJSON_IsNumber(v)) {
-		if (!isfinite(v->valuedouble) || v->valuedouble > 1e15 ||
-		    v->valuedouble < -1e15)
-			return (def);
-		return ((long long)v->valuedouble);
-	}
-	if (cJSON_IsString(v) && v->valuestring[0] != '\0') {
-		errno = 0;
-		n = strtoll(v->valuestring, &end, 10);
-		if (errno != 0 || *end != '\0')
-			return (def);
-		return (n);
-	}
-	return (def);
-}
-
-/* Boolean member: true, nonzero numbers, "true" and "1". */
-int
-sb_json_bool(const cJSON *o, const char *name)
-{
-	const cJSON	*v;
-
-	if (o == NULL || !cJSON_IsObject(o))
-		return (0);
-	v = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (cJSON_IsTrue(v))
-		return (1);
-	if (cJSON_IsNumber(v))
-		return (v->valuedouble != 0);
-	if (cJSON_IsString(v))
-		return (strcmp(v->valuestring, "true") == 0 ||
-		    strcmp(v->valuestring, "1") == 0);
-	return (0);
-}
-
-/* Number of UTF-8 code points (continuation bytes are not counted). */
-size_t
-sb_utf8_len(const char *s)
-{
-	size_t	n = 0;
-
-	for (; *s != '\0'; s++) {
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	}
-	return (n);
-}
+static struct sb_pending *sb_pending_new(struct evhttp_request *,
+		    const struct sb_service *);
+static int	 sb_record_matches(const struct sb_record *, const char *,
+		    const char *, int);
+static cJSON	*sb_requests_list(const char *, const char *, int);
+static void	 sb_waiter_free(struct sb_waiter *);
+static cJSON	*sb_fault_body(const char *, int);
+static cJSON	*sb_control_error(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+static const struct sb_service *sb_service_find(const char *, size_t);
+static int	 sb_control_fault(cJSON *, cJSON **);
+static cJSON	*sb_faults_list(void);
+static int	 sb_control_requests(struct evhttp_request *, cJSON *,
+		    cJSON **);
+static void	 sb_reset_all(void);
+static cJSON	*sb_query_json(const char *);
+static double	 sb_parse_seconds(const char *, const char *);
+static void	 sb_tls_init(const char *, const char *);
 
 /*
  * Percent-decode n bytes of s; plus turns '+' into a space (forms). Bad
@@ -463,7 +251,11 @@ sb_parse_form(struct sb_pending *p, const char *s)
 		end = amp != NULL ? amp : s + strlen(s);
 		if (end > s) {
 			eq = memchr(s, '=', (size_t)(end - s));
-			p->kv = sb_realloc(p->kv, p->nkv + 1, sizeof(*p->kv));
+			if (p->nkv == p->kvcap) {
+				p->kvcap = p->kvcap == 0 ? 16 : p->kvcap * 2;
+				p->kv = sb_realloc(p->kv, p->kvcap,
+				    sizeof(*p->kv));
+			}
 			if (eq == NULL) {
 				p->kv[p->nkv].name = sb_decode(s,
 				    (size_t)(end - s), 1);
@@ -501,6 +293,23 @@ sb_param_n(struct sb_req *r, const char *name, int n)
 			return (p->kv[i].value);
 	}
 	return (NULL);
+}
+
+/* Every parameter as a JSON object; repeated names keep the first. */
+cJSON *
+sb_params_json(struct sb_req *r)
+{
+	struct sb_pending	*p = (struct sb_pending *)r;
+	cJSON			*o;
+	size_t			 i;
+
+	o = cJSON_CreateObject();
+	for (i = 0; i < p->nkv; i++) {
+		if (cJSON_GetObjectItemCaseSensitive(o, p->kv[i].name) == NULL)
+			cJSON_AddStringToObject(o, p->kv[i].name,
+			    p->kv[i].value);
+	}
+	return (o);
 }
 
 /* 1 if the body was a form. */
@@ -679,6 +488,22 @@ sb_record_done(struct sb_record *rec, int status, const char *text,
 	}
 }
 
+/* Drop one record (the oldest when there are too many). */
+static void
+sb_record_forget(struct sb_record *rec)
+{
+	struct sb_pending	*p;
+
+	TAILQ_REMOVE(&sb_records, rec, entry);
+	sb_nrecords--;
+	/* A request in flight keeps no dangling pointer. */
+	TAILQ_FOREACH(p, &sb_pendings, entry) {
+		if (p->rec == rec)
+			p->rec = NULL;
+	}
+	sb_record_free(rec);
+}
+
 /* Forget recorded requests of one service, or all. */
 void
 sb_requests_clear(const char *service)
@@ -686,20 +511,8 @@ sb_requests_clear(const char *service)
 	struct sb_record	*rec, *next;
 
 	TAILQ_FOREACH_SAFE(rec, &sb_records, entry, next) {
-		if (service != NULL && strcmp(rec->service, service) != 0)
-			continue;
-		TAILQ_REMOVE(&sb_records, rec, entry);
-		sb_nrecords--;
-		/* A pending request keeps no dangling pointer. */
-		{
-			struct sb_pending	*p;
-
-			TAILQ_FOREACH(p, &sb_pendings, entry) {
-				if (p->rec == rec)
-					p->rec = NULL;
-			}
-		}
-		sb_record_free(rec);
+		if (service == NULL || strcmp(rec->service, service) == 0)
+			sb_record_forget(rec);
 	}
 }
 
@@ -715,7 +528,7 @@ sb_pending_new(struct evhttp_request *req, const struct sb_service *svc)
 	struct evbuffer		*buf;
 	const char		*path, *query, *ctype, *method;
 	char			*lower, *joined;
-	cJSON			*old;
+	cJSON			*old, *arr;
 	size_t			 i, len;
 
 	p = sb_calloc(1, sizeof(*p));
@@ -801,8 +614,7 @@ sb_pending_new(struct evhttp_request *req, const struct sb_service *svc)
 			cJSON_AddItemToArray(old,
 			    cJSON_CreateString(p->kv[i].value));
 		else {
-			cJSON	*arr = cJSON_CreateArray();
-
+			arr = cJSON_CreateArray();
 			cJSON_AddItemToArray(arr,
 			    cJSON_CreateString(old->valuestring));
 			cJSON_AddItemToArray(arr,
@@ -812,20 +624,11 @@ sb_pending_new(struct evhttp_request *req, const struct sb_service *svc)
 		}
 	}
 	TAILQ_INSERT_TAIL(&sb_records, rec, entry);
-	if (++sb_nrecords > SB_MAX_RECORDS) {
-		struct sb_record	*first = TAILQ_FIRST(&sb_records);
-		struct sb_pending	*q;
-
-		TAILQ_REMOVE(&sb_records, first, entry);
-		sb_nrecords--;
-		TAILQ_FOREACH(q, &sb_pendings, entry) {
-			if (q->rec == first)
-				q->rec = NULL;
-		}
-		sb_record_free(first);
-	}
+	sb_nrecords++;
 	p->rec = rec;
 	TAILQ_INSERT_TAIL(&sb_pendings, p, entry);
+	if (sb_nrecords > SB_MAX_RECORDS)
+		sb_record_forget(TAILQ_FIRST(&sb_records));
 	return (p);
 }
 
@@ -980,7 +783,8 @@ sb_fault_body(const char *service, int status)
 			    "Rate Limit Exceeded");
 			cJSON_AddNumberToObject(e, "code", 2020);
 		} else {
-			cJSON_AddStringToObject(e, "message", sb_reason(status));
+			cJSON_AddStringToObject(e, "message",
+			    sb_reason(status));
 			cJSON_AddNumberToObject(e, "code", status >= 500 ?
 			    2000 : 2001);
 		}
@@ -1568,9 +1372,12 @@ main(int argc, char **argv)
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*ports_file = NULL, *cert = NULL, *key = NULL, *v;
-	size_t		 i;
-	int		 ch;
+	struct sb_waiter	*w;
+	struct sb_pending	*p;
+	const char		*ports_file = NULL, *cert = NULL, *key = NULL;
+	const char		*v;
+	size_t			 i;
+	int			 ch;
 
 	sb_opts.slack_bot_token = "xoxb-sandbox-bot-token";
 	sb_opts.slack_app_token = "xapp-sandbox-app-token";
@@ -1629,16 +1436,17 @@ main(int argc, char **argv)
 	if ((sb_base = event_base_new()) == NULL)
 		sb_fatal("event_base_new failed");
 
-	for (i = 0; i < SB_NSERVICES; i++) {
-		if (sb_services[i]->init != NULL)
-			sb_services[i]->init();
-	}
 	sb_https[0] = sb_listen(&fake_slack, sb_opts.tls, &sb_opts.slack_port);
 	sb_https[1] = sb_listen(&fake_jira, sb_opts.tls, &sb_opts.jira_port);
 	sb_https[2] = sb_listen(&fake_pagerduty, sb_opts.tls,
 	    &sb_opts.pd_port);
 	sb_control_http = sb_listen(NULL, 0, &sb_opts.control_port);
 	sb_opts.socket_port = socket_server_init();
+	/* After binding: a fake may put its own port in URLs it hands out. */
+	for (i = 0; i < SB_NSERVICES; i++) {
+		if (sb_services[i]->init != NULL)
+			sb_services[i]->init();
+	}
 
 	sb_sigterm = evsignal_new(sb_base, SIGTERM, sb_signal_cb, NULL);
 	sb_sigint = evsignal_new(sb_base, SIGINT, sb_signal_cb, NULL);
@@ -1665,11 +1473,12 @@ main(int argc, char **argv)
 	if (sb_opts.console)
 		console_free();
 	socket_server_free();
-	while (!TAILQ_EMPTY(&sb_waiters))
-		sb_waiter_free(TAILQ_FIRST(&sb_waiters));
-	while (!TAILQ_EMPTY(&sb_pendings)) {
-		struct sb_pending	*p = TAILQ_FIRST(&sb_pendings);
-
+	while ((w = TAILQ_FIRST(&sb_waiters)) != NULL) {
+		if (evhttp_request_get_connection(w->req) == NULL)
+			evhttp_request_free(w->req);
+		sb_waiter_free(w);
+	}
+	while ((p = TAILQ_FIRST(&sb_pendings)) != NULL) {
 		if (evhttp_request_get_connection(p->r.req) == NULL)
 			evhttp_request_free(p->r.req);
 		sb_pending_free(p);

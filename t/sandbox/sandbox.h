@@ -4,7 +4,8 @@
  * sandbox.c owns the event loop, the listeners, request recording, fault
  * injection and the control API. Each fake (fake-slack.c, fake-socket.c,
  * fake-jira.c, fake-pagerduty.c) models one service's state and answers
- * requests routed to it.
+ * requests routed to it; the Slack fake is split over slack-*.c with its
+ * own private header, slack.h. console.c is the demo console.
  */
 #ifndef SANDBOX_H
 #define SANDBOX_H
@@ -81,7 +82,10 @@ struct sb_options {
 };
 extern struct sb_options sb_opts;
 
-/* sandbox.c: helpers for the fakes (the sandbox does not link libincidentd). */
+/* sandbox-util.c: helpers (the sandbox does not link libincidentd). */
+/* Print "sandbox: message" and exit 1. */
+void	 sb_fatal(const char *, ...)
+	    __attribute__((__format__(printf, 1, 2), __noreturn__));
 /* Allocators that abort instead of returning NULL. */
 void	*sb_malloc(size_t);
 void	*sb_calloc(size_t, size_t);
@@ -97,16 +101,7 @@ uint64_t sb_mono_ms(void);
 void	 sb_random_hex(char *out, size_t n);
 /* One line to stderr, only with SANDBOX_VERBOSE=1. */
 void	 sb_log(const char *, ...) __attribute__((__format__(printf, 1, 2)));
-/* The n-th (0-based) value of a repeated parameter ("include[]"). */
-const char *sb_param_n(struct sb_req *, const char *name, int n);
-/* 1 if the request carried a form (x-www-form-urlencoded) body. */
-int	 sb_is_form(struct sb_req *);
-/* Answer with a non-JSON body of the given content type. */
-void	 sb_reply_text(struct sb_req *, int status, const char *ctype,
-	    const char *text, const char **headers);
-/* Forget recorded requests of one service (NULL: all). */
-void	 sb_requests_clear(const char *service);
-/* Read a JSON member as a string ("" numbers are formatted) or NULL. */
+/* Read a JSON member as a string, NULL if absent or not a string. */
 const char *sb_json_str(const cJSON *, const char *name);
 /* Integer member (number or numeric string), def if absent or bad. */
 long long sb_json_int(const cJSON *, const char *name, long long def);
@@ -114,6 +109,19 @@ long long sb_json_int(const cJSON *, const char *name, long long def);
 int	 sb_json_bool(const cJSON *, const char *name);
 /* Count UTF-8 code points. */
 size_t	 sb_utf8_len(const char *);
+
+/* sandbox.c: requests, replies, recording. */
+/* The n-th (0-based) value of a repeated parameter ("include[]"). */
+const char *sb_param_n(struct sb_req *, const char *name, int n);
+/* All query and form parameters as a JSON object (first value of each). */
+cJSON	*sb_params_json(struct sb_req *);
+/* 1 if the request carried a form (x-www-form-urlencoded) body. */
+int	 sb_is_form(struct sb_req *);
+/* Answer with a non-JSON body of the given content type. */
+void	 sb_reply_text(struct sb_req *, int status, const char *ctype,
+	    const char *text, const char **headers);
+/* Forget recorded requests of one service (NULL: all). */
+void	 sb_requests_clear(const char *service);
 
 /* fake-socket.c: the Socket Mode WebSocket server. */
 /* Listen on 127.0.0.1 port 0; returns the port. */
