@@ -22,15 +22,18 @@ const struct cmd_entry cmd_help_entry = {
 static void
 cmd_help_one(struct cmd_item *item, const struct cmd_entry *e)
 {
-	cmd_reply(item, "`%s`\n%s", e->usage, e->help);
+	char	*usage = slack_escape(e->usage);
+
+	cmd_reply(item, "`%s`\n%s", usage, e->help);
+	free(usage);
 }
 
 static enum cmd_retval
 cmd_help_exec(struct cmd_item *item)
 {
 	const struct cmd_entry	*e;
-	cJSON			*blocks, *b;
-	char			*lines = xstrdup(""), *tmp, *cause, *who;
+	cJSON			*blocks;
+	char			*lines = xstrdup(""), *tmp, *cause, *who, *usage;
 	int			 i, used;
 
 	if (item->argc > 0) {
@@ -48,22 +51,18 @@ cmd_help_exec(struct cmd_item *item)
 		return (CMD_DONE);
 	}
 	for (i = 0; (e = cmd_table[i]) != NULL; i++) {
-		xasprintf(&tmp, "%s• `%s`: %s\n", lines, e->usage, e->help);
+		usage = slack_escape(e->usage);
+		xasprintf(&tmp, "%s• `%s`: %s\n", lines, usage, e->help);
+		free(usage);
 		free(lines);
 		lines = tmp;
 	}
 	blocks = cJSON_CreateArray();
-	b = cJSON_CreateObject();
-	cJSON_AddStringToObject(b, "type", "section");
-	tmp = NULL;
 	xasprintf(&tmp, "*What I can do* (mention me, or DM me):\n%s", lines);
-	cJSON_AddItemToObject(b, "text", cJSON_CreateObject());
-	cJSON_AddStringToObject(cJSON_GetObjectItem(b, "text"), "type",
-	    "mrkdwn");
-	cJSON_AddStringToObject(cJSON_GetObjectItem(b, "text"), "text", tmp);
-	cJSON_AddItemToArray(blocks, b);
-	cmd_reply_blocks(item, tmp, blocks);
+	cJSON_AddItemToArray(blocks, blocks_section(tmp));
 	free(tmp);
+	cmd_reply_blocks(item, "What I can do: the incidentd commands.",
+	    blocks);
 	free(lines);
 	return (CMD_DONE);
 }

@@ -139,7 +139,7 @@ nc_pick_cb(const struct jira_result *jr, void *arg)
 	if (n == 0) {
 		cJSON_Delete(blocks);
 		cmd_reply(item, "There are no open incident tickets in %s. "
-		    "Declare one with `new incident <summary>`.",
+		    "Declare one with `new incident &lt;summary&gt;`.",
 		    cfg->jira.project);
 		goto out;
 	}

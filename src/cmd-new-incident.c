@@ -104,7 +104,7 @@ ni_exec(struct cmd_item *item)
 	if (*summary == '\0') {
 		free(summary);
 		cmd_error(item, "A summary is required: `new incident "
-		    "<summary>`, for example `new incident Checkout returns "
+		    "&lt;summary&gt;`, for example `new incident Checkout returns "
 		    "500s`.");
 		return (CMD_ERROR);
 	}

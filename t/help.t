@@ -13,7 +13,7 @@ my $r = $sb->message(text => '<@U0BOT> help');
 ok(@{$r->{envelope_ids}} >= 1, 'mention delivered');
 my @posts = $sb->wait_bot_posts('C0GENERAL', 1, $d);
 is(scalar @posts, 1, 'one answer in the channel');
-like($posts[0]{text}, qr/`help/, 'answer lists the help command');
+like($posts[0]{blocks}[0]{text}{text}, qr/`help \[command\]`.*`new incident &lt;summary&gt;`/s, 'answer lists the commands, usage escaped');
 ok($posts[0]{blocks} && @{$posts[0]{blocks}}, 'answer carries Block Kit');
 
 # The DM: no mention needed.

@@ -34,7 +34,7 @@ sub jira_issues {
 
 # A summary is required.
 my $p = say_and_wait('new incident');
-like($p->{text}, qr/summary is required.*new incident <summary>/s,
+like($p->{text}, qr/summary is required.*new incident &lt;summary&gt;/s,
     'usage when the summary is missing');
 is(scalar jira_issues(), 0, 'no ticket without a summary');
 

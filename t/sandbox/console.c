@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <sys/time.h>
+
 #include <sys/types.h>
 
 #include <ctype.h>
@@ -58,6 +60,16 @@ static struct event	*cn_ev;
 static struct evbuffer	*cn_in;
 static int		 cn_stdin_flags = -1;
 static int		 cn_tty;
+/*
+ * Typed lines wait until the daemon has connected (events sent before that
+ * would be lost). With stdin not a terminal (a script piped into make
+ * demo), end-of-file ends the demo once the bot has answered the last
+ * line and gone quiet for a second, or after 30 s.
+ */
+static struct event	*cn_tick;
+static int		 cn_waiting;
+static int		 cn_eof;
+static struct timeval	 cn_eof_at, cn_last_post, cn_last_bot;
 static char		*cn_user;
 static char		*cn_channel;
 static struct cn_button	*cn_buttons;
@@ -70,6 +82,7 @@ static char		*cn_view_id;
 static char		*cn_view_user;
 
 static void	 cn_read_cb(evutil_socket_t, short, void *);
+static void	 cn_tick_cb(evutil_socket_t, short, void *);
 static void	 cn_line(char *);
 static void	 cn_printf(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
@@ -123,7 +136,42 @@ console_init(void)
 			event_free(cn_ev);
 		cn_ev = NULL;
 	}
+	cn_tick = event_new(sb_base, -1, EV_PERSIST, cn_tick_cb, NULL);
+	if (cn_tick != NULL) {
+		struct timeval	tv = { 0, 100 * 1000 };
+
+		event_add(cn_tick, &tv);
+	}
 	cn_banner();
+}
+
+static double
+cn_secs(const struct timeval *a, const struct timeval *b)
+{
+	return ((a->tv_sec - b->tv_sec) + (a->tv_usec - b->tv_usec) / 1e6);
+}
+
+static void
+cn_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	now;
+
+	gettimeofday(&now, NULL);
+	if (cn_ev != NULL && !event_pending(cn_ev, EV_READ, NULL) && !cn_eof &&
+	    socket_ready()) {
+		if (cn_waiting)
+			cn_printf("-- incidentd connected\n");
+		cn_waiting = 0;
+		event_add(cn_ev, NULL);
+		cn_read_cb(STDIN_FILENO, EV_READ, NULL);
+	}
+	if (!cn_eof)
+		return;
+	if ((timerisset(&cn_last_bot) &&
+	    timercmp(&cn_last_bot, &cn_last_post, >) &&
+	    cn_secs(&now, &cn_last_bot) > 1.0) ||
+	    cn_secs(&now, &cn_eof_at) > 30.0)
+		event_base_loopbreak(sb_base);
 }
 
 static void
@@ -152,6 +200,9 @@ console_free(void)
 	if (cn_ev != NULL)
 		event_free(cn_ev);
 	cn_ev = NULL;
+	if (cn_tick != NULL)
+		event_free(cn_tick);
+	cn_tick = NULL;
 	if (cn_stdin_flags != -1)
 		fcntl(STDIN_FILENO, F_SETFL, cn_stdin_flags);
 	if (cn_in != NULL)
@@ -197,6 +248,14 @@ cn_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t	 n;
 	size_t	 len;
 
+	if (!socket_ready()) {
+		/* Keep the line in the pipe until the daemon listens. */
+		event_del(cn_ev);
+		if (!cn_waiting)
+			cn_printf("-- waiting for incidentd to connect...\n");
+		cn_waiting = 1;
+		return;
+	}
 	n = read(fd, buf, sizeof(buf));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -205,6 +264,9 @@ cn_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (cn_tty) {
 			cn_printf("\n");
 			event_base_loopbreak(sb_base);
+		} else {
+			cn_eof = 1;
+			gettimeofday(&cn_eof_at, NULL);
 		}
 		return;
 	}
@@ -356,6 +418,7 @@ cn_line(char *line)
 		line++;
 	if (*line == '\0')
 		return;
+	gettimeofday(&cn_last_post, NULL);
 	if (*line != '/') {
 		sb_asprintf(&text, "<@%s> %s", SLACK_BOT_USER, line);
 		cn_post(cn_channel, text, NULL);
@@ -755,6 +818,8 @@ console_message(const char *channel, const cJSON *msg, int updated)
 		return;
 	ts = sb_json_str(msg, "ts");
 	user = sb_json_str(msg, "user");
+	if (user != NULL && strcmp(user, SLACK_BOT_USER) == 0)
+		gettimeofday(&cn_last_bot, NULL);
 	subtype = sb_json_str(msg, "subtype");
 	text = sb_json_str(msg, "text");
 	thread = sb_json_str(msg, "thread_ts");

@@ -1380,3 +1380,10 @@ socket_control(const char *op, cJSON *body)
 		return (fs_control_connections());
 	return (NULL);
 }
+
+/* True once some connection has received hello (the app is listening). */
+int
+socket_ready(void)
+{
+	return (fs_stats.hello_sent > 0);
+}

@@ -126,6 +126,8 @@ void	 sb_requests_clear(const char *service);
 /* fake-socket.c: the Socket Mode WebSocket server. */
 /* Listen on 127.0.0.1 port 0; returns the port. */
 int	 socket_server_init(void);
+/* True once some connection has received hello (the app is listening). */
+int	 socket_ready(void);
 void	 socket_server_free(void);
 /* Issue a single-use connection URL (apps.connections.open). */
 char	*socket_new_url(void);
