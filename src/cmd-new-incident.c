@@ -660,3 +660,50 @@ ni_comment_cb(const struct jira_result *jr, void *arg)
 		    "Jira: %s", key, jr->error);
 	free(key);
 }
+
+static int
+ni_resume_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	struct strlist	*keys = arg;
+	cJSON		*inc;
+	const char	*state;
+
+	if ((inc = cJSON_ParseWithLength(val, len)) == NULL)
+		return (0);
+	state = json_str(inc, "im_page.state");
+	if (state != NULL && strcmp(state, "paging") == 0)
+		strlist_add(keys, key);
+	cJSON_Delete(inc);
+	return (0);
+}
+
+/*
+ * At startup: an incident-manager page recorded as "paging" may or may not
+ * have reached PagerDuty before the daemon stopped. Send it again; the
+ * incident_key makes a second create come back as the first incident.
+ */
+void
+cmd_new_incident_resume(void)
+{
+	struct strlist	 keys = { NULL, 0 };
+	struct ni_page	*pg;
+	cJSON		*inc;
+	size_t		 i;
+
+	store_foreach(store, STORE_INCIDENTS, "", ni_resume_cb, &keys);
+	for (i = 0; i < keys.n; i++) {
+		if ((inc = incident_load(keys.v[i])) == NULL)
+			continue;
+		pg = xcalloc(1, sizeof(*pg));
+		pg->key = xstrdup(keys.v[i]);
+		pg->user = xstrdup(json_str(inc, "im_page.by") != NULL ?
+		    json_str(inc, "im_page.by") : "");
+		if (json_str(inc, "prompt_channel") != NULL)
+			pg->channel = xstrdup(json_str(inc, "prompt_channel"));
+		log_info("incident %s: resuming the incident-manager page",
+		    pg->key);
+		ni_send_page_cb(pg);
+		cJSON_Delete(inc);
+	}
+	strlist_free(&keys);
+}

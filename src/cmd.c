@@ -18,12 +18,15 @@
 
 #include "incidentd.h"
 
-#define CMD_MAX_WORDS	256
+#define CMD_MAX_WORDS	1024	/* "page" takes hundreds of targets */
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_help_entry,
 	&cmd_new_incident_entry,
 	&cmd_new_channel_entry,
+	&cmd_page_list_entry,
+	&cmd_page_entry,
+	&cmd_get_timeline_entry,
 	NULL
 };
 

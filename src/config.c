@@ -86,7 +86,11 @@ static int	conf_check_label(char *, const char **);
 static int	conf_check_email(char *, const char **);
 static int	conf_check_pd_id(char *, const char **);
 static int	conf_check_short_text(char *, const char **);
+static int	conf_check_timezone(char *, const char **);
 
+static const char *const conf_pd_modes[] = {
+	"per_incident", "per_page", NULL
+};
 static const char *const conf_flavors[] = {
 	"auto", "cloud", "datacenter", NULL	/* enum conf_jira_flavor */
 };
@@ -155,6 +159,9 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "pagerduty.shortcuts_file", .type = CONF_SHORTCUTS_FILE,
 	  .off = O(pagerduty.shortcuts_file),
 	  .off2 = O(pagerduty.shortcuts), .excludes = "pagerduty.shortcuts" },
+	{ .path = "pagerduty.incident_mode", .type = CONF_ENUM,
+	  .off = O(pagerduty.incident_mode), .def = "per_incident",
+	  .names = conf_pd_modes },
 	{ .path = "pagerduty.max_concurrency", .type = CONF_INT,
 	  .off = O(pagerduty.max_concurrency), .def = "8", .min = 1,
 	  .max = 64 },
@@ -168,6 +175,16 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "schedule.followup_warn_before", .type = CONF_DURATION,
 	  .off = O(schedule.followup_warn_before), .def = "2d", .min = 0,
 	  .max = CONF_MAX_DURATION },
+
+	{ .path = "timeline.timezone", .type = CONF_STRING,
+	  .off = O(timeline.timezone), .def = "UTC",
+	  .check = conf_check_timezone },
+	{ .path = "timeline.history_per_minute", .type = CONF_INT,
+	  .off = O(timeline.history_per_minute), .def = "1", .min = 1,
+	  .max = 6000 },
+	{ .path = "timeline.history_page_size", .type = CONF_INT,
+	  .off = O(timeline.history_page_size), .def = "15", .min = 1,
+	  .max = 999 },
 };
 #undef O
 #define CONF_NENTRIES	(sizeof(conf_table) / sizeof(conf_table[0]))
@@ -1946,6 +1963,34 @@ conf_check_short_text(char *s, const char **errstr)
 {
 	if (strlen(s) > 255) {
 		*errstr = "must be at most 255 characters";
+		return (-1);
+	}
+	return (0);
+}
+
+/* An IANA zone name with a file under /usr/share/zoneinfo ("UTC" too). */
+static int
+conf_check_timezone(char *s, const char **errstr)
+{
+	char	 path[512];
+	size_t	 i;
+
+	if (strcmp(s, "UTC") == 0)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' &&
+		    s[i] <= 'Z') && !(s[i] >= '0' && s[i] <= '9') &&
+		    strchr("_+-/", s[i]) == NULL)
+			break;
+	}
+	if (*s == '\0' || s[i] != '\0' || *s == '/' || strstr(s, "..") !=
+	    NULL || i > 64) {
+		*errstr = "must be a time zone name such as Europe/Paris";
+		return (-1);
+	}
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", s);
+	if (access(path, R_OK) != 0) {
+		*errstr = "unknown time zone (not in /usr/share/zoneinfo)";
 		return (-1);
 	}
 	return (0);

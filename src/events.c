@@ -22,6 +22,9 @@ static const struct events_action events_actions[] = {
 	{ "im_page", cmd_new_incident_page_click },
 	{ "im_decline", cmd_new_incident_decline_click },
 	{ "channel_pick", cmd_new_channel_pick_click },
+	{ "page_confirm", cmd_page_confirm_click },
+	{ "page_cancel", cmd_page_cancel_click },
+	{ "page_pick", cmd_page_pick_click },
 };
 static const struct events_view events_views[] = {
 	{ "im_page_modal", cmd_new_incident_modal_submit },
@@ -119,6 +122,7 @@ events_api(struct envelope *env)
 		    event_id, env->retry_attempt);
 		return;
 	}
+	timeline_alive();
 	ev = json_path(env->payload, "event");
 	if ((type = json_str(ev, "type")) == NULL)
 		return;
@@ -128,7 +132,13 @@ events_api(struct envelope *env)
 		channel_type = json_str(ev, "channel_type");
 		if (channel_type != NULL && strcmp(channel_type, "im") == 0)
 			events_message(ev, 0);
-	} else
+		else
+			timeline_message(ev);
+	} else if (strcmp(type, "reaction_added") == 0)
+		timeline_reaction(ev, 1);
+	else if (strcmp(type, "reaction_removed") == 0)
+		timeline_reaction(ev, 0);
+	else
 		log_debug("event %s ignored", type);
 }
 

@@ -178,6 +178,7 @@ main_shutdown(void)
 		return;
 	log_info("shutting down");
 	socket_stop();
+	page_drain();
 	main_drain_deadline = now_ms() + INCIDENTD_DRAIN_MS;
 	main_drain_ev = evtimer_new(reactor_base, main_drain_cb, NULL);
 	main_drain_cb(-1, 0, NULL);
@@ -212,6 +213,7 @@ main_identified_cb(void *arg)
 {
 	if (reactor_stopping() || main_drain_ev != NULL)
 		return;
+	cmd_new_incident_resume();
 	socket_start();
 }
 
@@ -242,6 +244,8 @@ main_run(const char *path, int debug)
 		evsignal_add(main_sigev[i], NULL);
 	}
 	schedule_every("expire-events", 3600, main_expire_events, NULL);
+	page_init();
+	timeline_init();
 	log_info("%s %s starting (state in %s)", INCIDENTD_NAME,
 	    PACKAGE_VERSION, cfg->state_dir);
 	slack_identify(main_identified_cb, NULL);
@@ -250,8 +254,11 @@ main_run(const char *path, int debug)
 		log_error("event loop failed");
 
 	socket_stop();
+	page_shutdown();
 	slack_shutdown();
 	http_shutdown();
+	cmd_get_timeline_shutdown();
+	timeline_shutdown();
 	schedule_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		event_free(main_sigev[i]);

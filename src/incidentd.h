@@ -95,6 +95,10 @@ enum conf_jira_flavor {
 	JIRA_FLAVOR_CLOUD,
 	JIRA_FLAVOR_DATACENTER
 };
+enum conf_pd_mode {
+	PD_MODE_PER_INCIDENT = 0,	/* one PD incident, responders added */
+	PD_MODE_PER_PAGE		/* one PD incident per paged target */
+};
 struct shortcut {
 	char	*name;
 	char	*service;	/* PagerDuty service id */
@@ -137,12 +141,18 @@ struct config {
 		char		*shortcuts_file;
 		struct shortcuts shortcuts;
 		long long	 max_concurrency;
+		int		 incident_mode;	/* enum conf_pd_mode */
 	} pagerduty;
 	struct {
 		long long	 poll_interval;		/* seconds */
 		long long	 archive_after;
 		long long	 followup_warn_before;
 	} schedule;
+	struct {
+		char		*timezone;		/* "Europe/Paris" */
+		long long	 history_per_minute;	/* history-tier pace */
+		long long	 history_page_size;
+	} timeline;
 };
 extern struct config	*cfg;
 /*
@@ -366,6 +376,8 @@ struct pd_result {
 	const char		*error;		/* readable, NULL on 2xx */
 	int			 code;		/* PagerDuty error code */
 	const struct cJSON	*json;
+	int			 rl_remaining;	/* ratelimit-remaining, or -1 */
+	int			 rl_reset;	/* ratelimit-reset seconds, or -1 */
 };
 typedef void (*pd_cb)(const struct pd_result *, void *);
 /* path is below pagerduty.api_url; body is consumed. */
@@ -467,17 +479,93 @@ void	 cmd_finish(struct cmd_item *);
 struct cmd_item *cmd_item_new(const char *channel, const char *user,
 	    const char *thread_ts);
 
+/* timeline.c: the live index of emoji-tagged messages. */
+struct timeline_entry {
+	char	*channel;
+	char	*ts;
+	char	*thread_ts;	/* parent, if a thread reply */
+	char	*user;		/* author id (or bot id) */
+	char	*username;	/* bot name when no user */
+	char	*text;		/* as Slack sent it (mrkdwn) */
+	int	 ntaggers;
+	int	 pending;	/* tagged, text not known yet */
+};
+struct timeline_list {
+	struct timeline_entry	*v;
+	size_t			 n;
+};
+void	 timeline_init(void);
+void	 timeline_shutdown(void);
+/* A message event in a channel (plain, changed or deleted). */
+void	 timeline_message(const struct cJSON *ev);
+/* reaction_added (added = 1) or reaction_removed. */
+void	 timeline_reaction(const struct cJSON *ev, int added);
+/* An envelope arrived: the daemon is connected and processing. */
+void	 timeline_alive(void);
+/* Tagged messages of channel in time order; free with timeline_list_free. */
+int	 timeline_load(const char *channel, struct timeline_list *);
+void	 timeline_list_free(struct timeline_list *);
+/* Why channel (created at created, 0 if unknown) needs a backfill, or
+ * NULL; *from and *to bound the history to read (0 = unbounded). */
+char	*timeline_backfill_needed(const char *channel, time_t created,
+	    time_t *from, time_t *to);
+/* Read channel history in [from, to] and reconcile the index; cb gets
+ * NULL or an error, and a summary ("512 messages in 35 requests"). */
+typedef void (*timeline_backfill_cb)(const char *error, const char *summary,
+	    void *);
+void	 timeline_backfill(const char *channel, time_t from, time_t to,
+	    timeline_backfill_cb, void *);
+/* UTC and the configured zone: "2026-11-24 01:04:05 UTC (02:04 CET)". */
+char	*timeline_format_time(const char *ts);
+/* Around many timeline_format_time calls: switch TZ once (it is global). */
+void	 timeline_tz_begin(void);
+void	 timeline_tz_end(void);
+/* Queue a history-tier call (conversations.history/replies), paced. */
+void	 timeline_history_call(const char *method, struct cJSON *args,
+	    slack_cb, void *);
+
 /* cmd-*.c */
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_new_incident_entry;
 extern const struct cmd_entry cmd_new_channel_entry;
+extern const struct cmd_entry cmd_get_timeline_entry;
+void	 cmd_get_timeline_shutdown(void);
 void	 cmd_new_incident_page_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
 void	 cmd_new_incident_decline_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
 void	 cmd_new_incident_modal_submit(const struct cJSON *,
 	    struct envelope *);
+/* Resend incident-manager pages a stop interrupted. */
+void	 cmd_new_incident_resume(void);
 void	 cmd_new_channel_pick_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
+
+/* cmd-page.c, cmd-page-list.c */
+extern const struct cmd_entry cmd_page_entry;
+extern const struct cmd_entry cmd_page_list_entry;
+void	 cmd_page_confirm_click(const struct cJSON *, const struct cJSON *,
+	    struct envelope *);
+void	 cmd_page_cancel_click(const struct cJSON *, const struct cJSON *,
+	    struct envelope *);
+void	 cmd_page_pick_click(const struct cJSON *, const struct cJSON *,
+	    struct envelope *);
+
+/* page.c: the paging engine; jobs in STORE_JOBS, pages in STORE_PAGES. */
+/* Resume pending jobs and watch the shortcuts file. */
+void	 page_init(void);
+/* Stop starting jobs (shutdown drain); in-flight ones finish. */
+void	 page_drain(void);
+void	 page_shutdown(void);
+struct cJSON *page_load(const char *id);
+int	 page_save(const struct cJSON *);
+/* A fresh page id. */
+char	*page_new_id(void);
+/* Write a confirmed page's jobs in this turn; send after the commit. */
+void	 page_start(const struct cJSON *page);
+/* Blocks for lines of mrkdwn, split into messages within Slack's limits;
+ * returns how many messages were posted. */
+int	 page_post_lines(const char *channel, const char *thread_ts,
+	    const char *title, const struct strlist *lines);
 
 #endif

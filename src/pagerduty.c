@@ -71,9 +71,15 @@ pd_call_cb(const struct http_response *res, void *arg)
 	struct pd_result	 pr;
 	cJSON			*json = NULL;
 	char			*err = NULL;
+	const char		*h;
 
 	memset(&pr, 0, sizeof(pr));
 	pr.status = res->status;
+	pr.rl_remaining = pr.rl_reset = -1;
+	if ((h = http_response_header(res, "ratelimit-remaining")) != NULL)
+		pr.rl_remaining = atoi(h);
+	if ((h = http_response_header(res, "ratelimit-reset")) != NULL)
+		pr.rl_reset = atoi(h);
 	if (res->status == 0) {
 		xasprintf(&err, "PagerDuty is unreachable (%s)", res->error);
 		pr.error = err;

@@ -174,5 +174,32 @@ $p = say_and_wait('new incident Jira is down');
 like($p->{text}, qr/could not create the Jira ticket: .*Nothing was recorded; try again/s, '503s explained');
 $sb->post('/control/faults/clear');
 
+# Killed between the recorded intent and PagerDuty's answer: the page is
+# sent again at startup and the dedup key keeps it to one incident.
+$p = say_and_wait('new incident Crash while paging');
+my ($key4) = $p->{text} =~ /(INC-\d+)/;
+my $nviews = scalar $sb->requests('slack', qr{/api/views\.open$});
+$sb->post('/control/slack/click', { user => 'U0ALICE', channel => 'C0GENERAL',
+    message_ts => $p->{ts}, action_id => 'im_page' });
+ok(wait_for(sub { scalar($sb->requests('slack', qr{/api/views\.open$})) > $nviews }),
+    'modal for the crash test');
+$sb->fault(service => 'pagerduty', match => '/incidents', status => 0,
+    delay_ms => 5000, count => 1);
+$vs = $sb->get('/control/slack/views');
+$sb->post('/control/slack/submit', { user => 'U0ALICE',
+    view_id => $vs->{views}[-1]{id}, values => {} });
+my $mine = sub { grep { $_->{method} eq 'POST' &&
+    ($_->{json}{incident}{title} // '') =~ /^\[\Q$key4\E\]/ }
+    $sb->requests('pagerduty', qr{^/incidents$}) };
+ok(wait_for(sub { $mine->() }), 'page on its way');
+$d->kill9;
+$d->start;
+ok($d->loggrep(qr/incident \Q$key4\E: resuming the incident-manager page/),
+    'page resumed at startup');
+ok(wait_for(sub { ($dump->()->{databases}{incidents}{$key4}{im_page}{state} // '')
+    eq 'paged' }, 'paged after restart', 30), 'recorded as paged');
+is(scalar(grep { ($_->{status} // 0) == 201 } $mine->()), 1,
+    'one PagerDuty incident for it');
+
 is($d->stop, 0, 'clean exit');
 done_testing();

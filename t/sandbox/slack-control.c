@@ -15,7 +15,11 @@
  *   submit   {"user","view_id","values":{block_id:{action_id:{...}}}}
  *            -> view_submission; the ack's response_action is applied
  *   user     {"id","name","email","real_name","is_bot","tz"}
- *   channel  {"id","name","members":[...],"is_private"}
+ *   channel  {"id","name","members":[...],"is_private","created"?}
+ *   bulk     {"user","channel","count","prefix"?,"tag_every"?,"tagger"?,
+ *            "reaction"?} -> {"first_ts","last_ts","tagged"}: count
+ *            messages "<prefix> <i>" with their events; every tag_every-th
+ *            gets the reaction (default memo) from tagger (timelines)
  *   users, channels, messages {"channel"}, ephemeral, views,
  *   bookmarks {"channel"}: read the model
  *   ratelimit {"method","per_minute"}   (fake-slack.c)
@@ -50,6 +54,7 @@ static cJSON	*sc_click(cJSON *);
 static cJSON	*sc_submit(cJSON *);
 static cJSON	*sc_add_user(cJSON *);
 static cJSON	*sc_add_channel(cJSON *);
+static cJSON	*sc_bulk(cJSON *);
 static cJSON	*sc_list(const char *, cJSON *);
 static cJSON	*sc_reset(void);
 static struct sl_chan *sc_chan(cJSON *, const char *);
@@ -104,6 +109,8 @@ sl_control(const char *op, cJSON *body)
 		return (sc_add_user(body));
 	if (strcmp(op, "channel") == 0)
 		return (sc_add_channel(body));
+	if (strcmp(op, "bulk") == 0)
+		return (sc_bulk(body));
 	if (strcmp(op, "reset") == 0)
 		return (sc_reset());
 	if ((res = sc_list(op, body)) != NULL)
@@ -111,6 +118,58 @@ sl_control(const char *op, cJSON *body)
 	if ((res = sl_dispatch_control(op, body)) != NULL)
 		return (res);
 	return (socket_control(op, body));
+}
+
+/* Many messages (and tags) at once, each with its events. */
+static cJSON *
+sc_bulk(cJSON *body)
+{
+	struct sl_chan	*c;
+	struct sl_user	*u, *t = NULL;
+	const char	*prefix, *reaction;
+	long long	 count, every, i, tagged = 0;
+	char		*text;
+	cJSON		*m, *res, *err, *first = NULL;
+
+	if ((u = sl_user_find(sb_json_str(body, "user"))) == NULL)
+		return (sc_error("user_not_found"));
+	if ((c = sc_chan(body, "channel")) == NULL)
+		return (sc_error("channel_not_found"));
+	if (!sl_is_member(c, u->id))
+		return (sc_error("user_not_in_channel"));
+	count = sb_json_int(body, "count", 0);
+	every = sb_json_int(body, "tag_every", 0);
+	if (count < 1 || count > 100000 || every < 0)
+		return (sc_error("count: 1..100000, tag_every >= 0"));
+	if (every > 0 && (t = sl_user_find(sb_json_str(body, "tagger"))) ==
+	    NULL)
+		return (sc_error("tagger: user_not_found"));
+	prefix = sb_json_str(body, "prefix");
+	reaction = sb_json_str(body, "reaction");
+	if (reaction == NULL)
+		reaction = "memo";
+	m = NULL;
+	for (i = 1; i <= count; i++) {
+		sb_asprintf(&text, "%s %lld", prefix != NULL ? prefix :
+		    "message", i);
+		m = sl_store(c, u->id, text, sl_rich_text(text), NULL, NULL);
+		free(text);
+		if (first == NULL)
+			first = m;
+		sl_emit(c, sl_msg_event(c, m), NULL, NULL);
+		if (every > 0 && i % every == 0) {
+			if ((err = sl_react(c, m, t->id, reaction, 0, NULL,
+			    NULL)) != NULL)
+				return (sc_slack_error(err));
+			tagged++;
+		}
+	}
+	res = cJSON_CreateObject();
+	cJSON_AddTrueToObject(res, "ok");
+	cJSON_AddStringToObject(res, "first_ts", sb_json_str(first, "ts"));
+	cJSON_AddStringToObject(res, "last_ts", sb_json_str(m, "ts"));
+	cJSON_AddNumberToObject(res, "tagged", (double)tagged);
+	return (res);
 }
 
 /* The channel named by body[key] (id or name), NULL if none. */
@@ -864,6 +923,8 @@ sc_add_channel(cJSON *body)
 			return (sc_error("user_not_found"));
 	}
 	c = sl_chan_add(id, name, sb_json_bool(body, "is_private"), NULL);
+	if (sb_json_int(body, "created", 0) > 0)
+		c->created = sb_json_int(body, "created", 0);
 	cJSON_ArrayForEach(mem, members)
 		sl_add_member(c, mem->valuestring);
 	if (sb_json_str(body, "topic") != NULL) {

@@ -1,0 +1,70 @@
+# timeline.pl: get timeline on a channel of 20,000 messages with 500 tags,
+# all indexed live. Checks that no history is read and reports the time
+# the daemon took from the command to the last DM it sent (its own log
+# line), over several runs. Usage: perl -It/lib bench/timeline.pl
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time);
+use IncidentTest;
+
+my $messages = $ENV{BENCH_MESSAGES} // 20000;
+my $every = $ENV{BENCH_TAG_EVERY} // 40;
+my $runs = $ENV{BENCH_RUNS} // 10;
+
+my $sb = new_sandbox();
+my $d = new_incidentd($sb, log_level => 'info',
+    timeline => { timezone => 'Europe/Paris' });
+ok($sb->wait_connected(1, $d), 'connected');
+$sb->post('/control/slack/channel', { id => 'C0BENCH', name => 'bench-incident',
+    members => ['U0ALICE', 'U0BOB', 'U0CAROL', 'U0BOT'] });
+my $t0 = time;
+# In batches so the Socket Mode stream keeps flowing.
+my $tags = 0;
+for (my $i = 0; $i < $messages; $i += 1000) {
+	my $n = $messages - $i < 1000 ? $messages - $i : 1000;
+	my $r = $sb->post('/control/slack/bulk', { channel => 'C0BENCH',
+	    user => ($i / 1000) % 2 ? 'U0BOB' : 'U0CAROL', count => $n,
+	    prefix => "msg <\@U0ALICE> see <https://x.example/$i|runbook> batch $i",
+	    tag_every => $every, tagger => 'U0ALICE' });
+	$tags += $r->{tagged};
+}
+my $want = $tags;
+ok(wait_for(sub {
+	$d->check_alive;
+	my @n = $d->log =~ /timeline: C0BENCH\/\S+ tagged by/g;
+	return @n >= $want;
+}, "$want tags indexed", 600), "$want tags indexed live");
+my $index_s = time - $t0;
+
+my (@ms, @total);
+for my $run (1 .. $runs) {
+	my $before = () = $d->log =~ /get timeline: \d+ entries/g;
+	$sb->message(user => 'U0ALICE', channel => 'C0BENCH',
+	    text => '<@U0BOT> get timeline');
+	wait_for(sub {
+		my @n = $d->log =~ /get timeline: \d+ entries/g;
+		return @n > $before;
+	}, 'timeline sent', 60);
+	my @all = $d->log =~ /get timeline: (\d+) entries of \S+: daemon time ([\d.]+) ms; sent in (\d+) message\(s\), (\d+) ms/g;
+	my ($n, $r, $msgs, $t) = @all[-4 .. -1];
+	is($n, $want, "run $run: $n entries: daemon time $r ms; $msgs DMs sent, $t ms after the command");
+	push @ms, $r;
+	push @total, $t;
+}
+is(scalar $sb->requests('slack', qr{/api/conversations\.(history|replies)$}), 0,
+    'no conversations.history or replies');
+my @s = sort { $a <=> $b } @ms;
+my @t = sort { $a <=> $b } @total;
+my $median = $s[int(@s / 2)];
+diag(sprintf("%d messages, %d tags indexed live in %.1f s", $messages,
+    $want, $index_s));
+diag(sprintf("get timeline, daemon time (backfill check, index reads, " .
+    "name collection, render; no waiting on Slack): median %.1f ms, " .
+    "max %.1f ms", $median, $s[-1]));
+diag(sprintf("get timeline, command to last DM acknowledged (includes the " .
+    "sandbox's chat.postMessage round trips): median %d ms, max %d ms, " .
+    "first %d ms (cold name cache)", $t[int(@t / 2)], $t[-1], $total[0]));
+cmp_ok($s[-1], '<=', 50, 'daemon time within 50 ms on every run');
+is($d->stop, 0, 'clean exit');
+done_testing();

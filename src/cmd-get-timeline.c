@@ -1,0 +1,845 @@
+/*
+ * cmd-get-timeline.c: "get timeline [#channel|KEY] [markdown|jira]".
+ *
+ * Compiles the messages tagged with the timeline emoji (timeline.c keeps
+ * the index live) into one line each, in time order: date and time in UTC
+ * and the configured zone, author, permalink, text with Slack markup made
+ * readable (mentions resolved to names, links kept). The result goes to
+ * the requester by DM (split within Slack's limits, never cut), as a
+ * Markdown code block on request, or as a comment on the incident's Jira
+ * issue. A private channel's timeline is only for its members. When the
+ * index may have missed something (downtime, a channel older than the
+ * index, tags on messages never seen), history is read first and the
+ * reply says so.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "incidentd.h"
+
+#define GT_SLACK_CHUNK	3500		/* under Slack's 4,000 advice */
+#define GT_JIRA_CHUNK	30000		/* under Jira's 32,767 */
+#define GT_NAME_TTL	3600
+
+enum gt_mode {
+	GT_DM = 0,
+	GT_MARKDOWN,
+	GT_JIRA
+};
+
+struct gt_name {
+	char			*id;
+	char			*name;
+	time_t			 fetched;
+	TAILQ_ENTRY(gt_name)	 entry;
+};
+TAILQ_HEAD(gt_names, gt_name);
+
+struct gt_state {
+	struct cmd_item		*item;
+	int			 mode;
+	char			*channel;
+	char			*channel_name;
+	char			*key;
+	char			*summary;
+	int			 in_channel;	/* asked in the channel itself */
+	char			*cursor;	/* users.conversations */
+	char			*backfill;	/* why, and what was read */
+	struct strlist		 lookups;	/* ids to resolve */
+	size_t			 lookup_i;
+	struct strlist		 chunks;	/* messages to send */
+	size_t			 chunk_i;
+	size_t			 nentries;
+	uint64_t		 start_ms;
+	time_t			 created;	/* the channel's */
+	uint64_t		 busy_us;	/* own work, not waiting */
+	size_t			 nsent;
+	TAILQ_ENTRY(gt_state)	 entry;
+};
+TAILQ_HEAD(gt_states, gt_state);
+
+static struct gt_states	gt_busy = TAILQ_HEAD_INITIALIZER(gt_busy);
+static struct gt_names	gt_names = TAILQ_HEAD_INITIALIZER(gt_names);
+
+static enum cmd_retval	gt_exec(struct cmd_item *);
+static void		gt_info_cb(const struct slack_result *, void *);
+static void		gt_member_check(struct gt_state *);
+static void		gt_member_cb(const struct slack_result *, void *);
+static void		gt_maybe_backfill(struct gt_state *);
+static void		gt_backfill_cb(const char *, const char *, void *);
+static void		gt_resolve(struct gt_state *);
+static void		gt_resolve_next(struct gt_state *);
+static void		gt_lookup_cb(const struct slack_result *, void *);
+static void		gt_render(struct gt_state *);
+static void		gt_send_next(struct gt_state *);
+static void		gt_sent_cb(const struct slack_result *, void *);
+static void		gt_jira_cb(const struct jira_result *, void *);
+static void		gt_finish(struct gt_state *);
+static const char	*gt_name_get(const char *);
+static void		gt_name_set(const char *, const char *);
+static void		gt_want(struct gt_state *, const char *);
+static char		*gt_plain(const char *);
+static char		*gt_line(struct gt_state *,
+			    const struct timeline_entry *);
+static void		gt_chunk(struct strlist *, const char *, size_t,
+			    const char *, const char *);
+static char		*gt_jira_escape(const char *);
+static uint64_t		 gt_now_us(void);
+
+const struct cmd_entry cmd_get_timeline_entry = {
+	.name = "get timeline",
+	.usage = "get timeline [#channel|KEY] [markdown|jira]",
+	.help = "DM you the incident's timeline: the messages tagged with "
+	    "the timeline emoji, in time order (`markdown` for a copyable "
+	    "block, `jira` to post it on the Jira issue).",
+	.exec = gt_exec
+};
+
+static uint64_t
+gt_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/* ------------------------------------------------------------ names */
+
+static const char *
+gt_name_get(const char *id)
+{
+	struct gt_name	*n;
+
+	TAILQ_FOREACH(n, &gt_names, entry) {
+		if (strcmp(n->id, id) == 0)
+			return (now_wall() - n->fetched < GT_NAME_TTL ?
+			    n->name : NULL);
+	}
+	return (NULL);
+}
+
+static void
+gt_name_set(const char *id, const char *name)
+{
+	struct gt_name	*n;
+
+	TAILQ_FOREACH(n, &gt_names, entry) {
+		if (strcmp(n->id, id) == 0)
+			break;
+	}
+	if (n == NULL) {
+		n = xcalloc(1, sizeof(*n));
+		n->id = xstrdup(id);
+		TAILQ_INSERT_TAIL(&gt_names, n, entry);
+	} else
+		free(n->name);
+	n->name = xstrdup(name);
+	n->fetched = now_wall();
+}
+
+/* Forget state at shutdown. */
+void
+cmd_get_timeline_shutdown(void)
+{
+	struct gt_name	*n;
+
+	while (!TAILQ_EMPTY(&gt_busy))
+		gt_finish(TAILQ_FIRST(&gt_busy));
+	while ((n = TAILQ_FIRST(&gt_names)) != NULL) {
+		TAILQ_REMOVE(&gt_names, n, entry);
+		free(n->id);
+		free(n->name);
+		free(n);
+	}
+}
+
+/* ------------------------------------------------------------ command */
+
+static int
+gt_valid_id(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len < 2 || len > 20)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (!isupper((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]))
+			return (0);
+	}
+	return (1);
+}
+
+static enum cmd_retval
+gt_exec(struct cmd_item *item)
+{
+	struct gt_state	*st;
+	cJSON		*inc, *args;
+	char		*key = NULL, *channel = NULL, *k;
+	const char	*w;
+	size_t		 len;
+	int		 i, mode = GT_DM;
+
+	for (i = 0; i < item->argc; i++) {
+		w = item->argv[i];
+		if (strcasecmp(w, "jira") == 0)
+			mode = GT_JIRA;
+		else if (strcasecmp(w, "markdown") == 0 ||
+		    strcasecmp(w, "md") == 0)
+			mode = GT_MARKDOWN;
+		else if (strncmp(w, "<#", 2) == 0 && channel == NULL) {
+			len = strcspn(w + 2, "|>");
+			if (!gt_valid_id(w + 2, len) || w[2] != 'C' ||
+			    (w[2 + len] != '|' && w[2 + len] != '>'))
+				goto usage;
+			channel = xstrndup(w + 2, len);
+		} else if (key == NULL && (k = jira_parse_key(w)) != NULL)
+			key = k;
+		else
+			goto usage;
+	}
+	if (key != NULL && channel != NULL)
+		goto usage;
+	if (key != NULL) {
+		if ((inc = incident_load(key)) == NULL) {
+			cmd_error(item, "I know no incident %s.", key);
+			goto fail;
+		}
+		if (json_str(inc, "channel") == NULL) {
+			cmd_error(item, "%s has no Slack channel, so it has no "
+			    "timeline.", key);
+			cJSON_Delete(inc);
+			goto fail;
+		}
+		channel = xstrdup(json_str(inc, "channel"));
+		cJSON_Delete(inc);
+	} else if (channel == NULL) {
+		if (item->is_dm) {
+			cmd_error(item, "Which incident? Usage: `%s`, for "
+			    "example `get timeline %s-123`.",
+			    item->entry->usage, cfg->jira.project);
+			goto fail;
+		}
+		channel = xstrdup(item->channel);
+	}
+	if (key == NULL)
+		key = incident_key_for_channel(channel);
+	if (mode == GT_JIRA && key == NULL) {
+		cmd_error(item, "This channel belongs to no incident, so there "
+		    "is no Jira issue to post the timeline on.");
+		goto fail;
+	}
+
+	st = xcalloc(1, sizeof(*st));
+	st->start_ms = now_ms();
+	st->item = item;
+	st->mode = mode;
+	st->channel = channel;
+	st->key = key;
+	st->in_channel = strcmp(channel, item->channel) == 0;
+	if (key != NULL && (inc = incident_load(key)) != NULL) {
+		if (json_str(inc, "summary") != NULL)
+			st->summary = xstrdup(json_str(inc, "summary"));
+		cJSON_Delete(inc);
+	}
+	TAILQ_INSERT_TAIL(&gt_busy, st, entry);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", channel);
+	slack_call("conversations.info", args, gt_info_cb, st);
+	return (CMD_WAIT);
+
+usage:
+	cmd_error(item, "Usage: `%s`. In an incident channel, `get "
+	    "timeline` is enough; elsewhere name the channel (as a #link) or "
+	    "the incident, for example `get timeline %s-123`.",
+	    item->entry->usage, cfg->jira.project);
+fail:
+	free(key);
+	free(channel);
+	return (CMD_ERROR);
+}
+
+static void
+gt_info_cb(const struct slack_result *sr, void *arg)
+{
+	struct gt_state	*st = arg;
+	const char	*name;
+
+	if (!sr->ok) {
+		if (sr->error != NULL &&
+		    strcmp(sr->error, "channel_not_found") == 0)
+			cmd_error(st->item, "I cannot see that channel.");
+		else
+			cmd_error(st->item, "Slack did not tell me about the "
+			    "channel: %s.", sr->error);
+		gt_finish(st);
+		return;
+	}
+	name = json_str(sr->json, "channel.name");
+	st->channel_name = xstrdup(name != NULL ? name : st->channel);
+	gt_name_set(st->channel, st->channel_name);
+	st->created = (time_t)json_num(sr->json, "channel.created", 0);
+	/* Private channels are only for their members. */
+	if (!st->in_channel && json_bool(sr->json, "channel.is_private")) {
+		gt_member_check(st);
+		return;
+	}
+	gt_maybe_backfill(st);
+}
+
+static void
+gt_member_check(struct gt_state *st)
+{
+	cJSON	*args;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "user", st->item->user);
+	cJSON_AddStringToObject(args, "types", "private_channel");
+	cJSON_AddStringToObject(args, "limit", "200");
+	if (st->cursor != NULL)
+		cJSON_AddStringToObject(args, "cursor", st->cursor);
+	slack_call("users.conversations", args, gt_member_cb, st);
+}
+
+static void
+gt_member_cb(const struct slack_result *sr, void *arg)
+{
+	struct gt_state	*st = arg;
+	const cJSON	*c;
+	const char	*next;
+
+	if (!sr->ok) {
+		cmd_error(st->item, "I could not check that you are in that "
+		    "channel: %s.", sr->error);
+		gt_finish(st);
+		return;
+	}
+	cJSON_ArrayForEach(c, json_path(sr->json, "channels")) {
+		if (json_str(c, "id") != NULL &&
+		    strcmp(json_str(c, "id"), st->channel) == 0) {
+			gt_maybe_backfill(st);
+			return;
+		}
+	}
+	next = json_str(sr->json, "response_metadata.next_cursor");
+	free(st->cursor);
+	st->cursor = NULL;
+	if (next != NULL && *next != '\0') {
+		st->cursor = xstrdup(next);
+		gt_member_check(st);
+		return;
+	}
+	cmd_error(st->item, "That channel is private and you are not in it, "
+	    "so I cannot give you its timeline. Ask one of its members.");
+	gt_finish(st);
+}
+
+static void
+gt_maybe_backfill(struct gt_state *st)
+{
+	char	*why, *ch;
+	time_t	 from, to;
+	uint64_t t0 = gt_now_us();
+
+	why = timeline_backfill_needed(st->channel, st->created, &from, &to);
+	st->busy_us += gt_now_us() - t0;
+	if (why == NULL) {
+		gt_resolve(st);
+		return;
+	}
+	st->backfill = why;
+	if (from != 0 && cfg->timeline.history_per_minute < 30) {
+		ch = slack_escape(st->channel_name);
+		cmd_reply(st->item, "Reading the history of #%s first (%s). "
+		    "Slack allows me %lld request(s) a minute, so this can "
+		    "take a while; the timeline follows when it is done.", ch,
+		    why, cfg->timeline.history_per_minute);
+		free(ch);
+	}
+	timeline_backfill(st->channel, from, to, gt_backfill_cb, st);
+}
+
+static void
+gt_backfill_cb(const char *error, const char *summary, void *arg)
+{
+	struct gt_state	*st = arg;
+	char		*tmp;
+
+	if (error != NULL) {
+		cmd_error(st->item, "I could not read the channel history "
+		    "(%s), so the timeline may miss messages tagged while I "
+		    "was away.", error);
+		xasprintf(&tmp, "%s; reading history failed: %s, after %s",
+		    st->backfill, error, summary);
+	} else
+		xasprintf(&tmp, "%s; %s", st->backfill, summary);
+	free(st->backfill);
+	st->backfill = tmp;
+	gt_resolve(st);
+}
+
+/* ------------------------------------------------------------ names */
+
+static void
+gt_want(struct gt_state *st, const char *id)
+{
+	size_t	i;
+
+	if (gt_name_get(id) != NULL)
+		return;
+	for (i = 0; i < st->lookups.n; i++) {
+		if (strcmp(st->lookups.v[i], id) == 0)
+			return;
+	}
+	strlist_add(&st->lookups, id);
+}
+
+/* Collect the user and channel ids the lines will name. */
+static void
+gt_resolve(struct gt_state *st)
+{
+	struct timeline_list	 l;
+	const char		*p, *q;
+	char			*id;
+	size_t			 i, len;
+	uint64_t		 t0 = gt_now_us();
+
+	if (timeline_load(st->channel, &l) != 0) {
+		cmd_error(st->item, "I could not read the timeline index.");
+		gt_finish(st);
+		return;
+	}
+	for (i = 0; i < l.n; i++) {
+		if (l.v[i].user != NULL)
+			gt_want(st, l.v[i].user);
+		for (p = l.v[i].text; (p = strchr(p, '<')) != NULL; p++) {
+			if ((p[1] != '@' && p[1] != '#') ||
+			    (q = strpbrk(p + 2, "|>")) == NULL)
+				continue;
+			len = q - (p + 2);
+			/* <#C1|name> names itself. */
+			if (!gt_valid_id(p + 2, len) || (p[1] == '#' &&
+			    *q == '|'))
+				continue;
+			id = xstrndup(p + 2, len);
+			gt_want(st, id);
+			free(id);
+		}
+	}
+	timeline_list_free(&l);
+	st->busy_us += gt_now_us() - t0;
+	st->lookup_i = 0;
+	gt_resolve_next(st);
+}
+
+static void
+gt_resolve_next(struct gt_state *st)
+{
+	const char	*id;
+	cJSON		*args;
+
+	if (st->lookup_i >= st->lookups.n) {
+		gt_render(st);
+		return;
+	}
+	id = st->lookups.v[st->lookup_i];
+	args = cJSON_CreateObject();
+	if (id[0] == 'C' || id[0] == 'G') {
+		cJSON_AddStringToObject(args, "channel", id);
+		slack_call("conversations.info", args, gt_lookup_cb, st);
+	} else {
+		cJSON_AddStringToObject(args, "user", id);
+		slack_call("users.info", args, gt_lookup_cb, st);
+	}
+}
+
+static void
+gt_lookup_cb(const struct slack_result *sr, void *arg)
+{
+	struct gt_state	*st = arg;
+	const char	*id = st->lookups.v[st->lookup_i], *name = NULL;
+
+	if (sr->ok && json_path(sr->json, "user") != NULL) {
+		name = json_str(sr->json, "user.profile.display_name");
+		if (name == NULL || *name == '\0')
+			name = json_str(sr->json, "user.real_name");
+		if (name == NULL || *name == '\0')
+			name = json_str(sr->json, "user.name");
+	} else if (sr->ok)
+		name = json_str(sr->json, "channel.name");
+	/* Unknown ids stay ids: better than dropping the mention. */
+	gt_name_set(id, name != NULL && *name != '\0' ? name : id);
+	st->lookup_i++;
+	gt_resolve_next(st);
+}
+
+/* ------------------------------------------------------------ render */
+
+/* Slack markup to plain text, mentions by name, on one line. */
+static char *
+gt_plain(const char *text)
+{
+	const char	*p = text, *q, *name;
+	char		*pre, *out, *id, *o;
+	size_t		 len, cap;
+
+	cap = strlen(text) + 1;
+	pre = xmalloc(cap);
+	o = pre;
+	while (*p != '\0') {
+		if (p[0] == '<' && (p[1] == '@' || p[1] == '#') &&
+		    (q = strpbrk(p + 2, "|>")) != NULL && *q == '>' &&
+		    gt_valid_id(p + 2, q - (p + 2))) {
+			id = xstrndup(p + 2, q - (p + 2));
+			name = gt_name_get(id);
+			if (name != NULL) {
+				/* <@U1> becomes <@U1|name>. */
+				len = (size_t)(q - p) + 1 + strlen(name);
+				cap += len;
+				len = o - pre;
+				pre = xrealloc(pre, cap);
+				o = pre + len;
+				memcpy(o, p, q - p);
+				o += q - p;
+				*o++ = '|';
+				memcpy(o, name, strlen(name));
+				o += strlen(name);
+				*o++ = '>';
+				p = q + 1;
+				free(id);
+				continue;
+			}
+			free(id);
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	out = slack_plain_text(pre);
+	free(pre);
+	/* One line per message: newlines become " / ". */
+	for (o = out; *o != '\0'; o++) {
+		if (*o == '\r' || *o == '\t')
+			*o = ' ';
+	}
+	len = 0;
+	for (p = out; *p != '\0'; p++)
+		len += *p == '\n' ? 3 : 1;
+	pre = xmalloc(len + 1);
+	o = pre;
+	for (p = out; *p != '\0'; p++) {
+		if (*p == '\n') {
+			memcpy(o, " / ", 3);
+			o += 3;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	free(out);
+	return (pre);
+}
+
+/* Escape Jira wiki markup so user text stays text. */
+static char *
+gt_jira_escape(const char *s)
+{
+	char	*out, *o;
+
+	out = o = xmalloc(strlen(s) * 2 + 1);
+	for (; *s != '\0'; s++) {
+		if (strchr("[]{}*_^+~?|!#-\\", *s) != NULL)
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o = '\0';
+	return (out);
+}
+
+/* One timeline line for an entry in the state's mode. */
+static char *
+gt_line(struct gt_state *st, const struct timeline_entry *e)
+{
+	const char	*who;
+	char		*when, *text, *url, *line, *etext, *ewho, *tmp;
+
+	when = timeline_format_time(e->ts);
+	who = e->user != NULL ? gt_name_get(e->user) : NULL;
+	if (who == NULL)
+		who = e->username != NULL ? e->username :
+		    e->user != NULL ? e->user : "unknown";
+	text = e->pending ? xstrdup("(text not available: the message was "
+	    "not seen and history could not be read)") : gt_plain(e->text);
+	if (e->thread_ts != NULL) {
+		xasprintf(&tmp, "(in thread) %s", text);
+		free(text);
+		text = tmp;
+	}
+	url = slack_permalink(e->channel, e->ts);
+	switch (st->mode) {
+	case GT_JIRA:
+		etext = gt_jira_escape(text);
+		ewho = gt_jira_escape(who);
+		xasprintf(&line, "* [%s|%s] *%s*: %s", when, url, ewho,
+		    etext);
+		break;
+	case GT_MARKDOWN:
+		etext = slack_escape(text);
+		ewho = slack_escape(who);
+		xasprintf(&line, "- %s — **%s**: %s ([link](%s))", when, ewho,
+		    etext, url);
+		break;
+	default:
+		etext = slack_escape(text);
+		ewho = slack_escape(who);
+		xasprintf(&line, "• *%s* — *%s* (<%s|link>): %s", when, ewho,
+		    url, etext);
+		break;
+	}
+	free(etext);
+	free(ewho);
+	free(when);
+	free(text);
+	free(url);
+	return (line);
+}
+
+/*
+ * Append line to the chunks, starting a new one when max would be
+ * passed; a line longer than max is split (at a space when it can be)
+ * and continued, never cut. head/tail wrap every chunk (code fences).
+ */
+static void
+gt_chunk(struct strlist *chunks, const char *line, size_t max,
+    const char *head, const char *tail)
+{
+	char		*last, *tmp;
+	size_t		 len, cut, wrap = strlen(head) + strlen(tail);
+	const char	*p = line;
+
+	max -= wrap;
+	while (*p != '\0') {
+		last = chunks->n > 0 ? chunks->v[chunks->n - 1] : NULL;
+		len = strlen(p);
+		if (last != NULL && strlen(last) + 1 + len <= max) {
+			xasprintf(&tmp, "%s\n%s", last, p);
+			free(last);
+			chunks->v[chunks->n - 1] = tmp;
+			return;
+		}
+		if (len <= max) {
+			strlist_add(chunks, p);
+			return;
+		}
+		/* Longer than a message: split, at a space if possible. */
+		cut = max;
+		while (cut > max / 2 && p[cut] != ' ')
+			cut--;
+		if (p[cut] != ' ')
+			cut = max;
+		/* Do not split a UTF-8 sequence. */
+		while (cut > 0 && ((unsigned char)p[cut] & 0xC0) == 0x80)
+			cut--;
+		tmp = xstrndup(p, cut);
+		strlist_add(chunks, tmp);
+		free(tmp);
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+static void
+gt_render(struct gt_state *st)
+{
+	struct timeline_list	 l;
+	struct strlist		 chunks = { NULL, 0 };
+	const char		*head = "", *tail = "";
+	char			*line, *hdr, *sum, *ch, *tz, *tmp, *bf;
+	size_t			 i, max;
+	uint64_t		 t0;
+
+	t0 = gt_now_us();
+	if (timeline_load(st->channel, &l) != 0) {
+		cmd_error(st->item, "I could not read the timeline index.");
+		gt_finish(st);
+		return;
+	}
+	st->nentries = l.n;
+	max = st->mode == GT_JIRA ? GT_JIRA_CHUNK : GT_SLACK_CHUNK;
+	if (st->mode == GT_MARKDOWN) {
+		head = "```\n";
+		tail = "\n```";
+	}
+	timeline_tz_begin();
+	for (i = 0; i < l.n; i++) {
+		line = gt_line(st, &l.v[i]);
+		gt_chunk(&chunks, line, max, head, tail);
+		free(line);
+	}
+	timeline_tz_end();
+	timeline_list_free(&l);
+
+	/* The heading: incident, summary, channel, zone, backfill. */
+	sum = st->summary != NULL ? xstrdup(st->summary) : xstrdup("");
+	ch = xstrdup(st->channel_name);
+	tmp = st->mode == GT_JIRA ? gt_jira_escape(sum) : slack_escape(sum);
+	free(sum);
+	sum = tmp;
+	tmp = st->mode == GT_JIRA ? gt_jira_escape(ch) : slack_escape(ch);
+	free(ch);
+	ch = tmp;
+	if (strcmp(cfg->timeline.timezone, "UTC") == 0)
+		tz = xstrdup("times in UTC");
+	else
+		xasprintf(&tz, "times in UTC and %s", cfg->timeline.timezone);
+	if (st->backfill != NULL) {
+		tmp = st->mode == GT_JIRA ? gt_jira_escape(st->backfill) :
+		    slack_escape(st->backfill);
+		xasprintf(&bf, "\nA backfill from the channel history was "
+		    "needed: %s.", tmp);
+		free(tmp);
+	} else
+		bf = xstrdup("");
+	if (st->key != NULL)
+		xasprintf(&hdr, "%sTimeline of %s%s%s (#%s): %zu tagged "
+		    "message%s, %s.%s", st->mode == GT_JIRA ? "" : ":memo: ",
+		    st->key, *sum != '\0' ? ": " : "", sum, ch, st->nentries,
+		    st->nentries == 1 ? "" : "s", tz, bf);
+	else
+		xasprintf(&hdr, ":memo: Timeline of #%s: %zu tagged message%s, "
+		    "%s.%s", ch, st->nentries, st->nentries == 1 ? "" : "s",
+		    tz, bf);
+	free(sum);
+	free(ch);
+	free(tz);
+	free(bf);
+	if (st->nentries == 0) {
+		xasprintf(&tmp, "%s\nNothing is tagged yet: add the :%s: "
+		    "reaction to the messages that matter.", hdr,
+		    cfg->slack.timeline_emoji);
+		free(hdr);
+		hdr = tmp;
+	}
+	/* Heading and pieces; "(part i/n)" when it takes several. */
+	strlist_add(&st->chunks, hdr);
+	for (i = 0; i < chunks.n; i++) {
+		if (chunks.n > 1)
+			xasprintf(&tmp, "%s(part %zu/%zu)%s\n%s%s%s",
+			    st->mode == GT_JIRA ? "" : "_", i + 1, chunks.n,
+			    st->mode == GT_JIRA ? "" : "_", head, chunks.v[i],
+			    tail);
+		else
+			xasprintf(&tmp, "%s%s%s", head, chunks.v[i], tail);
+		strlist_add(&st->chunks, tmp);
+		free(tmp);
+	}
+	free(hdr);
+	strlist_free(&chunks);
+	/* The heading and the first piece in one message when they fit. */
+	if (st->chunks.n > 1 && strlen(st->chunks.v[0]) +
+	    strlen(st->chunks.v[1]) + 2 <= max) {
+		xasprintf(&tmp, "%s\n%s%s", st->chunks.v[0],
+		    st->mode == GT_JIRA ? "\n" : "", st->chunks.v[1]);
+		free(st->chunks.v[1]);
+		st->chunks.v[1] = tmp;
+		st->chunk_i = 1;
+	}
+	st->busy_us += gt_now_us() - t0;
+	gt_send_next(st);
+}
+
+static void
+gt_send_next(struct gt_state *st)
+{
+	char	*path, *ch;
+	cJSON	*body;
+
+	if (st->chunk_i >= st->chunks.n) {
+		ch = slack_escape(st->channel_name);
+		if (st->mode == GT_JIRA)
+			cmd_reply(st->item, "Posted the timeline of #%s (%zu "
+			    "tagged message%s) on %s.", ch, st->nentries,
+			    st->nentries == 1 ? "" : "s", st->key);
+		else if (!st->item->is_dm)
+			cmd_reply(st->item, "Sent you the timeline of #%s "
+			    "(%zu tagged message%s) in a DM.", ch,
+			    st->nentries, st->nentries == 1 ? "" : "s");
+		free(ch);
+		log_info("get timeline: %zu entries of %s: daemon time %llu.%03llu "
+		    "ms; sent in %zu message(s), %llu ms after the command",
+		    st->nentries, st->channel,
+		    (unsigned long long)st->busy_us / 1000,
+		    (unsigned long long)st->busy_us % 1000, st->nsent,
+		    (unsigned long long)(now_ms() - st->start_ms));
+		gt_finish(st);
+		return;
+	}
+	if (st->mode == GT_JIRA) {
+		xasprintf(&path, "/rest/api/2/issue/%s/comment", st->key);
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "body",
+		    st->chunks.v[st->chunk_i]);
+		jira_request("POST", path, body, 0, gt_jira_cb, st);
+		free(path);
+		return;
+	}
+	/* In order: each piece waits for the one before it. */
+	slack_post(st->item->user, NULL, st->chunks.v[st->chunk_i], NULL,
+	    gt_sent_cb, st);
+}
+
+static void
+gt_sent_cb(const struct slack_result *sr, void *arg)
+{
+	struct gt_state	*st = arg;
+
+	if (!sr->ok) {
+		cmd_error(st->item, "I could not send you the timeline: %s "
+		    "(after %zu of %zu messages).", sr->error, st->chunk_i,
+		    st->chunks.n);
+		gt_finish(st);
+		return;
+	}
+	st->chunk_i++;
+	st->nsent++;
+	gt_send_next(st);
+}
+
+static void
+gt_jira_cb(const struct jira_result *jr, void *arg)
+{
+	struct gt_state	*st = arg;
+
+	if (jr->error != NULL) {
+		cmd_error(st->item, "Jira did not take the timeline comment "
+		    "on %s: %s.", st->key, jr->error);
+		gt_finish(st);
+		return;
+	}
+	st->chunk_i++;
+	st->nsent++;
+	gt_send_next(st);
+}
+
+static void
+gt_finish(struct gt_state *st)
+{
+	TAILQ_REMOVE(&gt_busy, st, entry);
+	cmd_finish(st->item);
+	free(st->channel);
+	free(st->channel_name);
+	free(st->key);
+	free(st->summary);
+	free(st->cursor);
+	free(st->backfill);
+	strlist_free(&st->lookups);
+	strlist_free(&st->chunks);
+	free(st);
+}
