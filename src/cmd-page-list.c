@@ -31,7 +31,7 @@ page_list_exec(struct cmd_item *item)
 	const struct shortcuts	*sc = &cfg->pagerduty.shortcuts;
 	struct strlist		 lines = { NULL, 0 };
 	char			*n, *d, *title;
-	size_t			 i;
+	size_t			 i, len;
 
 	if (sc->n == 0) {
 		cmd_reply(item, "No PagerDuty shortcuts are configured. You "
@@ -46,8 +46,14 @@ page_list_exec(struct cmd_item *item)
 		n = slack_escape(sc->v[i].name);
 		d = slack_escape(sc->v[i].description != NULL ?
 		    sc->v[i].description : "");
-		if (strlen(d) > 300)
-			d[300] = '\0';
+		if (strlen(d) > 300) {
+			/* Not inside a UTF-8 sequence. */
+			len = 300;
+			while (len > 0 && ((unsigned char)d[len] & 0xC0) ==
+			    0x80)
+				len--;
+			d[len] = '\0';
+		}
 		strlist_addf(&lines, "• `%s` %s%s", n, *d != '\0' ? "– " : "",
 		    d);
 		free(n);

@@ -180,8 +180,13 @@ cp_exec(struct cmd_item *item)
 		free(q);
 		free(path);
 	}
-	if (msg != NULL && strlen(msg) > 500)
-		msg[500] = '\0';
+	if (msg != NULL && strlen(msg) > 500) {
+		/* Not inside a UTF-8 sequence: PagerDuty wants valid JSON. */
+		len = 500;
+		while (len > 0 && ((unsigned char)msg[len] & 0xC0) == 0x80)
+			len--;
+		msg[len] = '\0';
+	}
 	st->message = msg;
 	if (n == 0) {
 		cmd_error(item, "Whom should I page? Name at least one target "
@@ -226,7 +231,7 @@ static void
 cp_service_cb(const struct pd_result *pr, void *arg)
 {
 	struct cp_lookup	*lk = arg;
-	char			*l = slack_escape(lk->label);
+	char			*l = slack_escape(lk->label), *e;
 
 	if (pr->error == NULL && json_str(pr->json, "service.id") != NULL)
 		cp_slot(lk->st, lk->idx, cp_target("service",
@@ -236,10 +241,13 @@ cp_service_cb(const struct pd_result *pr, void *arg)
 	else if (pr->status == 404)
 		cp_note(lk->st, lk->idx, "Shortcut `%s` names a PagerDuty "
 		    "service that does not exist; fix the shortcuts.", l);
-	else
-		cp_note(lk->st, lk->idx, "Could not check shortcut `%s` with "
-		    "PagerDuty: %s", l, pr->error != NULL ? pr->error :
+	else {
+		e = slack_escape(pr->error != NULL ? pr->error :
 		    "no service in the answer");
+		cp_note(lk->st, lk->idx, "Could not check shortcut `%s` with "
+		    "PagerDuty: %s", l, e);
+		free(e);
+	}
 	free(l);
 	cp_lookup_done(lk);
 }
@@ -303,12 +311,14 @@ cp_slack_user_cb(const struct slack_result *sr, void *arg)
 	struct cp_lookup	*lk = arg;
 	const char		*email = json_str(sr->json,
 				    "user.profile.email");
-	char			*q, *path;
+	char			*q, *path, *l;
 
 	if (!sr->ok || email == NULL) {
-		cp_note(lk->st, lk->idx, "I cannot page %s: %s.", lk->label,
+		l = slack_escape(lk->label);
+		cp_note(lk->st, lk->idx, "I cannot page %s: %s.", l,
 		    sr->ok ? "Slack shows no email for them" :
 		    "Slack does not know that user");
+		free(l);
 		cp_lookup_done(lk);
 		return;
 	}
@@ -464,6 +474,7 @@ cp_blocks(const cJSON *page, const char *status)
 	char		*text = NULL, *tmp, *n, *v;
 	const char	*inc = json_str(page, "incident");
 	int		 i, nblocks = 0, nt, shown = 0, pi = 0, npicks;
+	size_t		 len;
 
 	blocks = cJSON_CreateArray();
 	nt = cJSON_GetArraySize(json_path(page, "targets"));
@@ -492,7 +503,8 @@ cp_blocks(const cJSON *page, const char *status)
 		free(n);
 		if (strlen(tmp) > 2900) {
 			free(tmp);
-			if (nblocks >= 30)
+			/* 50 blocks: 4 more and 2 per picker follow. */
+			if (nblocks >= 27)
 				break;
 			cJSON_AddItemToArray(blocks, blocks_section(text));
 			nblocks++;
@@ -523,8 +535,13 @@ cp_blocks(const cJSON *page, const char *status)
 		text = tmp;
 	}
 	if (text != NULL) {
-		if (strlen(text) > 2900)
-			text[2900] = '\0';
+		if (strlen(text) > 2900) {
+			/* Not inside a UTF-8 sequence. */
+			i = 2900;
+			while (i > 0 && ((unsigned char)text[i] & 0xC0) == 0x80)
+				i--;
+			text[i] = '\0';
+		}
 		cJSON_AddItemToArray(blocks, blocks_section(text));
 		free(text);
 		text = NULL;
@@ -555,6 +572,12 @@ cp_blocks(const cJSON *page, const char *status)
 		cJSON_ArrayForEach(x, json_path(p, "options")) {
 			o = cJSON_CreateObject();
 			n = xstrndup(json_str(x, "name"), 70);
+			/* Not inside a UTF-8 sequence. */
+			len = strlen(n);
+			while (len > 0 && ((unsigned char)json_str(x,
+			    "name")[len] & 0xC0) == 0x80)
+				len--;
+			n[len] = '\0';
 			cJSON_AddItemToObject(o, "text", blocks_plain(n));
 			free(n);
 			xasprintf(&v, "%s|%d|%d", json_str(page, "id"), pi, i++);

@@ -495,6 +495,7 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 	const char	*chname = json_str(page, "channel_name");
 	cJSON		*inc = NULL;
 	char		*url = NULL, *link;
+	size_t		 n;
 
 	link = slack_permalink(json_str(page, "channel"),
 	    json_str(page, "ts") != NULL ? json_str(page, "ts") : "0");
@@ -504,7 +505,8 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 		    NULL ? json_str(inc, "summary") : "incident");
 		xasprintf(details, "Jira: %s %s\nSummary: %s\n"
 		    "Slack channel: %s%s %s\nPaged from Slack by user %s for %s"
-		    "%s%s", key, url, json_str(inc, "summary"),
+		    "%s%s", key, url, json_str(inc, "summary") != NULL ?
+		    json_str(inc, "summary") : "",
 		    chname != NULL ? "#" : "", chname != NULL ? chname :
 		    json_str(page, "channel"), link, json_str(page, "user"),
 		    json_str(job, "name"), msg != NULL ? "\nMessage: " : "",
@@ -518,8 +520,13 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 		    json_str(page, "user"), json_str(job, "name"),
 		    msg != NULL ? "\nMessage: " : "", msg != NULL ? msg : "");
 	}
-	if (strlen(*title) > 1000)
-		(*title)[1000] = '\0';
+	if (strlen(*title) > 1000) {
+		/* Not inside a UTF-8 sequence. */
+		n = 1000;
+		while (n > 0 && ((unsigned char)(*title)[n] & 0xC0) == 0x80)
+			n--;
+		(*title)[n] = '\0';
+	}
 	free(url);
 	free(link);
 	cJSON_Delete(inc);
@@ -658,7 +665,7 @@ page_send_rr_cb(void *arg)
 {
 	struct page_job	*j = arg;
 	cJSON		*job;
-	char		*path;
+	char		*path, *q;
 
 	if (page_stopped)
 		return;
@@ -668,8 +675,9 @@ page_send_rr_cb(void *arg)
 	}
 	if (j->check) {
 		/* Maybe sent before a crash or a 5xx: look for the marker. */
-		xasprintf(&path, "/incidents/%s", json_str(job,
-		    "pd_incident"));
+		q = url_encode(json_str(job, "pd_incident"));
+		xasprintf(&path, "/incidents/%s", q);
+		free(q);
 		pd_request("GET", path, NULL, 0, page_rr_check_cb, j);
 	} else {
 		cJSON		*body, *ts, *w, *t;
@@ -701,8 +709,9 @@ page_send_rr_cb(void *arg)
 			    "escalation_policy_reference");
 		}
 		cJSON_AddItemToArray(ts, w);
-		xasprintf(&path, "/incidents/%s/responder_requests",
-		    json_str(job, "pd_incident"));
+		q = url_encode(json_str(job, "pd_incident"));
+		xasprintf(&path, "/incidents/%s/responder_requests", q);
+		free(q);
 		pd_request("POST", path, body, 0, page_rr_cb, j);
 		free(msg);
 		free(link);
@@ -748,7 +757,7 @@ static void
 page_rr_cb(const struct pd_result *pr, void *arg)
 {
 	struct page_job	*j = arg;
-	cJSON		*job, *inc;
+	cJSON		*job, *inc, *pd;
 	const char	*key;
 
 	if (page_stopped)
@@ -764,9 +773,11 @@ page_rr_cb(const struct pd_result *pr, void *arg)
 		job = page_job_load(j->key);
 		key = json_str(job, "incident");
 		if (key != NULL && (inc = incident_load(key)) != NULL) {
-			cJSON_DeleteItemFromObject(json_path(inc, "pd"), "mode");
-			cJSON_AddStringToObject(json_path(inc, "pd"), "mode",
-			    "per_service");
+			/* No "pd" yet when the IM page made the PD incident. */
+			if ((pd = cJSON_GetObjectItem(inc, "pd")) == NULL)
+				pd = cJSON_AddObjectToObject(inc, "pd");
+			cJSON_DeleteItemFromObject(pd, "mode");
+			cJSON_AddStringToObject(pd, "mode", "per_service");
 			incident_save(inc);
 			cJSON_Delete(inc);
 			log_warnx("incident %s: PagerDuty has no coordinated "
@@ -927,7 +938,7 @@ page_finish(const char *id)
 	cJSON			*page, *all, *u, *x;
 	const cJSON		*job, *pu;
 	const char		*name;
-	char			*prefix, *n, *line, *path;
+	char			*prefix, *n, *line, *path, *q;
 	int			 ok = 0, failed = 0, fallback = 0, idx;
 
 	if ((page = page_load(id)) == NULL)
@@ -994,8 +1005,10 @@ page_finish(const char *id)
 		uc = xcalloc(1, sizeof(*uc));
 		uc->an = an;
 		uc->idx = idx++;
-		xasprintf(&path, "/users/%s", json_str(u, "id"));
+		q = url_encode(json_str(u, "id"));
+		xasprintf(&path, "/users/%s", q);
 		pd_request("GET", path, NULL, 0, page_announce_user_cb, uc);
+		free(q);
 		free(path);
 	}
 }
@@ -1058,6 +1071,9 @@ page_announce_post(struct page_announce *an)
 	const cJSON	*u;
 	char		*who = NULL, *tmp, *n, *invite = NULL;
 	const char	*key, *channel;
+	struct strlist	 invites = { NULL, 0 };
+	size_t		 i;
+	int		 ninvite = 0;
 
 	if ((page = page_load(an->page)) == NULL)
 		goto out;
@@ -1070,6 +1086,13 @@ page_announce_post(struct page_announce *an)
 			    invite != NULL ? "," : "", json_str(u, "slack"));
 			free(invite);
 			invite = n;
+			/* conversations.invite takes up to 100 users. */
+			if (++ninvite == 100) {
+				strlist_add(&invites, invite);
+				free(invite);
+				invite = NULL;
+				ninvite = 0;
+			}
 		} else {
 			n = slack_escape(json_str(u, "name"));
 			xasprintf(&tmp, "%s%s%s (PagerDuty, not found in "
@@ -1087,14 +1110,21 @@ page_announce_post(struct page_announce *an)
 	page_post_lines(channel, json_str(page, "thread_ts"), NULL,
 	    &an->lines);
 	key = json_str(page, "incident");
-	if (invite != NULL && key != NULL && (inc = incident_load(key)) !=
+	if (invite != NULL)
+		strlist_add(&invites, invite);
+	if (invites.n > 0 && key != NULL && (inc = incident_load(key)) !=
 	    NULL && json_str(inc, "channel") != NULL) {
-		args = cJSON_CreateObject();
-		cJSON_AddStringToObject(args, "channel", json_str(inc,
-		    "channel"));
-		cJSON_AddStringToObject(args, "users", invite);
-		slack_call("conversations.invite", args, NULL, NULL);
+		for (i = 0; i < invites.n; i++) {
+			args = cJSON_CreateObject();
+			cJSON_AddStringToObject(args, "channel", json_str(inc,
+			    "channel"));
+			cJSON_AddStringToObject(args, "users", invites.v[i]);
+			/* Members already in the channel must not fail it. */
+			cJSON_AddBoolToObject(args, "force", 1);
+			slack_call("conversations.invite", args, NULL, NULL);
+		}
 	}
+	strlist_free(&invites);
 	free(invite);
 	cJSON_Delete(inc);
 	cJSON_Delete(page);
@@ -1134,9 +1164,15 @@ page_post_lines(const char *channel, const char *thread_ts,
 		}
 		if (i == lines->n)
 			break;
-		if (sec == NULL)
+		if (sec == NULL) {
 			sec = xstrndup(lines->v[i], PAGE_SECTION_MAX);
-		else {
+			/* Not inside a UTF-8 sequence. */
+			len = strlen(sec);
+			while (len > 0 &&
+			    ((unsigned char)lines->v[i][len] & 0xC0) == 0x80)
+				len--;
+			sec[len] = '\0';
+		} else {
 			xasprintf(&tmp, "%s\n%s", sec, lines->v[i]);
 			free(sec);
 			sec = tmp;

@@ -172,6 +172,9 @@ ok($ept, 'service paged through its escalation policy');
 is($rr[0]{json}{requester_id}, 'PUSER01', 'requester is the From user');
 ok(wait_for(sub { grep { $_->{json}{channel} eq $cid && $_->{json}{users} =~ /U0BOB/ }
     $sb->requests('slack', qr{/api/conversations\.invite$}) }), 'paged people invited');
+ok(!grep({ $_->{json}{channel} eq $cid && !$_->{json}{force} }
+    $sb->requests('slack', qr{/api/conversations\.invite$})),
+    'invites pass force: members already in the channel do not fail them');
 ok(wait_for(sub { grep { alltext($_) =~ /2 of 2\* target/ } $sb->bot_posts($cid) }), 'reported');
 $n{$cid} = scalar $sb->bot_posts($cid);
 
@@ -186,6 +189,50 @@ like($fb->{json}{incident}{title}, qr/^\[\Q$k\E\]/, 'fallback title carries the 
 like($fb->{json}{incident}{incident_key}, qr/\Q$k\E.*PSVCNET/, 'per-service incident_key');
 ok(wait_for(sub { grep { alltext($_) =~ /no coordinated responding/ } $sb->bot_posts($cid) }),
     'user told about the fallback');
+
+# 402 when the incident manager's page made the PD incident: the incident
+# record has no "pd" yet; the fallback must still be recorded (no loop).
+$n{C0GENERAL} = scalar $sb->bot_posts('C0GENERAL');
+$p = say_and_wait('new incident Search is slow');
+my ($k2) = alltext($p) =~ /(INC-\d+)/;
+my $nviews = scalar $sb->requests('slack', qr{/api/views\.open$});
+click('C0GENERAL', $p, 'im_page');
+ok(wait_for(sub { $sb->requests('slack', qr{/api/views\.open$}) > $nviews }), 'IM modal');
+my $views = $sb->get('/control/slack/views');
+$before = scalar creates();
+$sb->post('/control/slack/submit', { user => 'U0ALICE',
+    view_id => $views->{views}[-1]{id}, values => {} });
+ok(wait_for(sub { creates() > $before }), 'incident manager paged');
+$n{C0GENERAL} = scalar $sb->bot_posts('C0GENERAL');
+$p = say_and_wait("new channel $k2");
+my ($cid2) = alltext($p) =~ /<#(C\w+)>/;
+ok($cid2, "incident channel $cid2");
+$n{$cid2} = scalar $sb->bot_posts($cid2);
+$before = scalar creates();
+my $rrbefore = scalar rrs();
+$p = say_in($cid2, 'page db');
+click($cid2, $p, 'page_confirm');
+ok(wait_for(sub { grep { $_->{json}{incident}{incident_key} =~ /\Q$k2\E.*PSVCDB/ }
+    creates() }), 'fallback after the IM page creates a per-service incident');
+ok(wait_for(sub { grep { alltext($_) =~ /1 of 1\* target/ } $sb->bot_posts($cid2) }),
+    'reported');
+ok(scalar(rrs()) - $rrbefore <= 2, 'no responder request loop');
+
+# A mention that is not a user: its text must not reach mrkdwn raw.
+$n{C0GENERAL} = scalar $sb->bot_posts('C0GENERAL');
+$p = say_and_wait('page <@U0NOBODY><!channel>');
+like(alltext($p), qr/&lt;!channel&gt;/, 'unknown mention escaped');
+unlike(alltext($p), qr/<!channel>/, 'no @channel injection');
+
+# A long message is cut at a character boundary, not inside UTF-8.
+$n{C0GENERAL} = scalar $sb->bot_posts('C0GENERAL');
+# (The harness sends and reads raw bytes: "\xc3\xa9" is one character.)
+$p = say_and_wait('page db -- a' . ("\xc3\xa9" x 300));
+$before = scalar creates();
+click('C0GENERAL', $p, 'page_confirm');
+ok(wait_for(sub { creates() > $before }), 'long message paged');
+like((creates())[-1]{json}{incident}{title}, qr/a(?:\xc3\xa9){249} \(no incident\)$/,
+    'message cut to 500 bytes at a character boundary');
 
 is($d->stop, 0, 'clean exit');
 done_testing();
