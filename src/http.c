@@ -245,6 +245,7 @@ static int			 http_reap_scheduled;
 static void	http_ms_to_tv(long long, struct timeval *);
 static int	http_valid_host(const char *);
 static int	http_is_tchar(int);
+static const char *http_header_colon(const char *);
 
 static struct http_dial *http_dial_find(uint64_t);
 static void	http_dial_fail(struct http_dial *, enum http_dial_err,
@@ -322,6 +323,21 @@ http_is_tchar(int c)
 {
 	return (isalnum((unsigned char)c) || (c != '\0' &&
 	    strchr("!#$%&'*+-.^_`|~", c) != NULL));
+}
+
+/* The colon after a non-empty token name at the start of h, or NULL. */
+static const char *
+http_header_colon(const char *h)
+{
+	const char	*colon, *p;
+
+	if ((colon = strchr(h, ':')) == NULL || colon == h)
+		return (NULL);
+	for (p = h; p < colon; p++) {
+		if (!http_is_tchar(*p))
+			return (NULL);
+	}
+	return (colon);
 }
 
 static int
@@ -1070,18 +1086,12 @@ http_check_header(const char *h, const char **errstr)
 	static const char	*ours[] = { "host", "content-length",
 				    "transfer-encoding", "connection",
 				    "keep-alive", "upgrade", "te" };
-	const char		*colon, *p;
+	const char		*colon;
 	size_t			 i, n;
 
-	if ((colon = strchr(h, ':')) == NULL || colon == h) {
-		*errstr = "header without a name";
+	if ((colon = http_header_colon(h)) == NULL) {
+		*errstr = "invalid header name";
 		return (-1);
-	}
-	for (p = h; p < colon; p++) {
-		if (!http_is_tchar(*p)) {
-			*errstr = "invalid header name";
-			return (-1);
-		}
 	}
 	if (!http_check_value(colon + 1)) {
 		*errstr = "control character in header";
@@ -1637,7 +1647,6 @@ http_parse_header(struct http_req *req, char *line, int trailer,
     const char **bad)
 {
 	char		*colon, *v, *e;
-	const char	*p;
 
 	if (*line == '\0') {
 		if (trailer) {
@@ -1650,15 +1659,10 @@ http_parse_header(struct http_req *req, char *line, int trailer,
 		*bad = "bad response: obsolete header line folding";
 		return (-1);
 	}
-	if ((colon = strchr(line, ':')) == NULL || colon == line) {
+	/* The line is the parser's own writable copy. */
+	if ((colon = (char *)http_header_colon(line)) == NULL) {
 		*bad = "bad response: malformed header";
 		return (-1);
-	}
-	for (p = line; p < colon; p++) {
-		if (!http_is_tchar(*p)) {
-			*bad = "bad response: malformed header";
-			return (-1);
-		}
 	}
 	if (!http_check_value(colon + 1)) {
 		*bad = "bad response: control character in header";

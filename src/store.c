@@ -111,6 +111,8 @@ static void	store_out_str(struct store_out *, const char *);
 static void	store_out_flush(struct store_out *);
 static void	store_out_quote(struct store_out *, const char *, size_t);
 static int	store_is_record(const char *, size_t);
+static int	store_copy_kv(const MDB_val *, const MDB_val *, char *,
+		    char **, size_t *);
 static int	store_dump_db(struct store *, MDB_txn *, enum store_db,
 		    struct store_out *);
 
@@ -662,6 +664,31 @@ store_del(struct store *s, enum store_db db, const char *key)
 }
 
 /*
+ * Copy a cursor's key and value out of LMDB's memory into NUL-terminated
+ * buffers: the key into kbuf (STORE_KEY_MAX + 1 bytes), the value into
+ * *vbuf, grown as needed.
+ */
+static int
+store_copy_kv(const MDB_val *k, const MDB_val *v, char *kbuf, char **vbuf,
+    size_t *vsize)
+{
+	if (k->mv_size > STORE_KEY_MAX)
+		return (MDB_CORRUPTED);
+	memcpy(kbuf, k->mv_data, k->mv_size);
+	kbuf[k->mv_size] = '\0';
+	if (v->mv_size >= *vsize) {
+		if (v->mv_size == SIZE_MAX)
+			return (ENOMEM);
+		*vsize = v->mv_size + 1;
+		free(*vbuf);
+		*vbuf = xmalloc(*vsize);
+	}
+	memcpy(*vbuf, v->mv_data, v->mv_size);
+	(*vbuf)[v->mv_size] = '\0';
+	return (0);
+}
+
+/*
  * Visit the keys starting with prefix in key order. The callback gets
  * NUL-terminated copies of key and value, valid until it returns; it may
  * read and write the store but must not call store_commit (EBUSY) and if
@@ -711,23 +738,8 @@ store_foreach(struct store *s, enum store_db db, const char *prefix,
 		op = MDB_NEXT;
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;	/* past the prefix: keys are sorted */
-		if (k.mv_size > STORE_KEY_MAX) {
-			rv = MDB_CORRUPTED;
+		if ((rv = store_copy_kv(&k, &v, kbuf, &vbuf, &vsize)) != 0)
 			break;
-		}
-		memcpy(kbuf, k.mv_data, k.mv_size);
-		kbuf[k.mv_size] = '\0';
-		if (v.mv_size >= vsize) {
-			if (v.mv_size == SIZE_MAX) {
-				rv = ENOMEM;
-				break;
-			}
-			vsize = v.mv_size + 1;
-			free(vbuf);
-			vbuf = xmalloc(vsize);
-		}
-		memcpy(vbuf, v.mv_data, v.mv_size);
-		vbuf[v.mv_size] = '\0';
 		if (cb(kbuf, vbuf, v.mv_size, arg) != 0) {
 			rv = 0;
 			break;
@@ -1054,23 +1066,8 @@ store_dump_db(struct store *s, MDB_txn *txn, enum store_db db,
 	while ((rv = mdb_cursor_get(cur, &k, &v, op)) == 0 &&
 	    o->error == 0) {
 		op = MDB_NEXT;
-		if (k.mv_size > STORE_KEY_MAX) {
-			rv = MDB_CORRUPTED;
+		if ((rv = store_copy_kv(&k, &v, kbuf, &vbuf, &vsize)) != 0)
 			break;
-		}
-		memcpy(kbuf, k.mv_data, k.mv_size);
-		kbuf[k.mv_size] = '\0';
-		if (v.mv_size >= vsize) {
-			if (v.mv_size == SIZE_MAX) {
-				rv = ENOMEM;
-				break;
-			}
-			vsize = v.mv_size + 1;
-			free(vbuf);
-			vbuf = xmalloc(vsize);
-		}
-		memcpy(vbuf, v.mv_data, v.mv_size);
-		vbuf[v.mv_size] = '\0';
 
 		store_out_str(o, first ? "\n      " : ",\n      ");
 		first = 0;
