@@ -52,6 +52,7 @@ enum conf_type {
 	CONF_SIZE,		/* long long bytes, K/M/G/T suffixes */
 	CONF_LOGLEVEL,		/* int */
 	CONF_ENUM,		/* int, index into names */
+	CONF_BOOL,		/* int, true/false/yes/no */
 	CONF_LIST,		/* struct strlist */
 	CONF_SHORTCUTS,		/* struct shortcuts */
 	CONF_SHORTCUTS_FILE	/* PATH, loaded into off2 */
@@ -87,6 +88,7 @@ static int	conf_check_email(char *, const char **);
 static int	conf_check_pd_id(char *, const char **);
 static int	conf_check_short_text(char *, const char **);
 static int	conf_check_timezone(char *, const char **);
+static int	conf_check_access_id(char *, const char **);
 
 static const char *const conf_pd_modes[] = {
 	"per_incident", "per_page", NULL
@@ -122,6 +124,19 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "slack.channel_prefix", .type = CONF_STRING,
 	  .off = O(slack.channel_prefix), .def = "inc-",
 	  .check = conf_check_channel_prefix },
+	{ .path = "slack.allow_guests", .type = CONF_BOOL,
+	  .off = O(slack.allow_guests), .def = "false" },
+
+	{ .path = "access.page", .type = CONF_LIST, .off = O(access.page),
+	  .check = conf_check_access_id },
+	{ .path = "access.commands", .type = CONF_LIST,
+	  .off = O(access.commands), .check = conf_check_access_id },
+	{ .path = "access.commands_per_minute", .type = CONF_INT,
+	  .off = O(access.commands_per_minute), .def = "10", .min = 1,
+	  .max = 10000 },
+	{ .path = "access.max_page_targets", .type = CONF_INT,
+	  .off = O(access.max_page_targets), .def = "50", .min = 1,
+	  .max = 500 },
 
 	{ .path = "jira.url", .type = CONF_URL, .off = O(jira.url),
 	  .flags = CONF_REQUIRED },
@@ -131,6 +146,8 @@ static const struct conf_entry conf_table[] = {
 	  .off = O(jira.api_token), .flags = CONF_REQUIRED },
 	{ .path = "jira.project", .type = CONF_STRING, .off = O(jira.project),
 	  .flags = CONF_REQUIRED, .check = conf_check_project },
+	{ .path = "jira.projects", .type = CONF_LIST, .off = O(jira.projects),
+	  .check = conf_check_project },
 	{ .path = "jira.issue_type", .type = CONF_STRING,
 	  .off = O(jira.issue_type), .def = "Incident",
 	  .check = conf_check_short_text },
@@ -185,6 +202,11 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "timeline.history_page_size", .type = CONF_INT,
 	  .off = O(timeline.history_page_size), .def = "15", .min = 1,
 	  .max = 999 },
+	{ .path = "timeline.cache_days", .type = CONF_INT,
+	  .off = O(timeline.cache_days), .def = "30", .min = 1, .max = 3650 },
+	{ .path = "timeline.backfill_max", .type = CONF_DURATION,
+	  .off = O(timeline.backfill_max), .def = "30d", .min = 3600,
+	  .max = CONF_MAX_DURATION },
 };
 #undef O
 #define CONF_NENTRIES	(sizeof(conf_table) / sizeof(conf_table[0]))
@@ -207,6 +229,8 @@ struct conf_ctx {
 	int			 given[CONF_NENTRIES];	/* value set */
 	int			 fgiven[CONF_NENTRIES];	/* k_file set */
 	size_t			 section[CONF_NENTRIES];
+	struct stat		 sb;		/* of the file itself */
+	size_t			 inline_secret;	/* line of one, or 0 */
 };
 
 /* cfg itself is defined in reactor.c with the other process globals. */
@@ -228,7 +252,11 @@ static char	*conf_resolve(struct conf_ctx *, const char *);
 static int	 conf_open(const char *, int *, struct stat *,
 		    const char **);
 static int	 conf_read_file(const char *, size_t, char **, size_t *,
-		    const char **);
+		    struct stat *, const char **);
+static void	 conf_warn(struct conf_ctx *, size_t, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static void	 conf_check_mode(struct conf_ctx *, const char *,
+		    const struct stat *, int, size_t, const char *);
 static int	 conf_yaml_load(struct conf_ctx *, const char *,
 		    yaml_document_t *, const char **);
 static void	 conf_yaml_error(struct conf_ctx *, yaml_parser_t *,
@@ -292,6 +320,54 @@ conf_error(struct conf_ctx *ctx, size_t line, const char *fmt, ...)
 	va_end(ap);
 	strlist_addf(ctx->errs->list, "%s:%zu: %s", ctx->file, line, msg);
 	free(msg);
+}
+
+/* A warning: reported by check-config and logged, but not fatal. */
+static void
+conf_warn(struct conf_ctx *ctx, size_t line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	if (ctx->conf->warnings.n >= CONF_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	strlist_addf(&ctx->conf->warnings, "%s:%zu: warning: %s", ctx->file,
+	    line, msg);
+	free(msg);
+}
+
+/*
+ * Who else can read a file with secrets in it. World-readable is refused:
+ * every local account could take the tokens. Group-readable is what the
+ * package installs (0640 root:incidentd) and passes when the group is the
+ * one the daemon runs as; any other group gets a warning.
+ */
+static void
+conf_check_mode(struct conf_ctx *ctx, const char *show, const struct stat *sb,
+    int secret, size_t line, const char *label)
+{
+	mode_t	m = sb->st_mode & 07777;
+
+	if ((m & S_IROTH) && secret) {
+		conf_error(ctx, line, "%s: %s holds a secret and is readable "
+		    "by everyone (mode %04o); chmod o-r it", label, show,
+		    (unsigned)m);
+		return;
+	}
+	if (m & S_IROTH)
+		conf_warn(ctx, line, "%s is readable by everyone (mode %04o)",
+		    show, (unsigned)m);
+	else if ((m & S_IRGRP) && sb->st_gid != getegid())
+		conf_warn(ctx, line, "%s%s is readable by its group (mode "
+		    "%04o, gid %u), which incidentd does not run as",
+		    secret ? "a secret: " : "", show, (unsigned)m,
+		    (unsigned)sb->st_gid);
+	if (m & (S_IWGRP | S_IWOTH))
+		conf_warn(ctx, line, "%s is writable by others (mode %04o)",
+		    show, (unsigned)m);
 }
 
 /* A printable, bounded copy of untrusted text for a message. */
@@ -465,7 +541,7 @@ conf_open(const char *path, int *fdp, struct stat *sb, const char **why)
 /* Read a whole file of at most max bytes; NUL-terminated. */
 static int
 conf_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
-    const char **why)
+    struct stat *sbp, const char **why)
 {
 	struct stat	 sb;
 	char		*buf;
@@ -502,6 +578,8 @@ conf_read_file(const char *path, size_t max, char **bufp, size_t *lenp,
 	buf[len] = '\0';
 	*bufp = buf;
 	*lenp = len;
+	if (sbp != NULL)
+		*sbp = sb;
 	return (0);
 fail:
 	explicit_bzero(buf, max + 2);
@@ -526,7 +604,8 @@ conf_yaml_load(struct conf_ctx *ctx, const char *path, yaml_document_t *doc,
 	int		 rv = -1;
 
 	*why = NULL;
-	if (conf_read_file(path, CONF_MAX_FILE, &buf, &len, why) == -1)
+	if (conf_read_file(path, CONF_MAX_FILE, &buf, &len, &ctx->sb,
+	    why) == -1)
 		return (-1);
 	if (!yaml_parser_initialize(&parser))
 		fatalx("%s: yaml_parser_initialize failed", __func__);
@@ -929,8 +1008,11 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 		return;
 	if (from_file)
 		ctx->fgiven[i] = 1;
-	else
+	else {
 		ctx->given[i] = 1;
+		if (e->type == CONF_SECRET && ctx->inline_secret == 0)
+			ctx->inline_secret = CONF_LINE(v);
+	}
 	if (e->type == CONF_LIST) {
 		conf_set_list(ctx, i, v);
 		return;
@@ -1096,6 +1178,19 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 		}
 		*(long long *)CONF_PTR(conf, e) = n;
 		break;
+	case CONF_BOOL:
+		if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 ||
+		    strcmp(s, "on") == 0)
+			*(int *)CONF_PTR(conf, e) = 1;
+		else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 ||
+		    strcmp(s, "off") == 0)
+			*(int *)CONF_PTR(conf, e) = 0;
+		else {
+			conf_error(ctx, line, "%s: must be true or false",
+			    label);
+			return;
+		}
+		break;
 	case CONF_LOGLEVEL:
 		if ((level = log_level_parse(s)) == -1) {
 			conf_error(ctx, line, "%s: must be one of error, warn, "
@@ -1147,10 +1242,11 @@ conf_secret_file(struct conf_ctx *ctx, size_t i, const char *path,
 	char			*file, *buf, *label, show[CONF_SHOW_PATH];
 	const char		*why;
 	size_t			 len;
+	struct stat		 sb;
 
 	file = conf_resolve(ctx, path);
 	conf_show(file, show, sizeof(show));
-	if (conf_read_file(file, CONF_MAX_SECRET_FILE, &buf, &len,
+	if (conf_read_file(file, CONF_MAX_SECRET_FILE, &buf, &len, &sb,
 	    &why) == -1) {
 		conf_error(ctx, line, "%s_file: cannot read %s: %s", e->path,
 		    show, why);
@@ -1160,6 +1256,7 @@ conf_secret_file(struct conf_ctx *ctx, size_t i, const char *path,
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 	xasprintf(&label, "%s (from %s)", e->path, show);
+	conf_check_mode(ctx, show, &sb, 1, line, label);
 	if (memchr(buf, '\0', len) != NULL)
 		conf_error(ctx, line, "%s: NUL bytes are not allowed", label);
 	else
@@ -1531,6 +1628,7 @@ config_load(const char *path, struct strlist *errors)
 	struct config		*conf;
 	yaml_document_t		 doc;
 	const char		*why;
+	char			 show[CONF_SHOW_PATH];
 	int			 rv;
 
 	ctx = xcalloc(1, sizeof(*ctx));
@@ -1548,6 +1646,10 @@ config_load(const char *path, struct strlist *errors)
 	conf_yaml_free(&doc);
 	if (rv == 0)
 		conf_finish(ctx);
+	conf_check_mode(ctx, conf_show(path, show, sizeof(show)), &ctx->sb,
+	    ctx->inline_secret != 0, ctx->inline_secret != 0 ?
+	    ctx->inline_secret : 1, ctx->inline_secret != 0 ?
+	    "inline secret" : "configuration file");
 out:
 	conf_ctx_clear(ctx);
 	free(ctx);
@@ -1592,6 +1694,7 @@ config_free(struct config *conf)
 			break;
 		}
 	}
+	strlist_free(&conf->warnings);
 	free(conf->path);
 	free(conf);
 }
@@ -1849,6 +1952,41 @@ conf_check_user_id(char *s, const char **errstr)
 	    conf_only(s + 1, "A0") == -1) {
 		*errstr = "must be a Slack user id (U or W, then uppercase "
 		    "letters and digits, like U012AB3CD)";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Who access.* lists: a Slack user id (U..., W...), a user group id (S...)
+ * or a user group handle with its @ ("@oncall-leads").
+ */
+static int
+conf_check_access_id(char *s, const char **errstr)
+{
+	const char	*u;
+
+	if (*s == '@') {
+		if (strlen(s) < 2 || strlen(s) > 81 ||
+		    conf_only(s + 1, "a0_.-") == -1) {
+			*errstr = "must be a user id (U...), a user group id "
+			    "(S...) or a user group handle like @oncall-leads";
+			return (-1);
+		}
+		return (0);
+	}
+	if (*s == 'S') {
+		if (strlen(s) < 3 || strlen(s) > 32 ||
+		    conf_only(s + 1, "A0") == -1) {
+			*errstr = "must be a Slack user group id (S, then "
+			    "uppercase letters and digits)";
+			return (-1);
+		}
+		return (0);
+	}
+	if (conf_check_user_id(s, &u) == -1) {
+		*errstr = "must be a user id (U...), a user group id (S...) "
+		    "or a user group handle like @oncall-leads";
 		return (-1);
 	}
 	return (0);

@@ -72,6 +72,8 @@ main_load_config(const char *path)
 	c = config_load(path, &errors);
 	for (i = 0; i < errors.n; i++)
 		fprintf(stderr, "%s\n", errors.v[i]);
+	for (i = 0; c != NULL && i < c->warnings.n; i++)
+		fprintf(stderr, "%s\n", c->warnings.v[i]);
 	strlist_free(&errors);
 	return (c);
 }
@@ -138,6 +140,8 @@ main_reload(void)
 		return;
 	}
 	config_redact_secrets(c);
+	for (i = 0; i < c->warnings.n; i++)
+		log_warnx("%s", c->warnings.v[i]);
 	if (strcmp(c->state_dir, old->state_dir) != 0 ||
 	    c->map_size != old->map_size)
 		log_warnx("state_dir and map_size changes take effect at the "

@@ -121,12 +121,20 @@ struct config {
 		struct strlist	 incident_managers;	/* Slack user ids */
 		char		*timeline_emoji;
 		char		*channel_prefix;
+		int		 allow_guests;
 	} slack;
+	struct {
+		struct strlist	 page;		/* ids, S... or @handles */
+		struct strlist	 commands;
+		long long	 commands_per_minute;	/* per user */
+		long long	 max_page_targets;	/* non-managers */
+	} access;
 	struct {
 		char		*url;
 		char		*email;
 		char		*api_token;
 		char		*project;
+		struct strlist	 projects;	/* also accepted */
 		char		*issue_type;
 		char		*aar_field;
 		char		*followup_label;
@@ -152,7 +160,10 @@ struct config {
 		char		*timezone;		/* "Europe/Paris" */
 		long long	 history_per_minute;	/* history-tier pace */
 		long long	 history_page_size;
+		long long	 cache_days;		/* message text kept */
+		long long	 backfill_max;		/* seconds of history */
 	} timeline;
+	struct strlist	 warnings;	/* "FILE:LINE: warning: ..." */
 };
 extern struct config	*cfg;
 /*

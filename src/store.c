@@ -150,7 +150,6 @@ static int
 store_check_dir(const char *dir, int flags, char **cause)
 {
 	struct stat	st;
-
 	int		error;
 
 	if (!(flags & STORE_RDONLY) && mkdir(dir, 0700) == -1 &&
@@ -169,9 +168,20 @@ store_check_dir(const char *dir, int flags, char **cause)
 		xasprintf(cause, "state_dir %s is not a directory", dir);
 		return (ENOTDIR);
 	}
-	if (st.st_mode & S_IWOTH) {
-		xasprintf(cause, "state_dir %s is world-writable; "
-		    "chmod 700 it", dir);
+	/*
+	 * Whoever can write here can rewrite the incidents and the pending
+	 * pages; whoever owns it can. A reader (dump) may be another user.
+	 */
+	if (st.st_mode & (S_IWOTH | S_IWGRP)) {
+		xasprintf(cause, "state_dir %s is %s-writable (mode %04o); "
+		    "chmod 700 it", dir, (st.st_mode & S_IWOTH) ? "world" :
+		    "group", (unsigned)(st.st_mode & 07777));
+		return (EPERM);
+	}
+	if (!(flags & STORE_RDONLY) && st.st_uid != geteuid()) {
+		xasprintf(cause, "state_dir %s is owned by uid %u, not by "
+		    "the uid incidentd runs as (%u); chown it", dir,
+		    (unsigned)st.st_uid, (unsigned)geteuid());
 		return (EPERM);
 	}
 	return (0);

@@ -62,12 +62,15 @@ ok(scalar(@examples) >= 2, 'conf/ has examples') or
     diag("found: @examples");
 
 for my $file (@examples) {
-	my $target = $file;
+	# As the package installs it: 0640, the daemon's group.
+	(my $base = $file) =~ s{.*/}{};
+	my $target = "$tmp/example-$base";
+	spew($target, slurp($file), 0640);
 	if ($file =~ m{/[^/]*shortcuts[^/]*\.yaml$}) {
 		# A shortcuts file is not a configuration: check it through
 		# pagerduty.shortcuts_file of a small one.
 		$target = "$tmp/uses-shortcuts.yaml";
-		spew($target, <<"EOF");
+		spew($target, <<"EOF", 0640);
 jira:
   url: https://jira.example.com
   project: INC
@@ -102,7 +105,7 @@ SKIP: {
 		}gme;
 	}
 	is($n, 4, 'four *_file lines uncommented');
-	spew("$tmp/from-files.yaml", $conf);
+	spew("$tmp/from-files.yaml", $conf, 0600);
 	my ($rc, $out, $err) = check_config("$tmp/from-files.yaml");
 	is($rc, 0, 'secrets from *_file lines') or diag($err);
 	like($out, qr/configuration OK/, 'secrets from files: OK');
@@ -135,6 +138,59 @@ my $syntax = "$top/t/conf/bad-syntax.yaml";
 ($rc, $out, $err) = check_config($syntax, %secrets);
 is($rc, 1, 'syntax error: exit 1');
 like($err, qr/^\Q$syntax\E:3: syntax error: /m, 'syntax error: line 3');
+
+# Who may read secrets: a world-readable secret file is refused at the
+# line that names it; a world-readable file without secrets only warns.
+{
+	my $tok = "$tmp/open-token";
+	spew($tok, "xoxb-0000-world-readable\n", 0644);
+	my $f = "$tmp/perm.yaml";
+	spew($f, <<"EOF", 0600);
+slack:
+  bot_token_file: $tok
+jira:
+  url: https://jira.example.com
+  project: INC
+pagerduty:
+  from: incident-bot\@example.com
+  incident_manager_service: PIMGR01
+EOF
+	my %env = %secrets;
+	delete $env{INCIDENTD_SLACK_BOT_TOKEN};
+	($rc, $out, $err) = check_config($f, %env);
+	is($rc, 1, 'world-readable secret file: exit 1');
+	like($err, qr/^\Q$f\E:2: slack\.bot_token \(from \Q$tok\E\): .*readable by everyone \(mode 0644\)/m,
+	    'world-readable secret file: FILE:LINE names it') or diag($err);
+	unlike($err, qr/world-readable\n/, 'the secret is not printed');
+	chmod(0600, $tok);
+	($rc, $out, $err) = check_config($f, %env);
+	is($rc, 0, 'private secret file: OK') or diag($err);
+	is($err, '', 'private files: no warnings');
+
+	chmod(0644, $f);
+	($rc, $out, $err) = check_config($f, %env);
+	is($rc, 0, 'world-readable config without secrets: still OK');
+	like($err, qr/^\Q$f\E:1: warning: \Q$f\E is readable by everyone/m,
+	    'world-readable config: a warning') or diag($err);
+
+	my $inl = "$tmp/inline.yaml";
+	my $text = slurp($f);
+	$text =~ s{bot_token_file: \S+}{bot_token: xoxb-0000-inline};
+	spew($inl, $text, 0644);
+	($rc, $out, $err) = check_config($inl, %env);
+	is($rc, 1, 'inline secret in a world-readable config: exit 1');
+	like($err, qr/^\Q$inl\E:2: inline secret: .*readable by everyone/m,
+	    'inline secret: refused at its line') or diag($err);
+	unlike($err, qr/xoxb-0000-inline/, 'inline secret never printed');
+	spew($inl, $text, 0600);
+	($rc, $out, $err) = check_config($inl, %env);
+	is($rc, 0, 'inline secret in a private config: OK') or diag($err);
+
+	chmod(0620, $inl);
+	($rc, $out, $err) = check_config($inl, %env);
+	like($err, qr/^\Q$inl\E:\d+: warning: .*writable by others/m,
+	    'group-writable config: a warning') or diag($err);
+}
 
 # A file that is not there.
 ($rc, $out, $err) = check_config("$tmp/missing.yaml", %secrets);

@@ -6,6 +6,8 @@ set -eu
 build=${1:-.}
 sandbox="$build/t/sandbox/sandbox"
 incidentd="$build/src/incidentd"
+# The generated configuration holds (sandbox) secrets inline: keep it private.
+umask 077
 dir=$(mktemp -d "${TMPDIR:-/tmp}/incidentd-demo-XXXXXX")
 sbpid=""
 dpid=""

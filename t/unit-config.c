@@ -26,7 +26,11 @@ static const char	*secret_envs[] = {
 	"INCIDENTD_JIRA_API_TOKEN", "INCIDENTD_PAGERDUTY_API_TOKEN"
 };
 
-/* "@/" in a string stands for "$top_srcdir/t/conf/", "%/" for tmpdir. */
+/*
+ * "@/" in a string stands for the fixtures, "%/" for tmpdir. The fixtures
+ * are a copy of $top_srcdir/t/conf made private (go-rwx): a checkout makes
+ * them world-readable, and config.c refuses secrets anyone can read.
+ */
 static char *
 expand(const char *s)
 {
@@ -37,7 +41,7 @@ expand(const char *s)
 	out = o = xmalloc(size);
 	while (*s != '\0') {
 		if (s[0] == '@' && s[1] == '/') {
-			o += sprintf(o, "%s/t/conf/", top);
+			o += sprintf(o, "%s/conf/", tmpdir);
 			s += 2;
 		} else if (s[0] == '%' && s[1] == '/') {
 			o += sprintf(o, "%s/", tmpdir);
@@ -919,7 +923,7 @@ static const struct {
 int
 main(void)
 {
-	char	 cmd[64 + sizeof(tmpdir)];
+	char	*cp, cmd[64 + sizeof(tmpdir)];
 	size_t	 i;
 	int	 rv;
 
@@ -929,6 +933,13 @@ main(void)
 		perror("mkdtemp");
 		return (1);
 	}
+	xasprintf(&cp, "cp -R '%s/t/conf' '%s/conf' && chmod -R go-rwx "
+	    "'%s/conf'", top, tmpdir, tmpdir);
+	if (system(cp) != 0) {
+		fprintf(stderr, "cannot copy the fixtures\n");
+		return (1);
+	}
+	free(cp);
 	clear_env();
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		printf("# %s\n", tests[i].name);

@@ -79,7 +79,9 @@ sub yaml_emit {
 
 sub write_yaml {
 	my ($path, $data) = @_;
+	# Private: config.c refuses inline secrets that anyone can read.
 	open(my $fh, '>', $path) or die "$path: $!";
+	chmod(0600, $path);
 	print $fh yaml_emit($data, 0);
 	close($fh);
 }
