@@ -183,7 +183,7 @@ gt_exec(struct cmd_item *item)
 {
 	struct gt_state	*st;
 	cJSON		*inc, *args;
-	char		*key = NULL, *channel = NULL, *k;
+	char		*key = NULL, *channel = NULL, *k, *p;
 	const char	*w;
 	size_t		 len;
 	int		 i, mode = GT_DM;
@@ -208,6 +208,13 @@ gt_exec(struct cmd_item *item)
 	}
 	if (key != NULL && channel != NULL)
 		goto usage;
+	if (key != NULL && !jira_key_allowed(key)) {
+		p = jira_projects_text();
+		cmd_error(item, "%s is not an incident ticket: I only work "
+		    "with tickets of %s.", key, p);
+		free(p);
+		goto fail;
+	}
 	if (key != NULL) {
 		if ((inc = incident_load(key)) == NULL) {
 			cmd_error(item, "I know no incident %s.", key);

@@ -40,6 +40,7 @@ TAILQ_HEAD(nc_states, nc_state);
 
 static struct nc_states	nc_busy = TAILQ_HEAD_INITIALIZER(nc_busy);
 
+static void		nc_refuse_key(struct cmd_item *, const char *);
 static enum cmd_retval	nc_exec(struct cmd_item *);
 static void		nc_pick_cb(const struct jira_result *, void *);
 static void		nc_start(struct cmd_item *, const char *);
@@ -63,6 +64,18 @@ const struct cmd_entry cmd_new_channel_entry = {
 	.exec = nc_exec
 };
 
+/* A ticket outside our projects: say which ones, touch nothing. */
+static void
+nc_refuse_key(struct cmd_item *item, const char *key)
+{
+	char	*p;
+
+	p = jira_projects_text();
+	cmd_error(item, "%s is not an incident ticket: I only work with "
+	    "tickets of %s.", key, p);
+	free(p);
+}
+
 static enum cmd_retval
 nc_exec(struct cmd_item *item)
 {
@@ -79,6 +92,11 @@ nc_exec(struct cmd_item *item)
 			    "link. Usage: `%s`, for example `new channel "
 			    "%s-123` or a link to the ticket.",
 			    item->entry->usage, cfg->jira.project);
+			return (CMD_ERROR);
+		}
+		if (!jira_key_allowed(key)) {
+			nc_refuse_key(item, key);
+			free(key);
 			return (CMD_ERROR);
 		}
 		nc_start(item, key);
@@ -164,7 +182,7 @@ cmd_new_channel_pick_click(const cJSON *payload, const cJSON *action,
 	ts = json_str(payload, "container.message_ts");
 	value = json_str(action, "value");
 	if (user == NULL || channel == NULL || value == NULL ||
-	    !jira_valid_key(value))
+	    !jira_key_allowed(value))
 		return;
 	/* Replace the picker so nobody picks twice. */
 	if (ts != NULL) {
@@ -275,9 +293,17 @@ nc_issue_cb(const struct jira_result *jr, void *arg)
 		nc_finish(st);
 		return;
 	}
-	/* Jira follows moved keys: use the key it answers with. */
+	/*
+	 * Jira follows moved keys: use the key it answers with, unless the
+	 * ticket moved out of our projects, where we must not follow it.
+	 */
 	key = json_str(jr->json, "key");
 	if (key != NULL && jira_valid_key(key) && strcmp(key, st->key) != 0) {
+		if (!jira_key_allowed(key)) {
+			nc_refuse_key(st->item, key);
+			nc_finish(st);
+			return;
+		}
 		free(st->key);
 		st->key = xstrdup(key);
 	}

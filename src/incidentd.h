@@ -371,6 +371,10 @@ typedef void (*jira_cb)(const struct jira_result *, void *);
 int	 jira_valid_key(const char *);
 /* A key from "INC-1", "inc-1" or a browse URL on our Jira; NULL if not. */
 char	*jira_parse_key(const char *);
+/* 1 if key is in jira.project or jira.projects: the only keys we touch. */
+int	 jira_key_allowed(const char *);
+/* The allowed projects for a message: "INC" or "INC, SEC or OPS". */
+char	*jira_projects_text(void);
 char	*jira_browse_url(const char *key);
 /* A JQL double-quoted string literal. */
 char	*jira_jql_quote(const char *);

@@ -67,6 +67,54 @@ jira_valid_key(const char *key)
 }
 
 /*
+ * 1 if key belongs to jira.project or one of jira.projects. The bot's
+ * credentials can read more of Jira than its users may: a key of another
+ * project must never be read, linked or posted anywhere.
+ */
+int
+jira_key_allowed(const char *key)
+{
+	size_t	n, i;
+
+	if (key == NULL || !jira_valid_key(key))
+		return (0);
+	n = strcspn(key, "-");
+	if (strlen(cfg->jira.project) == n &&
+	    strncmp(key, cfg->jira.project, n) == 0)
+		return (1);
+	for (i = 0; i < cfg->jira.projects.n; i++) {
+		if (strlen(cfg->jira.projects.v[i]) == n &&
+		    strncmp(key, cfg->jira.projects.v[i], n) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* "INC" or "INC, SEC or OPS": the projects incidentd works with. */
+char *
+jira_projects_text(void)
+{
+	struct strlist	 l = { NULL, 0 };
+	char		*s, *t;
+	size_t		 i;
+
+	strlist_add(&l, cfg->jira.project);
+	for (i = 0; i < cfg->jira.projects.n; i++) {
+		if (strcmp(cfg->jira.projects.v[i], cfg->jira.project) != 0)
+			strlist_add(&l, cfg->jira.projects.v[i]);
+	}
+	s = xstrdup(l.v[0]);
+	for (i = 1; i < l.n; i++) {
+		xasprintf(&t, "%s%s%s", s, i + 1 == l.n ? " or " : ", ",
+		    l.v[i]);
+		free(s);
+		s = t;
+	}
+	strlist_free(&l);
+	return (s);
+}
+
+/*
  * Pull an issue key out of "INC-12", "inc-12" or a browse URL on our Jira
  * ("https://x.atlassian.net/browse/INC-12?focused..."). Returns a new
  * upper-cased key or NULL.

@@ -78,6 +78,24 @@ like($p->{text}, qr/not a Jira ticket key/, 'foreign URL refused');
 $p = say_and_wait('new channel INC-999999');
 like($p->{text}, qr/Jira has no ticket INC-999999/, 'unknown ticket');
 
+# A ticket of another project: refused before any Jira call, by key, by
+# URL and on the same Jira, and for get timeline too.
+my $ops = $sb->post('/control/jira/issue', { project => 'OPS',
+    issuetype => 'Task', summary => 'Confidential: payroll migration' })->{key};
+like($ops, qr/^OPS-\d+$/, 'an OPS ticket exists');
+my $before = scalar $sb->requests('jira');
+$p = say_and_wait("new channel $ops");
+like($p->{text}, qr/\Q$ops\E is not an incident ticket: I only work with tickets of INC\b/,
+    'other project refused');
+my $opsurl = $sb->url('jira', "/browse/$ops");
+$p = say_and_wait("new channel <$opsurl>");
+like($p->{text}, qr/not an incident ticket/, 'other project refused by URL');
+$p = say_and_wait("get timeline $ops");
+like($p->{text}, qr/\Q$ops\E is not an incident ticket/, 'get timeline: refused');
+is(scalar $sb->requests('jira'), $before, 'no Jira call for another project');
+unlike(join(' ', map { $_->{text} } $sb->bot_posts('C0GENERAL')),
+    qr/payroll/, 'its summary never reached Slack');
+
 # A closed ticket still works, and says so.
 my $k4 = jira_issue(summary => 'Old one');
 $sb->post('/control/jira/transition', { key => $k4, status => 'Done' });

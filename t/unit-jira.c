@@ -56,6 +56,28 @@ main(void)
 	check_key("INC-7\"", NULL, "quote refused");
 	check_key("", NULL, "empty");
 
+	/* Only our projects' keys are ever used. */
+	c.jira.project = xstrdup("INC");
+	ok(jira_key_allowed("INC-5"), "jira.project allowed");
+	ok(!jira_key_allowed("OPS-5"), "other project refused");
+	ok(!jira_key_allowed("INCX-5"), "project prefix is not enough");
+	ok(!jira_key_allowed("IN-5"), "shorter project refused");
+	ok(!jira_key_allowed(NULL), "NULL refused");
+	s = jira_projects_text();
+	is_str(s, "INC", "one project named");
+	free(s);
+	strlist_add(&c.jira.projects, "SEC");
+	strlist_add(&c.jira.projects, "INC");
+	strlist_add(&c.jira.projects, "OPS");
+	ok(jira_key_allowed("SEC-1") && jira_key_allowed("OPS-12"),
+	    "jira.projects allowed");
+	ok(!jira_key_allowed("HR-1"), "unlisted still refused");
+	s = jira_projects_text();
+	is_str(s, "INC, SEC or OPS", "projects named once each");
+	free(s);
+	strlist_free(&c.jira.projects);
+	free(c.jira.project);
+
 	s = jira_jql_quote("a \"b\" \\c\nd");
 	is_str(s, "\"a \\\"b\\\" \\\\c d\"", "JQL quoting");
 	free(s);
