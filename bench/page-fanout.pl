@@ -26,7 +26,8 @@ for my $run (1 .. $runs) {
 	}
 	close($fh);
 	my $d = new_incidentd($sb, log_level => 'info',
-	    pagerduty => { shortcuts_file => $file });
+	    pagerduty => { shortcuts_file => $file },
+	    slack => { incident_managers => ['U0ALICE'] });
 	$sb->wait_connected(1, $d);
 	$sb->message(text => '<@U0BOT> page ' .
 	    join(' ', map { sprintf('b%03d', $_) } 1 .. $N));

@@ -7,10 +7,10 @@
  * readable (mentions resolved to names, links kept). The result goes to
  * the requester by DM (split within Slack's limits, never cut), as a
  * Markdown code block on request, or as a comment on the incident's Jira
- * issue. A private channel's timeline is only for its members. When the
- * index may have missed something (downtime, a channel older than the
- * index, tags on messages never seen), history is read first and the
- * reply says so.
+ * issue. A channel's timeline is only for its members (and incident
+ * managers). When the index may have missed something (downtime, a
+ * channel older than the index, tags on messages never seen), history is
+ * read first and the reply says so.
  */
 #include "config.h"
 
@@ -50,6 +50,7 @@ struct gt_state {
 	char			*key;
 	char			*summary;
 	int			 in_channel;	/* asked in the channel itself */
+	int			 is_private;
 	char			*cursor;	/* users.conversations */
 	char			*backfill;	/* why, and what was read */
 	struct strlist		 lookups;	/* ids to resolve */
@@ -294,8 +295,12 @@ gt_info_cb(const struct slack_result *sr, void *arg)
 	st->channel_name = xstrdup(name != NULL ? name : st->channel);
 	gt_name_set(st->channel, st->channel_name);
 	st->created = (time_t)json_num(sr->json, "channel.created", 0);
-	/* Private channels are only for their members. */
-	if (!st->in_channel && json_bool(sr->json, "channel.is_private")) {
+	/*
+	 * A timeline is for the channel's members (public channels too: the
+	 * bot may read what a requester could not) and incident managers.
+	 */
+	st->is_private = json_bool(sr->json, "channel.is_private");
+	if (!st->in_channel && !access_is_manager(st->item->user)) {
 		gt_member_check(st);
 		return;
 	}
@@ -309,7 +314,8 @@ gt_member_check(struct gt_state *st)
 
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "user", st->item->user);
-	cJSON_AddStringToObject(args, "types", "private_channel");
+	cJSON_AddStringToObject(args, "types", st->is_private ?
+	    "private_channel" : "public_channel");
 	cJSON_AddStringToObject(args, "limit", "200");
 	if (st->cursor != NULL)
 		cJSON_AddStringToObject(args, "cursor", st->cursor);
@@ -344,8 +350,10 @@ gt_member_cb(const struct slack_result *sr, void *arg)
 		gt_member_check(st);
 		return;
 	}
-	cmd_error(st->item, "That channel is private and you are not in it, "
-	    "so I cannot give you its timeline. Ask one of its members.");
+	cmd_error(st->item, "You are not in that channel, so I cannot give "
+	    "you its timeline. Join it%s, or ask one of its members or an "
+	    "incident manager.", st->is_private ? " (it is private: ask to "
+	    "be invited)" : "");
 	gt_finish(st);
 }
 

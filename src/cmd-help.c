@@ -16,6 +16,7 @@ const struct cmd_entry cmd_help_entry = {
 	.name = "help",
 	.usage = "help [command]",
 	.help = "List the commands, or explain one.",
+	.flags = CMD_ANYONE,
 	.exec = cmd_help_exec
 };
 

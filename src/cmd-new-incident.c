@@ -48,6 +48,8 @@ static void		 ni_ephemeral(const char *, const char *, const char *);
 static int		 ni_page_taken(const char *, const cJSON *,
 			    const char *);
 static cJSON		*ni_incident_from(const char *);
+static void		 ni_page_access_cb(const char *, void *);
+static void		 ni_open_modal(const cJSON *, const char *);
 static void		 ni_send_page_cb(void *);
 static void		 ni_paged_cb(const struct pd_result *, void *);
 static void		 ni_existing_cb(const struct pd_result *, void *);
@@ -318,24 +320,74 @@ ni_incident_from(const char *value)
 	return (incident_load(value));
 }
 
-/* "Page incident manager": open the details modal. */
+/*
+ * A click on "Page incident manager", kept by value while access.c checks
+ * the clicker (the payload is gone by then): ids, not pointers.
+ */
+struct ni_click {
+	char	*key;
+	char	*user;
+	char	*channel;
+	char	*trigger;
+};
+
+/* "Page incident manager": check who clicked, then open the modal. */
 void
 cmd_new_incident_page_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user = json_str(payload, "user.id");
 	const char	*trigger = json_str(payload, "trigger_id");
-	cJSON		*inc, *args, *view, *blocks;
-	char		*title;
+	struct ni_click	*nc;
+	cJSON		*inc;
 
 	if ((inc = ni_incident_from(json_str(action, "value"))) == NULL) {
 		ni_ephemeral(ni_click_channel(payload), user, "I have no "
 		    "record of that incident.");
 		return;
 	}
-	if (ni_page_taken(ni_click_channel(payload), inc, user) ||
-	    trigger == NULL)
-		goto out;
+	if (user == NULL || trigger == NULL ||
+	    ni_page_taken(ni_click_channel(payload), inc, user)) {
+		cJSON_Delete(inc);
+		return;
+	}
+	nc = xcalloc(1, sizeof(*nc));
+	nc->key = xstrdup(json_str(inc, "key"));
+	nc->user = xstrdup(user);
+	nc->channel = ni_click_channel(payload) != NULL ?
+	    xstrdup(ni_click_channel(payload)) : NULL;
+	nc->trigger = xstrdup(trigger);
+	cJSON_Delete(inc);
+	/* Anyone may page the incident manager, but not guests. */
+	access_check(user, ACCESS_MEMBER, ni_page_access_cb, nc);
+}
+
+static void
+ni_page_access_cb(const char *refusal, void *arg)
+{
+	struct ni_click	*nc = arg;
+	cJSON		*inc;
+
+	if (refusal != NULL)
+		ni_ephemeral(nc->channel, nc->user, refusal);
+	else if ((inc = incident_load(nc->key)) != NULL) {
+		if (!ni_page_taken(nc->channel, inc, nc->user))
+			ni_open_modal(inc, nc->trigger);
+		cJSON_Delete(inc);
+	}
+	free(nc->key);
+	free(nc->user);
+	free(nc->channel);
+	free(nc->trigger);
+	free(nc);
+}
+
+/* The details modal; every field optional. */
+static void
+ni_open_modal(const cJSON *inc, const char *trigger)
+{
+	cJSON	*args, *view, *blocks;
+	char	*title;
 
 	view = cJSON_CreateObject();
 	cJSON_AddStringToObject(view, "type", "modal");
@@ -363,8 +415,6 @@ cmd_new_incident_page_click(const cJSON *payload, const cJSON *action,
 	cJSON_AddStringToObject(args, "trigger_id", trigger);
 	cJSON_AddItemToObject(args, "view", view);
 	slack_call("views.open", args, NULL, NULL);
-out:
-	cJSON_Delete(inc);
 }
 
 /* "No": record the decision and take the buttons away. */
@@ -373,6 +423,7 @@ cmd_new_incident_decline_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user = json_str(payload, "user.id");
+	const char	*declarer;
 	cJSON		*inc, *im;
 	char		*status;
 
@@ -385,6 +436,19 @@ cmd_new_incident_decline_click(const cJSON *payload, const cJSON *action,
 	}
 	if (ni_page_taken(ni_click_channel(payload), inc, user))
 		goto out;
+	/* Declining is for the declarer or a manager; paging is for all. */
+	declarer = json_str(inc, "declared_by");
+	if (!access_is_manager(user) && (declarer == NULL ||
+	    strcmp(declarer, user) != 0)) {
+		xasprintf(&status, "Only %s%s%s or an incident manager can "
+		    "decide not to page. You can still page with the button.",
+		    declarer != NULL ? "<@" : "the person who declared it",
+		    declarer != NULL ? declarer : "",
+		    declarer != NULL ? "> (who declared it)" : "");
+		ni_ephemeral(ni_click_channel(payload), user, status);
+		free(status);
+		goto out;
+	}
 	im = cJSON_GetObjectItem(inc, "im_page");
 	cJSON_ReplaceItemInObject(im, "state", cJSON_CreateString("declined"));
 	cJSON_DeleteItemFromObject(im, "by");

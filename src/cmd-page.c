@@ -40,6 +40,7 @@ struct cp_lookup {
 };
 
 static enum cmd_retval	cp_exec(struct cmd_item *);
+static int	cp_over_cap(struct cmd_item *);
 static void	cp_slot(struct cp_state *, int, cJSON *);
 static void	cp_note(struct cp_state *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
@@ -62,6 +63,7 @@ const struct cmd_entry cmd_page_entry = {
 	.help = "Page PagerDuty services or people after one confirmation. "
 	    "In an incident channel the page joins that incident's "
 	    "PagerDuty incident. `page list` shows the shortcuts.",
+	.flags = CMD_PAGES,
 	.exec = cp_exec
 };
 
@@ -102,6 +104,45 @@ cp_note(struct cp_state *st, int idx, const char *fmt, ...)
 	free(s);
 }
 
+/*
+ * Too many targets for this user? Incident managers may page up to
+ * CP_MAX_TARGETS at once (hundreds of teams, as in a Log4j response);
+ * everyone else up to access.max_page_targets. Counted before any lookup.
+ */
+static int
+cp_over_cap(struct cmd_item *item)
+{
+	const char	*w;
+	char		*m;
+	long long	 cap = CP_MAX_TARGETS;
+	int		 a, n = 0;
+
+	if (!access_is_manager(item->user) &&
+	    cfg->access.max_page_targets < cap)
+		cap = cfg->access.max_page_targets;
+	for (a = 0; a < item->argc; a++) {
+		w = item->argv[a];
+		if (strcmp(w, "--") == 0)
+			break;
+		if (w[strspn(w, ",")] != '\0')
+			n++;
+	}
+	if (n <= cap)
+		return (0);
+	if (cap == CP_MAX_TARGETS) {
+		cmd_error(item, "At most %d targets per page.",
+		    CP_MAX_TARGETS);
+		return (1);
+	}
+	m = access_managers_text();
+	cmd_error(item, "That is %d targets; you can page up to %lld at "
+	    "once. Split the page, or ask an incident manager%s%s%s, who "
+	    "can page up to %d.", n, cap, m != NULL ? " (" : "",
+	    m != NULL ? m : "", m != NULL ? ")" : "", CP_MAX_TARGETS);
+	free(m);
+	return (1);
+}
+
 static enum cmd_retval
 cp_exec(struct cmd_item *item)
 {
@@ -119,6 +160,8 @@ cp_exec(struct cmd_item *item)
 		    "shortcuts.");
 		return (CMD_ERROR);
 	}
+	if (cp_over_cap(item))
+		return (CMD_ERROR);
 	st = xcalloc(1, sizeof(*st));
 	st->item = item;
 	st->slots = cJSON_CreateArray();

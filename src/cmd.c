@@ -35,6 +35,9 @@ static int	cmd_match(const struct cmd_entry *, int, char **, int);
 static void	cmd_item_free(struct cmd_item *);
 static void	cmd_unknown(struct cmd_item *, const char *, const char *);
 static const char *cmd_skip_words(const char *, int);
+static int	cmd_rate_limited(struct cmd_item *);
+static void	cmd_access_cb(const char *, void *);
+static void	cmd_exec(struct cmd_item *);
 
 /* Split into words; "double quotes" group words. */
 int
@@ -255,8 +258,7 @@ cmd_run(const char *channel, const char *user, const char *ts,
 	struct cmd_item		*item;
 	const struct cmd_entry	*e;
 	char			**words, *cause;
-	int			 nwords, used, i;
-	enum cmd_retval		 rv;
+	int			 nwords, used, i, what;
 
 	item = cmd_item_new(channel, user, thread_ts);
 	free(item->ts);
@@ -267,6 +269,8 @@ cmd_run(const char *channel, const char *user, const char *ts,
 	item->argv = NULL;
 	item->is_dm = is_dm;
 
+	if (cmd_rate_limited(item))
+		goto done;
 	if (cmd_split(text, &nwords, &words) != 0) {
 		cmd_error(item, "I could not read that command: check the "
 		    "quotes.");
@@ -296,13 +300,75 @@ cmd_run(const char *channel, const char *user, const char *ts,
 	}
 	free(words);
 
-	if (e->check != NULL && e->check(item) != 0)
-		goto done;
-	rv = e->exec(item);
-	if (rv == CMD_WAIT)
+	what = 0;
+	if (cfg->access.commands.n > 0 && !(e->flags & CMD_ANYONE))
+		what |= ACCESS_COMMANDS;
+	if (e->flags & CMD_PAGES)
+		what |= ACCESS_MEMBER | ACCESS_PAGE;
+	if (what != 0) {
+		access_check(item->user, what, cmd_access_cb, item);
 		return;
+	}
+	cmd_exec(item);
+	return;
 done:
 	cmd_item_free(item);
+}
+
+/*
+ * Over the user's command budget: say so once a minute (privately in a
+ * channel), then stay quiet, so the refusals cannot flood either.
+ */
+static int
+cmd_rate_limited(struct cmd_item *item)
+{
+	char	*text;
+	int	 retry, tell;
+
+	if (access_rate_take(item->user, &retry, &tell) == 0)
+		return (0);
+	log_info("command from %s in %s refused: over %lld a minute",
+	    item->user, item->channel, cfg->access.commands_per_minute);
+	if (!tell)
+		return (1);
+	xasprintf(&text, ":hourglass: You are sending me commands faster than "
+	    "I take them (%lld a minute). Try again in %d second%s.",
+	    cfg->access.commands_per_minute, retry, retry == 1 ? "" : "s");
+	if (item->is_dm)
+		slack_post(item->channel, item->thread_ts, text, NULL, NULL,
+		    NULL);
+	else
+		slack_post_ephemeral(item->channel, item->user, text, NULL,
+		    NULL);
+	free(text);
+	return (1);
+}
+
+static void
+cmd_access_cb(const char *refusal, void *arg)
+{
+	struct cmd_item	*item = arg;
+
+	if (refusal != NULL) {
+		log_info("command %s from %s refused", item->entry->name,
+		    item->user);
+		cmd_error(item, "%s", refusal);
+		cmd_item_free(item);
+		return;
+	}
+	cmd_exec(item);
+}
+
+/* Run the command proper; the item is freed unless it waits. */
+static void
+cmd_exec(struct cmd_item *item)
+{
+	if (item->entry->check != NULL && item->entry->check(item) != 0) {
+		cmd_item_free(item);
+		return;
+	}
+	if (item->entry->exec(item) != CMD_WAIT)
+		cmd_item_free(item);
 }
 
 /* Reply where the command was typed. */

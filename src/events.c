@@ -6,7 +6,8 @@
  * (delivered as message with channel_type "im"). A channel mention also
  * arrives as a plain message event; only the app_mention copy is used, so a
  * command never runs twice. Redeliveries carry a new envelope_id but the
- * same event_id, which the store remembers.
+ * same event_id, which the store remembers. Envelopes for another
+ * workspace or app (org-wide installs, Slack Connect) are dropped first.
  */
 #include "config.h"
 
@@ -181,6 +182,11 @@ events_handle(struct envelope *env)
 	if (env->type == NULL || env->payload == NULL)
 		return;
 	log_debug("envelope %s (%s)", env->envelope_id, env->type);
+	if (!access_envelope_ours(env->type, env->payload)) {
+		log_info("envelope %s for another workspace or app ignored",
+		    env->envelope_id != NULL ? env->envelope_id : "?");
+		return;
+	}
 	if (strcmp(env->type, "events_api") == 0)
 		events_api(env);
 	else if (strcmp(env->type, "interactive") == 0)

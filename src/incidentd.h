@@ -37,6 +37,8 @@ void	 strlist_add(struct strlist *, const char *);
 void	 strlist_addf(struct strlist *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 void	 strlist_free(struct strlist *);
+/* "a", "a or b", "a, b or c" (word is "or", "and"); caller frees. */
+char	*strlist_join_words(const struct strlist *, const char *word);
 
 struct url {
 	char	*scheme;	/* "http", "https", "ws" or "wss" */
@@ -418,6 +420,7 @@ struct envelope {
 void	 socket_start(void);
 void	 socket_stop(void);
 int	 socket_connected(void);
+const char *socket_app_id(void);
 uint64_t socket_envelopes(void);
 
 /* events.c: envelope dispatch. */
@@ -435,6 +438,20 @@ struct events_view {
 /* 1 if text addresses the bot ("<@BOT> ..."); *rest points after it. */
 int	 events_mentions_bot(const char *text, const char *bot_id,
 	    const char **rest);
+
+/* access.c: who may do what (see the comment at its top). */
+#define ACCESS_MEMBER		0x1	/* no guests, no other workspaces */
+#define ACCESS_PAGE		0x2	/* on access.page, if set */
+#define ACCESS_COMMANDS		0x4	/* on access.commands, if set */
+typedef void (*access_cb)(const char *refusal, void *);
+int	 access_envelope_ours(const char *type, const struct cJSON *);
+int	 access_is_manager(const char *user);
+/* "<@U1> or <@U2>", or NULL without incident managers; caller frees. */
+char	*access_managers_text(void);
+int	 access_rate_take(const char *user, int *retry, int *tell);
+void	 access_check(const char *user, int what, access_cb, void *);
+size_t	 access_cache_size(void);
+void	 access_flush(void);
 
 /* schedule.c: timers for housekeeping, reminders and archiving. */
 void	 schedule_init(void);
@@ -462,6 +479,8 @@ struct cmd_item {
 	const struct cmd_entry *entry;
 };
 #define CMD_NEEDS_INCIDENT	0x1
+#define CMD_PAGES		0x2	/* paging rules apply (access.c) */
+#define CMD_ANYONE		0x4	/* not subject to access.commands */
 struct cmd_entry {
 	const char	*name;		/* one or two words: "page list" */
 	const char	*usage;

@@ -95,7 +95,7 @@ char *
 jira_projects_text(void)
 {
 	struct strlist	 l = { NULL, 0 };
-	char		*s, *t;
+	char		*s;
 	size_t		 i;
 
 	strlist_add(&l, cfg->jira.project);
@@ -103,13 +103,7 @@ jira_projects_text(void)
 		if (strcmp(cfg->jira.projects.v[i], cfg->jira.project) != 0)
 			strlist_add(&l, cfg->jira.projects.v[i]);
 	}
-	s = xstrdup(l.v[0]);
-	for (i = 1; i < l.n; i++) {
-		xasprintf(&t, "%s%s%s", s, i + 1 == l.n ? " or " : ", ",
-		    l.v[i]);
-		free(s);
-		s = t;
-	}
+	s = strlist_join_words(&l, "or");
 	strlist_free(&l);
 	return (s);
 }

@@ -77,6 +77,7 @@ static uint64_t			 socket_envelope_count;
 static int			 socket_flush_queued;
 static int			 socket_reap_queued;
 static int			 socket_depth;	/* in a ws callback */
+static char			*socket_app;	/* app id from hello */
 
 static void	socket_open_now(void);
 static void	socket_open_cb(const struct slack_result *, void *);
@@ -144,6 +145,15 @@ socket_stop(void)
 		socket_conn_close(c, "shutting down");
 	if (socket_depth == 0)
 		socket_reap_cb(NULL);
+	free(socket_app);
+	socket_app = NULL;
+}
+
+/* The app id hello named, or NULL before the first hello. */
+const char *
+socket_app_id(void)
+{
+	return (socket_app);
 }
 
 /* True if some connection has received hello. */
@@ -510,6 +520,11 @@ socket_hello(struct socket_conn *c, const cJSON *j)
 	evtimer_del(&c->hello_timer);
 	socket_timer_add(&c->stable_timer, SOCKET_STABLE_MS);
 	n = (int)json_num(j, "num_connections", 0);
+	/* The app we are: envelopes for another one are not for us. */
+	if (json_str(j, "connection_info.app_id") != NULL) {
+		free(socket_app);
+		socket_app = xstrdup(json_str(j, "connection_info.app_id"));
+	}
 	log_info("socket mode connected (host %s, %d connection%s)", c->host,
 	    n, n == 1 ? "" : "s");
 

@@ -50,6 +50,25 @@ strlist_free(struct strlist *sl)
 	sl->n = 0;
 }
 
+/* Join items as a sentence does: "a", "a or b", "a, b or c". */
+char *
+strlist_join_words(const struct strlist *l, const char *word)
+{
+	char	*s, *t;
+	size_t	 i;
+
+	s = xstrdup(l->n > 0 ? l->v[0] : "");
+	for (i = 1; i < l->n; i++) {
+		if (i + 1 == l->n)
+			xasprintf(&t, "%s %s %s", s, word, l->v[i]);
+		else
+			xasprintf(&t, "%s, %s", s, l->v[i]);
+		free(s);
+		s = t;
+	}
+	return (s);
+}
+
 /* Parse an absolute http(s)/ws(s) URL. */
 int
 url_parse(const char *s, struct url *u, const char **errstr)

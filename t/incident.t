@@ -145,9 +145,20 @@ like($cm->{json}{body}, qr/Severity: SEV2.*Impact: EU customers cannot pay.*Affe
 @pd = grep { $_->{method} eq 'POST' } $sb->requests('pagerduty', qr{^/incidents$});
 like($pd[-1]{json}{incident}{body}{details}, qr/Severity: SEV2/, 'PD details carry the fields');
 
-# "No" on a third.
+# "No" on a third: not for a bystander, only the declarer or a manager.
 $p = say_and_wait('new incident Minor blip');
+my $neph = () = $sb->requests('slack', qr{/api/chat\.postEphemeral$});
 $sb->post('/control/slack/click', { user => 'U0BOB', channel => 'C0GENERAL',
+    message_ts => $p->{ts}, action_id => 'im_decline' });
+my @eph;
+ok(wait_for(sub { @eph = $sb->requests('slack', qr{/api/chat\.postEphemeral$});
+    @eph > $neph }), 'bystander told');
+is($eph[-1]{json}{user}, 'U0BOB', 'privately');
+like($eph[-1]{json}{text}, qr/Only <\@U0ALICE> \(who declared it\) or an incident manager/,
+    'refusal names who can');
+ok(!grep({ JSON::PP->new->encode($_->{json}) =~ /chose not to/ }
+    $sb->requests('slack', qr{/api/chat\.update$})), 'bystander cannot decline');
+$sb->post('/control/slack/click', { user => 'U0ALICE', channel => 'C0GENERAL',
     message_ts => $p->{ts}, action_id => 'im_decline' });
 ok(wait_for(sub { grep { JSON::PP->new->encode($_->{json}) =~ /chose not to/ }
     $sb->requests('slack', qr{/api/chat\.update$}) }), 'No recorded in the message');

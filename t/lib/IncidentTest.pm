@@ -262,6 +262,8 @@ sub base_config {
 	return {
 		state_dir => $sb->dir . '/state',
 		log_level => 'debug',
+		# Tests type fast; t/access.t checks the per-user budget.
+		access => { commands_per_minute => 1000 },
 		slack => {
 			api_url => $sb->url('slack', '/api'),
 			app_token => $IncidentTest::APP_TOKEN,
