@@ -77,6 +77,8 @@ size_t			  sl_nviews;
 struct sl_hook		**sl_hooks;
 size_t			  sl_nhooks;
 cJSON			 *sl_ephemeral;		/* array */
+struct sl_group		**sl_groups;
+size_t			  sl_ngroups;
 static struct sl_limit	**sl_limits;
 static size_t		  sl_nlimits;
 static long long	  sl_last_ts_us;
@@ -88,6 +90,7 @@ static void	 sl_handle(struct sb_req *);
 static char	*sl_xdup(const char *);
 static void	 sl_user_free(struct sl_user *);
 static void	 sl_chan_free(struct sl_chan *);
+static void	 sl_group_free(struct sl_group *);
 static void	 sl_event_id(char [16]);
 static cJSON	*sl_bot_profile(void);
 static void	 sl_thread_add(struct sl_chan *, cJSON *, const char *,
@@ -256,6 +259,9 @@ sl_user_add(const char *id, const char *name, const char *real_name,
 	free(u->real_name);
 	free(u->email);
 	free(u->tz);
+	free(u->team_id);
+	u->team_id = NULL;
+	u->is_restricted = u->is_ultra_restricted = 0;
 	u->name = sb_strdup(name);
 	u->real_name = sb_strdup(real_name != NULL ? real_name : name);
 	u->email = sl_xdup(email);
@@ -373,7 +379,112 @@ sl_user_free(struct sl_user *u)
 	free(u->real_name);
 	free(u->email);
 	free(u->tz);
+	free(u->team_id);
 	free(u);
+}
+
+static void
+sl_group_free(struct sl_group *g)
+{
+	size_t	i;
+
+	for (i = 0; i < g->nusers; i++)
+		free(g->users[i]);
+	free(g->users);
+	free(g->id);
+	free(g->handle);
+	free(g->name);
+	free(g);
+}
+
+/* The user group with this id, or NULL. */
+struct sl_group *
+sl_group_find(const char *id)
+{
+	size_t	i;
+
+	if (id == NULL)
+		return (NULL);
+	for (i = 0; i < sl_ngroups; i++) {
+		if (strcmp(sl_groups[i]->id, id) == 0)
+			return (sl_groups[i]);
+	}
+	return (NULL);
+}
+
+/* Create a user group, or empty and rename the one with this id. */
+struct sl_group *
+sl_group_set(const char *id, const char *handle, const char *name)
+{
+	struct sl_group	*g;
+	size_t		 i;
+
+	if ((g = sl_group_find(id)) == NULL) {
+		g = sb_calloc(1, sizeof(*g));
+		g->id = sb_strdup(id);
+		g->created = (long long)sb_now();
+		sl_groups = sb_realloc(sl_groups, sl_ngroups + 1,
+		    sizeof(*sl_groups));
+		sl_groups[sl_ngroups++] = g;
+	}
+	for (i = 0; i < g->nusers; i++)
+		free(g->users[i]);
+	free(g->users);
+	g->users = NULL;
+	g->nusers = 0;
+	free(g->handle);
+	free(g->name);
+	g->handle = sb_strdup(handle);
+	g->name = sb_strdup(name != NULL ? name : handle);
+	return (g);
+}
+
+/* The usergroup object of usergroups.list (users: include_users). */
+cJSON *
+sl_group_json(const struct sl_group *g, int users)
+{
+	cJSON	*o, *p, *arr;
+	char	 count[32];
+	size_t	 i;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", g->id);
+	cJSON_AddStringToObject(o, "team_id", SLACK_TEAM_ID);
+	cJSON_AddTrueToObject(o, "is_usergroup");
+	cJSON_AddFalseToObject(o, "is_subteam");
+	cJSON_AddStringToObject(o, "name", g->name);
+	cJSON_AddStringToObject(o, "description", "");
+	cJSON_AddStringToObject(o, "handle", g->handle);
+	cJSON_AddFalseToObject(o, "is_external");
+	cJSON_AddNumberToObject(o, "date_create", (double)g->created);
+	cJSON_AddNumberToObject(o, "date_update", (double)g->created);
+	cJSON_AddNumberToObject(o, "date_delete", 0);
+	cJSON_AddNullToObject(o, "auto_type");
+	cJSON_AddFalseToObject(o, "auto_provision");
+	cJSON_AddStringToObject(o, "enterprise_subteam_id", "");
+	cJSON_AddStringToObject(o, "created_by", "U0ALICE");
+	cJSON_AddStringToObject(o, "updated_by", "U0ALICE");
+	cJSON_AddNullToObject(o, "deleted_by");
+	p = cJSON_AddObjectToObject(o, "prefs");
+	cJSON_AddArrayToObject(p, "channels");
+	cJSON_AddArrayToObject(p, "groups");
+	if (users) {
+		arr = cJSON_AddArrayToObject(o, "users");
+		for (i = 0; i < g->nusers; i++)
+			cJSON_AddItemToArray(arr,
+			    cJSON_CreateString(g->users[i]));
+	}
+	/* Slack sends the count as a string. */
+	snprintf(count, sizeof(count), "%zu", g->nusers);
+	cJSON_AddStringToObject(o, "user_count", count);
+	return (o);
+}
+
+/* The workspace a user belongs to. */
+const char *
+sl_user_team(const struct sl_user *u)
+{
+	return (u != NULL && u->team_id != NULL ? u->team_id : SLACK_TEAM_ID);
 }
 
 static void
@@ -424,6 +535,11 @@ sl_clear(void)
 		free(sl_limits[i]->times);
 		free(sl_limits[i]);
 	}
+	for (i = 0; i < sl_ngroups; i++)
+		sl_group_free(sl_groups[i]);
+	free(sl_groups);
+	sl_groups = NULL;
+	sl_ngroups = 0;
 	free(sl_users);
 	free(sl_chans);
 	free(sl_views);
@@ -621,10 +737,31 @@ void
 sl_emit(const struct sl_chan *c, cJSON *ev, cJSON *event_ids,
     cJSON *envelope_ids)
 {
+	sl_emit_as(c, ev, NULL, NULL, event_ids, envelope_ids);
+}
+
+/*
+ * sl_emit for another workspace or app (NULL: ours): an event of an
+ * org-wide install or a shared channel, delivered with that team_id (on
+ * the envelope, its authorization and the event's team/user_team) or
+ * that api_app_id.
+ */
+void
+sl_emit_as(const struct sl_chan *c, cJSON *ev, const char *team,
+    const char *app, cJSON *event_ids, cJSON *envelope_ids)
+{
 	cJSON		*p, *a, *auth;
 	const char	*env;
 	char		 id[16], ctx[64];
 
+	if (team == NULL)
+		team = SLACK_TEAM_ID;
+	else {
+		sl_set_str(ev, "team", team);
+		sl_set_str(ev, "user_team", team);
+	}
+	if (app == NULL)
+		app = SLACK_APP_ID;
 	if (c != NULL && !sl_is_member(c, SLACK_BOT_USER)) {
 		cJSON_Delete(ev);
 		return;
@@ -632,10 +769,10 @@ sl_emit(const struct sl_chan *c, cJSON *ev, cJSON *event_ids,
 	sl_event_id(id);
 	p = cJSON_CreateObject();
 	cJSON_AddStringToObject(p, "token", "sandbox-verification-token");
-	cJSON_AddStringToObject(p, "team_id", SLACK_TEAM_ID);
-	cJSON_AddStringToObject(p, "context_team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(p, "team_id", team);
+	cJSON_AddStringToObject(p, "context_team_id", team);
 	cJSON_AddNullToObject(p, "context_enterprise_id");
-	cJSON_AddStringToObject(p, "api_app_id", SLACK_APP_ID);
+	cJSON_AddStringToObject(p, "api_app_id", app);
 	cJSON_AddItemToObject(p, "event", ev);
 	cJSON_AddStringToObject(p, "type", "event_callback");
 	cJSON_AddStringToObject(p, "event_id", id);
@@ -643,13 +780,13 @@ sl_emit(const struct sl_chan *c, cJSON *ev, cJSON *event_ids,
 	a = cJSON_AddArrayToObject(p, "authorizations");
 	auth = cJSON_CreateObject();
 	cJSON_AddNullToObject(auth, "enterprise_id");
-	cJSON_AddStringToObject(auth, "team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(auth, "team_id", team);
 	cJSON_AddStringToObject(auth, "user_id", SLACK_BOT_USER);
 	cJSON_AddTrueToObject(auth, "is_bot");
 	cJSON_AddFalseToObject(auth, "is_enterprise_install");
 	cJSON_AddItemToArray(a, auth);
 	cJSON_AddFalseToObject(p, "is_ext_shared_channel");
-	snprintf(ctx, sizeof(ctx), "4-sandbox-%s-%s", SLACK_TEAM_ID,
+	snprintf(ctx, sizeof(ctx), "4-sandbox-%s-%s", team,
 	    c != NULL ? c->id : "none");
 	cJSON_AddStringToObject(p, "event_context", ctx);
 	/* Undelivered (no connection) events are lost, as in Slack. */
@@ -729,8 +866,9 @@ cJSON *
 sl_store(struct sl_chan *c, const char *user, const char *text,
     cJSON *blocks, const char *thread_ts, const char *subtype)
 {
-	cJSON	*m, *parent;
-	char	 ts[32], uuid[33];
+	cJSON		*m, *parent;
+	const char	*team;
+	char		 ts[32], uuid[33];
 
 	sl_new_ts(ts);
 	m = cJSON_CreateObject();
@@ -747,7 +885,13 @@ sl_store(struct sl_chan *c, const char *user, const char *text,
 		cJSON_AddStringToObject(m, "client_msg_id", uuid);
 	}
 	cJSON_AddStringToObject(m, "text", text != NULL ? text : "");
-	cJSON_AddStringToObject(m, "team", SLACK_TEAM_ID);
+	team = sl_user_team(sl_user_find(user));
+	cJSON_AddStringToObject(m, "team", team);
+	/* A Slack Connect member's messages name both teams. */
+	if (strcmp(team, SLACK_TEAM_ID) != 0) {
+		cJSON_AddStringToObject(m, "user_team", team);
+		cJSON_AddStringToObject(m, "source_team", team);
+	}
 	if (strcmp(user, SLACK_BOT_USER) == 0)
 		cJSON_AddItemToObject(m, "bot_profile", sl_bot_profile());
 	if (blocks != NULL)
@@ -904,7 +1048,7 @@ sl_user_json(const struct sl_user *u)
 	off = sl_tz_offset(u->tz, &label);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", u->id);
-	cJSON_AddStringToObject(o, "team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(o, "team_id", sl_user_team(u));
 	cJSON_AddStringToObject(o, "name", u->name);
 	cJSON_AddFalseToObject(o, "deleted");
 	cJSON_AddStringToObject(o, "color", "9f69e7");
@@ -933,12 +1077,13 @@ sl_user_json(const struct sl_user *u)
 		cJSON_AddStringToObject(p, "api_app_id", SLACK_APP_ID);
 		cJSON_AddTrueToObject(p, "always_active");
 	}
-	cJSON_AddStringToObject(p, "team", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(p, "team", sl_user_team(u));
 	cJSON_AddFalseToObject(o, "is_admin");
 	cJSON_AddFalseToObject(o, "is_owner");
 	cJSON_AddFalseToObject(o, "is_primary_owner");
-	cJSON_AddFalseToObject(o, "is_restricted");
-	cJSON_AddFalseToObject(o, "is_ultra_restricted");
+	cJSON_AddBoolToObject(o, "is_restricted", u->is_restricted);
+	cJSON_AddBoolToObject(o, "is_ultra_restricted",
+	    u->is_ultra_restricted);
 	cJSON_AddBoolToObject(o, "is_bot", u->is_bot);
 	cJSON_AddFalseToObject(o, "is_app_user");
 	cJSON_AddNumberToObject(o, "updated", 1700000000);

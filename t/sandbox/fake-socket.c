@@ -1374,6 +1374,23 @@ socket_control(const char *op, cJSON *body)
 		    ne->retry_attempt);
 		return (res);
 	}
+	if (strcmp(op, "envelope") == 0) {
+		/* What was sent with envelope_id "id", for tests to read. */
+		TAILQ_FOREACH(e, &fs_envs, entry) {
+			if (strcmp(e->id, sb_json_str(body, "id") != NULL ?
+			    sb_json_str(body, "id") : "") != 0)
+				continue;
+			res = cJSON_CreateObject();
+			cJSON_AddStringToObject(res, "envelope_id", e->id);
+			cJSON_AddStringToObject(res, "type", e->type);
+			cJSON_AddNumberToObject(res, "retry_attempt",
+			    e->retry_attempt);
+			cJSON_AddItemToObject(res, "payload",
+			    cJSON_Duplicate(e->payload, 1));
+			return (res);
+		}
+		return (fs_result_error("envelope: unknown id"));
+	}
 	if (strcmp(op, "acks") == 0)
 		return (fs_control_acks());
 	if (strcmp(op, "connections") == 0)

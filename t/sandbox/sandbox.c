@@ -30,10 +30,10 @@
  * Slack ops (POST /control/slack/<op>, GET for the read-only ones; see
  * slack-control.c and fake-socket.c for their bodies):
  *   people:  message edit delete reaction click submit
- *   model:   user channel users channels messages ephemeral views
- *            bookmarks ratelimit reset
+ *   model:   user usergroup channel users usergroups channels messages
+ *            ephemeral views bookmarks ratelimit reset
  *   socket:  redeliver raw disconnect enable drop silence acks
- *            connections
+ *            connections envelope
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status

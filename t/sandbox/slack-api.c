@@ -54,6 +54,8 @@ static cJSON	*sl_m_replies(cJSON *);
 static cJSON	*sl_m_users_info(cJSON *);
 static cJSON	*sl_m_lookup_email(cJSON *);
 static cJSON	*sl_m_users_conversations(cJSON *);
+static cJSON	*sl_m_usergroups_list(cJSON *);
+static cJSON	*sl_m_usergroups_users(cJSON *);
 static cJSON	*sl_reaction_target(cJSON *, struct sl_chan **, cJSON **);
 static cJSON	*sl_m_reactions_get(cJSON *);
 static int	 sl_emoji_valid(const char *);
@@ -816,6 +818,40 @@ sl_m_users_info(cJSON *args)
 }
 
 static cJSON *
+sl_m_usergroups_list(cJSON *args)
+{
+	cJSON	*o, *arr;
+	size_t	 i;
+	int	 users;
+
+	users = sb_json_bool(args, "include_users");
+	o = sl_ok();
+	arr = cJSON_AddArrayToObject(o, "usergroups");
+	for (i = 0; i < sl_ngroups; i++)
+		cJSON_AddItemToArray(arr, sl_group_json(sl_groups[i], users));
+	return (o);
+}
+
+static cJSON *
+sl_m_usergroups_users(cJSON *args)
+{
+	struct sl_group	*g;
+	const char	*id;
+	cJSON		*o, *arr;
+	size_t		 i;
+
+	if ((id = sb_json_str(args, "usergroup")) == NULL || *id == '\0')
+		return (sl_missing("usergroup"));
+	if ((g = sl_group_find(id)) == NULL)
+		return (sl_err("no_such_subteam"));
+	o = sl_ok();
+	arr = cJSON_AddArrayToObject(o, "users");
+	for (i = 0; i < g->nusers; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(g->users[i]));
+	return (o);
+}
+
+static cJSON *
 sl_m_lookup_email(cJSON *args)
 {
 	const char	*email;
@@ -1255,6 +1291,8 @@ static const struct sl_method sl_methods[] = {
 	{ "reactions.add",		1, 0, sl_m_reactions_add },
 	{ "reactions.get",		0, 0, sl_m_reactions_get },
 	{ "reactions.remove",		1, 0, sl_m_reactions_remove },
+	{ "usergroups.list",		0, 0, sl_m_usergroups_list },
+	{ "usergroups.users.list",	0, 0, sl_m_usergroups_users },
 	{ "users.conversations",	0, 0, sl_m_users_conversations },
 	{ "users.info",			0, 0, sl_m_users_info },
 	{ "users.lookupByEmail",	0, 0, sl_m_lookup_email },

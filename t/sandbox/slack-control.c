@@ -6,6 +6,9 @@
  *   message  {"user","channel","text","thread_ts"?,"subtype"?,"bot_id"?}
  *            -> {"ts","event_ids","envelope_ids"}: message event, and
  *            app_mention for a non-DM text with <@U0BOT>
+ *            message, click and submit also take "team_id"/"api_app_id"
+ *            (T.../A...): the payload comes as if for another workspace
+ *            (org-wide install) or another app
  *   edit     {"channel","ts","text","user"?}  -> message_changed
  *   delete   {"channel","ts"}                 -> message_deleted
  *   reaction {"user","channel","ts","reaction","removed"?}
@@ -14,18 +17,23 @@
  *            -> block_actions; {"trigger_id","envelope_id","response_url"}
  *   submit   {"user","view_id","values":{block_id:{action_id:{...}}}}
  *            -> view_submission; the ack's response_action is applied
- *   user     {"id","name","email","real_name","is_bot","tz"}
+ *   user     {"id","name","email","real_name","is_bot","tz",
+ *            "is_restricted"?,"is_ultra_restricted"?,"team_id"?}: a
+ *            guest (single-channel guests are both, as in Slack) or a
+ *            member of another team (Slack Connect)
+ *   usergroup {"id":"S...","handle","name"?,"users":[...]}: create or
+ *            replace (usergroups.list, usergroups.users.list)
  *   channel  {"id","name","members":[...],"is_private","created"?}
  *   bulk     {"user","channel","count","prefix"?,"tag_every"?,"tagger"?,
  *            "reaction"?} -> {"first_ts","last_ts","tagged"}: count
  *            messages "<prefix> <i>" with their events; every tag_every-th
  *            gets the reaction (default memo) from tagger (timelines)
- *   users, channels, messages {"channel"}, ephemeral, views,
+ *   users, usergroups, channels, messages {"channel"}, ephemeral, views,
  *   bookmarks {"channel"}: read the model
  *   ratelimit {"method","per_minute"}   (fake-slack.c)
  *   reset: the seed workspace again; requests, acks, limits cleared
  * Everything else goes to fake-socket.c (redeliver, raw, disconnect,
- * enable, drop, silence, acks, connections).
+ * enable, drop, silence, acks, connections, envelope {"id"}).
  *
  * response_url: block_actions carry https://hooks.slack.com/actions/...;
  * POSTs to the same path on the Slack listener act on the message (good
@@ -54,6 +62,8 @@ static cJSON	*sc_click(cJSON *);
 static cJSON	*sc_submit(cJSON *);
 static cJSON	*sc_add_user(cJSON *);
 static cJSON	*sc_add_channel(cJSON *);
+static cJSON	*sc_add_group(cJSON *);
+static const char *sc_overrides(cJSON *, const char **, const char **);
 static cJSON	*sc_bulk(cJSON *);
 static cJSON	*sc_list(const char *, cJSON *);
 static cJSON	*sc_reset(void);
@@ -64,8 +74,8 @@ static cJSON	*sc_action(const cJSON *, const char *, const char *);
 static cJSON	*sc_slack_error(cJSON *);
 static cJSON	*sc_ids_result(cJSON **, cJSON **);
 static const cJSON *sc_option(const cJSON *, const char *);
-static cJSON	*sc_user_ref(const struct sl_user *);
-static cJSON	*sc_team_ref(void);
+static cJSON	*sc_user_ref(const struct sl_user *, const char *);
+static cJSON	*sc_team_ref(const char *);
 static const cJSON *sc_view_input(const cJSON *, const char *, const char *);
 static int	 sc_input_empty(const cJSON *);
 static int	 sc_valid_id(const char *, const char *);
@@ -109,6 +119,8 @@ sl_control(const char *op, cJSON *body)
 		return (sc_add_user(body));
 	if (strcmp(op, "channel") == 0)
 		return (sc_add_channel(body));
+	if (strcmp(op, "usergroup") == 0)
+		return (sc_add_group(body));
 	if (strcmp(op, "bulk") == 0)
 		return (sc_bulk(body));
 	if (strcmp(op, "reset") == 0)
@@ -200,10 +212,12 @@ sc_user_message(cJSON *body)
 {
 	struct sl_chan	*c;
 	struct sl_user	*u;
-	const char	*text, *thread_ts, *subtype, *bot_id;
-	const char	*parent_ts = NULL;
+	const char	*text, *thread_ts, *subtype, *bot_id, *team, *app;
+	const char	*parent_ts = NULL, *why;
 	cJSON		*m, *res, *eids, *envs, *ev;
 
+	if ((why = sc_overrides(body, &team, &app)) != NULL)
+		return (sc_error(why));
 	text = sb_json_str(body, "text");
 	thread_ts = sb_json_str(body, "thread_ts");
 	subtype = sb_json_str(body, "subtype");
@@ -233,7 +247,7 @@ sc_user_message(cJSON *body)
 	cJSON_AddStringToObject(res, "ts", sb_json_str(m, "ts"));
 	eids = cJSON_AddArrayToObject(res, "event_ids");
 	envs = cJSON_AddArrayToObject(res, "envelope_ids");
-	sl_emit(c, sl_msg_event(c, m), eids, envs);
+	sl_emit_as(c, sl_msg_event(c, m), team, app, eids, envs);
 	/* Mentions in channels (not DMs) also come as app_mention. */
 	if (c->im_user == NULL && strstr(text, "<@" SLACK_BOT_USER ">") !=
 	    NULL) {
@@ -241,7 +255,7 @@ sc_user_message(cJSON *body)
 		sl_set_str(ev, "type", "app_mention");
 		sl_set_str(ev, "channel", c->id);
 		sl_set_str(ev, "event_ts", sb_json_str(m, "ts"));
-		sl_emit(c, ev, eids, envs);
+		sl_emit_as(c, ev, team, app, eids, envs);
 	}
 	return (res);
 }
@@ -472,24 +486,42 @@ sc_action(const cJSON *e, const char *block_id, const char *value)
 	return (a);
 }
 
+/*
+ * The optional "team_id" (T...) and "api_app_id" (A...) overrides of a
+ * message, click or submit; NULL when absent. An error text if bad.
+ */
+static const char *
+sc_overrides(cJSON *body, const char **team, const char **app)
+{
+	*team = sb_json_str(body, "team_id");
+	*app = sb_json_str(body, "api_app_id");
+	if (*team != NULL && !sc_valid_id(*team, "TE"))
+		return ("team_id: T or E and uppercase letters or digits");
+	if (*app != NULL && !sc_valid_id(*app, "A"))
+		return ("api_app_id: A and uppercase letters or digits");
+	return (NULL);
+}
+
+/* The user of an interactive payload; team overrides the user's own. */
 static cJSON *
-sc_user_ref(const struct sl_user *u)
+sc_user_ref(const struct sl_user *u, const char *team)
 {
 	cJSON	*o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "id", u->id);
 	cJSON_AddStringToObject(o, "username", u->name);
 	cJSON_AddStringToObject(o, "name", u->name);
-	cJSON_AddStringToObject(o, "team_id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(o, "team_id", team != NULL ? team :
+	    sl_user_team(u));
 	return (o);
 }
 
 static cJSON *
-sc_team_ref(void)
+sc_team_ref(const char *team)
 {
 	cJSON	*o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "id", SLACK_TEAM_ID);
+	cJSON_AddStringToObject(o, "id", team != NULL ? team : SLACK_TEAM_ID);
 	cJSON_AddStringToObject(o, "domain", SL_TEAM_DOMAIN);
 	return (o);
 }
@@ -502,9 +534,12 @@ sc_click(cJSON *body)
 	struct sl_chan	*c = NULL;
 	struct sl_view	*v = NULL;
 	const char	*action_id, *block_id = NULL, *trigger, *env, *ts;
+	const char	*team, *app, *why;
 	char		*url = NULL;
 	cJSON		*m = NULL, *e, *p, *o, *acts, *res;
 
+	if ((why = sc_overrides(body, &team, &app)) != NULL)
+		return (sc_error(why));
 	if ((u = sl_user_find(sb_json_str(body, "user"))) == NULL)
 		return (sc_error("user_not_found"));
 	if ((action_id = sb_json_str(body, "action_id")) == NULL)
@@ -530,8 +565,9 @@ sc_click(cJSON *body)
 	trigger = sl_trigger_new(u->id);
 	p = cJSON_CreateObject();
 	cJSON_AddStringToObject(p, "type", "block_actions");
-	cJSON_AddItemToObject(p, "user", sc_user_ref(u));
-	cJSON_AddStringToObject(p, "api_app_id", SLACK_APP_ID);
+	cJSON_AddItemToObject(p, "user", sc_user_ref(u, team));
+	cJSON_AddStringToObject(p, "api_app_id", app != NULL ? app :
+	    SLACK_APP_ID);
 	cJSON_AddStringToObject(p, "token", "sandbox-verification-token");
 	o = cJSON_AddObjectToObject(p, "container");
 	if (v != NULL) {
@@ -545,7 +581,7 @@ sc_click(cJSON *body)
 		cJSON_AddFalseToObject(o, "is_ephemeral");
 	}
 	cJSON_AddStringToObject(p, "trigger_id", trigger);
-	cJSON_AddItemToObject(p, "team", sc_team_ref());
+	cJSON_AddItemToObject(p, "team", sc_team_ref(team));
 	cJSON_AddNullToObject(p, "enterprise");
 	cJSON_AddFalseToObject(p, "is_enterprise_install");
 	if (v != NULL)
@@ -630,8 +666,10 @@ sc_submit(cJSON *body)
 	struct sl_view	*v;
 	const cJSON	*values, *blk, *act, *e, *b;
 	cJSON		*p, *view, *state, *vals, *bo, *ao, *res;
-	const char	*env, *bid, *aid, *etype;
+	const char	*env, *bid, *aid, *etype, *team, *app, *why;
 
+	if ((why = sc_overrides(body, &team, &app)) != NULL)
+		return (sc_error(why));
 	if ((u = sl_user_find(sb_json_str(body, "user"))) == NULL)
 		return (sc_error("user_not_found"));
 	if ((v = sl_view_find(sb_json_str(body, "view_id"))) == NULL ||
@@ -686,9 +724,10 @@ sc_submit(cJSON *body)
 
 	p = cJSON_CreateObject();
 	cJSON_AddStringToObject(p, "type", "view_submission");
-	cJSON_AddItemToObject(p, "team", sc_team_ref());
-	cJSON_AddItemToObject(p, "user", sc_user_ref(u));
-	cJSON_AddStringToObject(p, "api_app_id", SLACK_APP_ID);
+	cJSON_AddItemToObject(p, "team", sc_team_ref(team));
+	cJSON_AddItemToObject(p, "user", sc_user_ref(u, team));
+	cJSON_AddStringToObject(p, "api_app_id", app != NULL ? app :
+	    SLACK_APP_ID);
 	cJSON_AddStringToObject(p, "token", "sandbox-verification-token");
 	cJSON_AddStringToObject(p, "trigger_id", sl_trigger_new(u->id));
 	cJSON_AddItemToObject(p, "view", view);
@@ -865,13 +904,16 @@ static cJSON *
 sc_add_user(cJSON *body)
 {
 	struct sl_user	*u;
-	const char	*id, *name, *p;
+	const char	*id, *name, *p, *team;
 	cJSON		*res;
 
 	id = sb_json_str(body, "id");
 	name = sb_json_str(body, "name");
+	team = sb_json_str(body, "team_id");
 	if (!sc_valid_id(id, "UW"))
 		return (sc_error("id: U or W and uppercase letters or digits"));
+	if (team != NULL && !sc_valid_id(team, "T"))
+		return (sc_error("team_id: T and uppercase letters or digits"));
 	if (name == NULL || *name == '\0' || strlen(name) > 80)
 		return (sc_error("name required"));
 	for (p = name; *p != '\0'; p++) {
@@ -885,6 +927,12 @@ sc_add_user(cJSON *body)
 	u = sl_user_add(id, name, sb_json_str(body, "real_name"),
 	    sb_json_str(body, "email"), sb_json_str(body, "tz"),
 	    sb_json_bool(body, "is_bot"));
+	if (team != NULL && strcmp(team, SLACK_TEAM_ID) != 0)
+		u->team_id = sb_strdup(team);
+	/* Slack marks a single-channel guest as both kinds of guest. */
+	u->is_ultra_restricted = sb_json_bool(body, "is_ultra_restricted");
+	u->is_restricted = u->is_ultra_restricted ||
+	    sb_json_bool(body, "is_restricted");
 	res = cJSON_CreateObject();
 	cJSON_AddTrueToObject(res, "ok");
 	cJSON_AddItemToObject(res, "user", sl_user_json(u));
@@ -937,6 +985,47 @@ sc_add_channel(cJSON *body)
 	return (res);
 }
 
+/* Create or replace a user group. */
+static cJSON *
+sc_add_group(cJSON *body)
+{
+	struct sl_group	*g;
+	const char	*id, *handle, *p;
+	const cJSON	*users, *mem;
+	cJSON		*res;
+
+	id = sb_json_str(body, "id");
+	handle = sb_json_str(body, "handle");
+	if (!sc_valid_id(id, "S"))
+		return (sc_error("id: S and uppercase letters or digits"));
+	if (handle == NULL || *handle == '\0' || strlen(handle) > 80)
+		return (sc_error("handle required"));
+	for (p = handle; *p != '\0'; p++) {
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p)
+		    && strchr("._-", *p) == NULL)
+			return (sc_error("handle: lowercase letters, digits, "
+			    ". _ -"));
+	}
+	users = cJSON_GetObjectItemCaseSensitive(body, "users");
+	if (users != NULL && !cJSON_IsArray(users))
+		return (sc_error("users must be an array"));
+	cJSON_ArrayForEach(mem, users) {
+		if (!cJSON_IsString(mem) || sl_user_find(mem->valuestring) ==
+		    NULL)
+			return (sc_error("user_not_found"));
+	}
+	g = sl_group_set(id, handle, sb_json_str(body, "name"));
+	cJSON_ArrayForEach(mem, users) {
+		g->users = sb_realloc(g->users, g->nusers + 1,
+		    sizeof(*g->users));
+		g->users[g->nusers++] = sb_strdup(mem->valuestring);
+	}
+	res = cJSON_CreateObject();
+	cJSON_AddTrueToObject(res, "ok");
+	cJSON_AddItemToObject(res, "usergroup", sl_group_json(g, 1));
+	return (res);
+}
+
 static cJSON *
 sc_members(const struct sl_chan *c)
 {
@@ -961,6 +1050,14 @@ sc_list(const char *op, cJSON *body)
 		arr = cJSON_AddArrayToObject(res, "users");
 		for (i = 0; i < sl_nusers; i++)
 			cJSON_AddItemToArray(arr, sl_user_json(sl_users[i]));
+		return (res);
+	}
+	if (strcmp(op, "usergroups") == 0) {
+		res = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(res, "usergroups");
+		for (i = 0; i < sl_ngroups; i++)
+			cJSON_AddItemToArray(arr, sl_group_json(sl_groups[i],
+			    1));
 		return (res);
 	}
 	if (strcmp(op, "channels") == 0) {

@@ -21,7 +21,20 @@ struct sl_user {
 	char	*real_name;
 	char	*email;
 	char	*tz;
+	char	*team_id;	/* NULL: the sandbox workspace */
 	int	 is_bot;
+	int	 is_restricted;		/* multi-channel guest */
+	int	 is_ultra_restricted;	/* single-channel guest */
+};
+
+/* A user group (S...), as usergroups.list shows it. */
+struct sl_group {
+	char		 *id;
+	char		 *handle;
+	char		 *name;
+	char		**users;
+	size_t		  nusers;
+	long long	  created;
 };
 
 struct sl_chan {
@@ -92,6 +105,8 @@ extern size_t		  sl_nviews;
 extern struct sl_hook	**sl_hooks;
 extern size_t		  sl_nhooks;
 extern cJSON		 *sl_ephemeral;
+extern struct sl_group	**sl_groups;
+extern size_t		  sl_ngroups;
 
 /* fake-slack.c: replies and ids. */
 cJSON	*sl_ok(void);
@@ -126,6 +141,12 @@ cJSON	*sl_store(struct sl_chan *, const char *, const char *, cJSON *,
 	    const char *, const char *);
 cJSON	*sl_rich_text(const char *);
 void	 sl_emit(const struct sl_chan *, cJSON *, cJSON *, cJSON *);
+void	 sl_emit_as(const struct sl_chan *, cJSON *, const char *,
+	    const char *, cJSON *, cJSON *);
+const char *sl_user_team(const struct sl_user *);
+struct sl_group *sl_group_find(const char *);
+struct sl_group *sl_group_set(const char *, const char *, const char *);
+cJSON	*sl_group_json(const struct sl_group *, int);
 cJSON	*sl_msg_event(const struct sl_chan *, const cJSON *);
 void	 sl_edit(struct sl_chan *, cJSON *, const char *, cJSON *,
 	    const char *, cJSON *, cJSON *);
