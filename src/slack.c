@@ -41,6 +41,8 @@ static const char *slack_form_methods[] = {
 	"conversations.members",
 	"conversations.replies",
 	"reactions.get",
+	"usergroups.list",
+	"usergroups.users.list",
 	"users.conversations",
 	"users.info",
 	"users.lookupByEmail",
