@@ -4,6 +4,7 @@
 set -eu
 
 build=${1:-.}
+top=$(cd "$(dirname "$0")/.." && pwd)
 sandbox="$build/t/sandbox/sandbox"
 incidentd="$build/src/incidentd"
 # The generated configuration holds (sandbox) secrets inline: keep it private.
@@ -21,7 +22,8 @@ trap cleanup EXIT INT TERM
 
 # The console reads this terminal: give the background job our stdin.
 exec 3<&0
-"$sandbox" --console --ports-file "$dir/ports" 0<&3 &
+"$sandbox" --console --ports-file "$dir/ports" \
+    --manifest "$top/conf/slack-app-manifest.yaml" 0<&3 &
 sbpid=$!
 
 i=0

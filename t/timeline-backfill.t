@@ -8,6 +8,9 @@ use JSON::PP;
 use IncidentTest;
 
 my $sb = new_sandbox();
+# The daemon reads fast here (history_per_minute below); lift the
+# sandbox's default of 1 history request a minute to match.
+$sb->post('/control/slack/history_limits', { per_minute => 6000 });
 
 # A channel (with tags) from before the daemon's first start.
 $sb->post('/control/slack/channel', { id => 'C0OLD', name => 'old-incident',

@@ -139,6 +139,11 @@ sub new {
 	my $self = bless { dir => $dir, opt => \%opt,
 	    http => HTTP::Tiny->new(timeout => 30) }, $class;
 	my @args = ('--ports-file', "$dir/ports");
+	# The app as installed: the shipped manifest unless the test brings
+	# its own (manifest => FILE; '' for none: every scope granted).
+	my $manifest = $opt{manifest} //
+	    ($ENV{top_srcdir} // '.') . '/conf/slack-app-manifest.yaml';
+	push @args, '--manifest', $manifest if $manifest ne '';
 	push @args, @{$opt{args}} if $opt{args};
 	my $sandbox = $ENV{SANDBOX} or die "SANDBOX is not set";
 	$self->{pid} = IncidentTest::spawn("$dir/sandbox.out",

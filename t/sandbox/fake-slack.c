@@ -20,17 +20,26 @@
  *   without its arguments. Other content types: invalid_post_type; a
  *   body without one: missing_post_type; a non-UTF-8 charset:
  *   invalid_charset; bad JSON: invalid_json / json_not_object.
+ * - Scopes: the bot scopes of --manifest (slack-manifest.c); a method
+ *   without its scope is missing_scope with needed/provided.
  * - A channel the bot is not in: not_in_channel (chat:write.public is
- *   not granted unless --public-post); private channels the bot is not
- *   in do not exist for it (channel_not_found).
+ *   not granted unless the manifest or --public-post grants it); private
+ *   channels the bot is not in do not exist for it (channel_not_found).
+ * - The Messages tab (features.app_home) closed: DMs to or from the bot
+ *   are messages_tab_disabled.
  * - Block Kit is validated (types, lengths, ids); bad JSON or a
  *   non-array is invalid_blocks_format, bad content invalid_blocks with
  *   the reasons in "errors" and response_metadata.messages.
  * - thread_ts that names no message: thread_not_found (Slack's own
  *   behaviour here is undocumented; failing is the strict choice).
- * - Per-method sliding-window rate limits are off until POST
- *   /control/slack/ratelimit {"method","per_minute"}; then 429,
- *   Retry-After and {"ok":false,"error":"ratelimited"}.
+ * - Per-method sliding-window rate limits: POST /control/slack/ratelimit
+ *   {"method","per_minute"} (0 lifts); beyond them 429, Retry-After and
+ *   {"ok":false,"error":"ratelimited"}. conversations.history and
+ *   .replies start with Slack's limits for non-Marketplace apps since
+ *   2025 (api-notes.md §3): 1 request per minute each and at most 15
+ *   messages a page (a larger limit is capped). POST
+ *   /control/slack/history_limits {"per_minute","max_limit"} changes
+ *   both for tests that read long histories.
  *
  * Bot posts, edits and reactions are echoed to the app over Socket Mode
  * (with bot_id) when the bot is in the channel, as Slack does: the
@@ -54,11 +63,6 @@
 #include "sandbox.h"
 #include "slack.h"
 
-#define SL_SCOPES	"app_mentions:read,channels:history,groups:history," \
-	"im:history,mpim:history,chat:write,channels:manage,channels:join," \
-	"channels:read,groups:read,groups:write,im:read,im:write,users:read," \
-	"users:read.email,reactions:read,reactions:write,bookmarks:write"
-
 struct sl_limit {
 	char		*method;
 	int		 per_minute;
@@ -81,6 +85,7 @@ struct sl_group		**sl_groups;
 size_t			  sl_ngroups;
 static struct sl_limit	**sl_limits;
 static size_t		  sl_nlimits;
+static int		  sl_history_max = SL_HISTORY_MAX;
 static long long	  sl_last_ts_us;
 static unsigned		  sl_counter;
 
@@ -98,6 +103,7 @@ static void	 sl_thread_add(struct sl_chan *, cJSON *, const char *,
 static int	 sl_tz_offset(const char *, const char **);
 static cJSON	*sl_ratelimit_set(cJSON *);
 static int	 sl_ratelimited(const char *);
+static cJSON	*sl_history_limits(long long, long long);
 static int	 sl_charset_ok(const char *);
 static const char *sl_check_auth(struct sb_req *, const struct sl_method *);
 static cJSON	*sl_call_args(struct sb_req *, const struct sl_method *,
@@ -592,13 +598,16 @@ sl_seed(void)
 static void
 sl_init(void)
 {
+	sl_manifest_init(sb_opts.slack_manifest);
 	sl_seed();
+	sl_limits_seed();
 }
 
 static void
 sl_free(void)
 {
 	sl_clear();
+	sl_manifest_free();
 }
 
 /* Display name for a user id. */
@@ -1310,6 +1319,49 @@ sl_ratelimited(const char *method)
 	return (0);
 }
 
+/* Page cap and per-minute limit of conversations.history and .replies. */
+static cJSON *
+sl_history_limits(long long per_minute, long long max_limit)
+{
+	static const char *const methods[] = { "conversations.history",
+	    "conversations.replies" };
+	cJSON	*body, *res = NULL;
+	size_t	 i;
+
+	if (per_minute < 0 || per_minute > 100000 || max_limit < 1 ||
+	    max_limit > 1000) {
+		res = cJSON_CreateObject();
+		cJSON_AddStringToObject(res, "error", "history_limits: "
+		    "per_minute 0..100000 (0: none), max_limit 1..1000");
+		return (res);
+	}
+	sl_history_max = (int)max_limit;
+	for (i = 0; i < 2; i++) {
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "method", methods[i]);
+		cJSON_AddNumberToObject(body, "per_minute", (double)per_minute);
+		cJSON_Delete(res);
+		res = sl_ratelimit_set(body);
+		cJSON_Delete(body);
+	}
+	return (res);
+}
+
+/* The most messages a conversations.history or .replies page holds. */
+int
+sl_history_page_max(void)
+{
+	return (sl_history_max);
+}
+
+/* Slack's history limits, as a fresh workspace has them. */
+void
+sl_limits_seed(void)
+{
+	cJSON_Delete(sl_history_limits(SL_HISTORY_PER_MINUTE,
+	    SL_HISTORY_MAX));
+}
+
 /* The dispatcher's control ops (rate limits). */
 cJSON *
 sl_dispatch_control(const char *op, cJSON *body)
@@ -1318,6 +1370,10 @@ sl_dispatch_control(const char *op, cJSON *body)
 
 	if (strcmp(op, "ratelimit") == 0)
 		return (sl_ratelimit_set(body));
+	if (strcmp(op, "history_limits") == 0)
+		return (sl_history_limits(sb_json_int(body, "per_minute",
+		    SL_HISTORY_PER_MINUTE), sb_json_int(body, "max_limit",
+		    sl_history_max)));
 	if (strcmp(op, "reset") == 0) {
 		for (i = 0; i < sl_nlimits; i++) {
 			free(sl_limits[i]->method);
@@ -1449,9 +1505,7 @@ sl_handle(struct sb_req *r)
 	sb_random_hex(hex, 8);
 	sb_asprintf(&reqid, "X-Slack-Req-Id: %s", hex);
 	headers[0] = reqid;
-	headers[1] = sb_opts.public_post ?
-	    "X-OAuth-Scopes: " SL_SCOPES ",chat:write.public" :
-	    "X-OAuth-Scopes: " SL_SCOPES;
+	headers[1] = sl_scopes_header();
 	headers[2] = NULL;
 	if (strncmp(r->path, "/api/", 5) != 0 ||
 	    (m = sl_method_find(r->path + 5)) == NULL) {
@@ -1479,7 +1533,8 @@ sl_handle(struct sb_req *r)
 		goto out;
 	}
 	if ((args = sl_call_args(r, m, &res)) != NULL) {
-		res = m->fn(args);
+		if ((res = sl_scope_check(m->name, args)) == NULL)
+			res = m->fn(args);
 		cJSON_Delete(args);
 	}
 	sb_reply(r, 200, res, headers);

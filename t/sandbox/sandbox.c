@@ -1313,6 +1313,7 @@ sb_usage(void)
 	fprintf(stderr, "usage: sandbox --ports-file PATH "
 	    "[--tls-cert FILE --tls-key FILE] [--console]\n"
 	    "\t[--slack-bot-token T] [--slack-app-token T] [--public-post]\n"
+	    "\t[--manifest slack-app-manifest.yaml]\n"
 	    "\t[--jira-email E] [--jira-token T] "
 	    "[--jira-flavor cloud|datacenter]\n"
 	    "\t[--pd-token T] [--ping-interval SECONDS] "
@@ -1363,6 +1364,7 @@ main(int argc, char **argv)
 		{ "slack-bot-token",	required_argument, NULL, 'b' },
 		{ "slack-app-token",	required_argument, NULL, 'a' },
 		{ "public-post",	no_argument,	   NULL, 'P' },
+		{ "manifest",		required_argument, NULL, 'm' },
 		{ "jira-email",		required_argument, NULL, 'e' },
 		{ "jira-token",		required_argument, NULL, 'j' },
 		{ "jira-flavor",	required_argument, NULL, 'f' },
@@ -1396,6 +1398,7 @@ main(int argc, char **argv)
 		case 'b': sb_opts.slack_bot_token = optarg; break;
 		case 'a': sb_opts.slack_app_token = optarg; break;
 		case 'P': sb_opts.public_post = 1; break;
+		case 'm': sb_opts.slack_manifest = optarg; break;
 		case 'e': sb_opts.jira_email = optarg; break;
 		case 'j': sb_opts.jira_token = optarg; break;
 		case 'f':

@@ -75,6 +75,7 @@ struct sb_options {
 	int		 slack_port;
 	int		 control_port;
 	int		 public_post;		/* chat:write.public granted */
+	const char	*slack_manifest;	/* --manifest FILE or NULL */
 	int		 console;		/* --console */
 	int		 verbose;		/* SANDBOX_VERBOSE=1 */
 	double		 ping_interval;		/* seconds */

@@ -182,7 +182,7 @@ sl_can_post(struct sl_chan *c)
 	if (c->is_archived)
 		return (sl_err("is_archived"));
 	if (!sl_is_member(c, SLACK_BOT_USER) && (c->im_user != NULL ||
-	    c->is_private || !sb_opts.public_post))
+	    c->is_private || !sl_granted("chat:write.public")))
 		return (sl_err("not_in_channel"));
 	return (NULL);
 }
@@ -223,6 +223,9 @@ sl_m_post_message(cJSON *args)
 
 	if ((c = sl_api_chan(args, "channel", 1, &err)) == NULL)
 		return (err);
+	/* No Messages tab: the app cannot write to anyone's DM with it. */
+	if (c->im_user != NULL && !sl_messages_tab())
+		return (sl_err("messages_tab_disabled"));
 	if ((err = sl_api_blocks(args, &blocks)) != NULL)
 		return (err);
 	text = sb_json_str(args, "text");
@@ -768,7 +771,8 @@ sl_m_history(cJSON *args)
 			continue;
 		cJSON_InsertItemInArray(list, 0, cJSON_Duplicate(m, 1));
 	}
-	return (sl_page(list, args, 100, 999, 1));
+	return (sl_page(list, args, sl_history_page_max(),
+	    sl_history_page_max(), 1));
 }
 
 static cJSON *
@@ -801,7 +805,8 @@ sl_m_replies(cJSON *args)
 			cJSON_AddItemToArray(list, cJSON_Duplicate(m, 1));
 		}
 	}
-	return (sl_page(list, args, 1000, 1000, 0));
+	return (sl_page(list, args, sl_history_page_max(),
+	    sl_history_page_max(), 0));
 }
 
 static cJSON *

@@ -31,6 +31,10 @@
  *   users, usergroups, channels, messages {"channel"}, ephemeral, views,
  *   bookmarks {"channel"}: read the model
  *   ratelimit {"method","per_minute"}   (fake-slack.c)
+ *   history_limits {"per_minute","max_limit"}: conversations.history
+ *            and .replies (default 1 a minute, 15 a page, as Slack)
+ *   manifest, scopes: the app's manifest as JSON with the granted
+ *            scopes, and the method -> scopes table (slack-manifest.c)
  *   reset: the seed workspace again; requests, acks, limits cleared
  * Everything else goes to fake-socket.c (redeliver, raw, disconnect,
  * enable, drop, silence, acks, connections, envelope {"id"}).
@@ -126,6 +130,8 @@ sl_control(const char *op, cJSON *body)
 	if (strcmp(op, "reset") == 0)
 		return (sc_reset());
 	if ((res = sc_list(op, body)) != NULL)
+		return (res);
+	if ((res = sl_manifest_control(op)) != NULL)
 		return (res);
 	if ((res = sl_dispatch_control(op, body)) != NULL)
 		return (res);
@@ -232,6 +238,10 @@ sc_user_message(cJSON *body)
 		return (sc_error("user_not_in_channel"));
 	if (c->is_archived)
 		return (sc_error("is_archived"));
+	/* What the Slack client says with the Messages tab turned off. */
+	if (c->im_user != NULL && !sl_messages_tab())
+		return (sc_error("messages_tab_disabled: Sending messages to "
+		    "this app has been turned off."));
 	if (thread_ts != NULL && sl_resolve_thread(c, thread_ts, &parent_ts)
 	    != 0)
 		return (sc_error("thread_not_found"));
@@ -1118,6 +1128,7 @@ sc_reset(void)
 	socket_reset();
 	res = sl_dispatch_control("reset", NULL);
 	cJSON_Delete(res);
+	sl_limits_seed();
 	sb_requests_clear("slack");
 	res = cJSON_CreateObject();
 	cJSON_AddTrueToObject(res, "ok");

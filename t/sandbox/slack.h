@@ -5,6 +5,7 @@
  *   slack-api.c	the Web API methods
  *   slack-blocks.c	Block Kit and modal validation
  *   slack-control.c	control ops (user actions) and interactivity
+ *   slack-manifest.c	granted scopes and Messages tab (--manifest)
  */
 #ifndef SLACK_H
 #define SLACK_H
@@ -89,6 +90,9 @@ struct sl_hook {
 #define SL_HOOK_USES		5
 #define SL_MAX_TEXT		40000
 #define SL_MAX_UPDATE_TEXT	4000
+/* conversations.history/.replies for non-Marketplace apps (2025). */
+#define SL_HISTORY_MAX		15
+#define SL_HISTORY_PER_MINUTE	1
 
 #define SL_SURFACE_MESSAGE	0
 #define SL_SURFACE_MODAL	1
@@ -154,7 +158,10 @@ void	 sl_delete(struct sl_chan *, cJSON *, cJSON *, cJSON *);
 cJSON	*sl_react(struct sl_chan *, cJSON *, const char *, const char *, int,
 	    cJSON *, cJSON *);
 struct sl_view *sl_view_find(const char *);
-/* Dispatcher ops: "ratelimit" (and its part of "reset"). */
+/* Dispatcher ops: "ratelimit", "history_limits" (and their part of
+ * "reset", after which sl_limits_seed restores Slack's). */
+void	 sl_limits_seed(void);
+int	 sl_history_page_max(void);
 cJSON	*sl_dispatch_control(const char *, cJSON *);
 
 /* slack-api.c: the Web API methods. */
@@ -167,6 +174,16 @@ struct sl_method {
 const struct sl_method *sl_method_find(const char *);
 int	 sl_arg_json(cJSON *, const char *, cJSON **);
 cJSON	*sl_invalid_blocks(char *);
+
+/* slack-manifest.c: the app's scopes and Messages tab (--manifest). */
+void	 sl_manifest_init(const char *);
+void	 sl_manifest_free(void);
+const char *sl_scopes_header(void);
+int	 sl_messages_tab(void);
+int	 sl_granted(const char *);
+/* NULL if the bot may call the method with args, else missing_scope. */
+cJSON	*sl_scope_check(const char *, cJSON *);
+cJSON	*sl_manifest_control(const char *);
 
 /* slack-blocks.c: Block Kit. */
 int	 sl_check_blocks(cJSON *, int, const char *, char **);
