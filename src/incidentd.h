@@ -60,6 +60,10 @@ uint32_t rand_uniform(uint32_t n);
 /* Exponential backoff with full jitter: base * 2^attempt, capped. */
 uint64_t backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 int	 str_has_prefix(const char *, const char *);
+/* Bytes of s (at most max) that end on a UTF-8 character boundary. */
+size_t	 utf8_cut(const char *s, size_t max);
+/* A copy cut to max bytes on a character boundary; "…" marks a cut. */
+char	*utf8_truncate(const char *s, size_t max, int ellipsis);
 
 /* json.c: helpers over cJSON; only this file walks raw trees. */
 /* Look up a dotted path ("event.item.ts"); NULL if absent. */
