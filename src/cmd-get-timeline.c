@@ -644,8 +644,9 @@ gt_chunk(struct strlist *chunks, const char *line, size_t max,
 		if (p[cut] != ' ')
 			cut = max;
 		/* Do not split a UTF-8 sequence. */
-		while (cut > 0 && ((unsigned char)p[cut] & 0xC0) == 0x80)
-			cut--;
+		cut = utf8_cut(p, cut);
+		if (cut == 0)
+			cut = 1;
 		tmp = xstrndup(p, cut);
 		strlist_add(chunks, tmp);
 		free(tmp);

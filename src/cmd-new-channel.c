@@ -21,6 +21,7 @@
 
 #define NC_NAME_MAX	80
 #define NC_TOPIC_MAX	250
+#define NC_TOPIC_MIN	20		/* summary room worth a link */
 #define NC_PICK_MAX	5
 #define NC_SUFFIX_MAX	20
 
@@ -330,51 +331,43 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 	nc_setup(st);
 }
 
-/* The topic: ticket link and summary, within Slack's 250 characters. */
+/*
+ * The topic: ticket link and summary, within Slack's 250 characters
+ * (counted here in bytes, which are never fewer). The summary is escaped,
+ * then cut on a character boundary and never inside an entity. A link
+ * too long to leave room for the summary is left out: the channel's
+ * first message carries it.
+ */
 static char *
 nc_topic(const struct nc_state *st)
 {
-	const char	*suffix = st->done ? " (closed)" : "", *p;
-	char		 buf[NC_TOPIC_MAX + 1], piece[8];
-	size_t		 len, plen, room;
+	const char	*suffix = st->done ? " (closed)" : "", *dots = "…";
+	const char	*url = st->url, *amp, *p;
+	char		*esc, *out;
+	size_t		 room, len;
 
-	len = strlcpy(buf, st->url, sizeof(buf));
-	if (len >= sizeof(buf))
-		return (xstrdup(st->url));
-	room = NC_TOPIC_MAX - strlen(suffix) - 3;
-	buf[len++] = ' ';
-	/* Escape and copy whole characters while they fit. */
-	for (p = st->summary; *p != '\0'; p += plen) {
-		plen = 1;
-		if ((*p & 0xe0) == 0xc0)
-			plen = 2;
-		else if ((*p & 0xf0) == 0xe0)
-			plen = 3;
-		else if ((*p & 0xf8) == 0xf0)
-			plen = 4;
-		if (strnlen(p, plen) < plen)
-			break;
-		if (*p == '&')
-			strlcpy(piece, "&amp;", sizeof(piece));
-		else if (*p == '<')
-			strlcpy(piece, "&lt;", sizeof(piece));
-		else if (*p == '>')
-			strlcpy(piece, "&gt;", sizeof(piece));
-		else {
-			memcpy(piece, p, plen);
-			piece[plen] = '\0';
+	room = NC_TOPIC_MAX - strlen(suffix);
+	if (strlen(url) + 1 + NC_TOPIC_MIN > room)
+		url = "";
+	room -= *url != '\0' ? strlen(url) + 1 : 0;
+	esc = slack_escape(st->summary);
+	len = strlen(esc);
+	if (len > room) {
+		len = utf8_cut(esc, room - strlen(dots));
+		/* Every '&' in escaped text starts an entity. */
+		for (amp = NULL, p = esc; p < esc + len; p++) {
+			if (*p == '&')
+				amp = p;
 		}
-		if (len + strlen(piece) > room) {
-			memcpy(buf + len, "...", 3);
-			len += 3;
-			break;
-		}
-		memcpy(buf + len, piece, strlen(piece));
-		len += strlen(piece);
-	}
-	buf[len] = '\0';
-	strlcat(buf, suffix, sizeof(buf));
-	return (xstrdup(buf));
+		if (amp != NULL && memchr(amp, ';', len - (amp - esc)) == NULL)
+			len = amp - esc;
+		xasprintf(&out, "%s%s%.*s%s%s", url, *url != '\0' ? " " : "",
+		    (int)len, esc, dots, suffix);
+	} else
+		xasprintf(&out, "%s%s%s%s", url, *url != '\0' ? " " : "",
+		    esc, suffix);
+	free(esc);
+	return (out);
 }
 
 /* Record, topic, invitations, first message, Jira link, reply. */

@@ -24,6 +24,7 @@
 #include "incidentd.h"
 
 #define NI_SUMMARY_MAX	255
+#define NI_TITLE_MAX	1024		/* PagerDuty's incident title */
 
 struct ni_state {
 	struct cmd_item	*item;
@@ -507,15 +508,15 @@ ni_send_page_cb(void *arg)
 {
 	struct ni_page	*pg = arg;
 	cJSON		*inc, *body, *i, *o;
-	char		*title, *details, *ikey;
+	char		*title, *details, *ikey, *tmp;
 
 	if ((inc = incident_load(pg->key)) == NULL) {
 		ni_page_free(pg);
 		return;
 	}
-	xasprintf(&title, "[%s] %s", pg->key, json_str(inc, "summary"));
-	if (strlen(title) > 1024)
-		title[1024] = '\0';
+	xasprintf(&tmp, "[%s] %s", pg->key, json_str(inc, "summary"));
+	title = utf8_truncate(tmp, NI_TITLE_MAX, 1);
+	free(tmp);
 	details = ni_details_text(inc, json_path(inc, "details"));
 	xasprintf(&ikey, "incidentd/%s/incident-manager", pg->key);
 

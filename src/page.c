@@ -37,6 +37,7 @@
 #define PAGE_MAX_ROUNDS		12	/* requeues after 429/5xx */
 #define PAGE_IM_WAIT_S		60	/* wait for an IM page under way */
 #define PAGE_SECTION_MAX	2900
+#define PAGE_TITLE_MAX		1000
 #define PAGE_BLOCKS_MAX		48
 
 struct page_job {
@@ -495,7 +496,6 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 	const char	*chname = json_str(page, "channel_name");
 	cJSON		*inc = NULL;
 	char		*url = NULL, *link;
-	size_t		 n;
 
 	link = slack_permalink(json_str(page, "channel"),
 	    json_str(page, "ts") != NULL ? json_str(page, "ts") : "0");
@@ -520,13 +520,7 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 		    json_str(page, "user"), json_str(job, "name"),
 		    msg != NULL ? "\nMessage: " : "", msg != NULL ? msg : "");
 	}
-	if (strlen(*title) > 1000) {
-		/* Not inside a UTF-8 sequence. */
-		n = 1000;
-		while (n > 0 && ((unsigned char)(*title)[n] & 0xC0) == 0x80)
-			n--;
-		(*title)[n] = '\0';
-	}
+	(*title)[utf8_cut(*title, PAGE_TITLE_MAX)] = '\0';
 	free(url);
 	free(link);
 	cJSON_Delete(inc);
@@ -1165,13 +1159,7 @@ page_post_lines(const char *channel, const char *thread_ts,
 		if (i == lines->n)
 			break;
 		if (sec == NULL) {
-			sec = xstrndup(lines->v[i], PAGE_SECTION_MAX);
-			/* Not inside a UTF-8 sequence. */
-			len = strlen(sec);
-			while (len > 0 &&
-			    ((unsigned char)lines->v[i][len] & 0xC0) == 0x80)
-				len--;
-			sec[len] = '\0';
+			sec = utf8_truncate(lines->v[i], PAGE_SECTION_MAX, 1);
 		} else {
 			xasprintf(&tmp, "%s\n%s", sec, lines->v[i]);
 			free(sec);
