@@ -272,14 +272,17 @@ gt_info_cb(const struct slack_result *sr, void *arg)
 {
 	struct gt_state	*st = arg;
 	const char	*name;
+	char		*e;
 
 	if (!sr->ok) {
+		e = slack_escape(sr->error);
 		if (sr->error != NULL &&
 		    strcmp(sr->error, "channel_not_found") == 0)
 			cmd_error(st->item, "I cannot see that channel.");
 		else
 			cmd_error(st->item, "Slack did not tell me about the "
-			    "channel: %s.", sr->error);
+			    "channel: %s.", e);
+		free(e);
 		gt_finish(st);
 		return;
 	}
@@ -315,10 +318,13 @@ gt_member_cb(const struct slack_result *sr, void *arg)
 	struct gt_state	*st = arg;
 	const cJSON	*c;
 	const char	*next;
+	char		*e;
 
 	if (!sr->ok) {
+		e = slack_escape(sr->error);
 		cmd_error(st->item, "I could not check that you are in that "
-		    "channel: %s.", sr->error);
+		    "channel: %s.", e);
+		free(e);
 		gt_finish(st);
 		return;
 	}
@@ -371,12 +377,14 @@ static void
 gt_backfill_cb(const char *error, const char *summary, void *arg)
 {
 	struct gt_state	*st = arg;
-	char		*tmp;
+	char		*tmp, *e;
 
 	if (error != NULL) {
+		e = slack_escape(error);
 		cmd_error(st->item, "I could not read the channel history "
 		    "(%s), so the timeline may miss messages tagged while I "
-		    "was away.", error);
+		    "was away.", e);
+		free(e);
 		xasprintf(&tmp, "%s; reading history failed: %s, after %s",
 		    st->backfill, error, summary);
 	} else
@@ -800,11 +808,14 @@ static void
 gt_sent_cb(const struct slack_result *sr, void *arg)
 {
 	struct gt_state	*st = arg;
+	char		*e;
 
 	if (!sr->ok) {
+		e = slack_escape(sr->error);
 		cmd_error(st->item, "I could not send you the timeline: %s "
-		    "(after %zu of %zu messages).", sr->error, st->chunk_i,
+		    "(after %zu of %zu messages).", e, st->chunk_i,
 		    st->chunks.n);
+		free(e);
 		gt_finish(st);
 		return;
 	}
@@ -817,10 +828,13 @@ static void
 gt_jira_cb(const struct jira_result *jr, void *arg)
 {
 	struct gt_state	*st = arg;
+	char		*e;
 
 	if (jr->error != NULL) {
+		e = slack_escape(jr->error);
 		cmd_error(st->item, "Jira did not take the timeline comment "
-		    "on %s: %s.", st->key, jr->error);
+		    "on %s: %s.", st->key, e);
+		free(e);
 		gt_finish(st);
 		return;
 	}

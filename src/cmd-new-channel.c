@@ -106,13 +106,15 @@ nc_pick_cb(const struct jira_result *jr, void *arg)
 	const cJSON	*issue;
 	const char	*key;
 	cJSON		*blocks, *b;
-	char		*text, *sum, *url;
+	char		*text, *sum, *url, *status;
 	int		 n = 0;
 
 	if (jr->error != NULL) {
+		status = slack_escape(jr->error);
 		cmd_error(item, "I could not list the open incidents: %s. "
-		    "Name one instead: `new channel %s-123`.", jr->error,
+		    "Name one instead: `new channel %s-123`.", status,
 		    cfg->jira.project);
+		free(status);
 		goto out;
 	}
 	blocks = cJSON_CreateArray();
@@ -123,17 +125,17 @@ nc_pick_cb(const struct jira_result *jr, void *arg)
 		if (key == NULL || !jira_valid_key(key) || n == NC_PICK_MAX)
 			continue;
 		url = jira_browse_url(key);
-		sum = slack_escape(json_str(issue, "fields.summary") != NULL ?
-		    json_str(issue, "fields.summary") : "");
-		xasprintf(&text, "*<%s|%s>* %s\n_%s_", url, key, sum,
-		    json_str(issue, "fields.status.name") != NULL ?
-		    json_str(issue, "fields.status.name") : "open");
+		sum = slack_escape(json_str(issue, "fields.summary"));
+		status = slack_escape(json_str(issue, "fields.status.name") !=
+		    NULL ? json_str(issue, "fields.status.name") : "open");
+		xasprintf(&text, "*<%s|%s>* %s\n_%s_", url, key, sum, status);
 		b = blocks_section(text);
 		cJSON_AddItemToObject(b, "accessory", blocks_button(
 		    "Create channel", "channel_pick", key, "primary"));
 		cJSON_AddItemToArray(blocks, b);
 		free(url);
 		free(sum);
+		free(status);
 		free(text);
 		n++;
 	}
@@ -265,14 +267,17 @@ nc_issue_cb(const struct jira_result *jr, void *arg)
 {
 	struct nc_state	*st = arg;
 	const char	*sum, *cat, *key;
+	char		*e;
 
 	if (jr->error != NULL) {
+		e = slack_escape(jr->error);
 		if (jr->status == 404)
 			cmd_error(st->item, "Jira has no ticket %s (or I am "
 			    "not allowed to see it).", st->key);
 		else
 			cmd_error(st->item, "I could not read %s from Jira: "
-			    "%s.", st->key, jr->error);
+			    "%s.", st->key, e);
+		free(e);
 		nc_finish(st);
 		return;
 	}
@@ -312,6 +317,7 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 {
 	struct nc_state	*st = arg;
 	const char	*id;
+	char		*e;
 
 	if (!sr->ok && sr->error != NULL &&
 	    strcmp(sr->error, "name_taken") == 0 &&
@@ -322,8 +328,11 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 		return;
 	}
 	if (!sr->ok || (id = json_str(sr->json, "channel.id")) == NULL) {
+		e = slack_escape(sr->error != NULL ? sr->error :
+		    "no channel id");
 		cmd_error(st->item, "Slack would not create #%s: %s.",
-		    st->name, sr->error != NULL ? sr->error : "no channel id");
+		    st->name, e);
+		free(e);
 		nc_finish(st);
 		return;
 	}
@@ -443,9 +452,11 @@ nc_setup(struct nc_state *st)
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
 	} else if ((pd = json_str(inc, "im_page.pd_incident")) != NULL) {
-		xasprintf(&tmp, ":pager: PagerDuty incident %s", pd);
+		gid = slack_escape(pd);
+		xasprintf(&tmp, ":pager: PagerDuty incident %s", gid);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
+		free(gid);
 	}
 	xasprintf(&tmp, "Channel opened by <@%s>. Tag important messages "
 	    "with :%s: for the timeline.", item->user,

@@ -186,17 +186,19 @@ ni_created_cb(const struct jira_result *jr, void *arg)
 	char		*text, *sum;
 
 	if (jr->error != NULL) {
+		text = slack_escape(jr->error);
 		if (jr->status >= 400 && jr->status < 500)
 			cmd_error(item, "Jira refused the ticket: %s. Nothing "
 			    "was recorded. Check `jira.project` and "
 			    "`jira.issue_type` in the configuration, or open "
 			    "the ticket in Jira and run `new channel KEY`.",
-			    jr->error);
+			    text);
 		else
 			cmd_error(item, "I could not create the Jira ticket: "
 			    "%s. Nothing was recorded; try again in a moment, "
 			    "or open the ticket in Jira and run `new channel "
-			    "KEY`.", jr->error);
+			    "KEY`.", text);
+		free(text);
 		goto done;
 	}
 	key = json_str(jr->json, "key");
@@ -625,11 +627,14 @@ ni_page_done(struct ni_page *pg, const cJSON *pdinc, const char *error)
 		    "at <!date^%lld^{date_short_pretty} {time}|%lld> "
 		    "(<%s|PagerDuty incident>).", pg->user,
 		    (long long)now_wall(), (long long)now_wall(), url);
-	else
+	else {
+		text = slack_escape(id);
 		xasprintf(&status, ":pager: Incident manager paged by <@%s> "
 		    "at <!date^%lld^{date_short_pretty} {time}|%lld> "
 		    "(PagerDuty %s).", pg->user, (long long)now_wall(),
-		    (long long)now_wall(), id);
+		    (long long)now_wall(), text);
+		free(text);
+	}
 	ni_update_prompt(inc, status);
 	free(status);
 

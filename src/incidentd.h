@@ -337,7 +337,7 @@ void	 slack_call(const char *method, struct cJSON *args, slack_cb, void *);
 /* Same with the app-level token (apps.connections.open). */
 void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
 	    void *);
-/* Escape &, < and > so user text cannot form mentions or links. */
+/* Escape &, < and > so remote text cannot form mentions or links; NULL: "". */
 char	*slack_escape(const char *);
 /* Undo slack_escape on text Slack sent us. */
 char	*slack_unescape(const char *);
