@@ -26,7 +26,9 @@
 
 #define GT_SLACK_CHUNK	3500		/* under Slack's 4,000 advice */
 #define GT_JIRA_CHUNK	30000		/* under Jira's 32,767 */
-#define GT_NAME_TTL	3600
+#define GT_NAME_TTL	3600		/* renamed users show within an hour */
+#define GT_NAMES_MAX	4096		/* cached names, least recent dropped */
+#define GT_NAME_BUCKETS	1024
 
 enum gt_mode {
 	GT_DM = 0,
@@ -34,12 +36,20 @@ enum gt_mode {
 	GT_JIRA
 };
 
+/*
+ * Names of users and channels, by id: a hash for lookups and a list in
+ * order of use, so the cache stays within GT_NAMES_MAX however many
+ * people a long incident mentions, and an entry older than GT_NAME_TTL
+ * is fetched again (people rename themselves mid-incident).
+ */
 struct gt_name {
 	char			*id;
 	char			*name;
 	time_t			 fetched;
-	TAILQ_ENTRY(gt_name)	 entry;
+	LIST_ENTRY(gt_name)	 hash;
+	TAILQ_ENTRY(gt_name)	 lru;		/* most recent first */
 };
+LIST_HEAD(gt_bucket, gt_name);
 TAILQ_HEAD(gt_names, gt_name);
 
 struct gt_state {
@@ -67,6 +77,8 @@ TAILQ_HEAD(gt_states, gt_state);
 
 static struct gt_states	gt_busy = TAILQ_HEAD_INITIALIZER(gt_busy);
 static struct gt_names	gt_names = TAILQ_HEAD_INITIALIZER(gt_names);
+static struct gt_bucket	gt_name_hash[GT_NAME_BUCKETS];
+static size_t		gt_name_count;
 
 static enum cmd_retval	gt_exec(struct cmd_item *);
 static void		gt_info_cb(const struct slack_result *, void *);
@@ -84,6 +96,8 @@ static void		gt_jira_cb(const struct jira_result *, void *);
 static void		gt_finish(struct gt_state *);
 static const char	*gt_name_get(const char *);
 static void		gt_name_set(const char *, const char *);
+static struct gt_bucket	*gt_name_bucket(const char *);
+static void		gt_name_drop(struct gt_name *);
 static void		gt_want(struct gt_state *, const char *);
 static char		*gt_plain(const char *);
 static char		*gt_line(struct gt_state *,
@@ -113,52 +127,103 @@ gt_now_us(void)
 
 /* ------------------------------------------------------------ names */
 
-static const char *
-gt_name_get(const char *id)
+/* FNV-1a; even if ids collide, a chain holds at most GT_NAMES_MAX. */
+static struct gt_bucket *
+gt_name_bucket(const char *id)
+{
+	uint32_t	h = 2166136261U;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619U;
+	return (&gt_name_hash[h % GT_NAME_BUCKETS]);
+}
+
+static void
+gt_name_drop(struct gt_name *n)
+{
+	LIST_REMOVE(n, hash);
+	TAILQ_REMOVE(&gt_names, n, lru);
+	gt_name_count--;
+	free(n->id);
+	free(n->name);
+	free(n);
+}
+
+/* The cached name of id at time now, or NULL (unknown or expired). */
+const char *
+cmd_get_timeline_name(const char *id, time_t now)
 {
 	struct gt_name	*n;
 
-	TAILQ_FOREACH(n, &gt_names, entry) {
+	LIST_FOREACH(n, gt_name_bucket(id), hash) {
 		if (strcmp(n->id, id) == 0)
-			return (now_wall() - n->fetched < GT_NAME_TTL ?
-			    n->name : NULL);
+			break;
 	}
-	return (NULL);
+	if (n == NULL)
+		return (NULL);
+	if (now - n->fetched >= GT_NAME_TTL || now < n->fetched) {
+		gt_name_drop(n);
+		return (NULL);
+	}
+	TAILQ_REMOVE(&gt_names, n, lru);
+	TAILQ_INSERT_HEAD(&gt_names, n, lru);
+	return (n->name);
+}
+
+/* Cache id's name as fetched at now, dropping the least recent if full. */
+void
+cmd_get_timeline_name_set(const char *id, const char *name, time_t now)
+{
+	struct gt_bucket	*b = gt_name_bucket(id);
+	struct gt_name		*n;
+
+	LIST_FOREACH(n, b, hash) {
+		if (strcmp(n->id, id) == 0)
+			break;
+	}
+	if (n == NULL) {
+		if (gt_name_count >= GT_NAMES_MAX)
+			gt_name_drop(TAILQ_LAST(&gt_names, gt_names));
+		n = xcalloc(1, sizeof(*n));
+		n->id = xstrdup(id);
+		LIST_INSERT_HEAD(b, n, hash);
+		gt_name_count++;
+	} else {
+		TAILQ_REMOVE(&gt_names, n, lru);
+		free(n->name);
+	}
+	TAILQ_INSERT_HEAD(&gt_names, n, lru);
+	n->name = xstrdup(name);
+	n->fetched = now;
+}
+
+/* How many names are cached. */
+size_t
+cmd_get_timeline_names(void)
+{
+	return (gt_name_count);
+}
+
+static const char *
+gt_name_get(const char *id)
+{
+	return (cmd_get_timeline_name(id, now_wall()));
 }
 
 static void
 gt_name_set(const char *id, const char *name)
 {
-	struct gt_name	*n;
-
-	TAILQ_FOREACH(n, &gt_names, entry) {
-		if (strcmp(n->id, id) == 0)
-			break;
-	}
-	if (n == NULL) {
-		n = xcalloc(1, sizeof(*n));
-		n->id = xstrdup(id);
-		TAILQ_INSERT_TAIL(&gt_names, n, entry);
-	} else
-		free(n->name);
-	n->name = xstrdup(name);
-	n->fetched = now_wall();
+	cmd_get_timeline_name_set(id, name, now_wall());
 }
 
 /* Forget state at shutdown. */
 void
 cmd_get_timeline_shutdown(void)
 {
-	struct gt_name	*n;
-
 	while (!TAILQ_EMPTY(&gt_busy))
 		gt_finish(TAILQ_FIRST(&gt_busy));
-	while ((n = TAILQ_FIRST(&gt_names)) != NULL) {
-		TAILQ_REMOVE(&gt_names, n, entry);
-		free(n->id);
-		free(n->name);
-		free(n);
-	}
+	while (!TAILQ_EMPTY(&gt_names))
+		gt_name_drop(TAILQ_FIRST(&gt_names));
 }
 
 /* ------------------------------------------------------------ command */

@@ -545,6 +545,11 @@ extern const struct cmd_entry cmd_new_incident_entry;
 extern const struct cmd_entry cmd_new_channel_entry;
 extern const struct cmd_entry cmd_get_timeline_entry;
 void	 cmd_get_timeline_shutdown(void);
+/* The display-name cache: bounded, entries expire (tests pass now). */
+const char *cmd_get_timeline_name(const char *id, time_t now);
+void	 cmd_get_timeline_name_set(const char *id, const char *name,
+	    time_t now);
+size_t	 cmd_get_timeline_names(void);
 void	 cmd_new_incident_page_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
 void	 cmd_new_incident_decline_click(const struct cJSON *,
