@@ -977,7 +977,7 @@ page_finish(const char *id)
 					    cJSON_Duplicate(pu, 1));
 			}
 		} else {
-			/* Failed, or never sent (its record changed under us). */
+			/* Failed, or never sent (its record changed). */
 			failed++;
 			error = json_str(job, "error");
 			if (error == NULL)

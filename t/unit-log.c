@@ -90,7 +90,8 @@ test_straddle(void)
 		line = capture_log(pad, " s3cr3t-jira-token tail");
 		if (line == NULL || strstr(line, "s3cr3t") != NULL) {
 			ok(0, "secret straddling the cut is hidden");
-			diag(line != NULL ? line + strlen(line) - 40 : "no line");
+			diag(line != NULL ? line + strlen(line) - 40 :
+			    "no line");
 			free(line);
 			break;
 		}

@@ -121,7 +121,8 @@ test_utf8(void)
 	check_cut("\xf0\x9f\x98\x80x", 4, 0, "\xf0\x9f\x98\x80",
 	    "a whole 4-byte char is kept");
 	check_cut("abcdefgh", 6, 1, "abc\xe2\x80\xa6", "ellipsis within max");
-	check_cut("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 6, 1, "\xc3\xa9\xe2\x80\xa6",
+	check_cut("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 6, 1,
+	    "\xc3\xa9\xe2\x80\xa6",
 	    "ellipsis after whole chars");
 	check_cut("abcdef", 2, 1, "ab", "no room for the ellipsis");
 	/* Hostile bytes: lone continuation and a lead without its tail. */
