@@ -26,7 +26,9 @@
 
 #define GT_SLACK_CHUNK	3500		/* under Slack's 4,000 advice */
 #define GT_JIRA_CHUNK	30000		/* under Jira's 32,767 */
-#define GT_NAME_TTL	3600
+#define GT_NAME_TTL	3600		/* renamed users show within an hour */
+#define GT_NAMES_MAX	4096		/* cached names, least recent dropped */
+#define GT_NAME_BUCKETS	1024
 
 enum gt_mode {
 	GT_DM = 0,
@@ -34,12 +36,20 @@ enum gt_mode {
 	GT_JIRA
 };
 
+/*
+ * Names of users and channels, by id: a hash for lookups and a list in
+ * order of use, so the cache stays within GT_NAMES_MAX however many
+ * people a long incident mentions, and an entry older than GT_NAME_TTL
+ * is fetched again (people rename themselves mid-incident).
+ */
 struct gt_name {
 	char			*id;
 	char			*name;
 	time_t			 fetched;
-	TAILQ_ENTRY(gt_name)	 entry;
+	LIST_ENTRY(gt_name)	 hash;
+	TAILQ_ENTRY(gt_name)	 lru;		/* most recent first */
 };
+LIST_HEAD(gt_bucket, gt_name);
 TAILQ_HEAD(gt_names, gt_name);
 
 struct gt_state {
@@ -68,6 +78,8 @@ TAILQ_HEAD(gt_states, gt_state);
 
 static struct gt_states	gt_busy = TAILQ_HEAD_INITIALIZER(gt_busy);
 static struct gt_names	gt_names = TAILQ_HEAD_INITIALIZER(gt_names);
+static struct gt_bucket	gt_name_hash[GT_NAME_BUCKETS];
+static size_t		gt_name_count;
 
 static enum cmd_retval	gt_exec(struct cmd_item *);
 static void		gt_info_cb(const struct slack_result *, void *);
@@ -85,6 +97,8 @@ static void		gt_jira_cb(const struct jira_result *, void *);
 static void		gt_finish(struct gt_state *);
 static const char	*gt_name_get(const char *);
 static void		gt_name_set(const char *, const char *);
+static struct gt_bucket	*gt_name_bucket(const char *);
+static void		gt_name_drop(struct gt_name *);
 static void		gt_want(struct gt_state *, const char *);
 static char		*gt_plain(const char *);
 static char		*gt_line(struct gt_state *,
@@ -114,52 +128,103 @@ gt_now_us(void)
 
 /* ------------------------------------------------------------ names */
 
-static const char *
-gt_name_get(const char *id)
+/* FNV-1a; even if ids collide, a chain holds at most GT_NAMES_MAX. */
+static struct gt_bucket *
+gt_name_bucket(const char *id)
+{
+	uint32_t	h = 2166136261U;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619U;
+	return (&gt_name_hash[h % GT_NAME_BUCKETS]);
+}
+
+static void
+gt_name_drop(struct gt_name *n)
+{
+	LIST_REMOVE(n, hash);
+	TAILQ_REMOVE(&gt_names, n, lru);
+	gt_name_count--;
+	free(n->id);
+	free(n->name);
+	free(n);
+}
+
+/* The cached name of id at time now, or NULL (unknown or expired). */
+const char *
+cmd_get_timeline_name(const char *id, time_t now)
 {
 	struct gt_name	*n;
 
-	TAILQ_FOREACH(n, &gt_names, entry) {
+	LIST_FOREACH(n, gt_name_bucket(id), hash) {
 		if (strcmp(n->id, id) == 0)
-			return (now_wall() - n->fetched < GT_NAME_TTL ?
-			    n->name : NULL);
+			break;
 	}
-	return (NULL);
+	if (n == NULL)
+		return (NULL);
+	if (now - n->fetched >= GT_NAME_TTL || now < n->fetched) {
+		gt_name_drop(n);
+		return (NULL);
+	}
+	TAILQ_REMOVE(&gt_names, n, lru);
+	TAILQ_INSERT_HEAD(&gt_names, n, lru);
+	return (n->name);
+}
+
+/* Cache id's name as fetched at now, dropping the least recent if full. */
+void
+cmd_get_timeline_name_set(const char *id, const char *name, time_t now)
+{
+	struct gt_bucket	*b = gt_name_bucket(id);
+	struct gt_name		*n;
+
+	LIST_FOREACH(n, b, hash) {
+		if (strcmp(n->id, id) == 0)
+			break;
+	}
+	if (n == NULL) {
+		if (gt_name_count >= GT_NAMES_MAX)
+			gt_name_drop(TAILQ_LAST(&gt_names, gt_names));
+		n = xcalloc(1, sizeof(*n));
+		n->id = xstrdup(id);
+		LIST_INSERT_HEAD(b, n, hash);
+		gt_name_count++;
+	} else {
+		TAILQ_REMOVE(&gt_names, n, lru);
+		free(n->name);
+	}
+	TAILQ_INSERT_HEAD(&gt_names, n, lru);
+	n->name = xstrdup(name);
+	n->fetched = now;
+}
+
+/* How many names are cached. */
+size_t
+cmd_get_timeline_names(void)
+{
+	return (gt_name_count);
+}
+
+static const char *
+gt_name_get(const char *id)
+{
+	return (cmd_get_timeline_name(id, now_wall()));
 }
 
 static void
 gt_name_set(const char *id, const char *name)
 {
-	struct gt_name	*n;
-
-	TAILQ_FOREACH(n, &gt_names, entry) {
-		if (strcmp(n->id, id) == 0)
-			break;
-	}
-	if (n == NULL) {
-		n = xcalloc(1, sizeof(*n));
-		n->id = xstrdup(id);
-		TAILQ_INSERT_TAIL(&gt_names, n, entry);
-	} else
-		free(n->name);
-	n->name = xstrdup(name);
-	n->fetched = now_wall();
+	cmd_get_timeline_name_set(id, name, now_wall());
 }
 
 /* Forget state at shutdown. */
 void
 cmd_get_timeline_shutdown(void)
 {
-	struct gt_name	*n;
-
 	while (!TAILQ_EMPTY(&gt_busy))
 		gt_finish(TAILQ_FIRST(&gt_busy));
-	while ((n = TAILQ_FIRST(&gt_names)) != NULL) {
-		TAILQ_REMOVE(&gt_names, n, entry);
-		free(n->id);
-		free(n->name);
-		free(n);
-	}
+	while (!TAILQ_EMPTY(&gt_names))
+		gt_name_drop(TAILQ_FIRST(&gt_names));
 }
 
 /* ------------------------------------------------------------ command */
@@ -280,14 +345,17 @@ gt_info_cb(const struct slack_result *sr, void *arg)
 {
 	struct gt_state	*st = arg;
 	const char	*name;
+	char		*e;
 
 	if (!sr->ok) {
+		e = slack_escape(sr->error);
 		if (sr->error != NULL &&
 		    strcmp(sr->error, "channel_not_found") == 0)
 			cmd_error(st->item, "I cannot see that channel.");
 		else
 			cmd_error(st->item, "Slack did not tell me about the "
-			    "channel: %s.", sr->error);
+			    "channel: %s.", e);
+		free(e);
 		gt_finish(st);
 		return;
 	}
@@ -328,10 +396,13 @@ gt_member_cb(const struct slack_result *sr, void *arg)
 	struct gt_state	*st = arg;
 	const cJSON	*c;
 	const char	*next;
+	char		*e;
 
 	if (!sr->ok) {
+		e = slack_escape(sr->error);
 		cmd_error(st->item, "I could not check that you are in that "
-		    "channel: %s.", sr->error);
+		    "channel: %s.", e);
+		free(e);
 		gt_finish(st);
 		return;
 	}
@@ -386,12 +457,14 @@ static void
 gt_backfill_cb(const char *error, const char *summary, void *arg)
 {
 	struct gt_state	*st = arg;
-	char		*tmp;
+	char		*tmp, *e;
 
 	if (error != NULL) {
+		e = slack_escape(error);
 		cmd_error(st->item, "I could not read the channel history "
 		    "(%s), so the timeline may miss messages tagged while I "
-		    "was away.", error);
+		    "was away.", e);
+		free(e);
 		xasprintf(&tmp, "%s; reading history failed: %s, after %s",
 		    st->backfill, error, summary);
 	} else
@@ -659,8 +732,9 @@ gt_chunk(struct strlist *chunks, const char *line, size_t max,
 		if (p[cut] != ' ')
 			cut = max;
 		/* Do not split a UTF-8 sequence. */
-		while (cut > 0 && ((unsigned char)p[cut] & 0xC0) == 0x80)
-			cut--;
+		cut = utf8_cut(p, cut);
+		if (cut == 0)
+			cut = 1;
 		tmp = xstrndup(p, cut);
 		strlist_add(chunks, tmp);
 		free(tmp);
@@ -814,11 +888,14 @@ static void
 gt_sent_cb(const struct slack_result *sr, void *arg)
 {
 	struct gt_state	*st = arg;
+	char		*e;
 
 	if (!sr->ok) {
+		e = slack_escape(sr->error);
 		cmd_error(st->item, "I could not send you the timeline: %s "
-		    "(after %zu of %zu messages).", sr->error, st->chunk_i,
+		    "(after %zu of %zu messages).", e, st->chunk_i,
 		    st->chunks.n);
+		free(e);
 		gt_finish(st);
 		return;
 	}
@@ -831,10 +908,13 @@ static void
 gt_jira_cb(const struct jira_result *jr, void *arg)
 {
 	struct gt_state	*st = arg;
+	char		*e;
 
 	if (jr->error != NULL) {
+		e = slack_escape(jr->error);
 		cmd_error(st->item, "Jira did not take the timeline comment "
-		    "on %s: %s.", st->key, jr->error);
+		    "on %s: %s.", st->key, e);
+		free(e);
 		gt_finish(st);
 		return;
 	}

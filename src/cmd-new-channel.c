@@ -21,6 +21,7 @@
 
 #define NC_NAME_MAX	80
 #define NC_TOPIC_MAX	250
+#define NC_TOPIC_MIN	20		/* summary room worth a link */
 #define NC_PICK_MAX	5
 #define NC_SUFFIX_MAX	20
 
@@ -123,13 +124,15 @@ nc_pick_cb(const struct jira_result *jr, void *arg)
 	const cJSON	*issue;
 	const char	*key;
 	cJSON		*blocks, *b;
-	char		*text, *sum, *url;
+	char		*text, *sum, *url, *status;
 	int		 n = 0;
 
 	if (jr->error != NULL) {
+		status = slack_escape(jr->error);
 		cmd_error(item, "I could not list the open incidents: %s. "
-		    "Name one instead: `new channel %s-123`.", jr->error,
+		    "Name one instead: `new channel %s-123`.", status,
 		    cfg->jira.project);
+		free(status);
 		goto out;
 	}
 	blocks = cJSON_CreateArray();
@@ -140,17 +143,17 @@ nc_pick_cb(const struct jira_result *jr, void *arg)
 		if (key == NULL || !jira_valid_key(key) || n == NC_PICK_MAX)
 			continue;
 		url = jira_browse_url(key);
-		sum = slack_escape(json_str(issue, "fields.summary") != NULL ?
-		    json_str(issue, "fields.summary") : "");
-		xasprintf(&text, "*<%s|%s>* %s\n_%s_", url, key, sum,
-		    json_str(issue, "fields.status.name") != NULL ?
-		    json_str(issue, "fields.status.name") : "open");
+		sum = slack_escape(json_str(issue, "fields.summary"));
+		status = slack_escape(json_str(issue, "fields.status.name") !=
+		    NULL ? json_str(issue, "fields.status.name") : "open");
+		xasprintf(&text, "*<%s|%s>* %s\n_%s_", url, key, sum, status);
 		b = blocks_section(text);
 		cJSON_AddItemToObject(b, "accessory", blocks_button(
 		    "Create channel", "channel_pick", key, "primary"));
 		cJSON_AddItemToArray(blocks, b);
 		free(url);
 		free(sum);
+		free(status);
 		free(text);
 		n++;
 	}
@@ -282,14 +285,17 @@ nc_issue_cb(const struct jira_result *jr, void *arg)
 {
 	struct nc_state	*st = arg;
 	const char	*sum, *cat, *key;
+	char		*e;
 
 	if (jr->error != NULL) {
+		e = slack_escape(jr->error);
 		if (jr->status == 404)
 			cmd_error(st->item, "Jira has no ticket %s (or I am "
 			    "not allowed to see it).", st->key);
 		else
 			cmd_error(st->item, "I could not read %s from Jira: "
-			    "%s.", st->key, jr->error);
+			    "%s.", st->key, e);
+		free(e);
 		nc_finish(st);
 		return;
 	}
@@ -337,6 +343,7 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 {
 	struct nc_state	*st = arg;
 	const char	*id;
+	char		*e;
 
 	if (!sr->ok && sr->error != NULL &&
 	    strcmp(sr->error, "name_taken") == 0 &&
@@ -347,8 +354,11 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 		return;
 	}
 	if (!sr->ok || (id = json_str(sr->json, "channel.id")) == NULL) {
+		e = slack_escape(sr->error != NULL ? sr->error :
+		    "no channel id");
 		cmd_error(st->item, "Slack would not create #%s: %s.",
-		    st->name, sr->error != NULL ? sr->error : "no channel id");
+		    st->name, e);
+		free(e);
 		nc_finish(st);
 		return;
 	}
@@ -356,51 +366,43 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 	nc_setup(st);
 }
 
-/* The topic: ticket link and summary, within Slack's 250 characters. */
+/*
+ * The topic: ticket link and summary, within Slack's 250 characters
+ * (counted here in bytes, which are never fewer). The summary is escaped,
+ * then cut on a character boundary and never inside an entity. A link
+ * too long to leave room for the summary is left out: the channel's
+ * first message carries it.
+ */
 static char *
 nc_topic(const struct nc_state *st)
 {
-	const char	*suffix = st->done ? " (closed)" : "", *p;
-	char		 buf[NC_TOPIC_MAX + 1], piece[8];
-	size_t		 len, plen, room;
+	const char	*suffix = st->done ? " (closed)" : "", *dots = "…";
+	const char	*url = st->url, *amp, *p;
+	char		*esc, *out;
+	size_t		 room, len;
 
-	len = strlcpy(buf, st->url, sizeof(buf));
-	if (len >= sizeof(buf))
-		return (xstrdup(st->url));
-	room = NC_TOPIC_MAX - strlen(suffix) - 3;
-	buf[len++] = ' ';
-	/* Escape and copy whole characters while they fit. */
-	for (p = st->summary; *p != '\0'; p += plen) {
-		plen = 1;
-		if ((*p & 0xe0) == 0xc0)
-			plen = 2;
-		else if ((*p & 0xf0) == 0xe0)
-			plen = 3;
-		else if ((*p & 0xf8) == 0xf0)
-			plen = 4;
-		if (strnlen(p, plen) < plen)
-			break;
-		if (*p == '&')
-			strlcpy(piece, "&amp;", sizeof(piece));
-		else if (*p == '<')
-			strlcpy(piece, "&lt;", sizeof(piece));
-		else if (*p == '>')
-			strlcpy(piece, "&gt;", sizeof(piece));
-		else {
-			memcpy(piece, p, plen);
-			piece[plen] = '\0';
+	room = NC_TOPIC_MAX - strlen(suffix);
+	if (strlen(url) + 1 + NC_TOPIC_MIN > room)
+		url = "";
+	room -= *url != '\0' ? strlen(url) + 1 : 0;
+	esc = slack_escape(st->summary);
+	len = strlen(esc);
+	if (len > room) {
+		len = utf8_cut(esc, room - strlen(dots));
+		/* Every '&' in escaped text starts an entity. */
+		for (amp = NULL, p = esc; p < esc + len; p++) {
+			if (*p == '&')
+				amp = p;
 		}
-		if (len + strlen(piece) > room) {
-			memcpy(buf + len, "...", 3);
-			len += 3;
-			break;
-		}
-		memcpy(buf + len, piece, strlen(piece));
-		len += strlen(piece);
-	}
-	buf[len] = '\0';
-	strlcat(buf, suffix, sizeof(buf));
-	return (xstrdup(buf));
+		if (amp != NULL && memchr(amp, ';', len - (amp - esc)) == NULL)
+			len = amp - esc;
+		xasprintf(&out, "%s%s%.*s%s%s", url, *url != '\0' ? " " : "",
+		    (int)len, esc, dots, suffix);
+	} else
+		xasprintf(&out, "%s%s%s%s", url, *url != '\0' ? " " : "",
+		    esc, suffix);
+	free(esc);
+	return (out);
 }
 
 /* Record, topic, invitations, first message, Jira link, reply. */
@@ -476,9 +478,11 @@ nc_setup(struct nc_state *st)
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
 	} else if ((pd = json_str(inc, "im_page.pd_incident")) != NULL) {
-		xasprintf(&tmp, ":pager: PagerDuty incident %s", pd);
+		gid = slack_escape(pd);
+		xasprintf(&tmp, ":pager: PagerDuty incident %s", gid);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
+		free(gid);
 	}
 	xasprintf(&tmp, "Channel opened by <@%s>. Tag important messages "
 	    "with :%s: for the timeline.", item->user,

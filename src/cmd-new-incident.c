@@ -24,6 +24,7 @@
 #include "incidentd.h"
 
 #define NI_SUMMARY_MAX	255
+#define NI_TITLE_MAX	1024		/* PagerDuty's incident title */
 
 struct ni_state {
 	struct cmd_item	*item;
@@ -187,17 +188,19 @@ ni_created_cb(const struct jira_result *jr, void *arg)
 	char		*text, *sum;
 
 	if (jr->error != NULL) {
+		text = slack_escape(jr->error);
 		if (jr->status >= 400 && jr->status < 500)
 			cmd_error(item, "Jira refused the ticket: %s. Nothing "
 			    "was recorded. Check `jira.project` and "
 			    "`jira.issue_type` in the configuration, or open "
 			    "the ticket in Jira and run `new channel KEY`.",
-			    jr->error);
+			    text);
 		else
 			cmd_error(item, "I could not create the Jira ticket: "
 			    "%s. Nothing was recorded; try again in a moment, "
 			    "or open the ticket in Jira and run `new channel "
-			    "KEY`.", jr->error);
+			    "KEY`.", text);
+		free(text);
 		goto done;
 	}
 	key = json_str(jr->json, "key");
@@ -571,15 +574,15 @@ ni_send_page_cb(void *arg)
 {
 	struct ni_page	*pg = arg;
 	cJSON		*inc, *body, *i, *o;
-	char		*title, *details, *ikey;
+	char		*title, *details, *ikey, *tmp;
 
 	if ((inc = incident_load(pg->key)) == NULL) {
 		ni_page_free(pg);
 		return;
 	}
-	xasprintf(&title, "[%s] %s", pg->key, json_str(inc, "summary"));
-	if (strlen(title) > 1024)
-		title[1024] = '\0';
+	xasprintf(&tmp, "[%s] %s", pg->key, json_str(inc, "summary"));
+	title = utf8_truncate(tmp, NI_TITLE_MAX, 1);
+	free(tmp);
 	details = ni_details_text(inc, json_path(inc, "details"));
 	xasprintf(&ikey, "incidentd/%s/incident-manager", pg->key);
 
@@ -688,11 +691,14 @@ ni_page_done(struct ni_page *pg, const cJSON *pdinc, const char *error)
 		    "at <!date^%lld^{date_short_pretty} {time}|%lld> "
 		    "(<%s|PagerDuty incident>).", pg->user,
 		    (long long)now_wall(), (long long)now_wall(), url);
-	else
+	else {
+		text = slack_escape(id);
 		xasprintf(&status, ":pager: Incident manager paged by <@%s> "
 		    "at <!date^%lld^{date_short_pretty} {time}|%lld> "
 		    "(PagerDuty %s).", pg->user, (long long)now_wall(),
-		    (long long)now_wall(), id);
+		    (long long)now_wall(), text);
+		free(text);
+	}
 	ni_update_prompt(inc, status);
 	free(status);
 

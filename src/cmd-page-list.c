@@ -30,8 +30,8 @@ page_list_exec(struct cmd_item *item)
 {
 	const struct shortcuts	*sc = &cfg->pagerduty.shortcuts;
 	struct strlist		 lines = { NULL, 0 };
-	char			*n, *d, *title;
-	size_t			 i, len;
+	char			*n, *d, *title, *tmp;
+	size_t			 i;
 
 	if (sc->n == 0) {
 		cmd_reply(item, "No PagerDuty shortcuts are configured. You "
@@ -44,16 +44,11 @@ page_list_exec(struct cmd_item *item)
 	    "`page <shortcut>`:", sc->n);
 	for (i = 0; i < sc->n; i++) {
 		n = slack_escape(sc->v[i].name);
-		d = slack_escape(sc->v[i].description != NULL ?
-		    sc->v[i].description : "");
-		if (strlen(d) > 300) {
-			/* Not inside a UTF-8 sequence. */
-			len = 300;
-			while (len > 0 && ((unsigned char)d[len] & 0xC0) ==
-			    0x80)
-				len--;
-			d[len] = '\0';
-		}
+		/* Cut before escaping: never inside an entity. */
+		tmp = utf8_truncate(sc->v[i].description != NULL ?
+		    sc->v[i].description : "", 300, 1);
+		d = slack_escape(tmp);
+		free(tmp);
 		strlist_addf(&lines, "• `%s` %s%s", n, *d != '\0' ? "– " : "",
 		    d);
 		free(n);

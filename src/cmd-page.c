@@ -223,13 +223,9 @@ cp_exec(struct cmd_item *item)
 		free(q);
 		free(path);
 	}
-	if (msg != NULL && strlen(msg) > 500) {
-		/* Not inside a UTF-8 sequence: PagerDuty wants valid JSON. */
-		len = 500;
-		while (len > 0 && ((unsigned char)msg[len] & 0xC0) == 0x80)
-			len--;
-		msg[len] = '\0';
-	}
+	/* Not inside a UTF-8 sequence: PagerDuty wants valid JSON. */
+	if (msg != NULL)
+		msg[utf8_cut(msg, 500)] = '\0';
 	st->message = msg;
 	if (n == 0) {
 		cmd_error(item, "Whom should I page? Name at least one target "
@@ -517,7 +513,6 @@ cp_blocks(const cJSON *page, const char *status)
 	char		*text = NULL, *tmp, *n, *v;
 	const char	*inc = json_str(page, "incident");
 	int		 i, nblocks = 0, nt, shown = 0, pi = 0, npicks;
-	size_t		 len;
 
 	blocks = cJSON_CreateArray();
 	nt = cJSON_GetArraySize(json_path(page, "targets"));
@@ -578,13 +573,7 @@ cp_blocks(const cJSON *page, const char *status)
 		text = tmp;
 	}
 	if (text != NULL) {
-		if (strlen(text) > 2900) {
-			/* Not inside a UTF-8 sequence. */
-			i = 2900;
-			while (i > 0 && ((unsigned char)text[i] & 0xC0) == 0x80)
-				i--;
-			text[i] = '\0';
-		}
+		text[utf8_cut(text, 2900)] = '\0';
 		cJSON_AddItemToArray(blocks, blocks_section(text));
 		free(text);
 		text = NULL;
@@ -614,13 +603,8 @@ cp_blocks(const cJSON *page, const char *status)
 		i = 0;
 		cJSON_ArrayForEach(x, json_path(p, "options")) {
 			o = cJSON_CreateObject();
-			n = xstrndup(json_str(x, "name"), 70);
-			/* Not inside a UTF-8 sequence. */
-			len = strlen(n);
-			while (len > 0 && ((unsigned char)json_str(x,
-			    "name")[len] & 0xC0) == 0x80)
-				len--;
-			n[len] = '\0';
+			n = utf8_truncate(json_str(x, "name") != NULL ?
+			    json_str(x, "name") : "", 70, 0);
 			cJSON_AddItemToObject(o, "text", blocks_plain(n));
 			free(n);
 			xasprintf(&v, "%s|%d|%d", json_str(page, "id"), pi, i++);

@@ -62,6 +62,10 @@ uint32_t rand_uniform(uint32_t n);
 /* Exponential backoff with full jitter: base * 2^attempt, capped. */
 uint64_t backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 int	 str_has_prefix(const char *, const char *);
+/* Bytes of s (at most max) that end on a UTF-8 character boundary. */
+size_t	 utf8_cut(const char *s, size_t max);
+/* A copy cut to max bytes on a character boundary; "…" marks a cut. */
+char	*utf8_truncate(const char *s, size_t max, int ellipsis);
 
 /* json.c: helpers over cJSON; only this file walks raw trees. */
 /* Look up a dotted path ("event.item.ts"); NULL if absent. */
@@ -335,7 +339,7 @@ void	 slack_call(const char *method, struct cJSON *args, slack_cb, void *);
 /* Same with the app-level token (apps.connections.open). */
 void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
 	    void *);
-/* Escape &, < and > so user text cannot form mentions or links. */
+/* Escape &, < and > so remote text cannot form mentions or links; NULL: "". */
 char	*slack_escape(const char *);
 /* Undo slack_escape on text Slack sent us. */
 char	*slack_unescape(const char *);
@@ -564,6 +568,11 @@ extern const struct cmd_entry cmd_new_incident_entry;
 extern const struct cmd_entry cmd_new_channel_entry;
 extern const struct cmd_entry cmd_get_timeline_entry;
 void	 cmd_get_timeline_shutdown(void);
+/* The display-name cache: bounded, entries expire (tests pass now). */
+const char *cmd_get_timeline_name(const char *id, time_t now);
+void	 cmd_get_timeline_name_set(const char *id, const char *name,
+	    time_t now);
+size_t	 cmd_get_timeline_names(void);
 void	 cmd_new_incident_page_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
 void	 cmd_new_incident_decline_click(const struct cJSON *,

@@ -20,6 +20,8 @@
 
 #include "incidentd.h"
 
+#define JIRA_ERROR_MAX	500
+
 struct jira_call {
 	char		*method;
 	char		*path;
@@ -225,9 +227,10 @@ jira_error_text(const cJSON *j, int status)
 			xasprintf(&out, "HTTP %d", status);
 		}
 	}
-	if (strlen(out) > 500)
-		out[500] = '\0';
-	return (out);
+	/* Cut on a character boundary: the text goes into JSON. */
+	tmp = utf8_truncate(out, JIRA_ERROR_MAX, 1);
+	free(out);
+	return (tmp);
 }
 
 static void

@@ -4,7 +4,9 @@
  * Lines go to stderr so systemd's journal picks them up; each carries a
  * level word. Every line is scrubbed before it is written: registered
  * secrets and anything shaped like a Slack token are replaced, so a token
- * quoted in an error body can never reach the journal.
+ * quoted in an error body can never reach the journal. Lines are
+ * formatted whole, scrubbed, and only then cut to LOG_LINE_MAX: a secret
+ * that straddles the cut must not escape in part.
  */
 #include "config.h"
 
@@ -29,7 +31,9 @@ static const char *log_names[] = { "error", "warn", "info", "debug" };
 
 static void	log_vlog(int, int, const char *, va_list)
 		    __attribute__((__format__(printf, 3, 0)));
-static void	log_replace(char *, size_t, size_t, size_t);
+static size_t	log_secret_at(const char *);
+static size_t	log_token_at(const char *);
+static char	*log_scrub_copy(const char *, size_t);
 
 /* Set the level and program name; safe to call again. */
 void
@@ -105,73 +109,116 @@ log_redact_clear(void)
 	strlist_free(&log_secrets);
 }
 
-/* Replace len bytes at off in buf (a C string in size bytes) by LOG_REDACTED. */
-static void
-log_replace(char *buf, size_t size, size_t off, size_t len)
+/* The length of the longest registered secret at p, or 0. */
+static size_t
+log_secret_at(const char *p)
 {
-	size_t	rlen = strlen(LOG_REDACTED), tail;
+	size_t	i, len, best = 0;
 
-	tail = strlen(buf + off + len) + 1;
-	if (off + rlen + tail > size) {
-		/* No room to grow: truncate after the marker. */
-		if (off + rlen + 1 > size) {
-			buf[off] = '\0';
-			return;
-		}
-		memcpy(buf + off, LOG_REDACTED, rlen);
-		buf[off + rlen] = '\0';
-		return;
+	for (i = 0; i < log_secrets.n; i++) {
+		if (*p != *log_secrets.v[i])
+			continue;
+		len = strlen(log_secrets.v[i]);
+		if (len > best && strncmp(p, log_secrets.v[i], len) == 0)
+			best = len;
 	}
-	memmove(buf + off + rlen, buf + off + len, tail);
-	memcpy(buf + off, LOG_REDACTED, rlen);
+	return (best);
+}
+
+/* The length of a Slack-token-shaped word at p, or 0. */
+static size_t
+log_token_at(const char *p)
+{
+	static const char	*prefixes[] = { "xoxb-", "xoxp-", "xapp-",
+				    "xoxa-", "xoxe-", "xoxr-", "xoxs-" };
+	size_t			 i, end;
+
+	if (*p != 'x')
+		return (0);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (strncmp(p, prefixes[i], 5) != 0)
+			continue;
+		for (end = 5; isalnum((unsigned char)p[end]) ||
+		    p[end] == '-' || p[end] == '_'; end++)
+			;
+		return (end);
+	}
+	return (0);
+}
+
+/*
+ * A copy of in with secrets and token-shaped words redacted, cut to max
+ * bytes on a character boundary; NULL if out of memory. Every word is
+ * judged on the whole text before anything is cut: cutting first would
+ * let a secret that straddles the cut through in part.
+ */
+static char *
+log_scrub_copy(const char *in, size_t max)
+{
+	size_t	 rlen = strlen(LOG_REDACTED), o = 0, n;
+	char	*out;
+
+	/* Output stops once past max; the last step adds at most rlen. */
+	if ((out = malloc(max + rlen + 1)) == NULL)
+		return (NULL);
+	while (*in != '\0' && o <= max) {
+		if ((n = log_secret_at(in)) == 0 &&
+		    (n = log_token_at(in)) == 0) {
+			out[o++] = *in++;
+			continue;
+		}
+		memcpy(out + o, LOG_REDACTED, rlen);
+		o += rlen;
+		in += n;
+	}
+	out[o] = '\0';
+	out[utf8_cut(out, max)] = '\0';
+	return (out);
 }
 
 /* Redact secrets and token-shaped words in a NUL-terminated buffer. */
 void
 log_scrub(char *buf, size_t size)
 {
-	static const char	*prefixes[] = { "xoxb-", "xoxp-", "xapp-",
-				    "xoxa-", "xoxe-", "xoxr-", "xoxs-" };
-	size_t			 i, j, end;
-	char			*p;
+	char	*out;
 
-	for (i = 0; i < log_secrets.n; i++) {
-		while ((p = strstr(buf, log_secrets.v[i])) != NULL)
-			log_replace(buf, size, p - buf,
-			    strlen(log_secrets.v[i]));
+	if (size == 0)
+		return;
+	if ((out = log_scrub_copy(buf, size - 1)) == NULL) {
+		/* Nothing unscrubbed may stay behind. */
+		strlcpy(buf, LOG_REDACTED, size);
+		return;
 	}
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		p = buf;
-		while ((p = strstr(p, prefixes[i])) != NULL) {
-			end = p - buf;
-			while (buf[end] != '\0' &&
-			    (isalnum((unsigned char)buf[end]) ||
-			    buf[end] == '-' || buf[end] == '_'))
-				end++;
-			j = p - buf;
-			log_replace(buf, size, j, end - j);
-			p = buf + j + strlen(LOG_REDACTED);
-		}
-	}
+	memcpy(buf, out, strlen(out) + 1);
+	free(out);
 }
 
 static void
 log_vlog(int level, int with_errno, const char *fmt, va_list ap)
 {
-	char	 line[LOG_LINE_MAX];
-	int	 saved = errno, n;
+	char	*msg = NULL, *line, *tmp;
+	int	 saved = errno;
 	size_t	 i;
 
 	if (level > log_level)
 		return;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		strlcpy(line, fmt, sizeof(line));
-	if (with_errno) {
-		strlcat(line, ": ", sizeof(line));
-		strlcat(line, strerror(saved), sizeof(line));
+	/* The whole message first: it is scrubbed before it is cut. */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	if (msg != NULL && with_errno) {
+		if (asprintf(&tmp, "%s: %s", msg, strerror(saved)) < 0)
+			tmp = NULL;
+		free(msg);
+		msg = tmp;
 	}
-	log_scrub(line, sizeof(line));
+	line = log_scrub_copy(msg != NULL ? msg : fmt, LOG_LINE_MAX - 1);
+	free(msg);
+	if (line == NULL) {
+		fprintf(stderr, "%s: %s: (out of memory formatting a log "
+		    "line)\n", log_progname, log_names[level]);
+		errno = saved;
+		return;
+	}
 	/* One line per message: control characters would forge lines. */
 	for (i = 0; line[i] != '\0'; i++) {
 		if (line[i] == '\n' || line[i] == '\r' ||
@@ -180,6 +227,7 @@ log_vlog(int level, int with_errno, const char *fmt, va_list ap)
 	}
 	fprintf(stderr, "%s: %s: %s\n", log_progname, log_names[level], line);
 	fflush(stderr);
+	free(line);
 	errno = saved;
 }
 

@@ -37,6 +37,7 @@
 #define PAGE_MAX_ROUNDS		12	/* requeues after 429/5xx */
 #define PAGE_IM_WAIT_S		60	/* wait for an IM page under way */
 #define PAGE_SECTION_MAX	2900
+#define PAGE_TITLE_MAX		1000
 #define PAGE_BLOCKS_MAX		48
 
 struct page_job {
@@ -104,6 +105,7 @@ static void	 page_creator_done(const char *);
 static void	 page_users_from(cJSON *, const cJSON *, const char *);
 static struct page_run *page_run_find(const char *);
 static void	 page_finish(const char *);
+static void	 page_run_end(const char *);
 static int	 page_collect_cb(const char *, const char *, size_t, void *);
 static int	 page_resume_cb(const char *, const char *, size_t, void *);
 static void	 page_announce_user_cb(const struct pd_result *, void *);
@@ -199,6 +201,24 @@ page_run_find(const char *id)
 	r->id = xstrdup(id);
 	TAILQ_INSERT_TAIL(&page_runs, r, entry);
 	return (r);
+}
+
+/* One of the page's jobs is over; the last one finishes the page. */
+static void
+page_run_end(const char *id)
+{
+	struct page_run	*r;
+
+	TAILQ_FOREACH(r, &page_runs, entry) {
+		if (strcmp(r->id, id) == 0)
+			break;
+	}
+	if (r == NULL || --r->remaining > 0)
+		return;
+	TAILQ_REMOVE(&page_runs, r, entry);
+	page_finish(r->id);
+	free(r->id);
+	free(r);
 }
 
 static struct page_job *
@@ -414,14 +434,15 @@ page_job_run(struct page_job *j)
 	const char	*state, *key, *pdid = NULL, *mode = NULL, *ims;
 	char		*ikey;
 
-	if ((job = page_job_load(j->key)) == NULL) {
-		page_job_free(j);
-		return;
-	}
-	state = json_str(job, "state");
-	if (state != NULL && (strcmp(state, "done") == 0 ||
-	    strcmp(state, "failed") == 0)) {
+	/* Gone or over already: nothing to send, but the page counts it. */
+	state = (job = page_job_load(j->key)) != NULL ?
+	    json_str(job, "state") : NULL;
+	if (job == NULL || (state != NULL && (strcmp(state, "done") == 0 ||
+	    strcmp(state, "failed") == 0))) {
+		log_warnx("page job %s: %s; not sent", j->key, job == NULL ?
+		    "its record is gone" : "already over");
 		cJSON_Delete(job);
+		page_run_end(j->page);
 		page_job_free(j);
 		return;
 	}
@@ -495,7 +516,6 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 	const char	*chname = json_str(page, "channel_name");
 	cJSON		*inc = NULL;
 	char		*url = NULL, *link;
-	size_t		 n;
 
 	link = slack_permalink(json_str(page, "channel"),
 	    json_str(page, "ts") != NULL ? json_str(page, "ts") : "0");
@@ -520,13 +540,7 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 		    json_str(page, "user"), json_str(job, "name"),
 		    msg != NULL ? "\nMessage: " : "", msg != NULL ? msg : "");
 	}
-	if (strlen(*title) > 1000) {
-		/* Not inside a UTF-8 sequence. */
-		n = 1000;
-		while (n > 0 && ((unsigned char)(*title)[n] & 0xC0) == 0x80)
-			n--;
-		(*title)[n] = '\0';
-	}
+	(*title)[utf8_cut(*title, PAGE_TITLE_MAX)] = '\0';
 	free(url);
 	free(link);
 	cJSON_Delete(inc);
@@ -865,7 +879,6 @@ page_job_end(struct page_job *j, const cJSON *pdobj, const char *error)
 {
 	cJSON		*job, *inc, *users, *pd;
 	const char	*key, *id;
-	struct page_run	*run;
 
 	if ((job = page_job_load(j->key)) != NULL) {
 		cJSON_DeleteItemFromObject(job, "state");
@@ -908,13 +921,7 @@ page_job_end(struct page_job *j, const cJSON *pdobj, const char *error)
 	}
 	TAILQ_REMOVE(&page_inflight, j, entry);
 	page_running--;
-	run = page_run_find(j->page);
-	if (--run->remaining <= 0) {
-		TAILQ_REMOVE(&page_runs, run, entry);
-		page_finish(run->id);
-		free(run->id);
-		free(run);
-	}
+	page_run_end(j->page);
 	page_job_free(j);
 	reactor_after_commit(page_pump_cb, NULL);
 }
@@ -937,7 +944,7 @@ page_finish(const char *id)
 	struct page_user_ctx	*uc;
 	cJSON			*page, *all, *u, *x;
 	const cJSON		*job, *pu;
-	const char		*name;
+	const char		*name, *state, *error;
 	char			*prefix, *n, *line, *path, *q;
 	int			 ok = 0, failed = 0, fallback = 0, idx;
 
@@ -953,8 +960,9 @@ page_finish(const char *id)
 	cJSON_ArrayForEach(job, all) {
 		name = json_str(job, "name") != NULL ? json_str(job, "name") :
 		    json_str(job, "id");
-		n = slack_escape(name);
-		if (strcmp(json_str(job, "state"), "done") == 0) {
+		n = slack_escape(name != NULL ? name : "?");
+		state = json_str(job, "state");
+		if (state != NULL && strcmp(state, "done") == 0) {
 			ok++;
 			if (json_bool(job, "fallback"))
 				fallback++;
@@ -969,8 +977,14 @@ page_finish(const char *id)
 					    cJSON_Duplicate(pu, 1));
 			}
 		} else {
+			/* Failed, or never sent (its record changed). */
 			failed++;
-			line = slack_escape(json_str(job, "error"));
+			error = json_str(job, "error");
+			if (error == NULL)
+				error = state != NULL && strcmp(state,
+				    "failed") == 0 ? "no reason given" :
+				    "it was never sent";
+			line = slack_escape(error);
 			strlist_addf(&an->lines, ":x: Could not page *%s*: %s",
 			    n, line);
 			free(line);
@@ -1165,13 +1179,7 @@ page_post_lines(const char *channel, const char *thread_ts,
 		if (i == lines->n)
 			break;
 		if (sec == NULL) {
-			sec = xstrndup(lines->v[i], PAGE_SECTION_MAX);
-			/* Not inside a UTF-8 sequence. */
-			len = strlen(sec);
-			while (len > 0 &&
-			    ((unsigned char)lines->v[i][len] & 0xC0) == 0x80)
-				len--;
-			sec[len] = '\0';
+			sec = utf8_truncate(lines->v[i], PAGE_SECTION_MAX, 1);
 		} else {
 			xasprintf(&tmp, "%s\n%s", sec, lines->v[i]);
 			free(sec);

@@ -17,6 +17,8 @@
 
 #include "incidentd.h"
 
+#define PD_ERROR_MAX	500
+
 struct pd_call {
 	char		*method;
 	char		*path;
@@ -59,9 +61,10 @@ pd_error_text(const cJSON *j, int status)
 		free(out);
 		out = tmp;
 	}
-	if (strlen(out) > 500)
-		out[500] = '\0';
-	return (out);
+	/* Cut on a character boundary: the text goes into JSON. */
+	tmp = utf8_truncate(out, PD_ERROR_MAX, 1);
+	free(out);
+	return (tmp);
 }
 
 static void

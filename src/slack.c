@@ -206,12 +206,14 @@ slack_call_app(const char *method, cJSON *args, slack_cb cb, void *arg)
 	slack_call_token(cfg->slack.app_token, method, args, cb, arg);
 }
 
-/* Escape the three characters Slack treats as markup. */
+/* Escape the three characters Slack treats as markup; NULL gives "". */
 char *
 slack_escape(const char *s)
 {
 	char	*out, *o;
 
+	if (s == NULL)
+		return (xstrdup(""));
 	out = o = xmalloc(strlen(s) * 5 + 1);
 	for (; *s != '\0'; s++) {
 		switch (*s) {

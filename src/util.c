@@ -1,4 +1,12 @@
-/* util.c: string lists, URLs, base64, clocks and jittered backoff. */
+/*
+ * util.c: string lists, URLs, base64, clocks, jittered backoff, and the
+ * one place text is cut to a length.
+ *
+ * Remote text (Jira and PagerDuty errors, names, summaries) is cut before
+ * it goes into a message or a request; a cut in the middle of a UTF-8
+ * character makes the JSON we send invalid, and Slack or PagerDuty then
+ * refuse the whole message. So every cut goes through utf8_cut.
+ */
 #include "config.h"
 
 #include <sys/types.h>
@@ -285,4 +293,62 @@ int
 str_has_prefix(const char *s, const char *prefix)
 {
 	return (strncmp(s, prefix, strlen(prefix)) == 0);
+}
+
+/*
+ * The length of the longest prefix of s, at most max bytes, that ends on
+ * a character boundary. A byte that does not start a valid UTF-8
+ * sequence counts as one character, so hostile bytes cannot make a cut
+ * swallow the text after them.
+ */
+size_t
+utf8_cut(const char *s, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n, k;
+
+	while (p[i] != '\0') {
+		if (p[i] < 0x80)
+			n = 1;
+		else if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			n = 2;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			n = 3;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			n = 4;
+		else
+			n = 1;
+		for (k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80) {
+				n = 1;
+				break;
+			}
+		}
+		if (i + n > max)
+			break;
+		i += n;
+	}
+	return (i);
+}
+
+/*
+ * A copy of s of at most max bytes, cut on a character boundary; with
+ * ellipsis, a string that had to be cut ends in "…" (still within max).
+ */
+char *
+utf8_truncate(const char *s, size_t max, int ellipsis)
+{
+	static const char	 dots[] = "\xe2\x80\xa6";	/* U+2026 */
+	size_t			 len, dlen = sizeof(dots) - 1;
+	char			*out;
+
+	if (strnlen(s, max + 1) <= max)
+		return (xstrdup(s));
+	if (!ellipsis || max < dlen)
+		return (xstrndup(s, utf8_cut(s, max)));
+	len = utf8_cut(s, max - dlen);
+	out = xmalloc(len + dlen + 1);
+	memcpy(out, s, len);
+	memcpy(out + len, dots, dlen + 1);
+	return (out);
 }

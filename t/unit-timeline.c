@@ -1,6 +1,10 @@
-/* unit-timeline.c: timeline times in UTC and the configured zone. */
+/*
+ * unit-timeline.c: timeline times in UTC and the configured zone, and the
+ * bounded display-name cache of get timeline.
+ */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +19,53 @@ check_time(const char *ts, const char *want, const char *name)
 
 	is_str(out, want, name);
 	free(out);
+}
+
+/* The cache keeps at most 4096 names, drops the least recent, expires. */
+static void
+test_names(void)
+{
+	char		 id[32], name[32];
+	time_t		 now = 1700000000;
+	const char	*v;
+	int		 i, missing = 0;
+
+	for (i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "U%07d", i);
+		snprintf(name, sizeof(name), "user %d", i);
+		cmd_get_timeline_name_set(id, name, now);
+		if (i == 2000)	/* used again: now among the most recent */
+			cmd_get_timeline_name("U0000000", now);
+	}
+	is_int(cmd_get_timeline_names(), 4096, "cache bounded at 4096");
+	v = cmd_get_timeline_name("U0000000", now);
+	is_str(v != NULL ? v : "(none)", "user 0", "a recently used name kept");
+	for (i = 1; i <= 904; i++) {
+		snprintf(id, sizeof(id), "U%07d", i);
+		if (cmd_get_timeline_name(id, now) != NULL)
+			break;
+	}
+	is_int(i, 905, "the least recently used names dropped first");
+	for (i = 905; i < 5000; i++) {
+		snprintf(id, sizeof(id), "U%07d", i);
+		if (cmd_get_timeline_name(id, now) == NULL)
+			missing++;
+	}
+	is_int(missing, 0, "the newest names kept");
+
+	cmd_get_timeline_name_set("U0000000", "renamed", now);
+	is_str(cmd_get_timeline_name("U0000000", now), "renamed",
+	    "a new name replaces the old");
+	is_int(cmd_get_timeline_names(), 4096, "replacing does not grow it");
+	ok(cmd_get_timeline_name("U0004999", now + 3599) != NULL,
+	    "fresh within the hour");
+	ok(cmd_get_timeline_name("U0004999", now + 3600) == NULL,
+	    "expired after an hour: fetched again");
+	is_int(cmd_get_timeline_names(), 4095, "an expired name is dropped");
+	ok(cmd_get_timeline_name("U0004998", now - 10) == NULL,
+	    "a name from the future (clock stepped back) is not trusted");
+	cmd_get_timeline_shutdown();
+	is_int(cmd_get_timeline_names(), 0, "shutdown empties the cache");
 }
 
 int
@@ -68,6 +119,7 @@ main(void)
 	    "no TZ before");
 	ok(getenv("TZ") == NULL, "TZ unset again");
 	timeline_shutdown();
+	test_names();
 	cfg = NULL;
 	return (done_testing());
 }

@@ -1,4 +1,4 @@
-/* unit-util.c: URLs, encoding and backoff. */
+/* unit-util.c: URLs, encoding, backoff and UTF-8-safe cuts. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -95,6 +95,57 @@ test_backoff(void)
 	ok(rand_uniform(1) == 0, "rand_uniform(1) is 0");
 }
 
+static void
+check_cut(const char *in, size_t max, int ellipsis, const char *want,
+    const char *name)
+{
+	char	*out = utf8_truncate(in, max, ellipsis);
+
+	is_str(out, want, name);
+	ok(strlen(out) <= max || strcmp(out, in) == 0, "within max");
+	free(out);
+}
+
+static void
+test_utf8(void)
+{
+	char	 buf[600], *out;
+	size_t	 i;
+
+	/* "é" is 2 bytes, "€" 3, "😀" 4. */
+	check_cut("abc", 3, 1, "abc", "fits: unchanged");
+	check_cut("abcd", 3, 0, "abc", "ASCII cut");
+	check_cut("a\xc3\xa9", 2, 0, "a", "never half of a 2-byte char");
+	check_cut("ab\xe2\x82\xac", 4, 0, "ab", "never part of a 3-byte char");
+	check_cut("\xf0\x9f\x98\x80x", 3, 0, "", "never part of a 4-byte char");
+	check_cut("\xf0\x9f\x98\x80x", 4, 0, "\xf0\x9f\x98\x80",
+	    "a whole 4-byte char is kept");
+	check_cut("abcdefgh", 6, 1, "abc\xe2\x80\xa6", "ellipsis within max");
+	check_cut("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 6, 1,
+	    "\xc3\xa9\xe2\x80\xa6",
+	    "ellipsis after whole chars");
+	check_cut("abcdef", 2, 1, "ab", "no room for the ellipsis");
+	/* Hostile bytes: lone continuation and a lead without its tail. */
+	check_cut("\x80\x80\x80\x80", 2, 0, "\x80\x80",
+	    "stray continuation bytes count one each");
+	check_cut("\xe2\x82x\xe2\x82\xac", 4, 0, "\xe2\x82x",
+	    "a broken sequence counts byte by byte");
+	is_int(utf8_cut("\xc3\xa9", 1), 0, "cut: 1 byte of a 2-byte char");
+	is_int(utf8_cut("", 10), 0, "cut: empty");
+
+	/* The 500-byte cut of an error made of 2-byte characters. */
+	for (i = 0; i + 2 < sizeof(buf); i += 2)
+		memcpy(buf + i, "\xc3\xa9", 2);
+	buf[i] = '\0';
+	memmove(buf + 1, buf, i);	/* shift: odd offsets are leads */
+	buf[0] = 'x';
+	out = utf8_truncate(buf, 500, 0);
+	is_int(strlen(out), 499, "500: backs off to the character start");
+	ok(((unsigned char)out[strlen(out) - 1] & 0xc0) == 0x80,
+	    "500: ends on a whole character");
+	free(out);
+}
+
 int
 main(void)
 {
@@ -102,5 +153,6 @@ main(void)
 	test_url();
 	test_encode();
 	test_backoff();
+	test_utf8();
 	return (done_testing());
 }

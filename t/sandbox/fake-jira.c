@@ -1,6 +1,9 @@
 /*
  * fake-jira.c: a stateful, strict fake of the Jira REST API.
  *
+ * With --jira-context /PATH (a Data Center deployment under a context
+ * path) every resource lives under /PATH and nothing outside it answers.
+ *
  * Cloud (sb_opts.jira_flavor "cloud", the default) serves /rest/api/2 and
  * /rest/api/3 with Basic auth (email:api_token); the old /search answers 410
  * and /search/jql is the search endpoint. Data Center ("datacenter" or
@@ -4764,8 +4767,8 @@ fj_handle(struct sb_req *r)
 	struct fj_ctx	 c;
 	struct fj_issue	*is = NULL;
 	char		*path, *seg[8], *save = NULL, *tok;
-	const char	*m = r->method;
-	size_t		 nseg = 0;
+	const char	*m = r->method, *rp = r->path;
+	size_t		 nseg = 0, n;
 	int		 auth, get, post, put;
 
 	memset(&c, 0, sizeof c);
@@ -4775,15 +4778,25 @@ fj_handle(struct sb_req *r)
 	c.v = 2;
 	if (fj_ratelimit(&c))
 		return;
-	if (strncmp(r->path, "/rest/api/", 10) != 0 ||
-	    (r->path[10] != '2' && r->path[10] != '3') ||
-	    (r->path[11] != '/' && r->path[11] != '\0') ||
-	    (r->path[10] == '3' && c.dc)) {
+	/* Behind a context path, Jira serves nothing outside it. */
+	if (sb_opts.jira_context != NULL) {
+		n = strlen(sb_opts.jira_context);
+		if (strncmp(rp, sb_opts.jira_context, n) != 0 ||
+		    rp[n] != '/') {
+			fj_no_resource(&c);
+			return;
+		}
+		rp += n;
+	}
+	if (strncmp(rp, "/rest/api/", 10) != 0 ||
+	    (rp[10] != '2' && rp[10] != '3') ||
+	    (rp[11] != '/' && rp[11] != '\0') ||
+	    (rp[10] == '3' && c.dc)) {
 		fj_no_resource(&c);
 		return;
 	}
-	c.v = r->path[10] - '0';
-	path = sb_strdup(r->path + 11);
+	c.v = rp[10] - '0';
+	path = sb_strdup(rp + 11);
 	for (tok = strtok_r(path, "/", &save); tok != NULL && nseg < 8;
 	    tok = strtok_r(NULL, "/", &save))
 		seg[nseg++] = tok;

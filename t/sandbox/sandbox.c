@@ -1316,6 +1316,7 @@ sb_usage(void)
 	    "\t[--manifest slack-app-manifest.yaml]\n"
 	    "\t[--jira-email E] [--jira-token T] "
 	    "[--jira-flavor cloud|datacenter]\n"
+	    "\t[--jira-context /PATH] "
 	    "\t[--pd-token T] [--ping-interval SECONDS] "
 	    "[--ack-timeout SECONDS]\n");
 	exit(2);
@@ -1368,6 +1369,7 @@ main(int argc, char **argv)
 		{ "jira-email",		required_argument, NULL, 'e' },
 		{ "jira-token",		required_argument, NULL, 'j' },
 		{ "jira-flavor",	required_argument, NULL, 'f' },
+		{ "jira-context",	required_argument, NULL, 'x' },
 		{ "pd-token",		required_argument, NULL, 'd' },
 		{ "ping-interval",	required_argument, NULL, 'i' },
 		{ "ack-timeout",	required_argument, NULL, 't' },
@@ -1406,6 +1408,13 @@ main(int argc, char **argv)
 			    strcmp(optarg, "datacenter") != 0)
 				sb_fatal("--jira-flavor: cloud or datacenter");
 			sb_opts.jira_flavor = optarg;
+			break;
+		case 'x':
+			if (optarg[0] != '/' || optarg[1] == '\0' ||
+			    optarg[strlen(optarg) - 1] == '/')
+				sb_fatal("--jira-context: /PATH without a "
+				    "trailing slash");
+			sb_opts.jira_context = optarg;
 			break;
 		case 'd': sb_opts.pd_token = optarg; break;
 		case 'i':

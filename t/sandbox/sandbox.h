@@ -66,6 +66,7 @@ struct sb_options {
 	const char	*jira_email;
 	const char	*jira_token;
 	const char	*jira_flavor;		/* "cloud" or "datacenter" */
+	const char	*jira_context;		/* context path ("/jira") */
 	const char	*pd_token;
 	int		 tls;			/* listeners speak TLS */
 	int		 socket_port;		/* Socket Mode listener port */
