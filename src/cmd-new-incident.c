@@ -618,14 +618,16 @@ ni_paged_cb(const struct pd_result *pr, void *arg)
 	}
 	/*
 	 * 400 for our incident_key means the incident exists already (a
-	 * resend after a crash, or a second daemon): fetch it.
+	 * resend after a crash, or a second daemon): fetch it. Only an
+	 * open one: a resolved incident may carry the same key.
 	 */
 	if (pr->status == 400 && pr->error != NULL &&
 	    strstr(pr->error, "matching dedup key") != NULL) {
 		xasprintf(&q, "incidentd/%s/incident-manager", pg->key);
 		path = url_encode(q);
 		free(q);
-		xasprintf(&q, "/incidents?incident_key=%s", path);
+		xasprintf(&q, "/incidents?incident_key=%s"
+		    "&statuses[]=triggered&statuses[]=acknowledged", path);
 		pd_request("GET", q, NULL, 0, ni_existing_cb, pg);
 		free(q);
 		free(path);

@@ -266,6 +266,7 @@ static void	http_pool_dispatch(struct http_pool *);
 static void	http_pool_free(struct http_pool *);
 
 static void	http_conn_new(struct http_pool *, struct http_req *);
+static void	http_conn_strict_close(struct bufferevent *);
 static void	http_conn_dial_cb(struct bufferevent *, const char *, void *);
 static void	http_conn_send(struct http_conn *, struct http_req *);
 static void	http_conn_available(struct http_conn *);
@@ -782,6 +783,24 @@ http_conn_new(struct http_pool *pool, struct http_req *req)
 	    req->timeout_ms, http_conn_dial_cb, conn);
 }
 
+/*
+ * A body framed by the connection's close is only complete if the close
+ * is TLS's close_notify; a bare TCP FIN may be an attacker (or a proxy)
+ * cutting the body short. The dial lets a FIN pass as EOF (tls.c, for
+ * ws.c); HTTP connections undo that, so a close without close_notify is
+ * BEV_EVENT_ERROR and only close_notify is BEV_EVENT_EOF. Bodies framed
+ * by Content-Length or chunked encoding are complete before any close.
+ */
+static void
+http_conn_strict_close(struct bufferevent *bev)
+{
+	SSL	*ssl;
+
+	if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
+		SSL_clear_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 0);
+}
+
 static void
 http_conn_dial_cb(struct bufferevent *bev, const char *error, void *arg)
 {
@@ -805,6 +824,8 @@ http_conn_dial_cb(struct bufferevent *bev, const char *error, void *arg)
 		return;
 	}
 	conn->bev = bev;
+	if (pool->tls)
+		http_conn_strict_close(bev);
 	bufferevent_setcb(bev, http_conn_read_cb, NULL, http_conn_event_cb,
 	    conn);
 	if (req != NULL)
@@ -1004,7 +1025,7 @@ http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_EOF) {
 		if (req->pstate == HTTP_P_UNTIL_CLOSE) {
-			/* The close is the framing: the body is complete. */
+			/* The close (close_notify over TLS) ends the body. */
 			req->pstate = HTTP_P_DONE;
 			req->conn_close = 1;
 			conn->eof = 1;
@@ -1013,7 +1034,9 @@ http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		}
 		xasprintf(&why, "connection closed %s", req->got_bytes ?
 		    "mid-response" : "before response");
-	} else if (conn->pool->tls)
+	} else if (conn->pool->tls && req->pstate == HTTP_P_UNTIL_CLOSE)
+		xasprintf(&why, "tls: response truncated (%s)", tls_error(bev));
+	else if (conn->pool->tls)
 		xasprintf(&why, "tls: %s", tls_error(bev));
 	else if (saved != 0)
 		xasprintf(&why, "%s", strerror(saved));

@@ -29,7 +29,7 @@ static uint64_t		 main_drain_deadline;
 
 static __dead void	main_usage(int);
 static int		main_check_config(const char *);
-static int		main_dump(const char *);
+static int		main_dump(const char *, int);
 static int		main_run(const char *, int);
 static struct config	*main_load_config(const char *);
 static void		main_reload(void);
@@ -49,8 +49,10 @@ main_usage(int status)
 	    "commands:\n"
 	    "  run           run the daemon in the foreground (default)\n"
 	    "  check-config  validate the configuration and exit\n"
-	    "  dump          print the stored state as JSON (safe while "
-	    "running)\n"
+	    "  dump [--messages]\n"
+	    "                print the stored state as JSON (safe while "
+	    "running);\n"
+	    "                message text only with --messages\n"
 	    "  version       print the version\n"
 	    "\n"
 	    "options:\n"
@@ -91,7 +93,7 @@ main_check_config(const char *path)
 }
 
 static int
-main_dump(const char *path)
+main_dump(const char *path, int flags)
 {
 	struct config	*c;
 	struct store	*st;
@@ -107,7 +109,7 @@ main_dump(const char *path)
 		config_free(c);
 		return (1);
 	}
-	rv = store_dump(st, STDOUT_FILENO);
+	rv = store_dump(st, STDOUT_FILENO, flags);
 	if (rv != 0)
 		fprintf(stderr, "%s: dump: %s\n", INCIDENTD_NAME,
 		    store_strerror(rv));
@@ -154,6 +156,7 @@ main_reload(void)
 	}
 	cfg = c;
 	log_setlevel(c->log_level);
+	(void)timeline_expire();	/* cache_days may have shrunk */
 	/* Callbacks of this turn may still hold strings of the old one. */
 	reactor_defer(main_free_config_cb, old);
 	log_info("configuration reloaded");
@@ -293,7 +296,8 @@ main(int argc, char **argv)
 	int		 ch, debug = 0;
 
 	log_init(LOG_LEVEL_INFO, INCIDENTD_NAME);
-	while ((ch = getopt(argc, argv, "c:dh")) != -1) {
+	/* "+": options stop at the command, which has its own. */
+	while ((ch = getopt(argc, argv, "+c:dh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -309,10 +313,13 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 1)
+		cmd = argv[0];
+	if (argc == 2 && strcmp(cmd, "dump") == 0 &&
+	    strcmp(argv[1], "--messages") == 0)
+		return (main_dump(path, STORE_DUMP_MESSAGES));
 	if (argc > 1)
 		main_usage(1);
-	if (argc == 1)
-		cmd = argv[0];
 
 	if (strcmp(cmd, "version") == 0) {
 		printf("%s %s\n", INCIDENTD_NAME, PACKAGE_VERSION);
@@ -321,7 +328,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "check-config") == 0)
 		return (main_check_config(path));
 	if (strcmp(cmd, "dump") == 0)
-		return (main_dump(path));
+		return (main_dump(path, 0));
 	if (strcmp(cmd, "run") != 0)
 		main_usage(1);
 	return (main_run(path, debug));

@@ -237,8 +237,10 @@ int	 store_pending(struct store *);
 int	 store_event_seen(struct store *, const char *event_id, time_t now);
 /* Forget event ids first seen before cutoff; how many, or < 0 on error. */
 int	 store_expire_events(struct store *, time_t cutoff);
-/* Write every database as one JSON object to fd. */
-int	 store_dump(struct store *, int fd);
+/* Write every database as one JSON object to fd; message text only with
+ * STORE_DUMP_MESSAGES (otherwise its length, as "text_bytes"). */
+#define STORE_DUMP_MESSAGES	0x1
+int	 store_dump(struct store *, int fd, int flags);
 /* Number of entries and commits, for metrics. */
 size_t	 store_count(struct store *, enum store_db);
 uint64_t store_commits(struct store *);
@@ -540,11 +542,15 @@ void	 timeline_message(const struct cJSON *ev);
 void	 timeline_reaction(const struct cJSON *ev, int added);
 /* An envelope arrived: the daemon is connected and processing. */
 void	 timeline_alive(void);
+/* Forget cached message text past timeline.cache_days or outside incident
+ * channels; how many were forgotten. Also run at startup and on reload. */
+size_t	 timeline_expire(void);
 /* Tagged messages of channel in time order; free with timeline_list_free. */
 int	 timeline_load(const char *channel, struct timeline_list *);
 void	 timeline_list_free(struct timeline_list *);
 /* Why channel (created at created, 0 if unknown) needs a backfill, or
- * NULL; *from and *to bound the history to read (0 = unbounded). */
+ * NULL; *from and *to bound the history to read (0 = unbounded), never
+ * older than timeline.backfill_max (the reason then says so). */
 char	*timeline_backfill_needed(const char *channel, time_t created,
 	    time_t *from, time_t *to);
 /* Read channel history in [from, to] and reconcile the index; cb gets

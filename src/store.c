@@ -111,10 +111,12 @@ static void	store_out_str(struct store_out *, const char *);
 static void	store_out_flush(struct store_out *);
 static void	store_out_quote(struct store_out *, const char *, size_t);
 static int	store_is_record(const char *, size_t);
+static void	store_dump_value(struct store_out *, enum store_db, int,
+		    const char *, size_t);
 static int	store_copy_kv(const MDB_val *, const MDB_val *, char *,
 		    char **, size_t *);
 static int	store_dump_db(struct store *, MDB_txn *, enum store_db,
-		    struct store_out *);
+		    struct store_out *, int);
 
 /* The name of a database, as used in LMDB and in dumps. */
 const char *
@@ -1051,9 +1053,61 @@ store_is_record(const char *val, size_t len)
 	return (1);
 }
 
+/*
+ * Fields of records that hold what people wrote in Slack. A dump shows
+ * them only with STORE_DUMP_MESSAGES; otherwise "text" becomes
+ * "text_bytes" (its length), enough to debug without reading it.
+ */
+static const struct {
+	enum store_db	 db;
+	const char	*field;
+} store_private_fields[] = {
+	{ STORE_TIMELINE, "text" },
+};
+
+static void
+store_dump_value(struct store_out *o, enum store_db db, int flags,
+    const char *val, size_t len)
+{
+	cJSON		*j = NULL, *f;
+	char		*out, name[64];
+	size_t		 i, n;
+
+	if (!store_is_record(val, len)) {
+		store_out_quote(o, val, len);
+		return;
+	}
+	for (i = 0; i < sizeof(store_private_fields) /
+	    sizeof(store_private_fields[0]); i++) {
+		if (store_private_fields[i].db != db ||
+		    (flags & STORE_DUMP_MESSAGES))
+			continue;
+		if (j == NULL && (j = cJSON_ParseWithLength(val, len)) == NULL)
+			break;
+		if (!cJSON_IsObject(j) || (f = cJSON_GetObjectItemCaseSensitive(
+		    j, store_private_fields[i].field)) == NULL)
+			continue;
+		n = cJSON_IsString(f) ? strlen(f->valuestring) : 0;
+		(void)snprintf(name, sizeof(name), "%s_bytes",
+		    store_private_fields[i].field);
+		cJSON_DeleteItemFromObjectCaseSensitive(j,
+		    store_private_fields[i].field);
+		cJSON_DeleteItemFromObjectCaseSensitive(j, name);
+		cJSON_AddNumberToObject(j, name, (double)n);
+	}
+	if (j == NULL) {
+		store_out_write(o, val, len);
+		return;
+	}
+	out = json_print(j);
+	store_out_str(o, out);
+	free(out);
+	cJSON_Delete(j);
+}
+
 static int
 store_dump_db(struct store *s, MDB_txn *txn, enum store_db db,
-    struct store_out *o)
+    struct store_out *o, int flags)
 {
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
@@ -1085,10 +1139,7 @@ store_dump_db(struct store *s, MDB_txn *txn, enum store_db db,
 		store_out_str(o, q);
 		free(q);
 		store_out_str(o, ": ");
-		if (store_is_record(vbuf, v.mv_size))
-			store_out_write(o, vbuf, v.mv_size);
-		else
-			store_out_quote(o, vbuf, v.mv_size);
+		store_dump_value(o, db, flags, vbuf, v.mv_size);
 	}
 	mdb_cursor_close(cur);
 	free(vbuf);
@@ -1103,9 +1154,10 @@ store_dump_db(struct store *s, MDB_txn *txn, enum store_db db,
  * of the committed state (pending writes of this process are not in it):
  * {"schema_version":N,"databases":{"meta":{...},"events":{...},...}}.
  * Values that are JSON objects or arrays are embedded, others are strings.
+ * Message text is left out unless flags has STORE_DUMP_MESSAGES.
  */
 int
-store_dump(struct store *s, int fd)
+store_dump(struct store *s, int fd, int flags)
 {
 	struct store_out	*o;
 	MDB_txn			*txn;
@@ -1142,7 +1194,7 @@ store_dump(struct store *s, int fd)
 	store_out_str(o, buf);
 	store_out_str(o, ",\n  \"databases\": {\n");
 	for (i = 0; i < STORE_NDB; i++) {
-		if ((rv = store_dump_db(s, txn, i, o)) != 0)
+		if ((rv = store_dump_db(s, txn, i, o, flags)) != 0)
 			goto out;
 		store_out_str(o, i + 1 < STORE_NDB ? ",\n" : "\n");
 	}

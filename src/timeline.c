@@ -11,6 +11,16 @@
  *                        conversations.history/replies allow about one
  *                        request a minute to apps outside the Marketplace.
  *
+ * The cache holds what people say, so it keeps as little as it can: only
+ * messages of incident channels (never DMs with the bot, nor the other
+ * channels the bot is in), for timeline.cache_days. A message posted
+ * before its channel became an incident channel is not lost: a tag on it
+ * is recorded as pending and its text read back when a timeline is asked
+ * for. Expiry runs hourly, at startup and on reload, and also drops what
+ * an older version cached outside incident channels.
+ *
+ * Backfills never read history older than timeline.backfill_max.
+ *
  * History is the fallback, not the source. STORE_META remembers when the
  * daemon last processed events ("timeline.alive") and the gaps when it did
  * not ("timeline.gaps"); a channel whose life overlaps a gap it was not
@@ -30,7 +40,6 @@
 #include "incidentd.h"
 
 #define TL_HEARTBEAT_S		5
-#define TL_CACHE_TTL		(30 * 24 * 60 * 60)
 #define TL_MAX_GAPS		64
 #define TL_MARGIN_S		60
 #define TL_CACHE_PREFIX		"~m/"
@@ -110,7 +119,11 @@ static void	 tl_bf_done(struct tl_backfill *, const char *);
 static void	 tl_bf_free(struct tl_backfill *);
 static int	 tl_collect_cb(const char *, const char *, size_t, void *);
 static int	 tl_expire_cb(const char *, const char *, size_t, void *);
-static void	 tl_expire(void *);
+static void	 tl_expire_cb_task(void *);
+static int	 tl_is_dm(const char *);
+static int	 tl_cache_allowed(const char *);
+static time_t	 tl_cache_cutoff(void);
+static char	*tl_duration(long long);
 static int	 tl_strcmp_cb(const void *, const void *);
 static void	 tl_entry_free(struct timeline_entry *);
 static void	 tl_tz_enter(void);
@@ -288,33 +301,81 @@ tl_heartbeat_cb(evutil_socket_t fd, short events, void *arg)
 	evtimer_add(tl_heartbeat_ev, &tv);
 }
 
+/* Messages older than this are not kept in the cache. */
+static time_t
+tl_cache_cutoff(void)
+{
+	return (now_wall() - (time_t)cfg->timeline.cache_days * 24 * 60 * 60);
+}
+
+struct tl_expiry {
+	time_t		 cutoff;
+	struct strlist	 old;		/* keys past retention */
+	struct strlist	 other;		/* keys to check for their channel */
+};
+
 static int
 tl_expire_cb(const char *key, const char *val, size_t len, void *arg)
 {
-	struct strlist	*old = arg;
-	const char	*ts;
-	time_t		 cutoff = now_wall() - TL_CACHE_TTL;
+	struct tl_expiry	*x = arg;
+	const char		*ts;
 
 	if ((ts = strrchr(key, '/')) != NULL && tl_ts_seconds(ts + 1) <
-	    cutoff)
-		strlist_add(old, key);
+	    x->cutoff)
+		strlist_add(&x->old, key);
+	else
+		strlist_add(&x->other, key);
 	return (0);
 }
 
-/* Forget cached messages too old to be tagged in an incident. */
-static void
-tl_expire(void *arg)
+/*
+ * Forget cached messages past timeline.cache_days, and those of channels
+ * that are not incident channels (cached by an older version, or of an
+ * incident whose record is gone). Returns how many were forgotten.
+ */
+size_t
+timeline_expire(void)
 {
-	struct strlist	old = { NULL, 0 };
-	size_t		i;
+	struct tl_expiry	 x;
+	const char		*ch, *slash;
+	char			*last = NULL;
+	size_t			 i, n;
+	int			 allowed = 0;
 
+	if (store == NULL)
+		return (0);
+	memset(&x, 0, sizeof(x));
+	x.cutoff = tl_cache_cutoff();
 	(void)store_foreach(store, STORE_TIMELINE, TL_CACHE_PREFIX,
-	    tl_expire_cb, &old);
-	for (i = 0; i < old.n; i++)
-		(void)store_del(store, STORE_TIMELINE, old.v[i]);
-	if (old.n > 0)
-		log_debug("timeline: forgot %zu cached message(s)", old.n);
-	strlist_free(&old);
+	    tl_expire_cb, &x);
+	/* Keys sort by channel: look each channel up once. */
+	for (i = 0; i < x.other.n; i++) {
+		ch = x.other.v[i] + strlen(TL_CACHE_PREFIX);
+		if ((slash = strchr(ch, '/')) == NULL)
+			continue;
+		if (last == NULL || strlen(last) != (size_t)(slash - ch) ||
+		    strncmp(last, ch, slash - ch) != 0) {
+			free(last);
+			last = xstrndup(ch, slash - ch);
+			allowed = tl_cache_allowed(last);
+		}
+		if (!allowed)
+			strlist_add(&x.old, x.other.v[i]);
+	}
+	free(last);
+	for (i = 0; i < x.old.n; i++)
+		(void)store_del(store, STORE_TIMELINE, x.old.v[i]);
+	if ((n = x.old.n) > 0)
+		log_info("timeline: forgot %zu cached message(s)", n);
+	strlist_free(&x.old);
+	strlist_free(&x.other);
+	return (n);
+}
+
+static void
+tl_expire_cb_task(void *arg)
+{
+	(void)timeline_expire();
 }
 
 /* Detect downtime since the last run and start the heartbeat. */
@@ -334,7 +395,9 @@ timeline_init(void)
 	tl_pace_ev = evtimer_new(reactor_base, tl_pace_cb, NULL);
 	tl_heartbeat_ev = evtimer_new(reactor_base, tl_heartbeat_cb, NULL);
 	evtimer_add(tl_heartbeat_ev, &tv);
-	schedule_every("timeline-expire", 3600, tl_expire, NULL);
+	schedule_every("timeline-expire", 3600, tl_expire_cb_task, NULL);
+	/* cache_days may have shrunk while we were stopped. */
+	(void)timeline_expire();
 }
 
 /* Free queued calls and backfills (their callers are told nothing). */
@@ -394,13 +457,35 @@ tl_copy_message(cJSON *o, const cJSON *m)
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "pending");
 }
 
+/* A DM with the bot (Slack's ids for them start with D). */
+static int
+tl_is_dm(const char *channel)
+{
+	return (channel[0] == 'D');
+}
+
+/* Only an incident channel's messages may be cached. */
+static int
+tl_cache_allowed(const char *channel)
+{
+	char	*key;
+
+	if (tl_is_dm(channel) || (key = incident_key_for_channel(channel)) ==
+	    NULL)
+		return (0);
+	free(key);
+	return (1);
+}
+
 static void
 tl_cache_message(const char *channel, const cJSON *m)
 {
 	cJSON	*o;
 	char	*key;
 
-	if (json_str(m, "ts") == NULL)
+	if (json_str(m, "ts") == NULL || !tl_valid_id(json_str(m, "ts")) ||
+	    tl_ts_seconds(json_str(m, "ts")) < tl_cache_cutoff() ||
+	    !tl_cache_allowed(channel))
 		return;
 	key = tl_key(TL_CACHE_PREFIX, channel, json_str(m, "ts"));
 	o = cJSON_CreateObject();
@@ -420,7 +505,7 @@ timeline_message(const cJSON *ev)
 	char		*key;
 
 	if (store == NULL || (channel = json_str(ev, "channel")) == NULL ||
-	    !tl_valid_id(channel))
+	    !tl_valid_id(channel) || tl_is_dm(channel))
 		return;
 	subtype = json_str(ev, "subtype");
 	if (subtype != NULL && strcmp(subtype, "message_deleted") == 0) {
@@ -484,7 +569,7 @@ timeline_reaction(const cJSON *ev, int added)
 	user = json_str(ev, "user");
 	if (type == NULL || strcmp(type, "message") != 0 || channel == NULL ||
 	    ts == NULL || user == NULL || !tl_valid_id(channel) ||
-	    !tl_valid_id(ts))
+	    !tl_valid_id(ts) || tl_is_dm(channel))
 		return;
 	key = tl_key("", channel, ts);
 	entry = tl_get(key);
@@ -512,7 +597,9 @@ timeline_reaction(const cJSON *ev, int added)
 		cJSON_AddStringToObject(entry, "channel", channel);
 		cJSON_AddStringToObject(entry, "ts", ts);
 		ckey = tl_key(TL_CACHE_PREFIX, channel, ts);
-		if ((cached = tl_get(ckey)) != NULL) {
+		/* Past retention, the cache no longer counts. */
+		if (tl_ts_seconds(ts) >= tl_cache_cutoff() &&
+		    (cached = tl_get(ckey)) != NULL) {
 			tl_copy_message(entry, cached);
 			cJSON_Delete(cached);
 		} else {
@@ -746,6 +833,28 @@ tl_call_cb(const struct slack_result *sr, void *arg)
 
 /* ------------------------------------------------------------ backfill */
 
+/* "30 days", "36 hours", "90 minutes" for a duration in seconds. */
+static char *
+tl_duration(long long secs)
+{
+	char		*out;
+	const char	*unit = "second";
+	long long	 n = secs;
+
+	if (secs % (24 * 60 * 60) == 0) {
+		n = secs / (24 * 60 * 60);
+		unit = "day";
+	} else if (secs % (60 * 60) == 0) {
+		n = secs / (60 * 60);
+		unit = "hour";
+	} else if (secs % 60 == 0) {
+		n = secs / 60;
+		unit = "minute";
+	}
+	xasprintf(&out, "%lld %s%s", n, unit, n == 1 ? "" : "s");
+	return (out);
+}
+
 /* Why channel needs reading back, or NULL; see incidentd.h. */
 char *
 timeline_backfill_needed(const char *channel, time_t created, time_t *from,
@@ -754,8 +863,8 @@ timeline_backfill_needed(const char *channel, time_t created, time_t *from,
 	struct timeline_list	 l;
 	const cJSON		*g;
 	cJSON			*gaps;
-	char			*key, *why = NULL, *tmp, a[32], b[32];
-	time_t			 bf, first, gf, gt, now = now_wall();
+	char			*key, *why = NULL, *tmp, *d, a[32], b[32];
+	time_t			 bf, first, gf, gt, limit, now = now_wall();
 	struct tm		 tm;
 	size_t			 i, npending = 0;
 
@@ -795,6 +904,19 @@ timeline_backfill_needed(const char *channel, time_t created, time_t *from,
 	if (*from != 0) {
 		*from -= TL_MARGIN_S;
 		*to += TL_MARGIN_S;
+	}
+	/* Never further back than backfill_max: say what was left out. */
+	limit = now - (time_t)cfg->timeline.backfill_max;
+	if (*from != 0 && *from < limit) {
+		*from = limit;
+		if (*to <= limit)
+			*from = *to = 0;	/* nothing recent to read */
+		d = tl_duration(cfg->timeline.backfill_max);
+		xasprintf(&tmp, "%s; history older than %s was not read", why,
+		    d);
+		free(d);
+		free(why);
+		why = tmp;
 	}
 	if (timeline_load(channel, &l) == 0) {
 		for (i = 0; i < l.n; i++)

@@ -14,7 +14,8 @@
  * plain EOF, and libevent passes it on as BEV_EVENT_EOF when the
  * bufferevent allows dirty shutdowns (http_dial sets that). Whether a
  * message was truncated is decided by its framing (Content-Length,
- * chunked encoding, the WebSocket close frame), never by the close.
+ * chunked encoding, the WebSocket close frame); an HTTP body framed by
+ * the close itself needs close_notify (http.c undoes both settings).
  */
 #include "config.h"
 
@@ -188,8 +189,11 @@ tls_error(struct bufferevent *bev)
 	 * Drain the bufferevent's copy of the queue. It pops the newest
 	 * first; the oldest error is the cause, so keep the last one.
 	 */
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		oldest = e;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* libevent also queues SSL_get_error()'s code (no library). */
+		if (ERR_GET_LIB(e) != 0)
+			oldest = e;
+	}
 	if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(buf, sizeof(buf), "certificate verify failed: %s",
 		    X509_verify_cert_error_string(vr));

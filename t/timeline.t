@@ -46,7 +46,7 @@ sub react {
 }
 
 sub dump_db {
-	my $out = `'$ENV{INCIDENTD}' -c '${\ $d->conf_path}' dump`;
+	my $out = `'$ENV{INCIDENTD}' -c '${\ $d->conf_path}' dump --messages`;
 	return JSON::PP->new->decode($out)->{databases};
 }
 

@@ -42,11 +42,13 @@ struct step {
 	const char	*resp;		/* raw bytes; NULL answers nothing */
 	int		 close;		/* close after (or instead of) it */
 };
+#define SRV_CLOSE_NOTIFY	2	/* close: TLS close_notify, then FIN */
 
 struct srv_conn {
 	struct srv		*srv;
 	struct bufferevent	*bev;
 	int			 closing;
+	int			 notify;	/* send close_notify first */
 	TAILQ_ENTRY(srv_conn)	 entry;
 };
 
@@ -198,7 +200,9 @@ srv_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 static void
 srv_conn_close(struct srv_conn *c)
 {
-	/* No close_notify on TLS: a dirty close, as many servers do. */
+	/* No close_notify on TLS unless scripted: many servers do that. */
+	if (c->notify && bufferevent_openssl_get_ssl(c->bev) != NULL)
+		(void)SSL_shutdown(bufferevent_openssl_get_ssl(c->bev));
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_REMOVE(&c->srv->list, c, entry);
@@ -264,6 +268,7 @@ srv_read_cb(struct bufferevent *bev, void *arg)
 			bufferevent_write(bev, st->resp, strlen(st->resp));
 		if (st->close) {
 			c->closing = 1;
+			c->notify = st->close == SRV_CLOSE_NOTIFY;
 			if (evbuffer_get_length(bufferevent_get_output(bev))
 			    == 0) {
 				srv_conn_close(c);
@@ -1110,7 +1115,11 @@ test_tls(void)
 	static const struct step steps[] = {
 		{ "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure", 0 },
 		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain", 0 },
+		{ "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nclean",
+		    SRV_CLOSE_NOTIFY },
 		{ "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\ndirty", 1 },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "Connection: close\r\n\r\nsized", 1 },
 	};
 	char		 good_ca[] = "/tmp/unit-http-good.XXXXXX";
 	char		 wrong_ca[] = "/tmp/unit-http-wrong.XXXXXX";
@@ -1141,7 +1150,7 @@ test_tls(void)
 	free(cause);
 	cause = NULL;
 
-	srv_start(&s, good_ctx, steps, 3);
+	srv_start(&s, good_ctx, steps, 5);
 	u = url_for(&s, "https", "127.0.0.1", "/");
 	cli_start(&c, "GET", u, 0, 5000, 1);
 	run_until(&c.done, TEST_DEADLINE_MS);
@@ -1152,10 +1161,21 @@ test_tls(void)
 	cli_start(&c, "GET", u, 0, 5000, 1);
 	run_until(&c.done, TEST_DEADLINE_MS);
 	is_str(c.body, "again", "tls: request to a DNS SAN");
+	/* A body that ends with the connection needs close_notify. */
 	cli_start(&c, "GET", u, 0, 5000, 1);
 	run_until(&c.done, TEST_DEADLINE_MS);
-	is_int(c.status, 200, "tls: close without close_notify is EOF");
-	is_str(c.body, "dirty", "tls: body framed by the close");
+	is_int(c.status, 200, "tls: close_notify ends a body framed by close");
+	is_str(c.body, "clean", "tls: body framed by the close");
+	ok(c.error == NULL, "tls: no error");
+	cli_start(&c, "GET", u, 0, 5000, 1);
+	run_until(&c.done, TEST_DEADLINE_MS);
+	is_int(c.status, 0, "tls: a FIN without close_notify is no response");
+	is_str(c.error, "tls: response truncated (connection closed without "
+	    "close_notify)", "tls: truncation reported");
+	cli_start(&c, "GET", u, 0, 5000, 1);
+	run_until(&c.done, TEST_DEADLINE_MS);
+	is_int(c.status, 200, "tls: Content-Length body, then a bare FIN");
+	is_str(c.body, "sized", "tls: framed body complete before the close");
 	free(u);
 
 	/* A TLS handshake against a server that never speaks TLS. */

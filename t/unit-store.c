@@ -723,7 +723,7 @@ t_rdonly_child(const char *dir)
 	    store_expire_events(s, 1) != -EACCES)
 		fails |= T_RO_EVENT;
 	if ((fd = open("/dev/null", O_WRONLY)) == -1 ||
-	    store_dump(s, fd) != 0)
+	    store_dump(s, fd, STORE_DUMP_MESSAGES) != 0)
 		fails |= T_RO_DUMP;
 	if (fd != -1)
 		close(fd);
@@ -900,6 +900,8 @@ test_dump(void)
 	store_put(s, STORE_JOBS, "J1", "[broken", 7);
 	store_put(s, STORE_JOBS, "J2", " [1, {\"a\": null}] ", 18);
 	store_put(s, STORE_JOBS, "J3", "{} junk", 7);
+	store_put(s, STORE_TIMELINE, "~m/C1/1.3",
+	    "{\"ts\":\"1.3\",\"text\":\"secret words\"}", 34);
 	store_event_seen(s, "Ev1", 1700000000);
 	store_commit(s);
 	store_put(s, STORE_INCIDENTS, "INC-2", "{}", 2);
@@ -907,7 +909,7 @@ test_dump(void)
 	xasprintf(&path, "%s/dump.json", t_root);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	free(path);
-	is_int(store_dump(s, fd), 0, "dump");
+	is_int(store_dump(s, fd, STORE_DUMP_MESSAGES), 0, "dump");
 	text = t_slurp(fd);
 	ok((j = cJSON_Parse(text)) != NULL, "dump is valid JSON");
 	if (j == NULL) {
@@ -947,9 +949,34 @@ test_dump(void)
 	ok(strstr(text, "\n      \"C1\": \"INC-1\"") != NULL,
 	    "one key per line");
 
-	is_int(store_dump(s, -1), EINVAL, "bad fd");
+	x = cJSON_GetObjectItemCaseSensitive(json_path(dbs, "timeline"),
+	    "~m/C1/1.3");
+	is_str(json_str(x, "text"), "secret words",
+	    "message text with STORE_DUMP_MESSAGES");
+	free(text);
+	text = NULL;
+	cJSON_Delete(j);
+	j = NULL;
+
+	/* Without the flag: the length, never the words. */
+	if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+		fatal("truncate");
+	is_int(store_dump(s, fd, 0), 0, "dump without messages");
+	text = t_slurp(fd);
+	ok(text != NULL && strstr(text, "secret") == NULL,
+	    "no message text in the dump");
+	dbs = json_path(j = cJSON_Parse(text), "databases");
+	x = cJSON_GetObjectItemCaseSensitive(json_path(dbs, "timeline"),
+	    "~m/C1/1.3");
+	ok(x != NULL && json_str(x, "text") == NULL &&
+	    json_num(x, "text_bytes", -1) == 12, "text replaced by its length");
+	is_str(json_str(x, "ts"), "1.3", "other fields kept");
+	is_str(json_str(dbs, "incidents.INC-1.key"), "INC-1",
+	    "other databases unchanged");
+
+	is_int(store_dump(s, -1, 0), EINVAL, "bad fd");
 	nulfd = open("/dev/null", O_RDONLY);
-	is_int(store_dump(s, nulfd), EBADF, "unwritable fd");
+	is_int(store_dump(s, nulfd, 0), EBADF, "unwritable fd");
 	close(nulfd);
 	ok(store_pending(s), "dump leaves the turn alone");
 	store_close(s);
