@@ -26,11 +26,7 @@
 #define NI_SUMMARY_MAX	255
 #define NI_TITLE_MAX	1024		/* PagerDuty's incident title */
 
-struct ni_state {
-	struct cmd_item	*item;
-	char		*summary;	/* plain text, as sent to Jira */
-	char		*key;
-};
+#define NI_REFUSED	"refused: "
 
 struct ni_page {
 	char		*key;
@@ -41,6 +37,11 @@ struct ni_page {
 static enum cmd_retval	ni_exec(struct cmd_item *);
 static char		*ni_clean_summary(const char *);
 static void		 ni_created_cb(const struct jira_result *, void *);
+static void		 ni_create_run(struct job *);
+static void		 ni_create_probe(struct job *);
+static void		 ni_probe_cb(const struct jira_result *, void *);
+static void		 ni_create_ended(struct job *);
+static void		 ni_prompt_run(struct job *);
 static void		 ni_posted_cb(const struct slack_result *, void *);
 static cJSON		*ni_prompt_blocks(const cJSON *, const char *);
 static void		 ni_update_prompt(const cJSON *, const char *);
@@ -95,13 +96,17 @@ ni_clean_summary(const char *raw)
 	return (s);
 }
 
+/*
+ * Record the request as an incident_create job, in this turn: the ticket
+ * is created after the commit, exactly once, and the requester gets an
+ * answer even if the daemon stops in between (the job resumes).
+ */
 static enum cmd_retval
 ni_exec(struct cmd_item *item)
 {
-	struct ni_state	*st;
-	cJSON		*body, *fields, *o;
-	char		*summary, *desc, *link;
-	size_t		 len;
+	cJSON	*args;
+	char	*summary, *key, *id;
+	size_t	 len;
 
 	summary = ni_clean_summary(item->args);
 	if (*summary == '\0') {
@@ -118,31 +123,203 @@ ni_exec(struct cmd_item *item)
 		    NI_SUMMARY_MAX);
 		return (CMD_ERROR);
 	}
-
-	link = slack_permalink(item->channel, item->ts);
-	xasprintf(&desc, "Incident declared in Slack by user %s in channel "
-	    "%s.\nSlack message: %s\n\nDeclared with incidentd.", item->user,
-	    item->channel, link);
-	free(link);
-
-	body = cJSON_CreateObject();
-	fields = cJSON_AddObjectToObject(body, "fields");
-	o = cJSON_AddObjectToObject(fields, "project");
-	cJSON_AddStringToObject(o, "key", cfg->jira.project);
-	o = cJSON_AddObjectToObject(fields, "issuetype");
-	cJSON_AddStringToObject(o, "name", cfg->jira.issue_type);
-	cJSON_AddStringToObject(fields, "summary", summary);
-	cJSON_AddStringToObject(fields, "description", desc);
-	free(desc);
-
-	st = xcalloc(1, sizeof(*st));
-	st->item = item;
-	st->summary = summary;
-	/* Retried on 5xx: a 5xx from Jira almost always means not created. */
-	jira_request("POST", "/rest/api/2/issue", body, HTTP_IDEMPOTENT,
-	    ni_created_cb, st);
-	return (CMD_WAIT);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", item->channel);
+	cJSON_AddStringToObject(args, "user", item->user);
+	cJSON_AddStringToObject(args, "ts", item->ts);
+	if (item->thread_ts != NULL)
+		cJSON_AddStringToObject(args, "thread_ts", item->thread_ts);
+	cJSON_AddStringToObject(args, "summary", summary);
+	free(summary);
+	/* One message, one ticket: a redelivered envelope finds the job. */
+	xasprintf(&key, "%s-%s", item->channel, item->ts);
+	id = job_create("incident_create", key, args, 0);
+	free(key);
+	if (id == NULL) {
+		cmd_error(item, "I could not record that (state store error); "
+		    "nothing was done. Try again in a moment.");
+		return (CMD_ERROR);
+	}
+	free(id);
+	return (CMD_DONE);
 }
+
+/* incident_create: the Jira ticket, labelled with the job's token. */
+static void
+ni_create_run(struct job *j)
+{
+	cJSON	*a = job_args(j);
+	char	*link, *desc, *label;
+
+	link = slack_permalink(json_str(a, "channel"), json_str(a, "ts"));
+	xasprintf(&desc, "Incident declared in Slack by user %s in channel "
+	    "%s.\nSlack message: %s\n\nDeclared with incidentd.",
+	    json_str(a, "user"), json_str(a, "channel"), link);
+	xasprintf(&label, "incidentd-%s", job_token(j));
+	jira_issue_create(json_str(a, "summary"), desc, label,
+	    ni_created_cb, j);
+	free(label);
+	free(desc);
+	free(link);
+}
+
+static void
+ni_created_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+	const char	*key = json_str(jr->json, "key");
+	cJSON		*res;
+	char		*why;
+
+	if (jr->error == NULL && key != NULL && jira_valid_key(key)) {
+		res = cJSON_CreateObject();
+		cJSON_AddStringToObject(res, "key", key);
+		job_done(j, res);
+	} else if (jr->error == NULL)
+		job_fail(j, "Jira answered without a valid ticket key");
+	else if (jr->status == 429)
+		job_retry(j, 0, jr->error);
+	else if (jr->status >= 400 && jr->status < 500) {
+		/* The marker tells the ended hook Jira said no. */
+		xasprintf(&why, "%s%s", NI_REFUSED, jr->error);
+		job_fail(j, why);
+		free(why);
+	} else
+		/* A 5xx or no answer: Jira may have created it. */
+		job_unsure(j, jr->error);
+}
+
+/* Was the ticket created? Look for the job's label before resending. */
+static void
+ni_create_probe(struct job *j)
+{
+	char	*label;
+
+	xasprintf(&label, "incidentd-%s", job_token(j));
+	jira_issue_find_label(label, ni_probe_cb, j);
+	free(label);
+}
+
+static void
+ni_probe_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+	const cJSON	*is;
+	const char	*key;
+	cJSON		*res;
+
+	if (jr->error != NULL) {
+		job_unsure(j, jr->error);
+		return;
+	}
+	is = cJSON_GetArrayItem(json_path(jr->json, "issues"), 0);
+	key = json_str(is, "key");
+	if (key == NULL || !jira_key_allowed(key)) {
+		job_resend(j);
+		return;
+	}
+	log_info("job %s: ticket %s was created before; not again",
+	    job_id(j), key);
+	res = cJSON_CreateObject();
+	cJSON_AddStringToObject(res, "key", key);
+	job_done(j, res);
+}
+
+/* The ticket exists (or never will): record it, or tell the requester. */
+static void
+ni_create_ended(struct job *j)
+{
+	const cJSON	*a = job_args(j);
+	const char	*key = json_str(job_result(j), "key");
+	cJSON		*inc, *im, *args;
+	char		*text, *err, *id;
+	int		 refused;
+
+	if (!job_succeeded(j) || key == NULL) {
+		refused = str_has_prefix(job_error(j), NI_REFUSED);
+		err = slack_escape(job_error(j) + (refused ?
+		    strlen(NI_REFUSED) : 0));
+		if (refused)
+			xasprintf(&text, ":warning: Jira refused the ticket: "
+			    "%s. Nothing was recorded. Check `jira.project` "
+			    "and `jira.issue_type` in the configuration, or "
+			    "open the ticket in Jira and run `new channel "
+			    "KEY`.", err);
+		else
+			xasprintf(&text, ":warning: I could not create the "
+			    "Jira ticket: %s. Nothing was recorded; try again "
+			    "in a moment, or open the ticket in Jira and run "
+			    "`new channel KEY`.", err);
+		cmd_reply_job(json_str(a, "channel"),
+		    json_str(a, "thread_ts"), text, job_id(j));
+		free(text);
+		free(err);
+		return;
+	}
+	if ((inc = incident_load(key)) == NULL) {
+		inc = cJSON_CreateObject();
+		cJSON_AddStringToObject(inc, "key", key);
+		cJSON_AddStringToObject(inc, "summary", json_str(a, "summary"));
+		cJSON_AddStringToObject(inc, "declared_by", json_str(a, "user"));
+		cJSON_AddNumberToObject(inc, "declared_at",
+		    (double)now_wall());
+		cJSON_AddStringToObject(inc, "origin_channel",
+		    json_str(a, "channel"));
+		cJSON_AddStringToObject(inc, "origin_ts", json_str(a, "ts"));
+		im = cJSON_AddObjectToObject(inc, "im_page");
+		cJSON_AddStringToObject(im, "state", "asked");
+		incident_save(inc);
+		log_info("incident %s declared by %s", key,
+		    json_str(a, "user"));
+	}
+	cJSON_Delete(inc);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", json_str(a, "channel"));
+	if (json_str(a, "thread_ts") != NULL)
+		cJSON_AddStringToObject(args, "thread_ts",
+		    json_str(a, "thread_ts"));
+	if ((id = job_create("incident_prompt", key, args, 0)) == NULL)
+		log_warnx("incident %s: could not record its prompt", key);
+	free(id);
+}
+
+/* incident_prompt: "declared; page the incident manager?", once. */
+static void
+ni_prompt_run(struct job *j)
+{
+	cJSON	*inc, *a = job_args(j);
+	char	*text, *sum;
+
+	if ((inc = incident_load(job_key(j))) == NULL) {
+		job_fail(j, "the incident record is gone");
+		return;
+	}
+	sum = slack_escape(json_str(inc, "summary"));
+	xasprintf(&text, "Incident %s declared: %s", job_key(j), sum);
+	slack_post(json_str(a, "channel"), json_str(a, "thread_ts"), text,
+	    ni_prompt_blocks(inc, NULL), ni_posted_cb, j);
+	free(text);
+	free(sum);
+	cJSON_Delete(inc);
+}
+
+const struct job_kind ni_create_job = {
+	.name = "incident_create",
+	.run = ni_create_run,
+	.probe = ni_create_probe,
+	.ended = ni_create_ended,
+	.max_attempts = 4,
+	.concurrency = 4,
+	/* Jira's search index lags a create by a moment: probe later. */
+	.backoff_base_ms = 1000,
+	.backoff_cap_ms = 30000
+};
+
+const struct job_kind ni_prompt_job = {
+	.name = "incident_prompt",
+	.run = ni_prompt_run,
+	.max_attempts = 8
+};
 
 static cJSON *
 ni_prompt_blocks(const cJSON *inc, const char *status)
@@ -178,76 +355,25 @@ ni_prompt_blocks(const cJSON *inc, const char *status)
 	return (blocks);
 }
 
-static void
-ni_created_cb(const struct jira_result *jr, void *arg)
-{
-	struct ni_state	*st = arg;
-	struct cmd_item	*item = st->item;
-	const char	*key;
-	cJSON		*inc, *im;
-	char		*text, *sum;
-
-	if (jr->error != NULL) {
-		text = slack_escape(jr->error);
-		if (jr->status >= 400 && jr->status < 500)
-			cmd_error(item, "Jira refused the ticket: %s. Nothing "
-			    "was recorded. Check `jira.project` and "
-			    "`jira.issue_type` in the configuration, or open "
-			    "the ticket in Jira and run `new channel KEY`.",
-			    text);
-		else
-			cmd_error(item, "I could not create the Jira ticket: "
-			    "%s. Nothing was recorded; try again in a moment, "
-			    "or open the ticket in Jira and run `new channel "
-			    "KEY`.", text);
-		free(text);
-		goto done;
-	}
-	key = json_str(jr->json, "key");
-	if (key == NULL || !jira_valid_key(key)) {
-		cmd_error(item, "Jira answered without a valid ticket key; "
-		    "nothing was recorded.");
-		goto done;
-	}
-	st->key = xstrdup(key);
-	inc = cJSON_CreateObject();
-	cJSON_AddStringToObject(inc, "key", key);
-	cJSON_AddStringToObject(inc, "summary", st->summary);
-	cJSON_AddStringToObject(inc, "declared_by", item->user);
-	cJSON_AddNumberToObject(inc, "declared_at", (double)now_wall());
-	cJSON_AddStringToObject(inc, "origin_channel", item->channel);
-	cJSON_AddStringToObject(inc, "origin_ts", item->ts);
-	im = cJSON_AddObjectToObject(inc, "im_page");
-	cJSON_AddStringToObject(im, "state", "asked");
-	if (incident_save(inc) != 0) {
-		cJSON_Delete(inc);
-		cmd_error(item, "Ticket %s was created but I could not record "
-		    "it (state store error); see the daemon log.", key);
-		goto done;
-	}
-	log_info("incident %s declared by %s", key, item->user);
-	sum = slack_escape(st->summary);
-	xasprintf(&text, "Incident %s declared: %s", key, sum);
-	slack_post(item->channel, item->thread_ts, text,
-	    ni_prompt_blocks(inc, NULL), ni_posted_cb, xstrdup(key));
-	free(text);
-	free(sum);
-	cJSON_Delete(inc);
-done:
-	cmd_finish(item);
-	free(st->summary);
-	free(st->key);
-	free(st);
-}
-
 /* Remember where the prompt is, so later clicks can update it. */
 static void
 ni_posted_cb(const struct slack_result *sr, void *arg)
 {
-	char	*key = arg;
-	cJSON	*inc;
+	struct job	*j = arg;
+	cJSON		*inc;
 
-	if (sr->ok && (inc = incident_load(key)) != NULL) {
+	if (!sr->ok) {
+		if (sr->http_status == 0 || sr->http_status == 429 ||
+		    sr->http_status >= 500 || (sr->error != NULL &&
+		    strcmp(sr->error, "ratelimited") == 0))
+			job_retry(j, 0, sr->error);
+		else
+			job_fail(j, sr->error);
+		return;
+	}
+	if ((inc = incident_load(job_key(j))) != NULL) {
+		cJSON_DeleteItemFromObject(inc, "prompt_channel");
+		cJSON_DeleteItemFromObject(inc, "prompt_ts");
 		cJSON_AddStringToObject(inc, "prompt_channel",
 		    json_str(sr->json, "channel"));
 		cJSON_AddStringToObject(inc, "prompt_ts",
@@ -255,7 +381,7 @@ ni_posted_cb(const struct slack_result *sr, void *arg)
 		incident_save(inc);
 		cJSON_Delete(inc);
 	}
-	free(key);
+	job_done(j, NULL);
 }
 
 static void

@@ -38,6 +38,8 @@ static const char *cmd_skip_words(const char *, int);
 static int	cmd_rate_limited(struct cmd_item *);
 static void	cmd_access_cb(const char *, void *);
 static void	cmd_exec(struct cmd_item *);
+static void	cmd_reply_run(struct job *);
+static void	cmd_reply_posted_cb(const struct slack_result *, void *);
 
 /* Split into words; "double quotes" group words. */
 int
@@ -414,3 +416,61 @@ cmd_finish(struct cmd_item *item)
 {
 	cmd_item_free(item);
 }
+
+/*
+ * A reply that must survive a stop: a "reply" job keyed by what it
+ * answers (a job id, an envelope), so it is posted once, after the
+ * commit, even if the daemon stops first.
+ */
+void
+cmd_reply_job(const char *channel, const char *thread_ts, const char *text,
+    const char *for_id)
+{
+	cJSON	*args;
+	char	*id, *key, *p;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", channel);
+	if (thread_ts != NULL)
+		cJSON_AddStringToObject(args, "thread_ts", thread_ts);
+	cJSON_AddStringToObject(args, "text", text);
+	key = xstrdup(for_id);
+	for (p = key; *p != '\0'; p++) {
+		if (*p == '/')
+			*p = ':';
+	}
+	if ((id = job_create("reply", key, args, 0)) == NULL)
+		log_warnx("reply for %s could not be recorded", for_id);
+	free(id);
+	free(key);
+}
+
+static void
+cmd_reply_run(struct job *j)
+{
+	cJSON	*a = job_args(j);
+
+	slack_post(json_str(a, "channel"), json_str(a, "thread_ts"),
+	    json_str(a, "text"), NULL, cmd_reply_posted_cb, j);
+}
+
+/* Slack has no idempotency key for a post: a lost answer may repeat it. */
+static void
+cmd_reply_posted_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (sr->ok)
+		job_done(j, NULL);
+	else if (sr->http_status == 0 || sr->http_status == 429 ||
+	    sr->http_status >= 500)
+		job_retry(j, 0, sr->error);
+	else
+		job_fail(j, sr->error);
+}
+
+const struct job_kind cmd_reply_job_kind = {
+	.name = "reply",
+	.run = cmd_reply_run,
+	.max_attempts = 8
+};

@@ -29,13 +29,12 @@
  *
  * Stale keep-alive connections. A server may close an idle connection
  * just as we reuse it, and then the request fails before any response
- * byte. Such a request is replayed once on a fresh connection, whatever
- * its method, without counting an attempt. The server closed a
- * connection it considered idle, so it did not act on what we wrote;
- * the tiny risk left (a server that handled the request and died before
- * a single response byte) is the same one browsers and curl accept. To
- * keep the window small an idle connection is checked for a pending EOF
- * (MSG_PEEK) before it is reused. A failure on a fresh connection, or
+ * byte. A GET, HEAD or HTTP_IDEMPOTENT request is then replayed once on
+ * a fresh connection without counting an attempt. Any other request is not: the
+ * server may have acted on it and died before answering, and only the
+ * caller (the job engine, after its probe) may decide to send it again.
+ * To keep the window small an idle connection is checked for a pending
+ * EOF (MSG_PEEK) before it is reused. A failure on a fresh connection, or
  * after a response byte, follows the normal rules above.
  */
 #include "config.h"
@@ -166,6 +165,7 @@ struct http_req {
 	enum http_req_state	 state;
 	int			 attempts;
 	int			 replayed;	/* stale replay used */
+	int			 safe;		/* GET or HEAD */
 	int			 fresh;		/* skip idle connections */
 
 	/* This attempt. */
@@ -948,7 +948,7 @@ http_conn_fail(struct http_conn *conn, const char *why, int retryable)
 	int			 replay;
 
 	replay = req != NULL && !req->got_bytes && req->reused &&
-	    !req->replayed;
+	    !req->replayed && (req->safe || (req->flags & HTTP_IDEMPOTENT));
 	if (req != NULL)
 		http_req_detach(req);
 	http_conn_close(conn, why, 0);
@@ -1187,6 +1187,8 @@ http_req_setup(struct http_req *req, const struct http_request_args *args,
 	}
 
 	req->flags = args->flags;
+	/* GET and HEAD change nothing (RFC 9110 9.2.1): safe to replay. */
+	req->safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	req->timeout_ms = args->timeout_ms > 0 ? args->timeout_ms :
 	    HTTP_DEFAULT_TIMEOUT;
 	req->max_attempts = args->max_attempts > 0 ? args->max_attempts :

@@ -186,6 +186,7 @@ main_shutdown(void)
 	log_info("shutting down");
 	socket_stop();
 	page_drain();
+	jobs_drain();
 	main_drain_deadline = now_ms() + INCIDENTD_DRAIN_MS;
 	main_drain_ev = evtimer_new(reactor_base, main_drain_cb, NULL);
 	main_drain_cb(-1, 0, NULL);
@@ -252,6 +253,7 @@ main_run(const char *path, int debug)
 	}
 	schedule_every("expire-events", 3600, main_expire_events, NULL);
 	page_init();
+	jobs_init();
 	timeline_init();
 	log_info("%s %s starting (state in %s)", INCIDENTD_NAME,
 	    PACKAGE_VERSION, cfg->state_dir);
@@ -262,6 +264,7 @@ main_run(const char *path, int debug)
 
 	socket_stop();
 	page_shutdown();
+	jobs_shutdown();
 	slack_shutdown();
 	http_shutdown();
 	cmd_get_timeline_shutdown();

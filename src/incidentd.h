@@ -389,6 +389,9 @@ char	*jira_jql_quote(const char *);
 /* path is below jira.url ("/rest/api/2/issue"); body is consumed. */
 void	 jira_request(const char *method, const char *path,
 	    struct cJSON *body, int flags, jira_cb, void *);
+void	 jira_issue_create(const char *summary, const char *description,
+	    const char *label, jira_cb, void *);
+void	 jira_issue_find_label(const char *label, jira_cb, void *);
 /* fields: comma-separated list. */
 void	 jira_search(const char *jql, const char *fields, int max, jira_cb,
 	    void *);
@@ -444,6 +447,50 @@ struct events_view {
 /* 1 if text addresses the bot ("<@BOT> ..."); *rest points after it. */
 int	 events_mentions_bot(const char *text, const char *bot_id,
 	    const char **rest);
+
+/* jobs.c: the durable engine for every outbound side effect. */
+struct job;
+struct job_kind {
+	const char	*name;
+	/* Do the work; end with exactly one job_* outcome, now or later. */
+	void		(*run)(struct job *);
+	/*
+	 * After a crash or job_unsure: was the work done? End with job_done
+	 * (it was), job_resend (it was not) or another outcome. NULL: run
+	 * is safe to repeat as it is.
+	 */
+	void		(*probe)(struct job *);
+	/* The job ended (done or failed), in the turn that records it. */
+	void		(*ended)(struct job *);
+	int		 max_attempts;		/* 0: 8 */
+	int		 concurrency;		/* 0: 8 at once */
+	uint64_t	 backoff_base_ms;	/* 0: 500 */
+	uint64_t	 backoff_cap_ms;	/* 0: 60000 */
+};
+extern const struct job_kind *jobs_kinds[];
+void	 jobs_init(void);
+void	 jobs_drain(void);
+int	 jobs_running(void);
+void	 jobs_shutdown(void);
+char	*job_create(const char *kind, const char *key, struct cJSON *args,
+	    time_t due);
+struct cJSON *job_load(const char *id);
+void	 job_done(struct job *, struct cJSON *result);
+void	 job_fail(struct job *, const char *why);
+void	 job_retry(struct job *, long long delay_ms, const char *why);
+void	 job_unsure(struct job *, const char *why);
+void	 job_resend(struct job *);
+void	 job_wait(struct job *, long long ms);
+void	 job_checkpoint(struct job *, void (*)(struct job *));
+void	 job_pause(const char *kind, long long ms);
+const char *job_id(const struct job *);
+const char *job_key(const struct job *);
+const char *job_token(const struct job *);
+struct cJSON *job_args(struct job *);
+const struct cJSON *job_result(const struct job *);
+const char *job_error(const struct job *);
+int	 job_attempt(const struct job *);
+int	 job_succeeded(const struct job *);
 
 /* access.c: who may do what (see the comment at its top). */
 #define ACCESS_MEMBER		0x1	/* no guests, no other workspaces */
@@ -513,6 +560,10 @@ void	 cmd_reply_blocks(struct cmd_item *, const char *text,
 	    struct cJSON *blocks);
 void	 cmd_error(struct cmd_item *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
+/* A reply posted through the job engine (survives a stop). */
+void	 cmd_reply_job(const char *channel, const char *thread_ts,
+	    const char *text, const char *for_id);
+extern const struct job_kind cmd_reply_job_kind;
 /* An async command is done: free the item. */
 void	 cmd_finish(struct cmd_item *);
 /* An item for replies outside a typed command (a button click). */
@@ -585,6 +636,8 @@ void	 cmd_new_incident_decline_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
 void	 cmd_new_incident_modal_submit(const struct cJSON *,
 	    struct envelope *);
+extern const struct job_kind ni_create_job;
+extern const struct job_kind ni_prompt_job;
 /* Resend incident-manager pages a stop interrupted. */
 void	 cmd_new_incident_resume(void);
 void	 cmd_new_channel_pick_click(const struct cJSON *,

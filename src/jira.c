@@ -399,3 +399,43 @@ jira_search(const char *jql, const char *fields, int max, jira_cb cb,
 	c->search_req = req;
 	jira_search_send(c);
 }
+
+/*
+ * Create an incident ticket in jira.project: summary and description are
+ * plain text; label (may be NULL) is the creating job's token, the only
+ * thing a probe can find the ticket by if the answer is lost. Never
+ * retried by the HTTP layer: only the job engine resends, after its probe.
+ */
+void
+jira_issue_create(const char *summary, const char *description,
+    const char *label, jira_cb cb, void *arg)
+{
+	cJSON	*body, *fields, *o, *l;
+
+	body = cJSON_CreateObject();
+	fields = cJSON_AddObjectToObject(body, "fields");
+	o = cJSON_AddObjectToObject(fields, "project");
+	cJSON_AddStringToObject(o, "key", cfg->jira.project);
+	o = cJSON_AddObjectToObject(fields, "issuetype");
+	cJSON_AddStringToObject(o, "name", cfg->jira.issue_type);
+	cJSON_AddStringToObject(fields, "summary", summary);
+	cJSON_AddStringToObject(fields, "description", description);
+	if (label != NULL) {
+		l = cJSON_AddArrayToObject(fields, "labels");
+		cJSON_AddItemToArray(l, cJSON_CreateString(label));
+	}
+	jira_request("POST", "/rest/api/2/issue", body, 0, cb, arg);
+}
+
+/* Tickets of our projects carrying label (a job's token), key only. */
+void
+jira_issue_find_label(const char *label, jira_cb cb, void *arg)
+{
+	char	*q, *jql;
+
+	q = jira_jql_quote(label);
+	xasprintf(&jql, "labels = %s ORDER BY created ASC", q);
+	jira_search(jql, "summary", 5, cb, arg);
+	free(jql);
+	free(q);
+}
