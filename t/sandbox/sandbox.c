@@ -38,7 +38,19 @@
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
  * (after delay_ms). status 0 with delay_ms only delays normal handling;
- * status -1 drops the connection without an answer.
+ * status -1 drops the connection without an answer; "never":true holds
+ * the request unanswered until the client closes the connection.
+ *
+ * A fault with "after":true lets the fake do the work first (the issue
+ * is created, the message posted) and then replaces only the answer the
+ * client gets: the status, a reset (-1), the real answer delay_ms late
+ * (status 0), or no answer at all ("never"). That is the window where
+ * real services breed duplicates: the work was done and the client did
+ * not learn it. Each recorded request says "processed" (the fake did
+ * the work) and "answered": "pending", "real", "late", "fault", "reset"
+ * or "never" (with "client_closed" once the client gave up); after an
+ * "after" fault, "processed_status" and "processed_response" hold the
+ * answer the fake gave and the client never saw.
  */
 #include "config.h"
 
@@ -96,6 +108,12 @@ struct sb_record {
 	cJSON			*params;
 	int			 status;	/* 0: not yet, -1: dropped */
 	cJSON			*response;	/* parsed answer or string */
+	int			 processed;	/* the fake did the work */
+	const char		*answered;	/* how; NULL: pending */
+	int			 client_closed;	/* gave up on a held one */
+	int			 hidden;	/* after fault: the fake's */
+	int			 hidden_status;	/* real answer, not sent */
+	cJSON			*hidden_response;
 	TAILQ_ENTRY(sb_record)	 entry;
 };
 TAILQ_HEAD(sb_records, sb_record);
@@ -113,10 +131,25 @@ struct sb_pending {
 	struct event		*timer;		/* fault delay */
 	int			 fault_status;	/* what the timer does */
 	int			 fault_retry_after;
+	int			 fault_delay_ms;
+	int			 fault_after;	/* strikes the answer */
+	int			 fault_never;	/* hold, never answer */
 	cJSON			*fault_body;
+	const char		*how;		/* the answer, for the record */
+	struct event		*watch;		/* held: the client's close */
+	struct sb_answer	*late;		/* the fake's answer, held */
 	TAILQ_ENTRY(sb_pending)	 entry;
 };
 TAILQ_HEAD(sb_pendings, sb_pending);
+
+/* An answer kept to be sent late (an "after" fault with delay_ms). */
+struct sb_answer {
+	int			 status;
+	char			*ctype;
+	char			*text;
+	size_t			 len;
+	char			**headers;	/* NULL-terminated */
+};
 
 struct sb_fault {
 	int			 id;
@@ -126,6 +159,8 @@ struct sb_fault {
 	int			 retry_after;	/* -1: no header */
 	int			 count;
 	int			 delay_ms;
+	int			 after;
+	int			 never;
 	int			 hits;
 	cJSON			*body;
 	TAILQ_ENTRY(sb_fault)	 entry;
@@ -172,7 +207,19 @@ static void	 sb_pending_free(struct sb_pending *);
 static void	 sb_record_free(struct sb_record *);
 static void	 sb_record_forget(struct sb_record *);
 static void	 sb_record_done(struct sb_record *, int, const char *,
-		    size_t, const char *);
+		    size_t, const char *, const char *);
+static cJSON	*sb_response_json(const char *, size_t, const char *);
+static void	 sb_handle(struct sb_pending *);
+static void	 sb_after(struct sb_pending *, int, const char *,
+		    const char *, size_t, const char **);
+static struct sb_answer *sb_answer_new(int, const char *, const char *,
+		    size_t, const char **);
+static void	 sb_answer_free(struct sb_answer *);
+static void	 sb_hold(struct sb_pending *);
+static void	 sb_hold_cb(evutil_socket_t, short, void *);
+static void	 sb_abort(struct sb_pending *);
+static int	 sb_record_settled(const struct sb_record *);
+static void	 sb_fault_arm(struct sb_pending *);
 static cJSON	*sb_record_json(const struct sb_record *);
 static void	 sb_waiters_check(void);
 static void	 sb_waiter_answer(struct sb_waiter *);
@@ -369,6 +416,10 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 	int			 have_ctype = 0;
 	size_t			 i;
 
+	if (p->fault_after) {
+		sb_after(p, status, ctype, text, len, headers);
+		return;
+	}
 	out = evhttp_request_get_output_headers(p->r.req);
 	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
 		if ((colon = strchr(headers[i], ':')) == NULL)
@@ -389,12 +440,77 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 		evbuffer_add(buf, text, len);
 	evhttp_send_reply(p->r.req, status, sb_reason(status), buf);
 	evbuffer_free(buf);
-	sb_log("%s %s %s%s%s -> %d", p->r.service, p->r.method, p->r.path,
+	sb_log("%s %s %s%s%s -> %d (%s)", p->r.service, p->r.method, p->r.path,
 	    p->r.query != NULL ? "?" : "", p->r.query != NULL ? p->r.query : "",
-	    status);
-	sb_record_done(p->rec, status, text, len, ctype);
+	    status, p->how);
+	sb_record_done(p->rec, status, text, len, ctype, p->how);
 	sb_pending_free(p);
 	sb_waiters_check();
+}
+
+/*
+ * An "after" fault: the fake has done the work and given its answer;
+ * keep that answer in the record and give the client the fault instead,
+ * always from a timer (never inside evhttp's request callback).
+ */
+static void
+sb_after(struct sb_pending *p, int status, const char *ctype,
+    const char *text, size_t len, const char **headers)
+{
+	p->fault_after = 0;
+	sb_log("%s %s %s -> %d, answer replaced by a fault", p->r.service,
+	    p->r.method, p->r.path, status);
+	if (p->rec != NULL) {
+		p->rec->hidden = 1;
+		p->rec->hidden_status = status;
+		p->rec->hidden_response = sb_response_json(text, len, ctype);
+	}
+	if (p->fault_never) {
+		sb_hold(p);
+		return;
+	}
+	if (p->fault_status == 0)
+		p->late = sb_answer_new(status, ctype, text, len, headers);
+	sb_fault_arm(p);
+}
+
+/* Copy an answer to send it later. */
+static struct sb_answer *
+sb_answer_new(int status, const char *ctype, const char *text, size_t len,
+    const char **headers)
+{
+	struct sb_answer	*a;
+	size_t			 i, n;
+
+	a = sb_calloc(1, sizeof(*a));
+	a->status = status;
+	a->ctype = ctype != NULL ? sb_strdup(ctype) : NULL;
+	a->text = sb_malloc(len + 1);
+	if (len > 0)
+		memcpy(a->text, text, len);
+	a->text[len] = '\0';
+	a->len = len;
+	for (n = 0; headers != NULL && headers[n] != NULL; n++)
+		;
+	a->headers = sb_calloc(n + 1, sizeof(*a->headers));
+	for (i = 0; i < n; i++)
+		a->headers[i] = sb_strdup(headers[i]);
+	return (a);
+}
+
+static void
+sb_answer_free(struct sb_answer *a)
+{
+	size_t	i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; a->headers[i] != NULL; i++)
+		free(a->headers[i]);
+	free(a->headers);
+	free(a->ctype);
+	free(a->text);
+	free(a);
 }
 
 /* Answer with JSON. */
@@ -439,6 +555,9 @@ sb_pending_free(struct sb_pending *p)
 	TAILQ_REMOVE(&sb_pendings, p, entry);
 	if (p->timer != NULL)
 		event_free(p->timer);
+	if (p->watch != NULL)
+		event_free(p->watch);
+	sb_answer_free(p->late);
 	cJSON_Delete(p->fault_body);
 	for (i = 0; i < p->nkv; i++) {
 		free(p->kv[i].name);
@@ -464,28 +583,46 @@ sb_record_free(struct sb_record *rec)
 	cJSON_Delete(rec->json);
 	cJSON_Delete(rec->params);
 	cJSON_Delete(rec->response);
+	cJSON_Delete(rec->hidden_response);
 	free(rec);
 }
 
-/* The request was answered (status) or dropped (-1). */
-static void
-sb_record_done(struct sb_record *rec, int status, const char *text,
-    size_t len, const char *ctype)
+/* An answer body as recorded: parsed JSON, a string, or NULL if empty. */
+static cJSON *
+sb_response_json(const char *text, size_t len, const char *ctype)
 {
+	cJSON	*o = NULL;
 	char	*s;
 
+	if (text == NULL || len == 0)
+		return (NULL);
+	if (ctype != NULL && strstr(ctype, "json") != NULL)
+		o = cJSON_ParseWithLength(text, len);
+	if (o == NULL) {
+		s = sb_strndup(text, len);
+		o = cJSON_CreateString(s);
+		free(s);
+	}
+	return (o);
+}
+
+/* The request was answered (status) or dropped (-1), and how. */
+static void
+sb_record_done(struct sb_record *rec, int status, const char *text,
+    size_t len, const char *ctype, const char *how)
+{
 	if (rec == NULL)
 		return;
 	rec->status = status;
-	if (text == NULL || len == 0)
-		return;
-	if (ctype != NULL && strstr(ctype, "json") != NULL)
-		rec->response = cJSON_ParseWithLength(text, len);
-	if (rec->response == NULL) {
-		s = sb_strndup(text, len);
-		rec->response = cJSON_CreateString(s);
-		free(s);
-	}
+	rec->answered = how;
+	rec->response = sb_response_json(text, len, ctype);
+}
+
+/* Answered, or held for good: a long poll may report it. */
+static int
+sb_record_settled(const struct sb_record *rec)
+{
+	return (rec->answered != NULL);
 }
 
 /* Drop one record (the oldest when there are too many). */
@@ -533,6 +670,7 @@ sb_pending_new(struct evhttp_request *req, const struct sb_service *svc)
 
 	p = sb_calloc(1, sizeof(*p));
 	p->svc = svc;
+	p->how = "real";
 	p->r.req = req;
 	p->r.service = svc->name;
 	switch (evhttp_request_get_command(req)) {
@@ -660,6 +798,20 @@ sb_record_json(const struct sb_record *rec)
 		    cJSON_Duplicate(rec->response, 1));
 	else
 		cJSON_AddNullToObject(o, "response");
+	cJSON_AddBoolToObject(o, "processed", rec->processed);
+	cJSON_AddStringToObject(o, "answered", rec->answered != NULL ?
+	    rec->answered : "pending");
+	if (rec->client_closed)
+		cJSON_AddTrueToObject(o, "client_closed");
+	if (rec->hidden) {
+		cJSON_AddNumberToObject(o, "processed_status",
+		    rec->hidden_status);
+		if (rec->hidden_response != NULL)
+			cJSON_AddItemToObject(o, "processed_response",
+			    cJSON_Duplicate(rec->hidden_response, 1));
+		else
+			cJSON_AddNullToObject(o, "processed_response");
+	}
 	return (o);
 }
 
@@ -731,7 +883,7 @@ sb_waiters_check(void)
 
 	TAILQ_FOREACH_SAFE(w, &sb_waiters, entry, wnext) {
 		TAILQ_FOREACH(rec, &sb_records, entry) {
-			if (rec->status != 0 && sb_record_matches(rec,
+			if (sb_record_settled(rec) && sb_record_matches(rec,
 			    w->service, w->match, w->since)) {
 				sb_waiter_answer(w);
 				break;
@@ -829,33 +981,112 @@ sb_fault_reply(struct sb_pending *p, int status, int retry_after,
 }
 
 /*
- * Drop the connection without an answer. Freeing an evhttp connection
+ * Close the connection without an answer. Freeing an evhttp connection
  * inside its own request callback is unsafe, so shut the socket down
  * and let evhttp notice: the reply written after it fails and evhttp
  * frees the connection and the request through its normal error path.
  */
 static void
-sb_drop(struct sb_pending *p)
+sb_abort(struct sb_pending *p)
 {
 	struct evhttp_connection	*evcon;
 	struct bufferevent		*bev;
 	evutil_socket_t			 fd;
 
-	sb_log("%s %s %s -> dropped", p->r.service, p->r.method, p->r.path);
+	if (p->watch != NULL) {
+		event_free(p->watch);
+		p->watch = NULL;
+	}
 	evcon = evhttp_request_get_connection(p->r.req);
 	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon))
 	    != NULL && (fd = bufferevent_getfd(bev)) != -1)
 		shutdown(fd, SHUT_RDWR);
 	evhttp_send_reply(p->r.req, 500, "Dropped", NULL);
-	sb_record_done(p->rec, -1, NULL, 0, NULL);
 	sb_pending_free(p);
+}
+
+/* Drop the connection without an answer (status -1). */
+static void
+sb_drop(struct sb_pending *p)
+{
+	sb_log("%s %s %s -> dropped", p->r.service, p->r.method, p->r.path);
+	sb_record_done(p->rec, -1, NULL, 0, NULL, "reset");
+	sb_abort(p);
 	sb_waiters_check();
+}
+
+/*
+ * Hold the request and never answer. evhttp stops reading a connection
+ * while its request is with us, so it would not see the client go; watch
+ * the socket ourselves: a client that waits sends nothing more, so the
+ * socket turning readable means it closed (or gave up), and the held
+ * request is let go.
+ */
+static void
+sb_hold(struct sb_pending *p)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd = -1;
+
+	sb_log("%s %s %s -> held", p->r.service, p->r.method, p->r.path);
+	evcon = evhttp_request_get_connection(p->r.req);
+	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon))
+	    != NULL)
+		fd = bufferevent_getfd(bev);
+	if (fd != -1) {
+		p->watch = event_new(sb_base, fd, EV_READ, sb_hold_cb, p);
+		if (p->watch == NULL)
+			sb_fatal("event_new failed");
+		event_add(p->watch, NULL);
+	}
+	if (p->rec != NULL)
+		p->rec->answered = "never";
+	sb_waiters_check();
+}
+
+static void
+sb_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sb_pending	*p = arg;
+
+	sb_log("%s %s %s: the client closed a held request", p->r.service,
+	    p->r.method, p->r.path);
+	if (p->rec != NULL)
+		p->rec->client_closed = 1;
+	sb_abort(p);
+}
+
+/* Hand the request to its fake. */
+static void
+sb_handle(struct sb_pending *p)
+{
+	if (p->rec != NULL)
+		p->rec->processed = 1;
+	p->svc->handle(&p->r);
+}
+
+/*
+ * Run the fault from a timer, even after 0 ms, so the answer (or the
+ * drop) never happens inside evhttp's request callback.
+ */
+static void
+sb_fault_arm(struct sb_pending *p)
+{
+	struct timeval	tv;
+
+	if ((p->timer = evtimer_new(sb_base, sb_fault_timer_cb, p)) == NULL)
+		sb_fatal("evtimer_new failed");
+	tv.tv_sec = p->fault_delay_ms / 1000;
+	tv.tv_usec = (p->fault_delay_ms % 1000) * 1000;
+	evtimer_add(p->timer, &tv);
 }
 
 static void
 sb_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sb_pending	*p = arg;
+	struct sb_answer	*a;
 	cJSON			*body;
 
 	event_free(p->timer);
@@ -865,9 +1096,17 @@ sb_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 	else if (p->fault_status > 0) {
 		body = p->fault_body;
 		p->fault_body = NULL;
+		p->how = "fault";
 		sb_fault_reply(p, p->fault_status, p->fault_retry_after, body);
-	} else
-		p->svc->handle(&p->r);
+	} else if ((a = p->late) != NULL) {
+		/* The fake's own answer, late; sb_send frees p and a. */
+		p->how = "late";
+		sb_send(p, a->status, a->ctype, a->text, a->len,
+		    (const char **)a->headers);
+	} else {
+		p->how = "late";
+		sb_handle(p);
+	}
 }
 
 /* A request to one of the fake services. */
@@ -877,8 +1116,6 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	const struct sb_service	*svc = arg;
 	struct sb_pending	*p;
 	struct sb_fault		*f;
-	struct timeval		 tv;
-	int			 delay_ms;
 
 	p = sb_pending_new(req, svc);
 	TAILQ_FOREACH(f, &sb_faults, entry) {
@@ -887,25 +1124,26 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 			break;
 	}
 	if (f == NULL) {
-		svc->handle(&p->r);
+		sb_handle(p);
 		return;
 	}
 	f->hits++;
 	p->fault_status = f->status;
 	p->fault_retry_after = f->retry_after;
+	p->fault_delay_ms = f->delay_ms;
+	p->fault_after = f->after;
+	p->fault_never = f->never;
 	p->fault_body = f->body != NULL ? cJSON_Duplicate(f->body, 1) : NULL;
-	delay_ms = f->delay_ms;
 	if (--f->count == 0) {
 		TAILQ_REMOVE(&sb_faults, f, entry);
 		sb_fault_free(f);
 	}
-	/* Even a 0 ms fault goes through the timer, so the answer (or the
-	 * drop) never happens inside evhttp's request callback. */
-	if ((p->timer = evtimer_new(sb_base, sb_fault_timer_cb, p)) == NULL)
-		sb_fatal("evtimer_new failed");
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
-	evtimer_add(p->timer, &tv);
+	if (p->fault_after)
+		sb_handle(p);		/* sb_send applies the fault */
+	else if (p->fault_never)
+		sb_hold(p);
+	else
+		sb_fault_arm(p);
 }
 
 static void
@@ -966,6 +1204,7 @@ sb_control_fault(cJSON *body, cJSON **out)
 	const char	*service, *match;
 	long long	 status, retry_after, count, delay_ms;
 	const cJSON	*b;
+	int		 after, never;
 
 	service = sb_json_str(body, "service");
 	if (service == NULL || sb_service_find(service, strlen(service)) ==
@@ -978,13 +1217,21 @@ sb_control_fault(cJSON *body, cJSON **out)
 	retry_after = sb_json_int(body, "retry_after", -1);
 	count = sb_json_int(body, "count", 1);
 	delay_ms = sb_json_int(body, "delay_ms", 0);
+	after = sb_json_bool(body, "after");
+	never = sb_json_bool(body, "never");
 	if (status != -1 && status != 0 && (status < 100 || status > 599)) {
 		*out = sb_control_error("fault: status must be -1, 0 or an "
 		    "HTTP status");
 		return (400);
 	}
-	if (status == 0 && delay_ms == 0) {
-		*out = sb_control_error("fault: status 0 needs delay_ms");
+	if (never && (status != 0 || delay_ms != 0)) {
+		*out = sb_control_error("fault: never takes no status or "
+		    "delay_ms");
+		return (400);
+	}
+	if (status == 0 && delay_ms == 0 && !never) {
+		*out = sb_control_error("fault: status 0 needs delay_ms or "
+		    "never");
 		return (400);
 	}
 	if (retry_after < -1 || retry_after > 86400 || count < 1 ||
@@ -1001,6 +1248,8 @@ sb_control_fault(cJSON *body, cJSON **out)
 	f->retry_after = (int)retry_after;
 	f->count = (int)count;
 	f->delay_ms = (int)delay_ms;
+	f->after = after;
+	f->never = never;
 	b = cJSON_GetObjectItemCaseSensitive(body, "body");
 	if (b != NULL && !cJSON_IsNull(b))
 		f->body = cJSON_Duplicate(b, 1);
@@ -1028,6 +1277,8 @@ sb_faults_list(void)
 		cJSON_AddNumberToObject(e, "retry_after", f->retry_after);
 		cJSON_AddNumberToObject(e, "count", f->count);
 		cJSON_AddNumberToObject(e, "delay_ms", f->delay_ms);
+		cJSON_AddBoolToObject(e, "after", f->after);
+		cJSON_AddBoolToObject(e, "never", f->never);
 		cJSON_AddNumberToObject(e, "hits", f->hits);
 		cJSON_AddItemToArray(arr, e);
 	}
@@ -1056,7 +1307,7 @@ sb_control_requests(struct evhttp_request *req, cJSON *args, cJSON **out)
 	}
 	if (wait_ms > 0) {
 		TAILQ_FOREACH(rec, &sb_records, entry) {
-			if (rec->status != 0 && sb_record_matches(rec,
+			if (sb_record_settled(rec) && sb_record_matches(rec,
 			    service, match, (int)since))
 				break;
 		}
