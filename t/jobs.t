@@ -70,6 +70,33 @@ my ($j2) = grep { ($_->{args}{summary} // '') eq $summary } job_of('incident_cre
 is($j2->{state}, 'done', 'job recorded done');
 is($j2->{result}{key}, (tickets($summary))[0]{key}, 'with the found key');
 
+# Jira creates the ticket and then answers 500: the job is unsure, the
+# probe finds the label, no second ticket.
+sub declare_once {
+	my ($summary, %fault) = @_;
+	$sb->fault(service => 'jira', match => '/rest/api/2/issue', count => 1,
+	    after => JSON::PP::true, %fault);
+	my $n = scalar creates();
+	$sb->message(text => "<\@U0BOT> new incident $summary");
+	ok(wait_for(sub { grep { ($_->{text} // '') =~ /declared: \Q$summary\E/ }
+	    $sb->bot_posts('C0GENERAL') }, "prompt for $summary", 60),
+	    "$summary: answered");
+	is(scalar tickets($summary), 1, "$summary: one ticket");
+	is(scalar creates() - $n, 1, "$summary: create sent once");
+	my @r = grep { $_->{method} eq 'POST' } $sb->requests('jira',
+	    qr{^/rest/api/2/issue$});
+	ok($r[-1]{processed}, "$summary: Jira did the work");
+}
+declare_once('Five hundred after the work', status => 500);
+ok($d->loggrep(qr/ticket INC-\d+ was created before; not again/),
+    'the probe found it');
+
+# Jira answers after the client's 15 s deadline: the same.
+declare_once('Answer after the timeout', status => 0, delay_ms => 16000);
+
+# The connection reset after the work: the same.
+declare_once('Reset after the work', status => -1);
+
 # Jira refuses: no retry, the reason reaches the user once.
 $sb->fault(service => 'jira', match => '/rest/api/2/issue', status => 400,
     count => 1, body => { errorMessages => ['Summary is bad'], errors => {} });
