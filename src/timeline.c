@@ -17,6 +17,12 @@
  * backfilled for ("timeline.bf/<channel>") is read back with cursor
  * pagination, through one paced queue for the history tier (429s are
  * retried after Retry-After by http.c).
+ *
+ * Every store write here joins the turn of the event or reply that
+ * caused it. One that fails fails the turn as a whole (reactor.c): live
+ * events go unacknowledged and come back, so a failure is only logged
+ * (tl_stored); a backfill gives up without its done mark, so the next
+ * one reads the same window again.
  */
 #include "config.h"
 
@@ -107,6 +113,8 @@ static void	 tl_bf_next_cursor(struct tl_backfill *,
 static int	 tl_pending_cb(const char *, const char *, size_t, void *);
 static int	 tl_in_window_cb(const char *, const char *, size_t, void *);
 static void	 tl_bf_done(struct tl_backfill *, const char *);
+static int	 tl_bf_failed(struct tl_backfill *);
+static int	 tl_stored(int, const char *);
 static void	 tl_bf_free(struct tl_backfill *);
 static int	 tl_collect_cb(const char *, const char *, size_t, void *);
 static int	 tl_expire_cb(const char *, const char *, size_t, void *);
@@ -160,16 +168,27 @@ tl_get(const char *key)
 	return (j);
 }
 
+/*
+ * Log a failed write (the turn fails, see the top of the file); 0 if it
+ * went through or there was nothing to delete.
+ */
+static int
+tl_stored(int rv, const char *key)
+{
+	if (rv == 0 || rv == STORE_NOTFOUND)
+		return (0);
+	log_warnx("timeline %s: store: %s", key, store_strerror(rv));
+	return (rv);
+}
+
 static void
 tl_put(const char *key, const cJSON *j)
 {
 	char	*val;
-	int	 rv;
 
 	val = json_print(j);
-	if ((rv = store_put(store, STORE_TIMELINE, key, val,
-	    strlen(val))) != 0)
-		log_warnx("timeline %s: store: %s", key, store_strerror(rv));
+	(void)tl_stored(store_put(store, STORE_TIMELINE, key, val,
+	    strlen(val)), key);
 	free(val);
 }
 
@@ -193,7 +212,8 @@ tl_meta_set_time(const char *key, time_t t)
 	char	buf[32];
 
 	snprintf(buf, sizeof(buf), "%lld", (long long)t);
-	(void)store_put(store, STORE_META, key, buf, strlen(buf));
+	(void)tl_stored(store_put(store, STORE_META, key, buf, strlen(buf)),
+	    key);
 }
 
 static cJSON *
@@ -223,7 +243,8 @@ tl_gaps_save(cJSON *gaps)
 	while (cJSON_GetArraySize(gaps) > TL_MAX_GAPS)
 		cJSON_DeleteItemFromArray(gaps, 1);
 	val = json_print(gaps);
-	(void)store_put(store, STORE_META, "timeline.gaps", val, strlen(val));
+	(void)tl_stored(store_put(store, STORE_META, "timeline.gaps", val,
+	    strlen(val)), "timeline.gaps");
 	free(val);
 }
 
@@ -307,12 +328,17 @@ tl_expire(void *arg)
 {
 	struct strlist	old = { NULL, 0 };
 	size_t		i;
+	int		rv;
 
-	(void)store_foreach(store, STORE_TIMELINE, TL_CACHE_PREFIX,
+	rv = store_foreach(store, STORE_TIMELINE, TL_CACHE_PREFIX,
 	    tl_expire_cb, &old);
-	for (i = 0; i < old.n; i++)
-		(void)store_del(store, STORE_TIMELINE, old.v[i]);
-	if (old.n > 0)
+	for (i = 0; rv == 0 && i < old.n; i++)
+		rv = tl_stored(store_del(store, STORE_TIMELINE, old.v[i]),
+		    old.v[i]);
+	if (rv != 0)
+		log_warnx("timeline: expiring the message cache failed: %s "
+		    "(the next run retries)", store_strerror(rv));
+	else if (old.n > 0)
 		log_debug("timeline: forgot %zu cached message(s)", old.n);
 	strlist_free(&old);
 }
@@ -418,6 +444,7 @@ timeline_message(const cJSON *ev)
 	const cJSON	*m = ev;
 	cJSON		*entry;
 	char		*key;
+	int		 rv;
 
 	if (store == NULL || (channel = json_str(ev, "channel")) == NULL ||
 	    !tl_valid_id(channel))
@@ -428,11 +455,12 @@ timeline_message(const cJSON *ev)
 		    !tl_valid_id(ts))
 			return;
 		key = tl_key(TL_CACHE_PREFIX, channel, ts);
-		(void)store_del(store, STORE_TIMELINE, key);
+		(void)tl_stored(store_del(store, STORE_TIMELINE, key), key);
 		free(key);
 		key = tl_key("", channel, ts);
-		if (store_del(store, STORE_TIMELINE, key) == 0)
+		if ((rv = store_del(store, STORE_TIMELINE, key)) == 0)
 			log_info("timeline: tagged message %s deleted", key);
+		(void)tl_stored(rv, key);
 		free(key);
 		return;
 	}
@@ -501,7 +529,8 @@ timeline_reaction(const cJSON *ev, int added)
 			}
 		}
 		if (cJSON_GetArraySize(taggers) == 0) {
-			(void)store_del(store, STORE_TIMELINE, key);
+			(void)tl_stored(store_del(store, STORE_TIMELINE, key),
+			    key);
 			log_info("timeline: %s untagged", key);
 		} else
 			tl_put(key, entry);
@@ -835,7 +864,8 @@ tl_reconcile(const char *channel, const cJSON *m)
 	entry = tl_get(key);
 	if (users == NULL || cJSON_GetArraySize(users) == 0) {
 		if (entry != NULL) {
-			(void)store_del(store, STORE_TIMELINE, key);
+			(void)tl_stored(store_del(store, STORE_TIMELINE, key),
+			    key);
 			log_info("timeline: %s untagged (history)", key);
 		}
 	} else {
@@ -938,7 +968,9 @@ tl_bf_enter_pending(struct tl_backfill *bf)
 	bf->phase = TL_PH_PENDING;
 	bf->pending_i = 0;
 	xasprintf(&prefix, "%s/", bf->channel);
-	(void)store_foreach(store, STORE_TIMELINE, prefix, tl_pending_cb, bf);
+	/* Reads only: a failure leaves the list short, tl_bf_failed ends it. */
+	(void)tl_stored(store_foreach(store, STORE_TIMELINE, prefix,
+	    tl_pending_cb, bf), prefix);
 	free(prefix);
 }
 
@@ -1036,6 +1068,8 @@ tl_bf_history_cb(const struct slack_result *sr, void *arg)
 		if (tl_reconcile(bf->channel, m))
 			strlist_add(&bf->threads, ts);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_next_cursor(bf, sr);
 	if (bf->cursor == NULL) {
 		bf->thread_i = 0;
@@ -1045,6 +1079,8 @@ tl_bf_history_cb(const struct slack_result *sr, void *arg)
 			tl_bf_enter_pending(bf);
 		}
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_step(bf);
 }
 
@@ -1067,11 +1103,15 @@ tl_bf_replies_cb(const struct slack_result *sr, void *arg)
 		strlist_add(&bf->seen, ts);
 		(void)tl_reconcile(bf->channel, m);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_next_cursor(bf, sr);
 	if (bf->cursor == NULL && ++bf->thread_i == bf->threads.n) {
 		tl_bf_reconcile_deleted(bf);
 		tl_bf_enter_pending(bf);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_step(bf);
 }
 
@@ -1101,10 +1141,12 @@ tl_bf_pending_cb(const struct slack_result *sr, void *arg)
 	if (!found) {
 		/* Gone from Slack: deleted while we were not looking. */
 		key = tl_key("", bf->channel, ts);
-		(void)store_del(store, STORE_TIMELINE, key);
+		(void)tl_stored(store_del(store, STORE_TIMELINE, key), key);
 		log_info("timeline: %s no longer exists", key);
 		free(key);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	bf->pending_i++;
 	tl_bf_step(bf);
 }
@@ -1172,14 +1214,32 @@ tl_bf_reconcile_deleted(struct tl_backfill *bf)
 	w.gone.v = NULL;
 	w.gone.n = 0;
 	xasprintf(&prefix, "%s/", bf->channel);
-	(void)store_foreach(store, STORE_TIMELINE, prefix, tl_in_window_cb,
-	    &w);
+	(void)tl_stored(store_foreach(store, STORE_TIMELINE, prefix,
+	    tl_in_window_cb, &w), prefix);
 	free(prefix);
 	for (i = 0; i < w.gone.n; i++) {
-		(void)store_del(store, STORE_TIMELINE, w.gone.v[i]);
+		if (tl_stored(store_del(store, STORE_TIMELINE, w.gone.v[i]),
+		    w.gone.v[i]) != 0)
+			break;
 		log_info("timeline: %s deleted while I was away", w.gone.v[i]);
 	}
 	strlist_free(&w.gone);
+}
+
+/*
+ * This turn's writes failed, so what the backfill reconciled in it is
+ * gone: end it with an error (no done mark), and let the next one redo
+ * the window. 1 if it ended.
+ */
+static int
+tl_bf_failed(struct tl_backfill *bf)
+{
+	int	rv;
+
+	if ((rv = store_failed(store)) == 0)
+		return (0);
+	tl_bf_done(bf, store_strerror(rv));
+	return (1);
 }
 
 static void
