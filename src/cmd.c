@@ -38,6 +38,9 @@ static const char *cmd_skip_words(const char *, int);
 static int	cmd_rate_limited(struct cmd_item *);
 static void	cmd_access_cb(const char *, void *);
 static void	cmd_exec(struct cmd_item *);
+static void	cmd_post(struct cmd_item *, const char *, cJSON *);
+static void	cmd_post_cb(void *);
+static void	cmd_post_free_cb(void *);
 static void	cmd_reply_run(struct job *);
 static void	cmd_reply_posted_cb(const struct slack_result *, void *);
 
@@ -383,7 +386,7 @@ cmd_reply(struct cmd_item *item, const char *fmt, ...)
 	va_start(ap, fmt);
 	xvasprintf(&text, fmt, ap);
 	va_end(ap);
-	slack_post(item->channel, item->thread_ts, text, NULL, NULL, NULL);
+	cmd_post(item, text, NULL);
 	free(text);
 }
 
@@ -391,7 +394,7 @@ cmd_reply(struct cmd_item *item, const char *fmt, ...)
 void
 cmd_reply_blocks(struct cmd_item *item, const char *text, cJSON *blocks)
 {
-	slack_post(item->channel, item->thread_ts, text, blocks, NULL, NULL);
+	cmd_post(item, text, blocks);
 }
 
 /* Tell the user a command failed and why. */
@@ -405,9 +408,57 @@ cmd_error(struct cmd_item *item, const char *fmt, ...)
 	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
 	xasprintf(&text, ":warning: %s", msg);
-	slack_post(item->channel, item->thread_ts, text, NULL, NULL, NULL);
+	cmd_post(item, text, NULL);
 	free(msg);
 	free(text);
+}
+
+/*
+ * A reply goes out once the turn that produced it is committed: what it
+ * says may depend on what the turn recorded. If the turn fails, the
+ * reply is dropped with it; Slack redelivers the command.
+ */
+struct cmd_post {
+	char	*channel;
+	char	*thread_ts;
+	char	*text;
+	cJSON	*blocks;
+};
+
+static void
+cmd_post(struct cmd_item *item, const char *text, cJSON *blocks)
+{
+	struct cmd_post	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->channel = xstrdup(item->channel);
+	if (item->thread_ts != NULL)
+		p->thread_ts = xstrdup(item->thread_ts);
+	p->text = xstrdup(text);
+	p->blocks = blocks;
+	reactor_after_commit_or_abort(cmd_post_cb, cmd_post_free_cb, p);
+}
+
+static void
+cmd_post_cb(void *arg)
+{
+	struct cmd_post	*p = arg;
+
+	slack_post(p->channel, p->thread_ts, p->text, p->blocks, NULL, NULL);
+	p->blocks = NULL;
+	cmd_post_free_cb(p);
+}
+
+static void
+cmd_post_free_cb(void *arg)
+{
+	struct cmd_post	*p = arg;
+
+	cJSON_Delete(p->blocks);
+	free(p->channel);
+	free(p->thread_ts);
+	free(p->text);
+	free(p);
 }
 
 /* An asynchronous command completed. */

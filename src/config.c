@@ -105,6 +105,8 @@ static const struct conf_entry conf_table[] = {
 	  .def = "info" },
 	{ .path = "map_size", .type = CONF_SIZE, .off = O(map_size),
 	  .def = "1073741824", .min = 1LL << 20, .max = 1LL << 40 },
+	{ .path = "map_size_max", .type = CONF_SIZE, .off = O(map_size_max),
+	  .min = 1LL << 20, .max = 1LL << 43 },
 	{ .path = "tls.ca_file", .type = CONF_PATH, .off = O(tls_ca_file),
 	  .flags = CONF_READABLE },
 
@@ -1600,6 +1602,11 @@ conf_rules(struct conf_ctx *ctx)
 	int		 fi = conf_find("jira.flavor");
 	int		 ui = conf_find("jira.url");
 
+	/* Unset: eight times map_size (see config_map_size_max). */
+	if (conf->map_size_max != 0 && conf->map_size_max < conf->map_size)
+		conf_error(ctx, ctx->line[conf_find("map_size_max")],
+		    "map_size_max (%lld) is smaller than map_size (%lld)",
+		    conf->map_size_max, conf->map_size);
 	if (ctx->given[conf_find("jira.email")])
 		return;
 	/* Cloud only takes email:token Basic auth; no email means a PAT. */
@@ -1617,6 +1624,17 @@ conf_rules(struct conf_ctx *ctx)
 		    "Jira Cloud (an atlassian.net site); for Data Center set "
 		    "jira.flavor: datacenter");
 	url_free(&u);
+}
+
+/* The store's growth ceiling: map_size_max, or eight times map_size. */
+long long
+config_map_size_max(const struct config *conf)
+{
+	if (conf->map_size_max != 0)
+		return (conf->map_size_max);
+	if (conf->map_size > LLONG_MAX / 8)
+		return (LLONG_MAX);
+	return (conf->map_size * 8);
 }
 
 /* Parse path into a fresh config; NULL and errors appended on problems. */

@@ -8,6 +8,14 @@
  * command never runs twice. Redeliveries carry a new envelope_id but the
  * same event_id, which the store remembers. Envelopes for another
  * workspace or app (org-wide installs, Slack Connect) are dropped first.
+ *
+ * A command is only as good as its record. If the turn that handles it
+ * fails to store its writes, the envelope goes unacknowledged and its
+ * event id unrecorded (reactor.c), so Slack's redelivery redoes it, once.
+ * The user is told "I could not record that" when no redo will succeed:
+ * the store is full at its ceiling or broken, or no redelivery follows
+ * (clicks, a last retry). A turn that has failed already starts no
+ * command at all.
  */
 #include "config.h"
 
@@ -18,6 +26,18 @@
 #include <cjson/cJSON.h>
 
 #include "incidentd.h"
+
+#define EVENTS_MAX_RETRY	3	/* Slack redelivers at most 3 times */
+#define EVENTS_TOLD_MAX		64	/* event ids told "not recorded" */
+
+/* A command envelope being handled: whom to tell if its turn fails. */
+struct events_watch {
+	char	*channel;	/* NULL: nowhere to reply (a modal) */
+	char	*user;
+	char	*thread_ts;
+	char	*event_id;	/* NULL: not an Events API envelope */
+	int	 last_try;	/* no redelivery follows */
+};
 
 static const struct events_action events_actions[] = {
 	{ "im_page", cmd_new_incident_page_click },
@@ -31,10 +51,18 @@ static const struct events_view events_views[] = {
 	{ "im_page_modal", cmd_new_incident_modal_submit },
 };
 
+static char	*events_told[EVENTS_TOLD_MAX];
+static size_t	 events_told_next;
+
 static void	events_api(struct envelope *);
 static void	events_interactive(struct envelope *);
-static void	events_message(const cJSON *, int);
+static void	events_message(const cJSON *, int, struct envelope *);
 static int	events_from_self_or_bot(const cJSON *);
+static void	events_watch(struct envelope *, const char *, const char *,
+		    const char *);
+static void	events_watch_free(void *);
+static void	events_unrecorded_cb(void *);
+static int	events_told_before(const char *);
 
 /* 1 if text starts with a mention of bot_id; *rest is what follows. */
 int
@@ -83,8 +111,115 @@ events_from_self_or_bot(const cJSON *ev)
 	    strcmp(user, slack_self.user_id) == 0);
 }
 
+/*
+ * Until the end of this turn, remember where a command came from, to say
+ * so if the turn's writes fail.
+ */
 static void
-events_message(const cJSON *ev, int mention)
+events_watch(struct envelope *env, const char *channel, const char *user,
+    const char *thread_ts)
+{
+	struct events_watch	*w;
+	const char		*event_id;
+
+	if (store == NULL)
+		return;
+	w = xcalloc(1, sizeof(*w));
+	if (channel != NULL)
+		w->channel = xstrdup(channel);
+	w->user = xstrdup(user != NULL ? user : "");
+	if (thread_ts != NULL)
+		w->thread_ts = xstrdup(thread_ts);
+	if (strcmp(env->type, "events_api") == 0 &&
+	    (event_id = json_str(env->payload, "event_id")) != NULL) {
+		w->event_id = xstrdup(event_id);
+		w->last_try = env->retry_attempt >= EVENTS_MAX_RETRY;
+	} else
+		w->last_try = 1;	/* interactive: never redelivered */
+	reactor_after_commit_or_abort(events_watch_free, events_unrecorded_cb,
+	    w);
+}
+
+static void
+events_watch_free(void *arg)
+{
+	struct events_watch	*w = arg;
+
+	free(w->channel);
+	free(w->user);
+	free(w->thread_ts);
+	free(w->event_id);
+	free(w);
+}
+
+/* 1 if event_id was told already (its redeliveries fail too), else 0. */
+static int
+events_told_before(const char *event_id)
+{
+	size_t	i;
+
+	for (i = 0; i < EVENTS_TOLD_MAX; i++) {
+		if (events_told[i] != NULL &&
+		    strcmp(events_told[i], event_id) == 0)
+			return (1);
+	}
+	free(events_told[events_told_next]);
+	events_told[events_told_next] = xstrdup(event_id);
+	events_told_next = (events_told_next + 1) % EVENTS_TOLD_MAX;
+	return (0);
+}
+
+/* The command's turn failed (its writes are gone): tell the user. */
+static void
+events_unrecorded_cb(void *arg)
+{
+	struct events_watch	*w = arg;
+	struct cmd_item		*item;
+	char			*why;
+	int			 error, room;
+
+	error = reactor_turn_error(&room);
+	if (room && !w->last_try) {
+		log_info("command from %s in %s not recorded; Slack "
+		    "redelivers it and it runs then", w->user,
+		    w->channel != NULL ? w->channel : "a modal");
+		goto out;
+	}
+	if (w->event_id != NULL && events_told_before(w->event_id))
+		goto out;
+	if (error == STORE_MAP_FULL)
+		why = xstrdup("the state store is full");
+	else
+		xasprintf(&why, "the state store failed: %s",
+		    store_strerror(error));
+	log_warnx("command from %s in %s could not be recorded (%s)", w->user,
+	    w->channel != NULL ? w->channel : "a modal", why);
+	if (w->channel != NULL) {
+		item = cmd_item_new(w->channel, w->user, w->thread_ts);
+		cmd_error(item, "I could not record that (%s); nothing was "
+		    "done.", why);
+		cmd_finish(item);
+	}
+	free(why);
+out:
+	events_watch_free(w);
+}
+
+/* Forget who was told (at shutdown). */
+void
+events_shutdown(void)
+{
+	size_t	i;
+
+	for (i = 0; i < EVENTS_TOLD_MAX; i++) {
+		free(events_told[i]);
+		events_told[i] = NULL;
+	}
+	events_told_next = 0;
+}
+
+static void
+events_message(const cJSON *ev, int mention, struct envelope *env)
 {
 	const char	*text, *rest, *channel, *user, *ts, *thread;
 	int		 is_dm;
@@ -107,6 +242,13 @@ events_message(const cJSON *ev, int mention)
 		text = rest;
 	else if (!is_dm)
 		return;	/* mentioned mid-sentence: not addressed to us */
+	events_watch(env, channel, user, thread);
+	if (store_failed(store) != 0) {
+		/* Nothing it writes could be kept: say so, run nothing. */
+		log_info("command from %s in %s not started: this turn's "
+		    "writes failed", user != NULL ? user : "?", channel);
+		return;
+	}
 	cmd_run(channel, user, ts, thread, text, is_dm);
 }
 
@@ -115,24 +257,30 @@ events_api(struct envelope *env)
 {
 	const cJSON	*ev;
 	const char	*event_id, *type, *channel_type;
+	int		 rv;
 
 	event_id = json_str(env->payload, "event_id");
 	if (event_id != NULL && store != NULL &&
-	    store_event_seen(store, event_id, now_wall()) == 1) {
-		log_debug("event %s redelivered (attempt %d); already handled",
-		    event_id, env->retry_attempt);
-		return;
+	    (rv = store_event_seen(store, event_id, now_wall())) != 0) {
+		if (rv == 1) {
+			log_debug("event %s redelivered (attempt %d); already "
+			    "handled", event_id, env->retry_attempt);
+			return;
+		}
+		/* The turn failed: it goes unacknowledged (reactor.c). */
+		log_debug("event %s: not recorded (%s)", event_id,
+		    store_strerror(rv));
 	}
 	timeline_alive();
 	ev = json_path(env->payload, "event");
 	if ((type = json_str(ev, "type")) == NULL)
 		return;
 	if (strcmp(type, "app_mention") == 0)
-		events_message(ev, 1);
+		events_message(ev, 1, env);
 	else if (strcmp(type, "message") == 0) {
 		channel_type = json_str(ev, "channel_type");
 		if (channel_type != NULL && strcmp(channel_type, "im") == 0)
-			events_message(ev, 0);
+			events_message(ev, 0, env);
 		else
 			timeline_message(ev);
 	} else if (strcmp(type, "reaction_added") == 0)
@@ -153,6 +301,22 @@ events_interactive(struct envelope *env)
 
 	if ((type = json_str(env->payload, "type")) == NULL)
 		return;
+	if (strcmp(type, "block_actions") == 0)
+		events_watch(env, json_str(env->payload, "channel.id"),
+		    json_str(env->payload, "user.id"),
+		    json_str(env->payload, "container.thread_ts"));
+	else if (strcmp(type, "view_submission") == 0)
+		events_watch(env, NULL, json_str(env->payload, "user.id"),
+		    NULL);
+	else {
+		log_debug("interactive %s ignored", type);
+		return;
+	}
+	if (store_failed(store) != 0) {
+		log_info("interactive %s not handled: this turn's writes "
+		    "failed", type);
+		return;
+	}
 	if (strcmp(type, "block_actions") == 0) {
 		cJSON_ArrayForEach(action, json_path(env->payload, "actions")) {
 			if ((id = json_str(action, "action_id")) == NULL)
@@ -164,15 +328,14 @@ events_interactive(struct envelope *env)
 					    action, env);
 			}
 		}
-	} else if (strcmp(type, "view_submission") == 0) {
-		id = json_str(env->payload, "view.callback_id");
-		for (i = 0; id != NULL && i < sizeof(events_views) /
-		    sizeof(events_views[0]); i++) {
-			if (strcmp(id, events_views[i].callback_id) == 0)
-				events_views[i].fn(env->payload, env);
-		}
-	} else
-		log_debug("interactive %s ignored", type);
+		return;
+	}
+	id = json_str(env->payload, "view.callback_id");
+	for (i = 0; id != NULL && i < sizeof(events_views) /
+	    sizeof(events_views[0]); i++) {
+		if (strcmp(id, events_views[i].callback_id) == 0)
+			events_views[i].fn(env->payload, env);
+	}
 }
 
 /* Handle one envelope; the caller acknowledges it afterwards. */

@@ -21,7 +21,6 @@
 
 #define INCIDENTD_DEFAULT_CONF	SYSCONFDIR "/incidentd/incidentd.yaml"
 #define INCIDENTD_DRAIN_MS	5000
-#define INCIDENTD_EVENT_TTL	(24 * 60 * 60)
 
 static struct event	*main_sigev[4];
 static struct event	*main_drain_ev;
@@ -37,7 +36,6 @@ static void		main_signal_cb(evutil_socket_t, short, void *);
 static void		main_shutdown(void);
 static void		main_drain_cb(evutil_socket_t, short, void *);
 static void		main_identified_cb(void *);
-static void		main_expire_events(void *);
 static void		main_free_config_cb(void *);
 
 static __dead void
@@ -109,6 +107,8 @@ main_dump(const char *path, int flags)
 		config_free(c);
 		return (1);
 	}
+	/* Read-only: only shown in the dump's "size". */
+	(void)store_set_map_max(st, config_map_size_max(c));
 	rv = store_dump(st, STDOUT_FILENO, flags);
 	if (rv != 0)
 		fprintf(stderr, "%s: dump: %s\n", INCIDENTD_NAME,
@@ -145,9 +145,10 @@ main_reload(void)
 	for (i = 0; i < c->warnings.n; i++)
 		log_warnx("%s", c->warnings.v[i]);
 	if (strcmp(c->state_dir, old->state_dir) != 0 ||
-	    c->map_size != old->map_size)
-		log_warnx("state_dir and map_size changes take effect at the "
-		    "next restart");
+	    c->map_size != old->map_size ||
+	    c->map_size_max != old->map_size_max)
+		log_warnx("state_dir, map_size and map_size_max changes take "
+		    "effect at the next restart");
 	if (tls_reload(c->tls_ca_file, &cause) != 0) {
 		log_error("reload rejected: %s", cause);
 		free(cause);
@@ -207,16 +208,6 @@ main_signal_cb(evutil_socket_t sig, short events, void *arg)
 }
 
 static void
-main_expire_events(void *arg)
-{
-	int	n;
-
-	n = store_expire_events(store, now_wall() - INCIDENTD_EVENT_TTL);
-	if (n > 0)
-		log_debug("forgot %d processed event id(s)", n);
-}
-
-static void
 main_identified_cb(void *arg)
 {
 	if (reactor_stopping() || main_drain_ev != NULL)
@@ -229,8 +220,10 @@ static int
 main_run(const char *path, int debug)
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	struct store_size	 sz;
 	char			*cause;
 	size_t			 i;
+	int			 rv;
 
 	if ((cfg = main_load_config(path)) == NULL)
 		return (1);
@@ -241,6 +234,8 @@ main_run(const char *path, int debug)
 	if (store_open(cfg->state_dir, cfg->map_size, 0, &store,
 	    &cause) != 0)
 		fatalx("%s", cause);
+	if ((rv = store_set_map_max(store, config_map_size_max(cfg))) != 0)
+		fatalx("%s: map size: %s", cfg->state_dir, store_strerror(rv));
 	if (tls_init(cfg->tls_ca_file, &cause) != 0)
 		fatalx("tls: %s", cause);
 	reactor_init();
@@ -251,12 +246,16 @@ main_run(const char *path, int debug)
 		    EV_SIGNAL | EV_PERSIST, main_signal_cb, NULL);
 		evsignal_add(main_sigev[i], NULL);
 	}
-	schedule_every("expire-events", 3600, main_expire_events, NULL);
+	schedule_housekeeping();
 	page_init();
 	jobs_init();
 	timeline_init();
-	log_info("%s %s starting (state in %s)", INCIDENTD_NAME,
-	    PACKAGE_VERSION, cfg->state_dir);
+	(void)store_size(store, &sz);
+	log_info("%s %s starting (state in %s: %llu KiB used, map %llu KiB, "
+	    "ceiling %llu KiB)", INCIDENTD_NAME, PACKAGE_VERSION,
+	    cfg->state_dir, (unsigned long long)sz.used >> 10,
+	    (unsigned long long)sz.map >> 10,
+	    (unsigned long long)sz.max >> 10);
 	slack_identify(main_identified_cb, NULL);
 
 	if (reactor_run() != 0)
@@ -269,6 +268,7 @@ main_run(const char *path, int debug)
 	http_shutdown();
 	cmd_get_timeline_shutdown();
 	timeline_shutdown();
+	events_shutdown();
 	schedule_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		event_free(main_sigev[i]);
@@ -279,8 +279,11 @@ main_run(const char *path, int debug)
 		event_free(main_drain_ev);
 	/* Run deferred frees (old configs, closed sockets). */
 	event_base_loop(reactor_base, EVLOOP_NONBLOCK);
-	if (store_pending(store))
-		store_commit(store);
+	/* What the deferred frees wrote; the turn's acks are gone. */
+	if ((rv = store_commit(store)) != 0)
+		log_warnx("store: the last writes were lost: %s",
+		    store_strerror(rv));
+	store_abort(store);
 	store_close(store);
 	store = NULL;
 	reactor_free();

@@ -92,8 +92,15 @@ void	 reactor_stop(void);
 int	 reactor_stopping(void);
 /* Run fn(arg) on the next loop turn (teardown outside callbacks). */
 void	 reactor_defer(void (*fn)(void *), void *arg);
-/* Run fn(arg) once the current turn's store transaction is committed. */
+/* Run fn(arg) once the current turn's store transaction is committed;
+ * dropped if the turn's writes fail. */
 void	 reactor_after_commit(void (*fn)(void *), void *arg);
+/* The same, but abort_fn(arg) runs instead if the turn fails (after its
+ * writes were discarded, outside the failed turn): free arg there. */
+void	 reactor_after_commit_or_abort(void (*fn)(void *),
+	    void (*abort_fn)(void *), void *arg);
+/* In an abort_fn: the store error, and whether a redo can now fit. */
+int	 reactor_turn_error(int *room);
 
 /* config.c */
 enum conf_jira_flavor {
@@ -119,6 +126,7 @@ struct config {
 	char		*state_dir;
 	int		 log_level;
 	long long	 map_size;		/* LMDB map size, bytes */
+	long long	 map_size_max;		/* growth ceiling, 0: 8x */
 	char		*tls_ca_file;
 	struct {
 		char		*api_url;
@@ -187,6 +195,8 @@ int	 config_check_base_url(const char *, const char **errstr);
 int	 config_load_shortcuts(const char *path, struct shortcuts *,
 	    struct strlist *errors);
 void	 config_free_shortcuts(struct shortcuts *);
+/* The store's growth ceiling in bytes (map_size_max or 8 x map_size). */
+long long config_map_size_max(const struct config *);
 /* Register every secret of c with the log redactor. */
 void	 config_redact_secrets(const struct config *);
 
@@ -203,6 +213,7 @@ enum store_db {
 };
 #define STORE_OK		0
 #define STORE_NOTFOUND		(-30798)	/* MDB_NOTFOUND */
+#define STORE_MAP_FULL		(-30792)	/* MDB_MAP_FULL */
 #define STORE_SCHEMA_VERSION	1
 #define STORE_RDONLY		0x1
 struct store;
@@ -229,9 +240,22 @@ int	 store_del(struct store *, enum store_db, const char *key);
 int	 store_foreach(struct store *, enum store_db, const char *prefix,
 	    int (*cb)(const char *key, const char *val, size_t len, void *),
 	    void *arg);
+/* Once a write failed, every write and commit of the turn fails with the
+ * same error (store_failed) until store_abort ends the turn. */
 int	 store_commit(struct store *);
 void	 store_abort(struct store *);
 int	 store_pending(struct store *);
+int	 store_failed(struct store *);
+/* Ceiling for store_grow (bytes); adopts a map an earlier run grew. */
+int	 store_set_map_max(struct store *, long long max);
+/* Between turns: double the map up to the ceiling; STORE_MAP_FULL at it. */
+int	 store_grow(struct store *);
+struct store_size {
+	uint64_t	 used;		/* pages in use x page size */
+	uint64_t	 map;		/* current map size */
+	uint64_t	 max;		/* ceiling for store_grow */
+};
+int	 store_size(struct store *, struct store_size *);
 /* 1 if event_id was seen (a redelivery), else record it and return 0;
  * < 0 on error (an LMDB code or negated errno, for store_strerror). */
 int	 store_event_seen(struct store *, const char *event_id, time_t now);
@@ -434,6 +458,7 @@ uint64_t socket_envelopes(void);
 
 /* events.c: envelope dispatch. */
 void	 events_handle(struct envelope *);
+void	 events_shutdown(void);
 /* Interactive handlers, found by action_id / view callback_id prefix. */
 struct events_action {
 	const char	*action_id;
@@ -512,6 +537,12 @@ void	 schedule_free(void);
 /* Run fn every interval seconds (with jitter), first after one interval. */
 void	 schedule_every(const char *name, long long interval,
 	    void (*fn)(void *), void *);
+/* Expire old event ids, finished jobs and pages, hourly and at start. */
+void	 schedule_housekeeping(void);
+/* One pass each, as of now; how many went, or a negative store error. */
+int	 schedule_expire_events(time_t now);
+int	 schedule_expire_jobs(time_t now);
+int	 schedule_expire_pages(time_t now);
 
 /* cmd.c */
 enum cmd_retval {

@@ -87,6 +87,10 @@ static void	 jobs_pump_cb(void *);
 static void	 jobs_timer_cb(evutil_socket_t, short, void *);
 static void	 jobs_start_cb(void *);
 static void	 jobs_next_cb(void *);
+static void	 jobs_pump_abort_cb(void *);
+static void	 jobs_unwind_cb(void *);
+static void	 jobs_requeue_cb(void *);
+static void	 jobs_free_id_cb(void *);
 static void	 jobs_release(struct job *);
 static void	 jobs_end(struct job *, const char *, cJSON *, const char *);
 static void	 jobs_again(struct job *, uint64_t, int, const char *);
@@ -258,8 +262,20 @@ jobs_enqueue(struct job *j)
 		TAILQ_INSERT_TAIL(&jobs_waiting, j, entry);
 	if (!jobs_pump_queued) {
 		jobs_pump_queued = 1;
-		reactor_after_commit(jobs_pump_cb, NULL);
+		reactor_after_commit_or_abort(jobs_pump_cb, jobs_pump_abort_cb,
+		    NULL);
 	}
+}
+
+/* The turn failed: pump anyway a moment later (what is queued stands). */
+static void
+jobs_pump_abort_cb(void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+
+	jobs_pump_queued = 0;
+	if (jobs_timer != NULL && jobs_started)
+		evtimer_add(jobs_timer, &tv);
 }
 
 static void
@@ -312,6 +328,13 @@ jobs_pump(void)
 			continue;
 		}
 		TAILQ_REMOVE(&jobs_waiting, j, entry);
+		/*
+		 * Found running, not queued: the turn that recorded the last
+		 * attempt's outcome failed, so that outcome is unknown.
+		 */
+		if (strcmp(json_str(rec, "state") != NULL ?
+		    json_str(rec, "state") : "", "running") == 0)
+			jobs_set_bool(rec, "unsure", 1);
 		jobs_set_str(rec, "state", "running");
 		jobs_set_num(rec, "attempts", json_num(rec, "attempts", 0) + 1);
 		if (jobs_save(j->id, rec) != 0) {
@@ -326,7 +349,8 @@ jobs_pump(void)
 		j->probing = json_bool(rec, "unsure") && j->kind->probe != NULL;
 		ks->running++;
 		TAILQ_INSERT_TAIL(&jobs_active, j, entry);
-		reactor_after_commit(jobs_start_cb, j);
+		reactor_after_commit_or_abort(jobs_start_cb, jobs_unwind_cb,
+		    j);
 	}
 	if (jobs_timer != NULL) {
 		evtimer_del(jobs_timer);
@@ -355,6 +379,55 @@ jobs_start_cb(void *arg)
 		j->kind->probe(j);
 	else
 		j->kind->run(j);
+}
+
+/*
+ * The turn that started j (or recorded its progress) failed: nothing of
+ * it is in the store. Take j back and queue it again from the record.
+ */
+static void
+jobs_unwind_cb(void *arg)
+{
+	struct job	*j = arg;
+
+	log_warnx("job %s: its turn failed; queued again", j->id);
+	jobs_release(j);
+	cJSON_Delete(j->rec);
+	j->rec = NULL;
+	j->next = NULL;
+	j->due = jobs_wall_ms() + 1000;
+	jobs_enqueue(j);
+}
+
+/* An outcome's turn failed: queue the job again (it probes first). */
+static void
+jobs_requeue_cb(void *arg)
+{
+	char		*id = arg;
+	struct job	*j;
+	cJSON		*rec;
+
+	if ((rec = jobs_load(id)) != NULL) {
+		j = xcalloc(1, sizeof(*j));
+		j->id = id;
+		j->kind = jobs_kind_find(json_str(rec, "kind"));
+		j->due = jobs_wall_ms() + 1000;
+		cJSON_Delete(rec);
+		if (j->kind != NULL) {
+			log_warnx("job %s: its outcome was not recorded; "
+			    "queued again", id);
+			jobs_enqueue(j);
+			return;
+		}
+		free(j);
+	}
+	free(id);
+}
+
+static void
+jobs_free_id_cb(void *arg)
+{
+	free(arg);
 }
 
 /* The kind is done with j for now. */
@@ -401,6 +474,8 @@ jobs_end(struct job *j, const char *state, cJSON *result, const char *why)
 	else
 		log_warnx("job %s failed: %s", j->id, why != NULL ? why : "?");
 	jobs_ended_count++;
+	reactor_after_commit_or_abort(jobs_free_id_cb, jobs_requeue_cb,
+	    xstrdup(j->id));
 	if (j->kind->ended != NULL)
 		j->kind->ended(j);
 	jobs_job_free(j);
@@ -529,7 +604,7 @@ job_checkpoint(struct job *j, void (*fn)(struct job *))
 		return;
 	}
 	j->next = fn;
-	reactor_after_commit(jobs_next_cb, j);
+	reactor_after_commit_or_abort(jobs_next_cb, jobs_unwind_cb, j);
 }
 
 static void

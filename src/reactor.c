@@ -6,6 +6,16 @@
  * (group commit: one fsync per turn, however many envelopes it handled),
  * and only then do the after-commit hooks run, so an acknowledgement or an
  * outbound call never gets ahead of the state that justifies it.
+ *
+ * A turn whose writes failed (a store_put, store_del or the commit) is
+ * aborted as a whole: its after-commit hooks do not run, their abort
+ * functions do (to free what they hold, or to tell a user that nothing
+ * was recorded), and so its Socket Mode acks are never sent: Slack
+ * redelivers those envelopes, and since their event ids were not
+ * recorded either, they are handled again, once. A full map is grown
+ * (store_grow) so that the redo fits; at the configured ceiling the daemon
+ * keeps running, reads work and writes fail, with an error logged once a
+ * minute until old records expire.
  */
 #include "config.h"
 
@@ -17,8 +27,11 @@
 
 #include "incidentd.h"
 
+#define REACTOR_FULL_LOG_MS	60000
+
 struct reactor_hook {
 	void			(*fn)(void *);
+	void			(*abort_fn)(void *);
 	void			 *arg;
 	TAILQ_ENTRY(reactor_hook) entry;
 };
@@ -37,9 +50,15 @@ static struct reactor_hooks	 reactor_committed =
 				    TAILQ_HEAD_INITIALIZER(reactor_committed);
 static struct event		*reactor_defer_ev;
 static int			 reactor_quit;
+/* While abort hooks run: why the turn failed, and whether a redo fits. */
+static int			 reactor_fail_error;
+static int			 reactor_fail_room;
+static uint64_t			 reactor_fail_logged;	/* now_ms() */
+static uint64_t			 reactor_fail_quiet;	/* not logged */
 
 static void	reactor_defer_cb(evutil_socket_t, short, void *);
-static void	reactor_run_hooks(struct reactor_hooks *);
+static void	reactor_run_hooks(struct reactor_hooks *, int);
+static void	reactor_abort_turn(int);
 static void	reactor_log_cb(int, const char *);
 
 static void
@@ -98,8 +117,9 @@ reactor_free(void)
 	reactor_base = NULL;
 }
 
+/* Run each hook's fn, or on an aborted turn its abort_fn (if any). */
 static void
-reactor_run_hooks(struct reactor_hooks *list)
+reactor_run_hooks(struct reactor_hooks *list, int aborted)
 {
 	struct reactor_hooks	 run = TAILQ_HEAD_INITIALIZER(run);
 	struct reactor_hook	*h;
@@ -108,7 +128,10 @@ reactor_run_hooks(struct reactor_hooks *list)
 	TAILQ_CONCAT(&run, list, entry);
 	while ((h = TAILQ_FIRST(&run)) != NULL) {
 		TAILQ_REMOVE(&run, h, entry);
-		h->fn(h->arg);
+		if (!aborted)
+			h->fn(h->arg);
+		else if (h->abort_fn != NULL)
+			h->abort_fn(h->arg);
 		free(h);
 	}
 }
@@ -116,21 +139,84 @@ reactor_run_hooks(struct reactor_hooks *list)
 static void
 reactor_defer_cb(evutil_socket_t fd, short events, void *arg)
 {
-	reactor_run_hooks(&reactor_deferred);
+	reactor_run_hooks(&reactor_deferred, 0);
+}
+
+/*
+ * The turn's writes failed: discard them, make room if the map was full,
+ * and run the abort side of the turn's hooks. Errors that would repeat
+ * every turn (a store full at its ceiling) are logged once a minute.
+ */
+static void
+reactor_abort_turn(int error)
+{
+	struct store_size	 sz;
+	uint64_t		 now = now_ms();
+	int			 rv, room = 0;
+
+	store_abort(store);
+	if (error == STORE_MAP_FULL && (rv = store_grow(store)) == 0) {
+		room = 1;
+		(void)store_size(store, &sz);
+		log_warnx("store: the map was full; grew it to %llu KiB "
+		    "(%llu KiB used, ceiling %llu KiB); the turn's work is "
+		    "redone", (unsigned long long)sz.map >> 10,
+		    (unsigned long long)sz.used >> 10,
+		    (unsigned long long)sz.max >> 10);
+	} else if (reactor_fail_logged == 0 ||
+	    now - reactor_fail_logged >= REACTOR_FULL_LOG_MS) {
+		(void)store_size(store, &sz);
+		if (error == STORE_MAP_FULL)
+			log_error("store: full at its ceiling (%llu KiB, "
+			    "map_size_max): writes fail until old records "
+			    "expire or the ceiling is raised (%llu more "
+			    "failed turn(s) not logged)",
+			    (unsigned long long)sz.max >> 10,
+			    (unsigned long long)reactor_fail_quiet);
+		else
+			log_error("store: a write failed (%s); the turn was "
+			    "discarded (%llu more failed turn(s) not logged)",
+			    store_strerror(error),
+			    (unsigned long long)reactor_fail_quiet);
+		reactor_fail_logged = now;
+		reactor_fail_quiet = 0;
+	} else
+		reactor_fail_quiet++;
+
+	reactor_fail_error = error;
+	reactor_fail_room = room;
+	reactor_run_hooks(&reactor_committed, 1);
+	reactor_fail_error = 0;
+	reactor_fail_room = 0;
 }
 
 /* Commit the turn's writes, then run the after-commit hooks. */
 static void
 reactor_end_turn(void)
 {
-	int	rv;
+	int	rv = 0;
 
-	if (store != NULL && store_pending(store)) {
-		if ((rv = store_commit(store)) != 0)
-			fatalx("store commit: %s", store_strerror(rv));
+	if (store != NULL) {
+		if ((rv = store_failed(store)) == 0 && store_pending(store))
+			rv = store_commit(store);
 	}
-	if (!TAILQ_EMPTY(&reactor_committed))
-		reactor_run_hooks(&reactor_committed);
+	if (rv != 0)
+		reactor_abort_turn(rv);
+	else if (!TAILQ_EMPTY(&reactor_committed))
+		reactor_run_hooks(&reactor_committed, 0);
+}
+
+/*
+ * In an abort function: the store error that failed the turn (0 outside
+ * them), and in *room whether the store has made room since, so that the
+ * same work can succeed when it is redone (a redelivery).
+ */
+int
+reactor_turn_error(int *room)
+{
+	if (room != NULL)
+		*room = reactor_fail_room;
+	return (reactor_fail_error);
 }
 
 /* Run the loop until reactor_stop. */
@@ -177,14 +263,27 @@ reactor_defer(void (*fn)(void *), void *arg)
 	event_active(reactor_defer_ev, 0, 0);
 }
 
-/* Run fn(arg) after this turn's store commit. */
+/*
+ * Run fn(arg) after this turn's store commit. If the turn's writes fail
+ * instead, fn never runs and neither does anything else for this hook: a
+ * caller whose arg owns memory uses reactor_after_commit_or_abort.
+ */
 void
 reactor_after_commit(void (*fn)(void *), void *arg)
+{
+	reactor_after_commit_or_abort(fn, NULL, arg);
+}
+
+/* Run fn(arg) after this turn's commit, or abort_fn(arg) if it fails. */
+void
+reactor_after_commit_or_abort(void (*fn)(void *), void (*abort_fn)(void *),
+    void *arg)
 {
 	struct reactor_hook	*h;
 
 	h = xcalloc(1, sizeof(*h));
 	h->fn = fn;
+	h->abort_fn = abort_fn;
 	h->arg = arg;
 	TAILQ_INSERT_TAIL(&reactor_committed, h, entry);
 	/* Make sure the turn ends promptly even if nothing else is ready. */

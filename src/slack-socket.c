@@ -9,7 +9,9 @@
  * its ack is queued and sent by one after-commit hook per loop turn, so a
  * crash can never ack an event whose effects were not yet persisted (Slack
  * redelivers unacked envelopes; events.c dedupes on event_id). An ack goes
- * out on the connection its envelope came from or not at all.
+ * out on the connection its envelope came from or not at all. If the
+ * turn's writes fail, its acks are dropped: the envelopes come back, and
+ * their event ids, not recorded either, let them be handled again.
  *
  * Slack refreshes connections every few hours with a "disconnect" frame.
  * We then open a second connection and close the old one only once the
@@ -106,6 +108,8 @@ static void	socket_envelope(struct socket_conn *, const cJSON *,
 		    const char *, const char *);
 static void	socket_queue_flush(void);
 static void	socket_flush_cb(void *);
+static void	socket_unflush_cb(void *);
+static size_t	socket_drop_acks(struct socket_conn *);
 
 static const struct ws_cbs	socket_ws_cbs = {
 	socket_ws_open_cb,
@@ -382,8 +386,9 @@ socket_conn_kill(struct socket_conn *c)
 	}
 }
 
-static void
-socket_conn_free(struct socket_conn *c)
+/* Forget a connection's queued acks; how many. */
+static size_t
+socket_drop_acks(struct socket_conn *c)
 {
 	struct socket_ack	*a;
 	size_t			 dropped = 0;
@@ -394,7 +399,15 @@ socket_conn_free(struct socket_conn *c)
 		free(a);
 		dropped++;
 	}
-	if (dropped > 0)
+	return (dropped);
+}
+
+static void
+socket_conn_free(struct socket_conn *c)
+{
+	size_t	dropped;
+
+	if ((dropped = socket_drop_acks(c)) > 0)
 		log_debug("socket mode: dropped %zu ack(s) for the closed "
 		    "connection to %s (Slack will redeliver)", dropped,
 		    c->host);
@@ -639,7 +652,27 @@ socket_queue_flush(void)
 	if (socket_flush_queued)
 		return;
 	socket_flush_queued = 1;
-	reactor_after_commit(socket_flush_cb, NULL);
+	reactor_after_commit_or_abort(socket_flush_cb, socket_unflush_cb,
+	    NULL);
+}
+
+/*
+ * The turn's writes failed: drop its acks (every queued ack is from this
+ * turn) so Slack redelivers the envelopes, then retire as usual.
+ */
+static void
+socket_unflush_cb(void *arg)
+{
+	struct socket_conn	*c;
+	size_t			 dropped = 0;
+
+	TAILQ_FOREACH(c, &socket_conns, entry)
+		dropped += socket_drop_acks(c);
+	if (dropped > 0)
+		log_warnx("socket mode: %zu envelope(s) not acknowledged: "
+		    "their state could not be stored (Slack redelivers them)",
+		    dropped);
+	socket_flush_cb(arg);
 }
 
 /*

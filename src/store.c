@@ -13,7 +13,15 @@
  * Any failed write (MDB_MAP_FULL, MDB_TXN_FULL, I/O errors) leaves LMDB's
  * transaction unusable, so the store aborts it at once: the whole turn's
  * writes are lost and the failing call returns the error for its caller
- * to report. The next write starts a fresh transaction.
+ * to report. The turn stays failed until store_abort: every later write
+ * (and store_commit) returns the same error, so no write made after the
+ * failure can be committed without the ones made before it. The reactor
+ * then drops the turn's acks and after-commit work (see reactor.c).
+ *
+ * A full map is not the end: store_grow enlarges it (doubling) up to the
+ * ceiling given to store_set_map_max, between turns, when no transaction
+ * is open, as LMDB requires. LMDB records the largest map a writer used,
+ * so a restart adopts the grown size instead of failing all over again.
  *
  * store_* functions never log; they return 0 or an LMDB or errno code for
  * store_strerror. Values are opaque bytes to the store (JSON text by
@@ -38,6 +46,7 @@
 #include "incidentd.h"
 
 _Static_assert(STORE_NOTFOUND == MDB_NOTFOUND, "STORE_NOTFOUND mismatch");
+_Static_assert(STORE_MAP_FULL == MDB_MAP_FULL, "STORE_MAP_FULL mismatch");
 
 /* LMDB's default maximum key size. Builds that allow longer keys are
  * capped at it too, so a state directory works with any liblmdb. */
@@ -57,6 +66,10 @@ struct store {
 	int		 wbusy;		/* store_foreach cursors on wtxn */
 	int		 wdead;		/* wtxn failed while wbusy */
 	uint64_t	 wgen;		/* write transactions begun */
+	int		 tfail;		/* the error that failed the turn */
+
+	size_t		 map_min;	/* map_size asked for at open */
+	size_t		 map_max;	/* ceiling for store_grow, 0: none */
 
 	uint64_t	 commits;
 };
@@ -102,6 +115,7 @@ static int	store_check_db(enum store_db);
 static int	store_txn_begin(struct store *, unsigned int, MDB_txn **);
 static int	store_wbegin(struct store *, MDB_txn **);
 static void	store_wfail(struct store *, int);
+static int	store_remap(struct store *, size_t);
 static int	store_rbegin(struct store *, MDB_txn **);
 static void	store_rend(struct store *, MDB_txn *);
 static int	store_snapshot(struct store *, MDB_txn **);
@@ -350,6 +364,7 @@ fail:
 		mdb_txn_abort(s->wtxn);
 	s->wtxn = NULL;
 	s->wdead = 0;
+	s->tfail = 0;
 	return (rv);
 }
 
@@ -384,6 +399,8 @@ store_open(const char *dir, long long map_size, int flags,
 	s = xcalloc(1, sizeof(*s));
 	s->flags = flags;
 	s->dir = xstrdup(dir);
+	if (!(flags & STORE_RDONLY))
+		s->map_min = (size_t)map_size;
 	if ((rv = mdb_env_create(&s->env)) != 0) {
 		s->env = NULL;
 		xasprintf(cause, "%s: %s", dir, mdb_strerror(rv));
@@ -515,6 +532,8 @@ store_wbegin(struct store *s, MDB_txn **txn)
 
 	if (s->flags & STORE_RDONLY)
 		return (EACCES);
+	if (s->tfail)
+		return (s->tfail);
 	if (s->wdead)
 		return (s->wdead);
 	if (s->wtxn == NULL) {
@@ -535,6 +554,8 @@ store_wbegin(struct store *s, MDB_txn **txn)
 static void
 store_wfail(struct store *s, int error)
 {
+	if (!s->tfail)
+		s->tfail = error;
 	if (s->wtxn == NULL)
 		return;
 	if (s->wbusy > 0) {
@@ -792,7 +813,11 @@ store_commit(struct store *s)
 {
 	int	rv;
 
-	if (s == NULL || s->wtxn == NULL)
+	if (s == NULL)
+		return (0);
+	if (s->tfail)
+		return (s->tfail);	/* the turn failed: store_abort it */
+	if (s->wtxn == NULL)
 		return (0);
 	if (s->wbusy > 0)
 		return (EBUSY);	/* a store_foreach walks the transaction */
@@ -802,14 +827,20 @@ store_commit(struct store *s)
 	s->wdead = 0;
 	if (rv == 0)
 		s->commits++;
+	else
+		s->tfail = rv;
 	return (rv);
 }
 
-/* Discard this turn's writes. */
+/* Discard this turn's writes and end a failed turn. */
 void
 store_abort(struct store *s)
 {
-	if (s == NULL || s->wtxn == NULL)
+	if (s == NULL)
+		return;
+	if (s->wbusy == 0)
+		s->tfail = 0;
+	if (s->wtxn == NULL)
 		return;
 	if (s->wbusy > 0) {
 		/* store_foreach stops and aborts when the callback returns. */
@@ -827,6 +858,112 @@ int
 store_pending(struct store *s)
 {
 	return (s != NULL && s->wtxn != NULL);
+}
+
+/* The error that failed this turn's writes (until store_abort), or 0. */
+int
+store_failed(struct store *s)
+{
+	return (s != NULL ? s->tfail : 0);
+}
+
+/*
+ * Map the environment at size bytes (LMDB rounds it up to what is in use).
+ * Only between transactions: the cached read transaction is dropped first
+ * because it would point into the old mapping when renewed.
+ */
+static int
+store_remap(struct store *s, size_t size)
+{
+	if (s->wtxn != NULL || s->rdepth > 0 || s->wbusy > 0)
+		return (EBUSY);
+	if (s->rtxn != NULL) {
+		mdb_txn_abort(s->rtxn);
+		s->rtxn = NULL;
+	}
+	return (mdb_env_set_mapsize(s->env, size));
+}
+
+/*
+ * Let store_grow enlarge the map up to max bytes (rounded down to pages;
+ * never below the size asked for at open). A map that an earlier run grew
+ * is adopted, up to max, so a restart does not start out full again.
+ */
+int
+store_set_map_max(struct store *s, long long max)
+{
+	MDB_envinfo	info;
+	long		psize;
+	size_t		want;
+	int		rv;
+
+	if (s == NULL || max < 0 || (unsigned long long)max > SIZE_MAX)
+		return (EINVAL);
+	if ((psize = sysconf(_SC_PAGESIZE)) <= 0)
+		psize = 4096;
+	s->map_max = (size_t)max - (size_t)max % (size_t)psize;
+	if (s->map_max < s->map_min)
+		s->map_max = s->map_min;
+	if (s->flags & STORE_RDONLY)
+		return (0);
+	/* Size zero: what the file records (the largest map used). */
+	if ((rv = store_remap(s, 0)) != 0)
+		return (rv);
+	if ((rv = mdb_env_info(s->env, &info)) != 0)
+		return (rv);
+	want = info.me_mapsize;
+	if (want > s->map_max)
+		want = s->map_max;
+	if (want < s->map_min)
+		want = s->map_min;
+	if (want == info.me_mapsize)
+		return (0);
+	return (store_remap(s, want));
+}
+
+/*
+ * After a turn failed with MDB_MAP_FULL (and was aborted): double the map,
+ * up to the ceiling. 0 if it grew, MDB_MAP_FULL at the ceiling, EBUSY
+ * while a transaction is open.
+ */
+int
+store_grow(struct store *s)
+{
+	MDB_envinfo	info;
+	size_t		want;
+	int		rv;
+
+	if (s == NULL || (s->flags & STORE_RDONLY))
+		return (EINVAL);
+	if ((rv = mdb_env_info(s->env, &info)) != 0)
+		return (rv);
+	if (info.me_mapsize >= s->map_max)
+		return (STORE_MAP_FULL);
+	if (info.me_mapsize > s->map_max / 2)
+		want = s->map_max;
+	else
+		want = info.me_mapsize * 2;
+	return (store_remap(s, want));
+}
+
+/* How big the store is: pages in use, the map and its ceiling, bytes. */
+int
+store_size(struct store *s, struct store_size *sz)
+{
+	MDB_envinfo	info;
+	MDB_stat	st;
+	int		rv;
+
+	memset(sz, 0, sizeof(*sz));
+	if (s == NULL)
+		return (EINVAL);
+	if ((rv = mdb_env_info(s->env, &info)) != 0 ||
+	    (rv = mdb_env_stat(s->env, &st)) != 0)
+		return (rv);
+	sz->used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	sz->map = info.me_mapsize;
+	sz->max = s->map_max;
+	return (0);
 }
 
 /*
@@ -1152,7 +1289,8 @@ store_dump_db(struct store *s, MDB_txn *txn, enum store_db db,
 /*
  * Write every database to fd as one JSON object, from one read snapshot
  * of the committed state (pending writes of this process are not in it):
- * {"schema_version":N,"databases":{"meta":{...},"events":{...},...}}.
+ * {"schema_version":N,"size":{"used":B,"map_size":B,"map_size_max":B},
+ * "databases":{"meta":{...},"events":{...},...}} (sizes in bytes).
  * Values that are JSON objects or arrays are embedded, others are strings.
  * Message text is left out unless flags has STORE_DUMP_MESSAGES.
  */
@@ -1160,6 +1298,7 @@ int
 store_dump(struct store *s, int fd, int flags)
 {
 	struct store_out	*o;
+	struct store_size	 sz;
 	MDB_txn			*txn;
 	MDB_val			 k, v;
 	const char		*errstr;
@@ -1192,6 +1331,21 @@ store_dump(struct store *s, int fd, int flags)
 		(void)strlcpy(buf, "null", sizeof(buf));
 	store_out_str(o, "{\n  \"schema_version\": ");
 	store_out_str(o, buf);
+	if (store_size(s, &sz) == 0) {
+		(void)snprintf(buf, sizeof(buf), "%llu",
+		    (unsigned long long)sz.used);
+		store_out_str(o, ",\n  \"size\": {\"used\": ");
+		store_out_str(o, buf);
+		(void)snprintf(buf, sizeof(buf), "%llu",
+		    (unsigned long long)sz.map);
+		store_out_str(o, ", \"map_size\": ");
+		store_out_str(o, buf);
+		(void)snprintf(buf, sizeof(buf), "%llu",
+		    (unsigned long long)sz.max);
+		store_out_str(o, ", \"map_size_max\": ");
+		store_out_str(o, buf);
+		store_out_str(o, "}");
+	}
 	store_out_str(o, ",\n  \"databases\": {\n");
 	for (i = 0; i < STORE_NDB; i++) {
 		if ((rv = store_dump_db(s, txn, i, o, flags)) != 0)

@@ -27,6 +27,12 @@
  * backfilled for ("timeline.bf/<channel>") is read back with cursor
  * pagination, through one paced queue for the history tier (429s are
  * retried after Retry-After by http.c).
+ *
+ * Every store write here joins the turn of the event or reply that
+ * caused it. One that fails fails the turn as a whole (reactor.c): live
+ * events go unacknowledged and come back, so a failure is only logged
+ * (tl_stored); a backfill gives up without its done mark, so the next
+ * one reads the same window again.
  */
 #include "config.h"
 
@@ -116,6 +122,8 @@ static void	 tl_bf_next_cursor(struct tl_backfill *,
 static int	 tl_pending_cb(const char *, const char *, size_t, void *);
 static int	 tl_in_window_cb(const char *, const char *, size_t, void *);
 static void	 tl_bf_done(struct tl_backfill *, const char *);
+static int	 tl_bf_failed(struct tl_backfill *);
+static int	 tl_stored(int, const char *);
 static void	 tl_bf_free(struct tl_backfill *);
 static int	 tl_collect_cb(const char *, const char *, size_t, void *);
 static int	 tl_expire_cb(const char *, const char *, size_t, void *);
@@ -173,16 +181,27 @@ tl_get(const char *key)
 	return (j);
 }
 
+/*
+ * Log a failed write (the turn fails, see the top of the file); 0 if it
+ * went through or there was nothing to delete.
+ */
+static int
+tl_stored(int rv, const char *key)
+{
+	if (rv == 0 || rv == STORE_NOTFOUND)
+		return (0);
+	log_warnx("timeline %s: store: %s", key, store_strerror(rv));
+	return (rv);
+}
+
 static void
 tl_put(const char *key, const cJSON *j)
 {
 	char	*val;
-	int	 rv;
 
 	val = json_print(j);
-	if ((rv = store_put(store, STORE_TIMELINE, key, val,
-	    strlen(val))) != 0)
-		log_warnx("timeline %s: store: %s", key, store_strerror(rv));
+	(void)tl_stored(store_put(store, STORE_TIMELINE, key, val,
+	    strlen(val)), key);
 	free(val);
 }
 
@@ -206,7 +225,8 @@ tl_meta_set_time(const char *key, time_t t)
 	char	buf[32];
 
 	snprintf(buf, sizeof(buf), "%lld", (long long)t);
-	(void)store_put(store, STORE_META, key, buf, strlen(buf));
+	(void)tl_stored(store_put(store, STORE_META, key, buf, strlen(buf)),
+	    key);
 }
 
 static cJSON *
@@ -236,7 +256,8 @@ tl_gaps_save(cJSON *gaps)
 	while (cJSON_GetArraySize(gaps) > TL_MAX_GAPS)
 		cJSON_DeleteItemFromArray(gaps, 1);
 	val = json_print(gaps);
-	(void)store_put(store, STORE_META, "timeline.gaps", val, strlen(val));
+	(void)tl_stored(store_put(store, STORE_META, "timeline.gaps", val,
+	    strlen(val)), "timeline.gaps");
 	free(val);
 }
 
@@ -340,13 +361,13 @@ timeline_expire(void)
 	const char		*ch, *slash;
 	char			*last = NULL;
 	size_t			 i, n;
-	int			 allowed = 0;
+	int			 allowed = 0, rv;
 
 	if (store == NULL)
 		return (0);
 	memset(&x, 0, sizeof(x));
 	x.cutoff = tl_cache_cutoff();
-	(void)store_foreach(store, STORE_TIMELINE, TL_CACHE_PREFIX,
+	rv = store_foreach(store, STORE_TIMELINE, TL_CACHE_PREFIX,
 	    tl_expire_cb, &x);
 	/* Keys sort by channel: look each channel up once. */
 	for (i = 0; i < x.other.n; i++) {
@@ -363,9 +384,14 @@ timeline_expire(void)
 			strlist_add(&x.old, x.other.v[i]);
 	}
 	free(last);
-	for (i = 0; i < x.old.n; i++)
-		(void)store_del(store, STORE_TIMELINE, x.old.v[i]);
-	if ((n = x.old.n) > 0)
+	for (i = 0; rv == 0 && i < x.old.n; i++)
+		rv = tl_stored(store_del(store, STORE_TIMELINE, x.old.v[i]),
+		    x.old.v[i]);
+	n = 0;
+	if (rv != 0)
+		log_warnx("timeline: expiring the message cache failed: %s "
+		    "(the next run retries)", store_strerror(rv));
+	else if ((n = x.old.n) > 0)
 		log_info("timeline: forgot %zu cached message(s)", n);
 	strlist_free(&x.old);
 	strlist_free(&x.other);
@@ -503,6 +529,7 @@ timeline_message(const cJSON *ev)
 	const cJSON	*m = ev;
 	cJSON		*entry;
 	char		*key;
+	int		 rv;
 
 	if (store == NULL || (channel = json_str(ev, "channel")) == NULL ||
 	    !tl_valid_id(channel) || tl_is_dm(channel))
@@ -513,11 +540,12 @@ timeline_message(const cJSON *ev)
 		    !tl_valid_id(ts))
 			return;
 		key = tl_key(TL_CACHE_PREFIX, channel, ts);
-		(void)store_del(store, STORE_TIMELINE, key);
+		(void)tl_stored(store_del(store, STORE_TIMELINE, key), key);
 		free(key);
 		key = tl_key("", channel, ts);
-		if (store_del(store, STORE_TIMELINE, key) == 0)
+		if ((rv = store_del(store, STORE_TIMELINE, key)) == 0)
 			log_info("timeline: tagged message %s deleted", key);
+		(void)tl_stored(rv, key);
 		free(key);
 		return;
 	}
@@ -586,7 +614,8 @@ timeline_reaction(const cJSON *ev, int added)
 			}
 		}
 		if (cJSON_GetArraySize(taggers) == 0) {
-			(void)store_del(store, STORE_TIMELINE, key);
+			(void)tl_stored(store_del(store, STORE_TIMELINE, key),
+			    key);
 			log_info("timeline: %s untagged", key);
 		} else
 			tl_put(key, entry);
@@ -957,7 +986,8 @@ tl_reconcile(const char *channel, const cJSON *m)
 	entry = tl_get(key);
 	if (users == NULL || cJSON_GetArraySize(users) == 0) {
 		if (entry != NULL) {
-			(void)store_del(store, STORE_TIMELINE, key);
+			(void)tl_stored(store_del(store, STORE_TIMELINE, key),
+			    key);
 			log_info("timeline: %s untagged (history)", key);
 		}
 	} else {
@@ -1060,7 +1090,9 @@ tl_bf_enter_pending(struct tl_backfill *bf)
 	bf->phase = TL_PH_PENDING;
 	bf->pending_i = 0;
 	xasprintf(&prefix, "%s/", bf->channel);
-	(void)store_foreach(store, STORE_TIMELINE, prefix, tl_pending_cb, bf);
+	/* Reads only: a failure leaves the list short, tl_bf_failed ends it. */
+	(void)tl_stored(store_foreach(store, STORE_TIMELINE, prefix,
+	    tl_pending_cb, bf), prefix);
 	free(prefix);
 }
 
@@ -1158,6 +1190,8 @@ tl_bf_history_cb(const struct slack_result *sr, void *arg)
 		if (tl_reconcile(bf->channel, m))
 			strlist_add(&bf->threads, ts);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_next_cursor(bf, sr);
 	if (bf->cursor == NULL) {
 		bf->thread_i = 0;
@@ -1167,6 +1201,8 @@ tl_bf_history_cb(const struct slack_result *sr, void *arg)
 			tl_bf_enter_pending(bf);
 		}
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_step(bf);
 }
 
@@ -1189,11 +1225,15 @@ tl_bf_replies_cb(const struct slack_result *sr, void *arg)
 		strlist_add(&bf->seen, ts);
 		(void)tl_reconcile(bf->channel, m);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_next_cursor(bf, sr);
 	if (bf->cursor == NULL && ++bf->thread_i == bf->threads.n) {
 		tl_bf_reconcile_deleted(bf);
 		tl_bf_enter_pending(bf);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	tl_bf_step(bf);
 }
 
@@ -1223,10 +1263,12 @@ tl_bf_pending_cb(const struct slack_result *sr, void *arg)
 	if (!found) {
 		/* Gone from Slack: deleted while we were not looking. */
 		key = tl_key("", bf->channel, ts);
-		(void)store_del(store, STORE_TIMELINE, key);
+		(void)tl_stored(store_del(store, STORE_TIMELINE, key), key);
 		log_info("timeline: %s no longer exists", key);
 		free(key);
 	}
+	if (tl_bf_failed(bf))
+		return;
 	bf->pending_i++;
 	tl_bf_step(bf);
 }
@@ -1294,14 +1336,32 @@ tl_bf_reconcile_deleted(struct tl_backfill *bf)
 	w.gone.v = NULL;
 	w.gone.n = 0;
 	xasprintf(&prefix, "%s/", bf->channel);
-	(void)store_foreach(store, STORE_TIMELINE, prefix, tl_in_window_cb,
-	    &w);
+	(void)tl_stored(store_foreach(store, STORE_TIMELINE, prefix,
+	    tl_in_window_cb, &w), prefix);
 	free(prefix);
 	for (i = 0; i < w.gone.n; i++) {
-		(void)store_del(store, STORE_TIMELINE, w.gone.v[i]);
+		if (tl_stored(store_del(store, STORE_TIMELINE, w.gone.v[i]),
+		    w.gone.v[i]) != 0)
+			break;
 		log_info("timeline: %s deleted while I was away", w.gone.v[i]);
 	}
 	strlist_free(&w.gone);
+}
+
+/*
+ * This turn's writes failed, so what the backfill reconciled in it is
+ * gone: end it with an error (no done mark), and let the next one redo
+ * the window. 1 if it ended.
+ */
+static int
+tl_bf_failed(struct tl_backfill *bf)
+{
+	int	rv;
+
+	if ((rv = store_failed(store)) == 0)
+		return (0);
+	tl_bf_done(bf, store_strerror(rv));
+	return (1);
 }
 
 static void

@@ -272,6 +272,7 @@ test_defaults(void)
 	is_str(c->state_dir, "/var/lib/incidentd", "default state_dir");
 	is_int(c->log_level, LOG_LEVEL_INFO, "default log_level");
 	is_int(c->map_size, 1073741824, "default map_size");
+	is_int(config_map_size_max(c), 8LL << 30, "default ceiling 8x");
 	ok(c->tls_ca_file == NULL, "no tls.ca_file");
 	is_str(c->slack.api_url, "https://slack.com/api", "default slack url");
 	is_str(c->slack.app_token, "xapp-env-app-token", "app token from env");

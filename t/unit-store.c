@@ -49,6 +49,11 @@ static void	 t_rx_committed(void *);
 static int	 t_rdonly_child(const char *);
 static int	 t_resize_child(const char *, int, int);
 static int	 t_migration(struct store *, int);
+static int	 t_fill(struct store *, const char *, int, int);
+static void	 t_ra_write(void *);
+static void	 t_ra_committed(void *);
+static void	 t_ra_aborted(void *);
+static void	 t_ra_plain(void *);
 
 /* A fresh, empty directory name under the test root (not created). */
 static char *
@@ -662,6 +667,12 @@ test_map_full(void)
 	v = t_get(s, STORE_JOBS, "keep");
 	is_str(v, "1", "committed state intact");
 	free(v);
+	is_int(store_failed(s), T_MDB_MAP_FULL, "the turn has failed");
+	is_int(store_put(s, STORE_JOBS, "after", "2", 1), T_MDB_MAP_FULL,
+	    "a later small write in the failed turn fails too");
+	is_int(store_commit(s), T_MDB_MAP_FULL, "so does its commit");
+	store_abort(s);
+	is_int(store_failed(s), 0, "store_abort ends the failed turn");
 	is_int(store_put(s, STORE_JOBS, "after", "2", 1), 0,
 	    "store usable after");
 	is_int(store_commit(s), 0, "and commits");
@@ -675,11 +686,302 @@ test_map_full(void)
 	}
 	is_int(rv, T_MDB_MAP_FULL, "full again, turn by turn");
 	ok(i > 10, "kept the earlier turns");
+	store_abort(s);
 	is_int(store_del(s, STORE_JOBS, "job00000"), 0, "delete to make room");
 	is_int(store_commit(s), 0, "commit the delete");
 	is_int(store_put(s, STORE_JOBS, "small", "3", 1), 0, "put again");
 	is_int(store_commit(s), 0, "commit again");
 	store_close(s);
+out:
+	free(dir);
+}
+
+/*
+ * Put n values of 2000 bytes under prefix%05d starting at from; 0 or the
+ * first error.
+ */
+static int
+t_fill(struct store *s, const char *prefix, int from, int n)
+{
+	char	key[64], val[2000];
+	int	i, rv;
+
+	memset(val, 'v', sizeof(val));
+	for (i = from; i < from + n; i++) {
+		snprintf(key, sizeof(key), "%s%05d", prefix, i);
+		if ((rv = store_put(s, STORE_JOBS, key, val, sizeof(val))) != 0)
+			return (rv);
+	}
+	return (0);
+}
+
+/* Once a write failed, nothing else of the turn may land. */
+static void
+test_turn_failed(void)
+{
+	struct store	*s;
+	char		*dir = t_dir(), *v;
+	int		 rv;
+
+	if ((s = t_open(dir, 128 * 1024)) == NULL) {
+		ok(0, "open with a 128 KiB map");
+		goto out;
+	}
+	store_put(s, STORE_JOBS, "keep", "1", 1);
+	is_int(store_commit(s), 0, "committed a small record");
+	is_int(store_failed(s), 0, "a fresh turn has not failed");
+	rv = t_fill(s, "big", 0, 1000);
+	is_int(rv, T_MDB_MAP_FULL, "a turn too big for the map fails");
+	is_int(store_failed(s), T_MDB_MAP_FULL, "store_failed says why");
+	is_int(store_put(s, STORE_JOBS, "late", "1", 1), T_MDB_MAP_FULL,
+	    "a small write after the failure fails fast");
+	is_int(store_del(s, STORE_JOBS, "keep"), T_MDB_MAP_FULL,
+	    "so does a delete");
+	ok(store_event_seen(s, "EvLate", 1) < 0, "and an event mark");
+	is_int(store_expire_events(s, 10), T_MDB_MAP_FULL,
+	    "and an expiry");
+	ok(!store_pending(s), "nothing is pending");
+	is_int(store_commit(s), T_MDB_MAP_FULL, "commit reports the failure");
+	is_int(store_failed(s), T_MDB_MAP_FULL, "and does not end the turn");
+	store_abort(s);
+	is_int(store_failed(s), 0, "store_abort ends it");
+	is_int(store_get(s, STORE_JOBS, "late", NULL, NULL), STORE_NOTFOUND,
+	    "the late write never landed");
+	v = t_get(s, STORE_JOBS, "keep");
+	is_str(v, "1", "the late delete never landed");
+	free(v);
+	is_int(store_event_seen(s, "EvLate", 2), 0,
+	    "the event is new again: its redelivery is handled, once");
+	is_int(store_event_seen(s, "EvLate", 3), 1, "and only once");
+	is_int(store_commit(s), 0, "the next turn commits");
+	store_close(s);
+out:
+	free(dir);
+}
+
+/* A full map grows, by doubling, up to the ceiling, and stays grown. */
+static void
+test_grow(void)
+{
+	struct store		*s;
+	struct store_size	 sz;
+	char			*dir = t_dir(), key[64];
+	int			 rv, turn, done = 0, grew = 0, lost = 0, i;
+
+	if ((s = t_open(dir, 128 * 1024)) == NULL) {
+		ok(0, "open with a 128 KiB map");
+		goto out;
+	}
+	is_int(store_grow(s), STORE_MAP_FULL, "no ceiling: no growth");
+	is_int(store_set_map_max(s, 512 * 1024), 0, "ceiling 512 KiB");
+	is_int(store_size(s, &sz), 0, "size");
+	ok(sz.map == 128 * 1024 && sz.max == 512 * 1024 && sz.used > 0 &&
+	    sz.used <= sz.map, "map, ceiling and use");
+
+	/* Turns of 8 x 2000 bytes; a failed one is redone after growing. */
+	for (turn = 0; turn < 200; turn++) {
+		if ((rv = t_fill(s, "t", turn * 8, 8)) == 0)
+			rv = store_commit(s);
+		if (rv == 0) {
+			done = turn + 1;
+			continue;
+		}
+		store_abort(s);
+		if (rv != T_MDB_MAP_FULL || store_grow(s) != 0)
+			break;
+		grew++;
+		turn--;		/* redo it */
+	}
+	is_int(rv, T_MDB_MAP_FULL, "filled up to the ceiling");
+	is_int(grew, 2, "grew twice: 256 KiB, then 512 KiB");
+	(void)store_size(s, &sz);
+	is_int(sz.map, 512 * 1024, "the map is at the ceiling");
+	ok(done > 10, "turns committed along the way");
+	printf("# %d turns committed\n", done);
+	is_int(store_grow(s), STORE_MAP_FULL, "at the ceiling it stays");
+	for (i = 0; i < done * 8; i++) {
+		snprintf(key, sizeof(key), "t%05d", i);
+		if (store_get(s, STORE_JOBS, key, NULL, NULL) != 0)
+			lost++;
+	}
+	is_int(lost, 0, "every committed write is there");
+	is_int(store_put(s, STORE_JOBS, "small", "1", 1), 0,
+	    "a small write may still fit");
+	store_abort(s);
+	store_close(s);
+
+	/* A restart with the small map_size adopts the grown map. */
+	if ((s = t_open(dir, 128 * 1024)) == NULL) {
+		ok(0, "reopen");
+		goto out;
+	}
+	is_int(store_set_map_max(s, 512 * 1024), 0, "same ceiling");
+	(void)store_size(s, &sz);
+	is_int(sz.map, 512 * 1024, "restart keeps the grown map");
+	ok(store_get(s, STORE_JOBS, "t00000", NULL, NULL) == 0,
+	    "and the data");
+	store_close(s);
+out:
+	free(dir);
+}
+
+/* Reactor turns whose writes fail: abort hooks, no commit hooks, redo. */
+static struct {
+	int	 attempts;
+	int	 committed;
+	int	 aborted;
+	int	 abort_error;
+	int	 abort_room;
+	int	 plain_ran;
+	int	 first_commit_ran;
+	int	 pending_in_abort;
+} t_ra;
+
+static void
+t_ra_write(void *arg)
+{
+	t_ra.attempts++;
+	/* About 60 pages: more than 128 KiB, less than 512. */
+	(void)t_fill(store, "ra", 0, 120);
+	reactor_after_commit_or_abort(t_ra_committed, t_ra_aborted, NULL);
+	if (t_ra.attempts == 1)
+		reactor_after_commit(t_ra_plain, NULL);
+}
+
+static void
+t_ra_committed(void *arg)
+{
+	t_ra.committed++;
+	if (t_ra.attempts == 1)
+		t_ra.first_commit_ran = 1;
+	reactor_stop();
+}
+
+static void
+t_ra_aborted(void *arg)
+{
+	int	room;
+
+	t_ra.aborted++;
+	t_ra.abort_error = reactor_turn_error(&room);
+	t_ra.abort_room = room;
+	t_ra.pending_in_abort = store_pending(store) || store_failed(store);
+	if (room && t_ra.attempts < 10)
+		reactor_defer(t_ra_write, NULL);	/* redelivery */
+	else
+		reactor_stop();
+}
+
+static void
+t_ra_plain(void *arg)
+{
+	t_ra.plain_ran = 1;
+}
+
+static void
+test_reactor_abort(void)
+{
+	struct store_size	 sz;
+	char			*dir = t_dir();
+
+	if ((store = t_open(dir, 128 * 1024)) == NULL) {
+		ok(0, "open");
+		goto out;
+	}
+	store_set_map_max(store, 1024 * 1024);
+	reactor_init();
+	reactor_defer(t_ra_write, NULL);
+	is_int(reactor_run(), 0, "reactor ran");
+	ok(t_ra.aborted >= 1, "the failed turn ran its abort hook");
+	is_int(t_ra.abort_error, T_MDB_MAP_FULL, "it heard why: map full");
+	ok(t_ra.abort_room, "and that the map grew");
+	is_int(reactor_turn_error(NULL), 0, "no turn error outside them");
+	ok(!t_ra.first_commit_ran, "its after-commit hook did not run");
+	ok(!t_ra.plain_ran, "nor did a plain after-commit hook");
+	ok(!t_ra.pending_in_abort, "the turn was discarded before the hooks");
+	is_int(t_ra.committed, 1, "the redo committed");
+	is_int(t_ra.attempts, t_ra.aborted + 1, "redone once per failure");
+	is_int(store_count(store, STORE_JOBS), 120, "all of it, once");
+	(void)store_size(store, &sz);
+	ok(sz.map > 128 * 1024, "the map grew");
+	reactor_free();
+	store_close(store);
+	store = NULL;
+
+	/* At the ceiling: the abort hook hears why, and that no room came. */
+	memset(&t_ra, 0, sizeof(t_ra));
+	if ((store = t_open(dir, 128 * 1024)) == NULL) {
+		ok(0, "reopen");
+		goto out;
+	}
+	store_set_map_max(store, 128 * 1024);
+	(void)store_size(store, &sz);
+	reactor_init();
+	reactor_defer(t_ra_write, NULL);
+	is_int(reactor_run(), 0, "reactor ran at the ceiling");
+	is_int(t_ra.aborted, 1, "the turn failed");
+	is_int(t_ra.committed, 0, "nothing committed");
+	ok(t_ra.abort_room == 0, "no room was made");
+	reactor_free();
+	store_close(store);
+	store = NULL;
+out:
+	free(dir);
+}
+
+/* Housekeeping: finished jobs after a week, pages after 90 days. */
+static void
+test_expire_records(void)
+{
+	char		*dir = t_dir();
+	time_t		 now = 1800000000;
+	const time_t	 day = 24 * 60 * 60;
+	char		 buf[256], key[64];
+
+	if ((store = t_open(dir, 1 << 20)) == NULL) {
+		ok(0, "open");
+		goto out;
+	}
+#define T_JOB(k, st, ended) do {					\
+	snprintf(buf, sizeof(buf), "{\"state\":\"%s\",\"ended\":%lld}",	\
+	    st, (long long)(ended));					\
+	store_put(store, STORE_JOBS, k, buf, strlen(buf));		\
+} while (0)
+	T_JOB("done-old", "done", now - 8 * day);
+	T_JOB("failed-old", "failed", now - 30 * day);
+	T_JOB("done-new", "done", now - 6 * day);
+	T_JOB("pending-old", "pending", now - 30 * day);
+	T_JOB("running-old", "running", now - 30 * day);
+#undef T_JOB
+	store_put(store, STORE_JOBS, "no-ended", "{\"state\":\"done\"}", 16);
+	store_put(store, STORE_JOBS, "junk", "{not json", 9);
+	store_put(store, STORE_JOBS, "str-ended",
+	    "{\"state\":\"done\",\"ended\":\"1\"}", 28);
+	snprintf(key, sizeof(key), "%lld-00010001",
+	    (long long)(now - 91 * day));
+	store_put(store, STORE_PAGES, key, "{}", 2);
+	snprintf(key, sizeof(key), "%lld-00010002",
+	    (long long)(now - 89 * day));
+	store_put(store, STORE_PAGES, key, "{}", 2);
+	store_put(store, STORE_PAGES, "x-1", "{}", 2);
+	store_put(store, STORE_PAGES, "99999999999999999999999-1", "{}", 2);
+	store_commit(store);
+
+	is_int(schedule_expire_jobs(now), 2, "two finished old jobs expired");
+	is_int(store_get(store, STORE_JOBS, "done-old", NULL, NULL),
+	    STORE_NOTFOUND, "done, 8 days ago: gone");
+	is_int(store_get(store, STORE_JOBS, "failed-old", NULL, NULL),
+	    STORE_NOTFOUND, "failed, 30 days ago: gone");
+	is_int(store_count(store, STORE_JOBS), 6,
+	    "recent, unfinished, undated and unreadable jobs kept");
+	is_int(schedule_expire_pages(now), 1, "one old page expired");
+	is_int(store_count(store, STORE_PAGES), 3,
+	    "recent and oddly named pages kept");
+	is_int(store_commit(store), 0, "the expiry commits");
+	is_int(schedule_expire_jobs(now), 0, "nothing more to expire");
+	is_int(schedule_expire_events(now), 0, "no event ids to expire");
+	store_close(store);
+	store = NULL;
 out:
 	free(dir);
 }
@@ -1129,11 +1431,15 @@ main(void)
 	test_schema();
 	test_migration();
 	test_map_full();
+	test_turn_failed();
+	test_grow();
+	test_expire_records();
 	test_rdonly();
 	test_resized();
 	test_dump();
 	test_open_errors();
 	test_reactor();
+	test_reactor_abort();
 
 	nftw(t_root, t_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	return (done_testing());
