@@ -454,6 +454,7 @@ void	 socket_start(void);
 void	 socket_stop(void);
 int	 socket_connected(void);
 const char *socket_app_id(void);
+void	 socket_observe(void (*)(int up));
 uint64_t socket_envelopes(void);
 
 /* events.c: envelope dispatch. */
@@ -622,6 +623,8 @@ void	 timeline_shutdown(void);
 void	 timeline_message(const struct cJSON *ev);
 /* reaction_added (added = 1) or reaction_removed. */
 void	 timeline_reaction(const struct cJSON *ev, int added);
+/* Whether events flow (slack-socket.c tells, see socket_observe). */
+void	 timeline_connected(int up);
 /* An envelope arrived: the daemon is connected and processing. */
 void	 timeline_alive(void);
 /* Forget cached message text past timeline.cache_days or outside incident

@@ -80,6 +80,7 @@ static int			 socket_flush_queued;
 static int			 socket_reap_queued;
 static int			 socket_depth;	/* in a ws callback */
 static char			*socket_app;	/* app id from hello */
+static void			(*socket_observer)(int);
 
 static void	socket_open_now(void);
 static void	socket_open_cb(const struct slack_result *, void *);
@@ -90,6 +91,7 @@ static void	socket_schedule(uint64_t);
 static void	socket_timer_add(struct event *, uint64_t);
 static void	socket_retry_cb(evutil_socket_t, short, void *);
 static struct socket_conn *socket_conn_new(const char *);
+static void	socket_tell(void);
 static void	socket_conn_close(struct socket_conn *, const char *);
 static void	socket_conn_kill(struct socket_conn *);
 static void	socket_conn_free(struct socket_conn *);
@@ -151,6 +153,30 @@ socket_stop(void)
 		socket_reap_cb(NULL);
 	free(socket_app);
 	socket_app = NULL;
+}
+
+/*
+ * Tell the timeline when events start or stop flowing: it records the
+ * gaps a later get timeline must read back from history.
+ */
+static void
+socket_tell(void)
+{
+	static int	told = -1;
+	int		up = socket_connected();
+
+	if (up != told) {
+		told = up;
+		if (socket_observer != NULL)
+			socket_observer(up);
+	}
+}
+
+/* Who to tell when events start (1) or stop (0) flowing. */
+void
+socket_observe(void (*fn)(int))
+{
+	socket_observer = fn;
 }
 
 /* The app id hello named, or NULL before the first hello. */
@@ -380,6 +406,7 @@ socket_conn_kill(struct socket_conn *c)
 	c->dead = 1;
 	evtimer_del(&c->hello_timer);
 	evtimer_del(&c->stable_timer);
+	socket_tell();
 	if (!socket_reap_queued) {
 		socket_reap_queued = 1;
 		reactor_defer(socket_reap_cb, NULL);
@@ -530,6 +557,7 @@ socket_hello(struct socket_conn *c, const cJSON *j)
 		return;
 	}
 	c->hello = 1;
+	socket_tell();
 	evtimer_del(&c->hello_timer);
 	socket_timer_add(&c->stable_timer, SOCKET_STABLE_MS);
 	n = (int)json_num(j, "num_connections", 0);

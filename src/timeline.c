@@ -88,6 +88,7 @@ static struct event		*tl_heartbeat_ev;
 static int			 tl_busy;
 static uint64_t			 tl_last_call_ms;
 static time_t			 tl_alive_last;
+static int			 tl_connected;	/* told by slack-socket.c */
 static char			*tl_saved_tz;
 static int			 tl_tz_active;
 
@@ -308,12 +309,21 @@ timeline_alive(void)
 	tl_meta_set_time("timeline.alive", now);
 }
 
+/* The Socket Mode connection went up (1) or down (0). */
+void
+timeline_connected(int up)
+{
+	tl_connected = up;
+	if (up)
+		timeline_alive();
+}
+
 static void
 tl_heartbeat_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct timeval	tv = { TL_HEARTBEAT_S, 0 };
 
-	if (socket_connected())
+	if (tl_connected)
 		timeline_alive();
 	else if (tl_alive_last != 0) {
 		tl_gap_open(tl_alive_last);
@@ -418,6 +428,8 @@ timeline_init(void)
 	tl_alive_last = 0;
 	tl_busy = 0;
 	tl_last_call_ms = 0;
+	tl_connected = 0;
+	socket_observe(timeline_connected);
 	tl_pace_ev = evtimer_new(reactor_base, tl_pace_cb, NULL);
 	tl_heartbeat_ev = evtimer_new(reactor_base, tl_heartbeat_cb, NULL);
 	evtimer_add(tl_heartbeat_ev, &tv);
