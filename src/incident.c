@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +21,8 @@ cJSON *
 incident_load(const char *key)
 {
 	cJSON	*j;
-	char	*val;
-	size_t	 len;
 
-	if (store_get(store, STORE_INCIDENTS, key, &val, &len) != 0)
-		return (NULL);
-	j = cJSON_ParseWithLength(val, len);
-	free(val);
-	if (j == NULL)
+	if (store_get_json(store, STORE_INCIDENTS, key, &j) == EINVAL)
 		log_warnx("incident %s: stored record is not JSON", key);
 	return (j);
 }
@@ -37,14 +32,11 @@ int
 incident_save(const cJSON *j)
 {
 	const char	*key, *channel;
-	char		*val;
 	int		 rv;
 
 	if ((key = json_str(j, "key")) == NULL)
 		return (-1);
-	val = json_print(j);
-	rv = store_put(store, STORE_INCIDENTS, key, val, strlen(val));
-	free(val);
+	rv = store_put_json(store, STORE_INCIDENTS, key, j);
 	if (rv == 0 && (channel = json_str(j, "channel")) != NULL)
 		rv = store_put(store, STORE_CHANNELS, channel, key,
 		    strlen(key));

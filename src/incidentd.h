@@ -235,6 +235,11 @@ int	 store_put(struct store *, enum store_db, const char *key,
 int	 store_get(struct store *, enum store_db, const char *key,
 	    char **val, size_t *len);
 int	 store_del(struct store *, enum store_db, const char *key);
+/* Records as JSON: the one way owners read and write them. */
+int	 store_get_json(struct store *, enum store_db, const char *key,
+	    struct cJSON **);
+int	 store_put_json(struct store *, enum store_db, const char *key,
+	    const struct cJSON *);
 /* Visit keys starting with prefix ("" for all) in order; cb returns
  * nonzero to stop. Key and value are only valid during the callback. */
 int	 store_foreach(struct store *, enum store_db, const char *prefix,

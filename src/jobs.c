@@ -137,27 +137,20 @@ jobs_attempts_max(const struct job_kind *k)
 static cJSON *
 jobs_load(const char *id)
 {
-	char	*val;
-	size_t	 len;
 	cJSON	*j;
 
-	if (store == NULL || store_get(store, STORE_JOBS, id, &val, &len) != 0)
+	if (store == NULL)
 		return (NULL);
-	j = cJSON_ParseWithLength(val, len);
-	free(val);
+	(void)store_get_json(store, STORE_JOBS, id, &j);
 	return (j);
 }
 
 static int
 jobs_save(const char *id, const cJSON *rec)
 {
-	char	*val;
-	int	 rv;
+	int	rv;
 
-	val = json_print(rec);
-	rv = store_put(store, STORE_JOBS, id, val, strlen(val));
-	free(val);
-	if (rv != 0)
+	if ((rv = store_put_json(store, STORE_JOBS, id, rec)) != 0)
 		log_warnx("job %s: store: %s", id, store_strerror(rv));
 	return (rv);
 }

@@ -1361,3 +1361,39 @@ out:
 	free(o);
 	return (rv);
 }
+
+/*
+ * A record as JSON: *out is a new tree (caller frees), or NULL with
+ * STORE_NOTFOUND, or EINVAL if what is stored is not JSON. The one way
+ * records are read, so every owner parses the same way.
+ */
+int
+store_get_json(struct store *s, enum store_db db, const char *key,
+    cJSON **out)
+{
+	char	*val;
+	size_t	 len;
+	int	 rv;
+
+	*out = NULL;
+	if ((rv = store_get(s, db, key, &val, &len)) != 0)
+		return (rv);
+	*out = cJSON_ParseWithLength(val, len);
+	free(val);
+	return (*out != NULL ? 0 : EINVAL);
+}
+
+/* Write a record as compact JSON in this turn's transaction. */
+int
+store_put_json(struct store *s, enum store_db db, const char *key,
+    const cJSON *j)
+{
+	char	*val;
+	int	 rv;
+
+	if ((val = cJSON_PrintUnformatted(j)) == NULL)
+		return (ENOMEM);
+	rv = store_put(s, db, key, val, strlen(val));
+	cJSON_free(val);
+	return (rv);
+}
