@@ -302,6 +302,34 @@ struct http_dial *http_dial(const char *host, int port, int tls,
 void	 http_dial_cancel(struct http_dial *);
 /* Parse "Retry-After" (seconds or HTTP date) to milliseconds, -1 if bad. */
 long long http_parse_retry_after(const char *, time_t now);
+/*
+ * The one response-head parser (the client's and ws.c's handshake):
+ * strict RFC 9112, no folding, bounded.
+ */
+#define HTTP_MAX_HEADERS	100
+#define HTTP_MAX_HEADER_BYTES	(64 * 1024)
+struct http_header {
+	char	*name;
+	char	*value;
+};
+struct http_head {
+	int			 minor;		/* HTTP/1.x */
+	int			 status;
+	struct http_header	*hdrs;
+	size_t			 nhdrs;
+};
+/* The status line (no end of line) into h; 0 or -1 with *errstr. */
+int	 http_head_status(struct http_head *, const char *line,
+	    const char **errstr);
+/* One header line (no end of line) into h, or only checked if h is
+ * NULL; 0 or -1 with *errstr ("bad response: ..."). */
+int	 http_head_header(struct http_head *, const char *line,
+	    const char **errstr);
+/* A whole head, status line to the empty line; 0 or -1 with *errstr. */
+int	 http_head_parse(struct http_head *, const char *head, size_t len,
+	    const char **errstr);
+const char *http_head_get(const struct http_head *, const char *name);
+void	 http_head_clear(struct http_head *);
 
 /* ws.c: WebSocket client, handshake by hand, framing by wslay. */
 struct ws;
