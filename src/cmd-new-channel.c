@@ -318,7 +318,7 @@ static void
 nc_start(struct cmd_item *item, const char *key)
 {
 	cJSON		*args, *rec;
-	const char	*state, *ch;
+	const char	*state, *ch, *first;
 	char		*jkey = NULL, *id = NULL, *text, *for_id;
 	int		 gen;
 
@@ -340,16 +340,17 @@ nc_start(struct cmd_item *item, const char *key)
 			continue;
 		}
 		ch = json_str(rec, "result.channel");
+		first = json_str(rec, "args.user");
 		if (state != NULL && strcmp(state, "done") == 0 &&
 		    ch != NULL && nc_valid_id(ch))
 			xasprintf(&text, "%s already has a channel: <#%s>.",
 			    key, ch);
+		else if (nc_valid_id(first))
+			xasprintf(&text, "The channel for %s is being set up "
+			    "right now (<@%s> asked first).", key, first);
 		else
 			xasprintf(&text, "The channel for %s is being set up "
-			    "right now (<@%s> asked first); I will say here "
-			    "when it is ready.", key,
-			    json_str(rec, "args.user") != NULL ?
-			    json_str(rec, "args.user") : "someone");
+			    "right now.", key);
 		/* After the commit: the job it points to may be this turn's. */
 		xasprintf(&for_id, "%s/wait/%s-%s", id, item->channel,
 		    item->ts);
@@ -956,9 +957,13 @@ nc_post_run(struct job *j)
 		free(esc);
 	}
 	cJSON_Delete(inc);
-	xasprintf(&tmp, "Channel opened by <@%s>. Tag important messages "
-	    "with :%s: for the timeline.", json_str(a, "user"),
-	    cfg->slack.timeline_emoji);
+	if (nc_valid_id(json_str(a, "user")))
+		xasprintf(&tmp, "Channel opened by <@%s>. Tag important "
+		    "messages with :%s: for the timeline.", json_str(a, "user"),
+		    cfg->slack.timeline_emoji);
+	else
+		xasprintf(&tmp, "Tag important messages with :%s: for the "
+		    "timeline.", cfg->slack.timeline_emoji);
 	cJSON_AddItemToArray(blocks, blocks_context(tmp));
 	free(tmp);
 	slack_post(json_str(a, "channel"), NULL, text, blocks, nc_posted_cb, j);
