@@ -76,6 +76,7 @@ struct nc_step {
 	void		(*probe)(struct job *);	/* NULL: run it again */
 };
 
+static void		 nc_set(cJSON *, const char *, cJSON *);
 static void		 nc_refusal(const char *, char **);
 static enum cmd_retval	 nc_exec(struct cmd_item *);
 static void		 nc_pick_cb(const struct jira_result *, void *);
@@ -144,6 +145,14 @@ const struct job_kind nc_setup_job = {
 	.max_attempts = 12,
 	.concurrency = 4
 };
+
+/* Set a job argument, replacing it (a step may run more than once). */
+static void
+nc_set(cJSON *a, const char *name, cJSON *v)
+{
+	cJSON_DeleteItemFromObject(a, name);
+	cJSON_AddItemToObject(a, name, v);
+}
 
 /* A ticket outside our projects: say which ones (plain text). */
 static void
@@ -514,8 +523,7 @@ nc_advance(struct job *j, const char *next)
 {
 	cJSON	*a = job_args(j);
 
-	cJSON_DeleteItemFromObject(a, "step");
-	cJSON_AddStringToObject(a, "step", next);
+	nc_set(a, "step", cJSON_CreateString(next));
 	job_checkpoint(j, nc_run);
 }
 
@@ -603,15 +611,15 @@ nc_issue_cb(const struct jira_result *jr, void *arg)
 	}
 	sum = json_str(jr->json, "fields.summary");
 	cat = json_str(jr->json, "fields.status.statusCategory.key");
-	cJSON_AddStringToObject(a, "ikey", key);
-	cJSON_AddStringToObject(a, "summary", sum != NULL ? sum : "");
-	cJSON_AddBoolToObject(a, "closed", cat != NULL &&
-	    strcmp(cat, "done") == 0);
+	nc_set(a, "ikey", cJSON_CreateString(key));
+	nc_set(a, "summary", cJSON_CreateString(sum != NULL ? sum : ""));
+	nc_set(a, "closed", cJSON_CreateBool(cat != NULL &&
+	    strcmp(cat, "done") == 0));
 	/* The name is chosen, and recorded, before any create is sent. */
 	name = nc_channel_name(key);
-	cJSON_AddStringToObject(a, "base", name);
-	cJSON_AddStringToObject(a, "name", name);
-	cJSON_AddNumberToObject(a, "suffix", 0);
+	nc_set(a, "base", cJSON_CreateString(name));
+	nc_set(a, "name", cJSON_CreateString(name));
+	nc_set(a, "suffix", cJSON_CreateNumber(0));
 	free(name);
 	nc_advance(j, "create");
 }
@@ -626,8 +634,7 @@ nc_create_run(struct job *j)
 	/* Another job (a moved key, an older generation) made one. */
 	if ((inc = incident_load(json_str(a, "ikey"))) != NULL &&
 	    (ch = json_str(inc, "channel")) != NULL && nc_valid_id(ch)) {
-		cJSON_DeleteItemFromObject(a, "channel");
-		cJSON_AddStringToObject(a, "channel", ch);
+		nc_set(a, "channel", cJSON_CreateString(ch));
 		cJSON_Delete(inc);
 		nc_finish(j, 1);
 		return;
@@ -686,8 +693,7 @@ nc_adopt(struct job *j, const char *id)
 	cJSON		*a = job_args(j);
 	const char	*key = json_str(a, "ikey");
 
-	cJSON_DeleteItemFromObject(a, "channel");
-	cJSON_AddStringToObject(a, "channel", id);
+	nc_set(a, "channel", cJSON_CreateString(id));
 	if (incident_set_channel(key, json_str(a, "summary"),
 	    json_str(a, "user"), id, json_str(a, "name")) != 0) {
 		job_retry(j, 1000, "could not record the channel");
@@ -761,8 +767,7 @@ nc_lookup_cb(const struct slack_result *sr, void *arg)
 			free(lk);
 			return;
 		}
-		cJSON_DeleteItemFromObject(job_args(j), "step");
-		cJSON_AddStringToObject(job_args(j), "step", "topic");
+		nc_set(job_args(j), "step", cJSON_CreateString("topic"));
 		nc_lookup_end(lk);
 		return;
 	}
@@ -824,10 +829,8 @@ nc_lookup_next_name(struct nc_lookup *lk)
 	xasprintf(&name, "%s-%d", json_str(a, "base"), suffix + 1);
 	log_info("job %s: #%s is taken; trying #%s", job_id(j),
 	    json_str(a, "name"), name);
-	cJSON_DeleteItemFromObject(a, "name");
-	cJSON_AddStringToObject(a, "name", name);
-	cJSON_DeleteItemFromObject(a, "suffix");
-	cJSON_AddNumberToObject(a, "suffix", suffix);
+	nc_set(a, "name", cJSON_CreateString(name));
+	nc_set(a, "suffix", cJSON_CreateNumber(suffix));
 	free(name);
 	nc_lookup_end(lk);
 }

@@ -2,10 +2,11 @@
  * ws.c: WebSocket client (RFC 6455) over a bufferevent from http_dial.
  *
  * libevent 2.1 has no WebSocket client, so the HTTP Upgrade handshake is
- * done here by hand (its response head read by http.c's parser, the one
- * every response goes through) and the framing (masking, fragmentation, ping/pong,
- * the close handshake, UTF-8 checks) is left to wslay's event API, which
- * reads from the bufferevent's input and writes to its output.
+ * done here by hand (its response head read by http.c's parser, the
+ * one every response goes through) and the framing (masking,
+ * fragmentation, ping/pong, the close handshake, UTF-8 checks) is left to
+ * wslay's event API, which reads from the bufferevent's input and writes
+ * to its output.
  *
  * Lifetime: a struct ws belongs to this file. The user's closed callback
  * runs at most once, and after it (or after ws_close) the user must not
