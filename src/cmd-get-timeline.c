@@ -847,8 +847,7 @@ gt_render(struct gt_state *st)
 static void
 gt_send_next(struct gt_state *st)
 {
-	char	*path, *ch;
-	cJSON	*body;
+	char	*ch;
 
 	if (st->chunk_i >= st->chunks.n) {
 		ch = slack_escape(st->channel_name);
@@ -871,12 +870,8 @@ gt_send_next(struct gt_state *st)
 		return;
 	}
 	if (st->mode == GT_JIRA) {
-		xasprintf(&path, "/rest/api/2/issue/%s/comment", st->key);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "body",
-		    st->chunks.v[st->chunk_i]);
-		jira_request("POST", path, body, 0, gt_jira_cb, st);
-		free(path);
+		jira_issue_comment(st->key, st->chunks.v[st->chunk_i],
+		    gt_jira_cb, st);
 		return;
 	}
 	/* In order: each piece waits for the one before it. */

@@ -2,11 +2,43 @@
  * cmd-new-channel.c: "new channel [KEY|URL]".
  *
  * Without an argument, offers the five newest open incident tickets as
- * buttons. With one: fetch the ticket, create #<prefix><key>, set the
- * topic, invite the incident managers and the requester, post the ticket
- * in the channel, record the channel on the incident and link it back in
- * Jira. One channel per incident: a second request points to the first
- * channel, and a request already under way is not started twice.
+ * buttons. With one, typed or picked, the command only records a
+ * channel_setup job for the ticket, in its own turn, and the job does the
+ * work after the commit. The job is keyed by the Jira key: two requests
+ * for one ticket, at once or across a restart, find the same job, and the
+ * second requester is told the channel is being set up (or where it is).
+ * A failed job does not block the ticket: the next request makes the
+ * next generation of the job ("KEY.2").
+ *
+ * The job runs as steps. Each is recorded (job_checkpoint) before the
+ * next starts, so a crash resumes at the step it interrupted, and each has
+ * its own answer to "was it done?" (the probe after a crash):
+ *
+ *   issue    read the ticket; keys outside our projects are refused, also
+ *	      when Jira says the ticket moved there. A read: just repeat.
+ *   create   conversations.create. The name is chosen and recorded in
+ *	      the job before the create is sent. Slack names are unique, so
+ *	      the probe looks that name up among the bot's channels
+ *	      (users.conversations): a channel of that name that the bot
+ *	      created and no other incident owns is ours, the create whose
+ *	      answer was lost, and is adopted instead of making a "-2". A
+ *	      name taken by a channel that is not ours gets the next suffix,
+ *	      again recorded before it is sent. The channel is written on the
+ *	      incident (incident.c) in the turn that records the step.
+ *   topic    conversations.setTopic: the same topic again changes nothing.
+ *   invite   conversations.invite: already_in_channel is success.
+ *   post     the ticket, posted in the channel: AT LEAST ONCE. Slack has
+ *	      no idempotency key for chat.postMessage, and looking for the
+ *	      message would take conversations.history, which Slack limits
+ *	      to one call a minute for most apps. A crash while posting may
+ *	      post it twice, never zero times.
+ *   link     the Jira remote link, upserted by globalId: repeat freely.
+ *   comment  only where Jira refuses remote links: a comment with the
+ *	      channel's URL; its probe reads the newest comments first.
+ *
+ * The ended hook answers the requester through a reply job, so the answer
+ * is sent once the end is committed, after a crash too. Every error text
+ * is plain and escaped (slack_escape) on its way to Slack.
  */
 #include "config.h"
 
@@ -19,43 +51,72 @@
 
 #include "incidentd.h"
 
+#define NC_KIND		"channel_setup"
 #define NC_NAME_MAX	80
 #define NC_TOPIC_MAX	250
 #define NC_TOPIC_MIN	20		/* summary room worth a link */
 #define NC_PICK_MAX	5
 #define NC_SUFFIX_MAX	20
+#define NC_GEN_MAX	100		/* failed jobs kept per ticket */
+#define NC_LOOKUP_PAGES	20		/* of 999 channels */
+#define NC_INVITE_MAX	100		/* conversations.invite's limit */
+#define NC_COMMENTS	50		/* read by the comment probe */
 
-struct nc_state {
-	struct cmd_item	*item;
-	char		*key;
-	char		*summary;
-	char		*url;		/* Jira browse link */
-	int		 done;		/* ticket is closed */
-	char		*base;		/* channel name without suffix */
-	char		*name;
-	int		 suffix;
-	char		*channel;
-	TAILQ_ENTRY(nc_state) entry;
+/* One name lookup (users.conversations), page by page. */
+struct nc_lookup {
+	struct job	*job;
+	int		 probing;	/* from the probe: job_resend after */
+	int		 taken;		/* Slack said name_taken */
+	int		 pages;
 };
-TAILQ_HEAD(nc_states, nc_state);
 
-static struct nc_states	nc_busy = TAILQ_HEAD_INITIALIZER(nc_busy);
+struct nc_step {
+	const char	*name;
+	void		(*run)(struct job *);
+	void		(*probe)(struct job *);	/* NULL: run it again */
+};
 
-static void		nc_refuse_key(struct cmd_item *, const char *);
-static enum cmd_retval	nc_exec(struct cmd_item *);
-static void		nc_pick_cb(const struct jira_result *, void *);
-static void		nc_start(struct cmd_item *, const char *);
-static void		nc_issue_cb(const struct jira_result *, void *);
-static void		nc_create(struct nc_state *);
-static void		nc_created_cb(const struct slack_result *, void *);
-static void		nc_setup(struct nc_state *);
-static void		nc_link_cb(const struct jira_result *, void *);
-static void		nc_comment_cb(const struct jira_result *, void *);
-static void		nc_invite_cb(const struct slack_result *, void *);
-static char		*nc_topic(const struct nc_state *);
+static void		 nc_set(cJSON *, const char *, cJSON *);
+static void		 nc_refusal(const char *, char **);
+static enum cmd_retval	 nc_exec(struct cmd_item *);
+static void		 nc_pick_cb(const struct jira_result *, void *);
+static int		 nc_existing(struct cmd_item *, const char *);
+static void		 nc_start(struct cmd_item *, const char *);
+static int		 nc_valid_id(const char *);
 static char		*nc_channel_name(const char *);
-static void		nc_finish(struct nc_state *);
-static int		nc_existing(struct cmd_item *, const char *);
+static char		*nc_topic(const char *, const char *, int);
+static const struct nc_step *nc_step_find(struct job *);
+static void		 nc_run(struct job *);
+static void		 nc_probe(struct job *);
+static void		 nc_ended(struct job *);
+static void		 nc_advance(struct job *, const char *);
+static void		 nc_finish(struct job *, int);
+static void		 nc_slack_failed(struct job *, const char *,
+			    const struct slack_result *, const char *);
+static void		 nc_issue_run(struct job *);
+static void		 nc_issue_cb(const struct jira_result *, void *);
+static void		 nc_create_run(struct job *);
+static void		 nc_created_cb(const struct slack_result *, void *);
+static int		 nc_adopt(struct job *, const char *);
+static void		 nc_create_probe(struct job *);
+static void		 nc_lookup(struct nc_lookup *, const char *);
+static void		 nc_lookup_cb(const struct slack_result *, void *);
+static int		 nc_ours(struct job *, const cJSON *);
+static void		 nc_lookup_next_name(struct nc_lookup *);
+static void		 nc_lookup_end(struct nc_lookup *);
+static void		 nc_topic_run(struct job *);
+static void		 nc_topic_cb(const struct slack_result *, void *);
+static void		 nc_invite_run(struct job *);
+static void		 nc_invite_cb(const struct slack_result *, void *);
+static void		 nc_post_run(struct job *);
+static void		 nc_posted_cb(const struct slack_result *, void *);
+static void		 nc_link_run(struct job *);
+static void		 nc_link_cb(const struct jira_result *, void *);
+static char		*nc_comment_text(struct job *);
+static void		 nc_comment_run(struct job *);
+static void		 nc_comment_cb(const struct jira_result *, void *);
+static void		 nc_comment_probe(struct job *);
+static void		 nc_comments_cb(const struct jira_result *, void *);
 
 const struct cmd_entry cmd_new_channel_entry = {
 	.name = "new channel",
@@ -65,14 +126,42 @@ const struct cmd_entry cmd_new_channel_entry = {
 	.exec = nc_exec
 };
 
-/* A ticket outside our projects: say which ones, touch nothing. */
+static const struct nc_step nc_steps[] = {
+	{ "issue",	nc_issue_run,	NULL },
+	{ "create",	nc_create_run,	nc_create_probe },
+	{ "topic",	nc_topic_run,	NULL },
+	{ "invite",	nc_invite_run,	NULL },
+	{ "post",	nc_post_run,	NULL },
+	{ "link",	nc_link_run,	NULL },
+	{ "comment",	nc_comment_run,	nc_comment_probe },
+};
+
+const struct job_kind nc_setup_job = {
+	.name = NC_KIND,
+	.run = nc_run,
+	.probe = nc_probe,
+	.ended = nc_ended,
+	/* Counted over all the steps together. */
+	.max_attempts = 12,
+	.concurrency = 4
+};
+
+/* Set a job argument, replacing it (a step may run more than once). */
 static void
-nc_refuse_key(struct cmd_item *item, const char *key)
+nc_set(cJSON *a, const char *name, cJSON *v)
+{
+	cJSON_DeleteItemFromObject(a, name);
+	cJSON_AddItemToObject(a, name, v);
+}
+
+/* A ticket outside our projects: say which ones (plain text). */
+static void
+nc_refusal(const char *key, char **out)
 {
 	char	*p;
 
 	p = jira_projects_text();
-	cmd_error(item, "%s is not an incident ticket: I only work with "
+	xasprintf(out, "%s is not an incident ticket: I only work with "
 	    "tickets of %s.", key, p);
 	free(p);
 }
@@ -96,13 +185,15 @@ nc_exec(struct cmd_item *item)
 			return (CMD_ERROR);
 		}
 		if (!jira_key_allowed(key)) {
-			nc_refuse_key(item, key);
+			nc_refusal(key, &p);
+			cmd_error(item, "%s", p);
+			free(p);
 			free(key);
 			return (CMD_ERROR);
 		}
 		nc_start(item, key);
 		free(key);
-		return (CMD_WAIT);
+		return (CMD_DONE);
 	}
 	p = jira_jql_quote(cfg->jira.project);
 	t = jira_jql_quote(cfg->jira.issue_type);
@@ -170,13 +261,13 @@ out:
 	cmd_finish(item);
 }
 
-/* A ticket was picked: continue as if its key had been typed. */
+/* A ticket was picked: start its job as if its key had been typed. */
 void
 cmd_new_channel_pick_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	struct cmd_item	*item;
-	const char	*user, *channel, *ts, *value;
+	const char	*user, *channel, *ts, *value, *ats;
 	cJSON		*args, *blocks;
 	char		*text;
 
@@ -184,6 +275,7 @@ cmd_new_channel_pick_click(const cJSON *payload, const cJSON *action,
 	channel = json_str(payload, "container.channel_id");
 	ts = json_str(payload, "container.message_ts");
 	value = json_str(action, "value");
+	ats = json_str(action, "action_ts");
 	if (user == NULL || channel == NULL || value == NULL ||
 	    !jira_key_allowed(value))
 		return;
@@ -201,27 +293,23 @@ cmd_new_channel_pick_click(const cJSON *payload, const cJSON *action,
 	}
 	item = cmd_item_new(channel, user, json_str(payload,
 	    "message.thread_ts"));
+	/* What this request is, for its "being set up" answer. */
+	free(item->ts);
+	item->ts = xstrdup(ats != NULL ? ats : (ts != NULL ? ts : ""));
 	nc_start(item, value);
+	cmd_finish(item);
 }
 
 /* Point to the incident's channel if it has one. */
 static int
 nc_existing(struct cmd_item *item, const char *key)
 {
-	struct nc_state	*st;
 	cJSON		*inc;
 	const char	*ch;
 
-	TAILQ_FOREACH(st, &nc_busy, entry) {
-		if (strcmp(st->key, key) == 0) {
-			cmd_reply(item, "The channel for %s is being created "
-			    "right now.", key);
-			return (1);
-		}
-	}
 	if ((inc = incident_load(key)) == NULL)
 		return (0);
-	if ((ch = json_str(inc, "channel")) == NULL) {
+	if ((ch = json_str(inc, "channel")) == NULL || !nc_valid_id(ch)) {
 		cJSON_Delete(inc);
 		return (0);
 	}
@@ -230,37 +318,94 @@ nc_existing(struct cmd_item *item, const char *key)
 	return (1);
 }
 
+/*
+ * Find the ticket's job: the first generation that has not failed. One
+ * that is queued or running is shared; one that is done points to its
+ * channel; if all failed, record the next generation in this turn.
+ */
 static void
 nc_start(struct cmd_item *item, const char *key)
 {
-	struct nc_state	*st;
-	char		*path;
+	cJSON		*args, *rec;
+	const char	*state, *ch, *first;
+	char		*jkey = NULL, *id = NULL, *text, *for_id;
+	int		 gen;
 
-	if (nc_existing(item, key)) {
-		cmd_finish(item);
+	if (nc_existing(item, key))
 		return;
+	for (gen = 1; gen <= NC_GEN_MAX; gen++) {
+		free(jkey);
+		free(id);
+		if (gen == 1)
+			jkey = xstrdup(key);
+		else
+			xasprintf(&jkey, "%s.%d", key, gen);
+		xasprintf(&id, "%s/%s", NC_KIND, jkey);
+		if ((rec = job_load(id)) == NULL)
+			break;
+		state = json_str(rec, "state");
+		if (state != NULL && strcmp(state, "failed") == 0) {
+			cJSON_Delete(rec);
+			continue;
+		}
+		ch = json_str(rec, "result.channel");
+		first = json_str(rec, "args.user");
+		if (state != NULL && strcmp(state, "done") == 0 &&
+		    ch != NULL && nc_valid_id(ch))
+			xasprintf(&text, "%s already has a channel: <#%s>.",
+			    key, ch);
+		else if (nc_valid_id(first))
+			xasprintf(&text, "The channel for %s is being set up "
+			    "right now (<@%s> asked first).", key, first);
+		else
+			xasprintf(&text, "The channel for %s is being set up "
+			    "right now.", key);
+		/* After the commit: the job it points to may be this turn's. */
+		xasprintf(&for_id, "%s/wait/%s-%s", id, item->channel,
+		    item->ts);
+		cmd_reply_job(item->channel, item->thread_ts, text, for_id);
+		free(for_id);
+		free(text);
+		cJSON_Delete(rec);
+		goto out;
 	}
-	st = xcalloc(1, sizeof(*st));
-	st->item = item;
-	st->key = xstrdup(key);
-	TAILQ_INSERT_TAIL(&nc_busy, st, entry);
-	xasprintf(&path, "/rest/api/2/issue/%s?fields=summary,status", key);
-	jira_request("GET", path, NULL, HTTP_IDEMPOTENT, nc_issue_cb, st);
-	free(path);
+	if (gen > NC_GEN_MAX) {
+		cmd_error(item, "Setting up a channel for %s failed %d times; "
+		    "check the log before trying again.", key, NC_GEN_MAX);
+		goto out;
+	}
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "key", key);
+	cJSON_AddStringToObject(args, "from", item->channel);
+	cJSON_AddStringToObject(args, "user", item->user);
+	if (item->thread_ts != NULL)
+		cJSON_AddStringToObject(args, "thread_ts", item->thread_ts);
+	cJSON_AddStringToObject(args, "step", "issue");
+	free(id);
+	if ((id = job_create(NC_KIND, jkey, args, 0)) == NULL)
+		cmd_error(item, "I could not record that (state store error); "
+		    "nothing was done. Try again in a moment.");
+	else
+		log_info("incident %s: channel requested by %s", key,
+		    item->user);
+out:
+	free(jkey);
+	free(id);
 }
 
-static void
-nc_finish(struct nc_state *st)
+/* A Slack id we may put in <#...>: letters and digits only. */
+static int
+nc_valid_id(const char *id)
 {
-	TAILQ_REMOVE(&nc_busy, st, entry);
-	cmd_finish(st->item);
-	free(st->key);
-	free(st->summary);
-	free(st->url);
-	free(st->base);
-	free(st->name);
-	free(st->channel);
-	free(st);
+	const char	*p;
+
+	if (id == NULL || *id == '\0' || strlen(id) > 32)
+		return (0);
+	for (p = id; *p != '\0'; p++) {
+		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p))
+			return (0);
+	}
+	return (1);
 }
 
 /* "inc-" + "INC-42" -> "inc-inc-42", within Slack's naming rules. */
@@ -280,92 +425,6 @@ nc_channel_name(const char *key)
 	return (name);
 }
 
-static void
-nc_issue_cb(const struct jira_result *jr, void *arg)
-{
-	struct nc_state	*st = arg;
-	const char	*sum, *cat, *key;
-	char		*e;
-
-	if (jr->error != NULL) {
-		e = slack_escape(jr->error);
-		if (jr->status == 404)
-			cmd_error(st->item, "Jira has no ticket %s (or I am "
-			    "not allowed to see it).", st->key);
-		else
-			cmd_error(st->item, "I could not read %s from Jira: "
-			    "%s.", st->key, e);
-		free(e);
-		nc_finish(st);
-		return;
-	}
-	/*
-	 * Jira follows moved keys: use the key it answers with, unless the
-	 * ticket moved out of our projects, where we must not follow it.
-	 */
-	key = json_str(jr->json, "key");
-	if (key != NULL && jira_valid_key(key) && strcmp(key, st->key) != 0) {
-		if (!jira_key_allowed(key)) {
-			nc_refuse_key(st->item, key);
-			nc_finish(st);
-			return;
-		}
-		free(st->key);
-		st->key = xstrdup(key);
-	}
-	sum = json_str(jr->json, "fields.summary");
-	st->summary = xstrdup(sum != NULL ? sum : "");
-	cat = json_str(jr->json, "fields.status.statusCategory.key");
-	st->done = cat != NULL && strcmp(cat, "done") == 0;
-	st->url = jira_browse_url(st->key);
-	st->base = nc_channel_name(st->key);
-	nc_create(st);
-}
-
-static void
-nc_create(struct nc_state *st)
-{
-	cJSON	*args;
-
-	free(st->name);
-	if (st->suffix == 0)
-		st->name = xstrdup(st->base);
-	else
-		xasprintf(&st->name, "%s-%d", st->base, st->suffix + 1);
-	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "name", st->name);
-	cJSON_AddBoolToObject(args, "is_private", 0);
-	slack_call("conversations.create", args, nc_created_cb, st);
-}
-
-static void
-nc_created_cb(const struct slack_result *sr, void *arg)
-{
-	struct nc_state	*st = arg;
-	const char	*id;
-	char		*e;
-
-	if (!sr->ok && sr->error != NULL &&
-	    strcmp(sr->error, "name_taken") == 0 &&
-	    st->suffix < NC_SUFFIX_MAX) {
-		/* An unrelated channel has the name: try the next suffix. */
-		st->suffix++;
-		nc_create(st);
-		return;
-	}
-	if (!sr->ok || (id = json_str(sr->json, "channel.id")) == NULL) {
-		e = slack_escape(sr->error != NULL ? sr->error :
-		    "no channel id");
-		cmd_error(st->item, "Slack would not create #%s: %s.",
-		    st->name, e);
-		free(e);
-		nc_finish(st);
-		return;
-	}
-	st->channel = xstrdup(id);
-	nc_setup(st);
-}
-
 /*
  * The topic: ticket link and summary, within Slack's 250 characters
  * (counted here in bytes, which are never fewer). The summary is escaped,
@@ -374,10 +433,10 @@ nc_created_cb(const struct slack_result *sr, void *arg)
  * first message carries it.
  */
 static char *
-nc_topic(const struct nc_state *st)
+nc_topic(const char *browse, const char *summary, int closed)
 {
-	const char	*suffix = st->done ? " (closed)" : "", *dots = "…";
-	const char	*url = st->url, *amp, *p;
+	const char	*suffix = closed ? " (closed)" : "", *dots = "…";
+	const char	*url = browse, *amp, *p;
 	char		*esc, *out;
 	size_t		 room, len;
 
@@ -385,7 +444,7 @@ nc_topic(const struct nc_state *st)
 	if (strlen(url) + 1 + NC_TOPIC_MIN > room)
 		url = "";
 	room -= *url != '\0' ? strlen(url) + 1 : 0;
-	esc = slack_escape(st->summary);
+	esc = slack_escape(summary);
 	len = strlen(esc);
 	if (len > room) {
 		len = utf8_cut(esc, room - strlen(dots));
@@ -405,71 +464,487 @@ nc_topic(const struct nc_state *st)
 	return (out);
 }
 
-/* Record, topic, invitations, first message, Jira link, reply. */
-static void
-nc_setup(struct nc_state *st)
+
+static const struct nc_step *
+nc_step_find(struct job *j)
 {
-	struct cmd_item	*item = st->item;
-	cJSON		*inc, *args, *blocks, *link, *obj;
-	struct strlist	 users = { NULL, 0 };
-	char		*topic, *text, *sum, *list, *tmp, *path, *gid, *curl;
-	const char	*pd;
+	const char	*step = json_str(job_args(j), "step");
 	size_t		 i;
 
-	if ((inc = incident_load(st->key)) == NULL) {
-		inc = cJSON_CreateObject();
-		cJSON_AddStringToObject(inc, "key", st->key);
-		cJSON_AddStringToObject(inc, "summary", st->summary);
-		cJSON_AddStringToObject(inc, "declared_by", item->user);
-		cJSON_AddNumberToObject(inc, "declared_at", (double)now_wall());
+	for (i = 0; step != NULL && i < sizeof(nc_steps) /
+	    sizeof(nc_steps[0]); i++) {
+		if (strcmp(nc_steps[i].name, step) == 0)
+			return (&nc_steps[i]);
 	}
-	cJSON_DeleteItemFromObject(inc, "channel");
-	cJSON_AddStringToObject(inc, "channel", st->channel);
-	cJSON_DeleteItemFromObject(inc, "channel_name");
-	cJSON_AddStringToObject(inc, "channel_name", st->name);
-	incident_save(inc);
-	log_info("incident %s: channel #%s (%s) created by %s", st->key,
-	    st->name, st->channel, item->user);
+	return (NULL);
+}
 
-	topic = nc_topic(st);
+/* Run the step the job is at. */
+static void
+nc_run(struct job *j)
+{
+	const struct nc_step	*s;
+
+	/* Links and ownership need the bot's identity (auth.test). */
+	if (slack_self.user_id == NULL) {
+		job_wait(j, 500);
+		return;
+	}
+	if ((s = nc_step_find(j)) == NULL) {
+		job_fail(j, "the job is at an unknown step");
+		return;
+	}
+	log_debug("job %s: step %s", job_id(j), s->name);
+	s->run(j);
+}
+
+/* After a crash or an unsure answer: the step's own probe, or again. */
+static void
+nc_probe(struct job *j)
+{
+	const struct nc_step	*s;
+
+	if (slack_self.user_id == NULL) {
+		job_wait(j, 500);
+		return;
+	}
+	if ((s = nc_step_find(j)) == NULL || s->probe == NULL) {
+		job_resend(j);
+		return;
+	}
+	log_info("job %s: looking whether step %s was done", job_id(j),
+	    s->name);
+	s->probe(j);
+}
+
+/* Record that the job is at step next, then run it after the commit. */
+static void
+nc_advance(struct job *j, const char *next)
+{
+	cJSON	*a = job_args(j);
+
+	nc_set(a, "step", cJSON_CreateString(next));
+	job_checkpoint(j, nc_run);
+}
+
+/* The channel is set up (or existed already). */
+static void
+nc_finish(struct job *j, int existing)
+{
+	cJSON	*a = job_args(j), *res;
+
+	res = cJSON_CreateObject();
+	cJSON_AddStringToObject(res, "key", json_str(a, "ikey"));
+	cJSON_AddStringToObject(res, "channel", json_str(a, "channel"));
+	if (json_str(a, "name") != NULL)
+		cJSON_AddStringToObject(res, "name", json_str(a, "name"));
+	cJSON_AddBoolToObject(res, "existing", existing);
+	job_done(j, res);
+}
+
+/*
+ * A Slack call of a step failed: try again later if Slack may take it
+ * then, else note it and go on to next (the channel is usable without).
+ */
+static void
+nc_slack_failed(struct job *j, const char *method,
+    const struct slack_result *sr, const char *next)
+{
+	char	*why;
+
+	xasprintf(&why, "Slack %s: %s", method, sr->error != NULL ?
+	    sr->error : "failed");
+	if (slack_transient(sr))
+		job_retry(j, 0, why);
+	else {
+		log_warnx("job %s: %s; going on", job_id(j), why);
+		nc_advance(j, next);
+	}
+	free(why);
+}
+
+/* Step issue: read the ticket. */
+static void
+nc_issue_run(struct job *j)
+{
+	jira_issue_get(json_str(job_args(j), "key"), "summary,status",
+	    nc_issue_cb, j);
+}
+
+static void
+nc_issue_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+	cJSON		*a = job_args(j);
+	const char	*key = json_str(a, "key"), *moved, *sum, *cat;
+	char		*why, *name;
+
+	if (jr->error != NULL) {
+		if (jr->status == 429) {
+			job_retry(j, 0, jr->error);
+			return;
+		}
+		/* Nothing was done yet: fail now, a new request starts over. */
+		if (jr->status == 404)
+			xasprintf(&why, "Jira has no ticket %s (or I am not "
+			    "allowed to see it).", key);
+		else
+			xasprintf(&why, "I could not read %s from Jira: %s.",
+			    key, jr->error);
+		job_fail(j, why);
+		free(why);
+		return;
+	}
+	/*
+	 * Jira follows moved keys: use the key it answers with, unless the
+	 * ticket moved out of our projects, where we must not follow it.
+	 */
+	moved = json_str(jr->json, "key");
+	if (moved != NULL && jira_valid_key(moved) && strcmp(moved, key) != 0) {
+		if (!jira_key_allowed(moved)) {
+			nc_refusal(moved, &why);
+			job_fail(j, why);
+			free(why);
+			return;
+		}
+		key = moved;
+	}
+	sum = json_str(jr->json, "fields.summary");
+	cat = json_str(jr->json, "fields.status.statusCategory.key");
+	nc_set(a, "ikey", cJSON_CreateString(key));
+	nc_set(a, "summary", cJSON_CreateString(sum != NULL ? sum : ""));
+	nc_set(a, "closed", cJSON_CreateBool(cat != NULL &&
+	    strcmp(cat, "done") == 0));
+	/* The name is chosen, and recorded, before any create is sent. */
+	name = nc_channel_name(key);
+	nc_set(a, "base", cJSON_CreateString(name));
+	nc_set(a, "name", cJSON_CreateString(name));
+	nc_set(a, "suffix", cJSON_CreateNumber(0));
+	free(name);
+	nc_advance(j, "create");
+}
+
+/* Step create: the channel of the recorded name. */
+static void
+nc_create_run(struct job *j)
+{
+	cJSON		*a = job_args(j), *inc, *args;
+	const char	*ch;
+
+	/* Another job (a moved key, an older generation) made one. */
+	if ((inc = incident_load(json_str(a, "ikey"))) != NULL &&
+	    (ch = json_str(inc, "channel")) != NULL && nc_valid_id(ch)) {
+		nc_set(a, "channel", cJSON_CreateString(ch));
+		cJSON_Delete(inc);
+		nc_finish(j, 1);
+		return;
+	}
+	cJSON_Delete(inc);
 	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "channel", st->channel);
+	cJSON_AddStringToObject(args, "name", json_str(a, "name"));
+	cJSON_AddBoolToObject(args, "is_private", 0);
+	log_info("job %s: creating #%s", job_id(j), json_str(a, "name"));
+	slack_call("conversations.create", args, nc_created_cb, j);
+}
+
+static void
+nc_created_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+	struct nc_lookup *lk;
+	const char	*id = json_str(sr->json, "channel.id");
+	char		*why;
+
+	if (sr->ok && nc_valid_id(id)) {
+		if (nc_adopt(j, id) == 0)
+			nc_advance(j, "topic");
+		return;
+	}
+	if (!sr->ok && sr->error != NULL &&
+	    strcmp(sr->error, "name_taken") == 0) {
+		/* Ours from before (a lost answer), or someone else's? */
+		lk = xcalloc(1, sizeof(*lk));
+		lk->job = j;
+		lk->taken = 1;
+		nc_lookup(lk, NULL);
+		return;
+	}
+	if (sr->http_status == 429 || (sr->error != NULL &&
+	    strcmp(sr->error, "ratelimited") == 0)) {
+		job_retry(j, 0, "Slack conversations.create: ratelimited");
+		return;
+	}
+	if (sr->ok || slack_transient(sr)) {
+		/* No (usable) answer: Slack may have made it; look first. */
+		job_unsure(j, sr->ok ? "Slack conversations.create: no "
+		    "channel id" : sr->error);
+		return;
+	}
+	xasprintf(&why, "Slack would not create #%s: %s.",
+	    json_str(job_args(j), "name"), sr->error);
+	job_fail(j, why);
+	free(why);
+}
+
+/* The channel is ours: record it in the job and on the incident. */
+static int
+nc_adopt(struct job *j, const char *id)
+{
+	cJSON		*a = job_args(j);
+	const char	*key = json_str(a, "ikey");
+
+	nc_set(a, "channel", cJSON_CreateString(id));
+	if (incident_set_channel(key, json_str(a, "summary"),
+	    json_str(a, "user"), id, json_str(a, "name")) != 0) {
+		job_retry(j, 1000, "could not record the channel");
+		return (-1);
+	}
+	log_info("incident %s: channel #%s (%s) for %s", key,
+	    json_str(a, "name"), id, json_str(a, "user"));
+	return (0);
+}
+
+/* Was the create sent before the stop done? Look the name up. */
+static void
+nc_create_probe(struct job *j)
+{
+	struct nc_lookup	*lk;
+
+	lk = xcalloc(1, sizeof(*lk));
+	lk->job = j;
+	lk->probing = 1;
+	nc_lookup(lk, NULL);
+}
+
+/* One page of the bot's public channels (archived ones are not ours). */
+static void
+nc_lookup(struct nc_lookup *lk, const char *cursor)
+{
+	cJSON	*args;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "types", "public_channel");
+	cJSON_AddBoolToObject(args, "exclude_archived", 1);
+	cJSON_AddNumberToObject(args, "limit", 999);
+	if (cursor != NULL)
+		cJSON_AddStringToObject(args, "cursor", cursor);
+	lk->pages++;
+	slack_call("users.conversations", args, nc_lookup_cb, lk);
+}
+
+static void
+nc_lookup_cb(const struct slack_result *sr, void *arg)
+{
+	struct nc_lookup	*lk = arg;
+	struct job		*j = lk->job;
+	const char		*name = json_str(job_args(j), "name");
+	const char		*next;
+	const cJSON		*c, *found = NULL;
+	char			*why;
+
+	if (!sr->ok) {
+		xasprintf(&why, "Slack users.conversations: %s", sr->error);
+		/* Still unsure, if it was: the next attempt looks again. */
+		if (slack_transient(sr))
+			job_retry(j, 0, why);
+		else
+			job_fail(j, why);
+		free(why);
+		free(lk);
+		return;
+	}
+	cJSON_ArrayForEach(c, json_path(sr->json, "channels")) {
+		if (json_str(c, "name") != NULL &&
+		    strcmp(json_str(c, "name"), name) == 0) {
+			found = c;
+			break;
+		}
+	}
+	if (found != NULL && nc_ours(j, found)) {
+		log_info("job %s: #%s (%s) was created before; not again",
+		    job_id(j), name, json_str(found, "id"));
+		if (nc_adopt(j, json_str(found, "id")) != 0) {
+			free(lk);
+			return;
+		}
+		nc_set(job_args(j), "step", cJSON_CreateString("topic"));
+		nc_lookup_end(lk);
+		return;
+	}
+	if (found != NULL || lk->taken) {
+		nc_lookup_next_name(lk);
+		return;
+	}
+	next = json_str(sr->json, "response_metadata.next_cursor");
+	if (next != NULL && *next != '\0' && lk->pages < NC_LOOKUP_PAGES) {
+		nc_lookup(lk, next);
+		return;
+	}
+	/* Not there: the create never happened; send it (same name). */
+	nc_lookup_end(lk);
+}
+
+/*
+ * c has our name. It is ours if the bot created it and no other
+ * incident owns it: names are unique, and the name is derived from the
+ * key and recorded before the create, so only this job made it.
+ */
+static int
+nc_ours(struct job *j, const cJSON *c)
+{
+	const char	*id = json_str(c, "id"), *creator;
+	char		*owner;
+	int		 ours;
+
+	creator = json_str(c, "creator");
+	if (!nc_valid_id(id) || creator == NULL ||
+	    strcmp(creator, slack_self.user_id) != 0 ||
+	    json_bool(c, "is_archived"))
+		return (0);
+	owner = incident_key_for_channel(id);
+	ours = owner == NULL || strcmp(owner, json_str(job_args(j),
+	    "ikey")) == 0;
+	free(owner);
+	return (ours);
+}
+
+/* The name belongs to a channel that is not ours: record the next one. */
+static void
+nc_lookup_next_name(struct nc_lookup *lk)
+{
+	struct job	*j = lk->job;
+	cJSON		*a = job_args(j);
+	char		*name, *why;
+	int		 suffix = (int)json_num(a, "suffix", 0) + 1;
+
+	if (suffix > NC_SUFFIX_MAX) {
+		xasprintf(&why, "Slack would not create #%s: every name up to "
+		    "#%s-%d is taken.", json_str(a, "base"),
+		    json_str(a, "base"), suffix);
+		job_fail(j, why);
+		free(why);
+		free(lk);
+		return;
+	}
+	xasprintf(&name, "%s-%d", json_str(a, "base"), suffix + 1);
+	log_info("job %s: #%s is taken; trying #%s", job_id(j),
+	    json_str(a, "name"), name);
+	nc_set(a, "name", cJSON_CreateString(name));
+	nc_set(a, "suffix", cJSON_CreateNumber(suffix));
+	free(name);
+	nc_lookup_end(lk);
+}
+
+/* Go on from what the lookup recorded, once it is committed. */
+static void
+nc_lookup_end(struct nc_lookup *lk)
+{
+	struct job	*j = lk->job;
+
+	if (lk->probing)
+		job_resend(j);
+	else
+		job_checkpoint(j, nc_run);
+	free(lk);
+}
+
+
+/* Step topic: the same topic set twice is still one topic. */
+static void
+nc_topic_run(struct job *j)
+{
+	cJSON	*a = job_args(j), *args;
+	char	*topic, *url;
+
+	url = jira_browse_url(json_str(a, "ikey"));
+	topic = nc_topic(url, json_str(a, "summary"), json_bool(a, "closed"));
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", json_str(a, "channel"));
 	cJSON_AddStringToObject(args, "topic", topic);
-	slack_call("conversations.setTopic", args, NULL, NULL);
+	slack_call("conversations.setTopic", args, nc_topic_cb, j);
 	free(topic);
+	free(url);
+}
+
+static void
+nc_topic_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (sr->ok)
+		nc_advance(j, "invite");
+	else
+		nc_slack_failed(j, "conversations.setTopic", sr, "invite");
+}
+
+/* Step invite: the incident managers and the requester. */
+static void
+nc_invite_run(struct job *j)
+{
+	cJSON		*a = job_args(j), *args;
+	struct strlist	 users = { NULL, 0 };
+	const char	*user = json_str(a, "user");
+	char		*list, *tmp;
+	size_t		 i, n = 0;
 
 	for (i = 0; i < cfg->slack.incident_managers.n; i++)
 		strlist_add(&users, cfg->slack.incident_managers.v[i]);
-	if (*item->user != '\0')
-		strlist_add(&users, item->user);
+	if (user != NULL && *user != '\0')
+		strlist_add(&users, user);
 	list = xstrdup("");
-	for (i = 0; i < users.n && i < 100; i++) {
-		if (slack_self.user_id != NULL &&
-		    strcmp(users.v[i], slack_self.user_id) == 0)
-			continue;
-		if (strstr(list, users.v[i]) != NULL)
+	for (i = 0; i < users.n && n < NC_INVITE_MAX; i++) {
+		if (strcmp(users.v[i], slack_self.user_id) == 0 ||
+		    strstr(list, users.v[i]) != NULL)
 			continue;
 		xasprintf(&tmp, "%s%s%s", list, *list ? "," : "", users.v[i]);
 		free(list);
 		list = tmp;
+		n++;
 	}
 	strlist_free(&users);
-	if (*list != '\0') {
-		args = cJSON_CreateObject();
-		cJSON_AddStringToObject(args, "channel", st->channel);
-		cJSON_AddStringToObject(args, "users", list);
-		cJSON_AddBoolToObject(args, "force", 1);
-		slack_call("conversations.invite", args, nc_invite_cb,
-		    xstrdup(st->key));
+	if (*list == '\0') {
+		free(list);
+		nc_advance(j, "post");
+		return;
 	}
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", json_str(a, "channel"));
+	cJSON_AddStringToObject(args, "users", list);
+	cJSON_AddBoolToObject(args, "force", 1);
+	slack_call("conversations.invite", args, nc_invite_cb, j);
 	free(list);
+}
 
-	sum = slack_escape(st->summary);
-	xasprintf(&text, ":rotating_light: *<%s|%s>*: %s%s", st->url, st->key,
-	    sum, st->done ? "\n:information_source: This ticket is already "
-	    "closed in Jira." : "");
+static void
+nc_invite_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+
+	/* Invited before (a resend after a crash): done as well. */
+	if (sr->ok || (sr->error != NULL &&
+	    strcmp(sr->error, "already_in_channel") == 0))
+		nc_advance(j, "post");
+	else
+		nc_slack_failed(j, "conversations.invite", sr, "post");
+}
+
+/* Step post: the ticket in the channel (at least once, see the top). */
+static void
+nc_post_run(struct job *j)
+{
+	cJSON		*a = job_args(j), *inc, *blocks;
+	const char	*pd, *key = json_str(a, "ikey");
+	char		*text, *sum, *tmp, *url, *esc;
+	int		 closed = json_bool(a, "closed");
+
+	url = jira_browse_url(key);
+	sum = slack_escape(json_str(a, "summary"));
+	xasprintf(&text, ":rotating_light: *<%s|%s>*: %s%s", url, key, sum,
+	    closed ? "\n:information_source: This ticket is already closed "
+	    "in Jira." : "");
 	blocks = cJSON_CreateArray();
 	cJSON_AddItemToArray(blocks, blocks_section(text));
+	inc = incident_load(key);
 	pd = json_str(inc, "im_page.pd_url");
 	if (pd != NULL && strncmp(pd, "https://", 8) == 0 &&
 	    strpbrk(pd, "|<> ") == NULL) {
@@ -478,92 +953,191 @@ nc_setup(struct nc_state *st)
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
 	} else if ((pd = json_str(inc, "im_page.pd_incident")) != NULL) {
-		gid = slack_escape(pd);
-		xasprintf(&tmp, ":pager: PagerDuty incident %s", gid);
+		esc = slack_escape(pd);
+		xasprintf(&tmp, ":pager: PagerDuty incident %s", esc);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
-		free(gid);
+		free(esc);
 	}
-	xasprintf(&tmp, "Channel opened by <@%s>. Tag important messages "
-	    "with :%s: for the timeline.", item->user,
-	    cfg->slack.timeline_emoji);
+	cJSON_Delete(inc);
+	if (nc_valid_id(json_str(a, "user")))
+		xasprintf(&tmp, "Channel opened by <@%s>. Tag important "
+		    "messages with :%s: for the timeline.", json_str(a, "user"),
+		    cfg->slack.timeline_emoji);
+	else
+		xasprintf(&tmp, "Tag important messages with :%s: for the "
+		    "timeline.", cfg->slack.timeline_emoji);
 	cJSON_AddItemToArray(blocks, blocks_context(tmp));
 	free(tmp);
-	slack_post(st->channel, NULL, text, blocks, NULL, NULL);
+	slack_post(json_str(a, "channel"), NULL, text, blocks, nc_posted_cb, j);
 	free(text);
 	free(sum);
-
-	curl = slack_permalink(st->channel, "");
-	/* The channel URL is the permalink without a message part. */
-	if ((tmp = strstr(curl, "/p")) != NULL && tmp[2] == '\0')
-		*tmp = '\0';
-	link = cJSON_CreateObject();
-	xasprintf(&gid, "slack:%s:%s", slack_self.team_id != NULL ?
-	    slack_self.team_id : "", st->channel);
-	cJSON_AddStringToObject(link, "globalId", gid);
-	cJSON_AddStringToObject(link, "relationship", "incident channel");
-	obj = cJSON_AddObjectToObject(link, "object");
-	cJSON_AddStringToObject(obj, "url", curl);
-	xasprintf(&tmp, "#%s", st->name);
-	cJSON_AddStringToObject(obj, "title", tmp);
-	free(tmp);
-	cJSON_AddStringToObject(obj, "summary", "Slack incident channel");
-	xasprintf(&path, "/rest/api/2/issue/%s/remotelink", st->key);
-	xasprintf(&tmp, "%s %s", st->key, curl);
-	/* Reusing globalId upserts, so a retry cannot add a second link. */
-	jira_request("POST", path, link, HTTP_IDEMPOTENT, nc_link_cb, tmp);
-	free(path);
-	free(gid);
-	free(curl);
-
-	cmd_reply(item, "Created <#%s> for %s.%s", st->channel, st->key,
-	    st->done ? " (The ticket is closed in Jira.)" : "");
-	cJSON_Delete(inc);
-	nc_finish(st);
+	free(url);
 }
 
 static void
-nc_invite_cb(const struct slack_result *sr, void *arg)
+nc_posted_cb(const struct slack_result *sr, void *arg)
 {
-	char	*key = arg;
+	struct job	*j = arg;
 
-	if (!sr->ok && strcmp(sr->error, "already_in_channel") != 0)
-		log_warnx("incident %s: inviting to the channel: %s", key,
-		    sr->error);
-	free(key);
+	if (sr->ok)
+		nc_advance(j, "link");
+	else
+		nc_slack_failed(j, "chat.postMessage", sr, "link");
 }
 
-/* Remote links unavailable (permissions, Jira config): comment instead. */
+/* Step link: the channel on the ticket, as a remote link. */
+static void
+nc_link_run(struct job *j)
+{
+	cJSON			*a = job_args(j);
+	struct jira_link	 l;
+	char			*url, *gid, *title;
+
+	url = slack_channel_url(json_str(a, "channel"));
+	xasprintf(&gid, "slack:%s:%s", slack_self.team_id != NULL ?
+	    slack_self.team_id : "", json_str(a, "channel"));
+	xasprintf(&title, "#%s", json_str(a, "name"));
+	memset(&l, 0, sizeof(l));
+	l.global_id = gid;
+	l.url = url;
+	l.title = title;
+	l.summary = "Slack incident channel";
+	l.relationship = "incident channel";
+	jira_issue_link(json_str(a, "ikey"), &l, nc_link_cb, j);
+	free(url);
+	free(gid);
+	free(title);
+}
+
 static void
 nc_link_cb(const struct jira_result *jr, void *arg)
 {
-	char	*keyurl = arg, *url, *path, *text;
-	cJSON	*body;
+	struct job	*j = arg;
 
-	if (jr->error == NULL || jr->status == 0) {
-		if (jr->error != NULL)
-			log_warnx("jira remote link %s: %s", keyurl, jr->error);
-		free(keyurl);
-		return;
+	if (jr->error == NULL)
+		nc_finish(j, 0);
+	else if (jr->status == 0 || jr->status == 429 || jr->status >= 500)
+		/* An upsert: sending it again cannot add a second link. */
+		job_retry(j, 0, jr->error);
+	else {
+		/* Remote links unavailable (permissions, Jira config). */
+		log_warnx("job %s: Jira refused the remote link (%s); "
+		    "commenting instead", job_id(j), jr->error);
+		nc_advance(j, "comment");
 	}
-	url = strchr(keyurl, ' ');
-	*url++ = '\0';
-	body = cJSON_CreateObject();
+}
+
+static char *
+nc_comment_text(struct job *j)
+{
+	char	*url, *text;
+
+	url = slack_channel_url(json_str(job_args(j), "channel"));
 	xasprintf(&text, "Slack incident channel: %s", url);
-	cJSON_AddStringToObject(body, "body", text);
-	xasprintf(&path, "/rest/api/2/issue/%s/comment", keyurl);
-	jira_request("POST", path, body, 0, nc_comment_cb, keyurl);
-	free(path);
+	free(url);
+	return (text);
+}
+
+/* Step comment: the channel's URL as a comment, where links are refused. */
+static void
+nc_comment_run(struct job *j)
+{
+	char	*text;
+
+	text = nc_comment_text(j);
+	jira_issue_comment(json_str(job_args(j), "ikey"), text, nc_comment_cb,
+	    j);
 	free(text);
 }
 
 static void
 nc_comment_cb(const struct jira_result *jr, void *arg)
 {
-	char	*key = arg;
+	struct job	*j = arg;
 
-	if (jr->error != NULL)
-		log_warnx("incident %s: could not link the channel in Jira: "
-		    "%s", key, jr->error);
-	free(key);
+	if (jr->error == NULL)
+		nc_finish(j, 0);
+	else if (jr->status == 429)
+		job_retry(j, 0, jr->error);
+	else if (jr->status == 0 || jr->status >= 500)
+		/* Jira may have added it: read the comments first. */
+		job_unsure(j, jr->error);
+	else {
+		log_warnx("job %s: could not link the channel in Jira: %s",
+		    job_id(j), jr->error);
+		nc_finish(j, 0);
+	}
+}
+
+/* Is the comment there already? The newest comments tell. */
+static void
+nc_comment_probe(struct job *j)
+{
+	jira_issue_comments(json_str(job_args(j), "ikey"), NC_COMMENTS,
+	    nc_comments_cb, j);
+}
+
+static void
+nc_comments_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+	const cJSON	*c;
+	const char	*body;
+	char		*text;
+	int		 found = 0;
+
+	if (jr->error != NULL) {
+		job_retry(j, 0, jr->error);
+		return;
+	}
+	text = nc_comment_text(j);
+	cJSON_ArrayForEach(c, json_path(jr->json, "comments")) {
+		body = json_str(c, "body");
+		if (body != NULL && strcmp(body, text) == 0)
+			found = 1;
+	}
+	free(text);
+	if (found) {
+		log_info("job %s: the Jira comment was added before; not "
+		    "again", job_id(j));
+		nc_finish(j, 0);
+	} else
+		job_resend(j);
+}
+
+/* Answer the requester (after the commit, so after a crash too). */
+static void
+nc_ended(struct job *j)
+{
+	cJSON		*a = job_args(j);
+	const char	*key, *ch = json_str(a, "channel");
+	char		*text, *e;
+
+	key = json_str(a, "ikey") != NULL ? json_str(a, "ikey") :
+	    json_str(a, "key");
+	if (ch != NULL && !nc_valid_id(ch))
+		ch = NULL;
+	if (job_succeeded(j) && ch != NULL) {
+		if (json_bool(job_result(j), "existing"))
+			xasprintf(&text, "%s already has a channel: <#%s>.",
+			    key, ch);
+		else
+			xasprintf(&text, "Created <#%s> for %s.%s", ch, key,
+			    json_bool(a, "closed") ? " (The ticket is closed "
+			    "in Jira.)" : "");
+	} else {
+		e = slack_escape(job_error(j) != NULL ? job_error(j) :
+		    "failed");
+		if (ch != NULL)
+			xasprintf(&text, ":warning: Created <#%s> for %s, but "
+			    "I could not finish setting it up: %s", ch, key,
+			    e);
+		else
+			xasprintf(&text, ":warning: %s", e);
+		free(e);
+	}
+	cmd_reply_job(json_str(a, "from"), json_str(a, "thread_ts"), text,
+	    job_id(j));
+	free(text);
 }

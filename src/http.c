@@ -67,8 +67,6 @@
 #define HTTP_DEFAULT_ATTEMPTS	5
 #define HTTP_MAX_ATTEMPTS	20
 #define HTTP_DEFAULT_PER_HOST	8
-#define HTTP_MAX_HEADER_BYTES	(64 * 1024)
-#define HTTP_MAX_HEADERS	100
 #define HTTP_MAX_BODY		(16 * 1024 * 1024)
 #define HTTP_MAX_CHUNK_LINE	1024
 #define HTTP_IDLE_MS		30000
@@ -117,11 +115,6 @@ struct http_dial {
 	TAILQ_ENTRY(http_dial)	 entry;
 };
 TAILQ_HEAD(http_dials, http_dial);
-
-struct http_header {
-	char	*name;
-	char	*value;
-};
 
 enum http_req_state {
 	HTTP_REQ_QUEUED = 0,	/* waiting for a connection */
@@ -173,13 +166,11 @@ struct http_req {
 	int			 reused;	/* on a used connection */
 	int			 got_bytes;	/* any response byte seen */
 	enum http_parse		 pstate;
-	int			 minor;		/* HTTP/1.x */
 	size_t			 hdr_bytes;
 	size_t			 ntrailers;
 	int			 conn_close;
 	size_t			 remaining;
-	struct http_header	*hdrs;
-	size_t			 nhdrs;
+	struct http_head	 resp;		/* status line, headers */
 	struct evbuffer		*body_buf;
 
 	/* Result of the last attempt. */
@@ -969,7 +960,7 @@ http_conn_response(struct http_conn *conn)
 	struct http_pool *pool = conn->pool;
 	int		 keep;
 
-	keep = !req->conn_close && req->minor == 1 &&
+	keep = !req->conn_close && req->resp.minor == 1 &&
 	    evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0;
 	conn->served++;
@@ -1322,22 +1313,13 @@ http_req_free(struct http_req *req)
 static void
 http_req_reset(struct http_req *req)
 {
-	size_t	i;
-
-	for (i = 0; i < req->nhdrs; i++) {
-		free(req->hdrs[i].name);
-		free(req->hdrs[i].value);
-	}
-	free(req->hdrs);
-	req->hdrs = NULL;
-	req->nhdrs = 0;
+	http_head_clear(&req->resp);
 	evbuffer_drain(req->body_buf, evbuffer_get_length(req->body_buf));
 	free(req->error);
 	req->error = NULL;
 	req->status = 0;
 	req->sent = req->reused = req->got_bytes = 0;
 	req->pstate = HTTP_P_STATUS;
-	req->minor = 0;
 	req->hdr_bytes = req->ntrailers = req->remaining = 0;
 	req->conn_close = 0;
 }
@@ -1524,13 +1506,7 @@ http_req_timer_cb(evutil_socket_t fd, short events, void *arg)
 static const char *
 http_req_header(const struct http_req *req, const char *name)
 {
-	size_t	i;
-
-	for (i = 0; i < req->nhdrs; i++) {
-		if (strcasecmp(req->hdrs[i].name, name) == 0)
-			return (req->hdrs[i].value);
-	}
-	return (NULL);
+	return (http_head_get(&req->resp, name));
 }
 
 /* Case-insensitive response header lookup (the first one). */
@@ -1587,6 +1563,163 @@ http_shutdown(void)
 /* Response parsing. */
 
 /*
+ * The response head parser, shared with ws.c's handshake: one reading of
+ * RFC 9112 for every response incidentd takes. Strict on purpose: no
+ * obsolete line folding (a folded line could smuggle a header past a
+ * proxy that unfolds differently), header names are tokens, values hold
+ * no control characters but HT, and the count and size are bounded.
+ */
+
+/* "HTTP/1.1 200 OK" (the reason phrase may be empty or absent). */
+int
+http_head_status(struct http_head *h, const char *line, const char **errstr)
+{
+	int	i;
+
+	if (strncmp(line, "HTTP/1.", 7) != 0 ||
+	    (line[7] != '0' && line[7] != '1') || line[8] != ' ')
+		goto fail;
+	for (i = 9; i < 12; i++) {
+		if (!isdigit((unsigned char)line[i]))
+			goto fail;
+	}
+	if (line[12] != ' ' && line[12] != '\0')
+		goto fail;
+	if (!http_check_value(line + 12))
+		goto fail;
+	h->minor = line[7] - '0';
+	h->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 +
+	    (line[11] - '0');
+	if (h->status < 100 || h->status > 599)
+		goto fail;
+	return (0);
+fail:
+	h->status = 0;
+	*errstr = "bad response: malformed status line";
+	return (-1);
+}
+
+/*
+ * One header line "Name: value" (without its end of line) added to h,
+ * or only checked if h is NULL (trailers). 0, or -1 with *errstr.
+ */
+int
+http_head_header(struct http_head *h, const char *line, const char **errstr)
+{
+	const char	*colon, *v, *e;
+
+	if (*line == ' ' || *line == '\t') {
+		*errstr = "bad response: obsolete header line folding";
+		return (-1);
+	}
+	if ((colon = http_header_colon(line)) == NULL) {
+		*errstr = "bad response: malformed header";
+		return (-1);
+	}
+	if (!http_check_value(colon + 1)) {
+		*errstr = "bad response: control character in header";
+		return (-1);
+	}
+	if (h == NULL)
+		return (0);
+	if (h->nhdrs >= HTTP_MAX_HEADERS) {
+		*errstr = "bad response: too many headers";
+		return (-1);
+	}
+	v = colon + 1;
+	v += strspn(v, " \t");
+	e = v + strlen(v);
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	h->hdrs = xreallocarray(h->hdrs, h->nhdrs + 1, sizeof(*h->hdrs));
+	h->hdrs[h->nhdrs].name = xstrndup(line, colon - line);
+	h->hdrs[h->nhdrs].value = xstrndup(v, e - v);
+	h->nhdrs++;
+	return (0);
+}
+
+/*
+ * A complete head of len bytes: status line, headers, the empty line and
+ * nothing after it; lines end in CRLF or LF. 0, or -1 with *errstr (h is
+ * then cleared).
+ */
+int
+http_head_parse(struct http_head *h, const char *head, size_t len,
+    const char **errstr)
+{
+	const char	*p = head, *end = head + len, *nl;
+	char		*line;
+	size_t		 n;
+	int		 rv, first = 1;
+
+	memset(h, 0, sizeof(*h));
+	if (len > HTTP_MAX_HEADER_BYTES) {
+		*errstr = "bad response: headers too large";
+		return (-1);
+	}
+	if (memchr(head, '\0', len) != NULL) {
+		*errstr = "bad response: NUL in header";
+		return (-1);
+	}
+	while (p < end) {
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			break;
+		n = nl - p;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		line = xstrndup(p, n);
+		p = nl + 1;
+		if (first)
+			rv = http_head_status(h, line, errstr);
+		else if (*line == '\0') {
+			free(line);
+			if (p != end) {
+				*errstr = "bad response: bytes after the head";
+				goto fail;
+			}
+			return (0);
+		} else
+			rv = http_head_header(h, line, errstr);
+		free(line);
+		if (rv != 0)
+			goto fail;
+		first = 0;
+	}
+	*errstr = first ? "bad response: empty response" :
+	    "bad response: incomplete head";
+fail:
+	http_head_clear(h);
+	return (-1);
+}
+
+/* The first header called name (case-insensitive), or NULL. */
+const char *
+http_head_get(const struct http_head *h, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < h->nhdrs; i++) {
+		if (strcasecmp(h->hdrs[i].name, name) == 0)
+			return (h->hdrs[i].value);
+	}
+	return (NULL);
+}
+
+/* Free the headers; h can be used again. */
+void
+http_head_clear(struct http_head *h)
+{
+	size_t	i;
+
+	for (i = 0; i < h->nhdrs; i++) {
+		free(h->hdrs[i].name);
+		free(h->hdrs[i].value);
+	}
+	free(h->hdrs);
+	memset(h, 0, sizeof(*h));
+}
+
+/*
  * Take one line (LF or CRLF) of at most max bytes with its end of line.
  * Returns 1 with *line (caller frees) and *used set, 0 if more input is
  * needed, -1 if the line is too long, -2 if it holds a NUL.
@@ -1636,31 +1769,13 @@ http_has_token(const char *v, const char *token)
 static int
 http_parse_status(struct http_req *req, const char *line, const char **bad)
 {
-	int	i;
-
-	/* "HTTP/1.1 200 OK"; the reason phrase may be empty or absent. */
-	if (strncmp(line, "HTTP/1.", 7) != 0 ||
-	    (line[7] != '0' && line[7] != '1') || line[8] != ' ')
-		goto fail;
-	for (i = 9; i < 12; i++) {
-		if (!isdigit((unsigned char)line[i]))
-			goto fail;
+	if (http_head_status(&req->resp, line, bad) != 0) {
+		req->status = 0;
+		return (-1);
 	}
-	if (line[12] != ' ' && line[12] != '\0')
-		goto fail;
-	if (!http_check_value(line + 12))
-		goto fail;
-	req->minor = line[7] - '0';
-	req->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 +
-	    (line[11] - '0');
-	if (req->status < 100 || req->status > 599)
-		goto fail;
+	req->status = req->resp.status;
 	req->pstate = HTTP_P_HEADERS;
 	return (0);
-fail:
-	req->status = 0;
-	*bad = "bad response: malformed status line";
-	return (-1);
 }
 
 /*
@@ -1671,8 +1786,6 @@ static int
 http_parse_header(struct http_req *req, char *line, int trailer,
     const char **bad)
 {
-	char		*colon, *v, *e;
-
 	if (*line == '\0') {
 		if (trailer) {
 			req->pstate = HTTP_P_DONE;
@@ -1680,42 +1793,15 @@ http_parse_header(struct http_req *req, char *line, int trailer,
 		}
 		return (http_headers_done(req, bad));
 	}
-	if (*line == ' ' || *line == '\t') {
-		*bad = "bad response: obsolete header line folding";
+	if (!trailer)
+		return (http_head_header(&req->resp, line, bad));
+	/* Checked and dropped: nothing here needs them. */
+	if (http_head_header(NULL, line, bad) != 0)
+		return (-1);
+	if (++req->ntrailers > HTTP_MAX_HEADERS) {
+		*bad = "bad response: too many trailers";
 		return (-1);
 	}
-	/* The line is the parser's own writable copy. */
-	if ((colon = (char *)http_header_colon(line)) == NULL) {
-		*bad = "bad response: malformed header";
-		return (-1);
-	}
-	if (!http_check_value(colon + 1)) {
-		*bad = "bad response: control character in header";
-		return (-1);
-	}
-	if (trailer) {
-		/* Checked and dropped: nothing here needs them. */
-		if (++req->ntrailers > HTTP_MAX_HEADERS) {
-			*bad = "bad response: too many trailers";
-			return (-1);
-		}
-		return (0);
-	}
-	if (req->nhdrs >= HTTP_MAX_HEADERS) {
-		*bad = "bad response: too many headers";
-		return (-1);
-	}
-	*colon = '\0';
-	v = colon + 1;
-	v += strspn(v, " \t");
-	e = v + strlen(v);
-	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	req->hdrs = xreallocarray(req->hdrs, req->nhdrs + 1,
-	    sizeof(*req->hdrs));
-	req->hdrs[req->nhdrs].name = xstrdup(line);
-	req->hdrs[req->nhdrs].value = xstrdup(v);
-	req->nhdrs++;
 	return (0);
 }
 
@@ -1734,25 +1820,19 @@ http_headers_done(struct http_req *req, const char **bad)
 			return (-1);
 		}
 		/* Interim response (100 Continue): wait for the real one. */
-		for (i = 0; i < req->nhdrs; i++) {
-			free(req->hdrs[i].name);
-			free(req->hdrs[i].value);
-		}
-		free(req->hdrs);
-		req->hdrs = NULL;
-		req->nhdrs = 0;
+		http_head_clear(&req->resp);
 		req->status = 0;
 		req->pstate = HTTP_P_STATUS;
 		return (0);
 	}
-	if (req->minor == 0)
+	if (req->resp.minor == 0)
 		req->conn_close = 1;
-	for (i = 0; i < req->nhdrs; i++) {
-		v = req->hdrs[i].value;
-		if (strcasecmp(req->hdrs[i].name, "Connection") == 0) {
+	for (i = 0; i < req->resp.nhdrs; i++) {
+		v = req->resp.hdrs[i].value;
+		if (strcasecmp(req->resp.hdrs[i].name, "Connection") == 0) {
 			if (http_has_token(v, "close"))
 				req->conn_close = 1;
-		} else if (strcasecmp(req->hdrs[i].name,
+		} else if (strcasecmp(req->resp.hdrs[i].name,
 		    "Transfer-Encoding") == 0) {
 			te++;
 			/* We send no TE: chunked is the one coding allowed. */
@@ -1774,7 +1854,7 @@ http_headers_done(struct http_req *req, const char **bad)
 				chunked = 1;
 				p += strcspn(p, ",");
 			}
-		} else if (strcasecmp(req->hdrs[i].name,
+		} else if (strcasecmp(req->resp.hdrs[i].name,
 		    "Content-Length") == 0) {
 			cl_seen++;
 			/* "42" or a list of equal values ("42, 42"). */

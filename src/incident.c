@@ -45,6 +45,36 @@ incident_save(const cJSON *j)
 	return (rv);
 }
 
+/*
+ * Record channel (named name) as key's incident channel, creating the
+ * record (summary, declared by user) if the ticket was opened outside
+ * Slack. 0 or a store error.
+ */
+int
+incident_set_channel(const char *key, const char *summary, const char *user,
+    const char *channel, const char *name)
+{
+	cJSON	*inc;
+	int	 rv;
+
+	if ((inc = incident_load(key)) == NULL) {
+		inc = cJSON_CreateObject();
+		cJSON_AddStringToObject(inc, "key", key);
+		cJSON_AddStringToObject(inc, "summary", summary != NULL ?
+		    summary : "");
+		cJSON_AddStringToObject(inc, "declared_by", user != NULL ?
+		    user : "");
+		cJSON_AddNumberToObject(inc, "declared_at", (double)now_wall());
+	}
+	cJSON_DeleteItemFromObject(inc, "channel");
+	cJSON_AddStringToObject(inc, "channel", channel);
+	cJSON_DeleteItemFromObject(inc, "channel_name");
+	cJSON_AddStringToObject(inc, "channel_name", name);
+	rv = incident_save(inc);
+	cJSON_Delete(inc);
+	return (rv);
+}
+
 /* The key of the incident that owns channel, or NULL. */
 char *
 incident_key_for_channel(const char *channel)

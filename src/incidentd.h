@@ -331,6 +331,34 @@ struct http_dial *http_dial(const char *host, int port, int tls,
 void	 http_dial_cancel(struct http_dial *);
 /* Parse "Retry-After" (seconds or HTTP date) to milliseconds, -1 if bad. */
 long long http_parse_retry_after(const char *, time_t now);
+/*
+ * The one response-head parser (the client's and ws.c's handshake):
+ * strict RFC 9112, no folding, bounded.
+ */
+#define HTTP_MAX_HEADERS	100
+#define HTTP_MAX_HEADER_BYTES	(64 * 1024)
+struct http_header {
+	char	*name;
+	char	*value;
+};
+struct http_head {
+	int			 minor;		/* HTTP/1.x */
+	int			 status;
+	struct http_header	*hdrs;
+	size_t			 nhdrs;
+};
+/* The status line (no end of line) into h; 0 or -1 with *errstr. */
+int	 http_head_status(struct http_head *, const char *line,
+	    const char **errstr);
+/* One header line (no end of line) into h, or only checked if h is
+ * NULL; 0 or -1 with *errstr ("bad response: ..."). */
+int	 http_head_header(struct http_head *, const char *line,
+	    const char **errstr);
+/* A whole head, status line to the empty line; 0 or -1 with *errstr. */
+int	 http_head_parse(struct http_head *, const char *head, size_t len,
+	    const char **errstr);
+const char *http_head_get(const struct http_head *, const char *name);
+void	 http_head_clear(struct http_head *);
 
 /* ws.c: WebSocket client, handshake by hand, framing by wslay. */
 struct ws;
@@ -376,6 +404,10 @@ char	*slack_escape(const char *);
 char	*slack_unescape(const char *);
 /* Slack markup to readable plain text: <@U1> -> @U1, <url|l> -> l (url). */
 char	*slack_plain_text(const char *);
+/* 1 if a failed call may work later (no answer, 429, 5xx, ratelimited). */
+int	 slack_transient(const struct slack_result *);
+/* https://team.slack.com/archives/C123; caller frees. */
+char	*slack_channel_url(const char *channel);
 /* Post text (mrkdwn) and optional blocks (consumed) to a channel. */
 void	 slack_post(const char *channel, const char *thread_ts,
 	    const char *text, struct cJSON *blocks, slack_cb, void *);
@@ -421,6 +453,23 @@ void	 jira_request(const char *method, const char *path,
 void	 jira_issue_create(const char *summary, const char *description,
 	    const char *label, jira_cb, void *);
 void	 jira_issue_find_label(const char *label, jira_cb, void *);
+/* Read a ticket; fields is a comma-separated list. */
+void	 jira_issue_get(const char *key, const char *fields, jira_cb, void *);
+/* Add a plain-text comment (never resent by the HTTP layer). */
+void	 jira_issue_comment(const char *key, const char *text, jira_cb,
+	    void *);
+/* The newest max comments, for a probe before commenting again. */
+void	 jira_issue_comments(const char *key, int max, jira_cb, void *);
+/* A remote link, upserted by global_id: safe to send again. */
+struct jira_link {
+	const char	*global_id;
+	const char	*url;
+	const char	*title;
+	const char	*summary;	/* may be NULL */
+	const char	*relationship;	/* may be NULL */
+};
+void	 jira_issue_link(const char *key, const struct jira_link *, jira_cb,
+	    void *);
 /* fields: comma-separated list. */
 void	 jira_search(const char *jql, const char *fields, int max, jira_cb,
 	    void *);
@@ -442,6 +491,9 @@ void	 pd_request(const char *method, const char *path, struct cJSON *body,
 /* incident.c: incident records in the store (JSON, keyed by Jira key). */
 struct cJSON *incident_load(const char *key);
 int	 incident_save(const struct cJSON *);
+/* Record the incident's channel (creating the record if needed). */
+int	 incident_set_channel(const char *key, const char *summary,
+	    const char *user, const char *channel, const char *name);
 /* The Jira key of the incident whose channel this is, or NULL. */
 char	*incident_key_for_channel(const char *channel);
 /* A Slack permalink to a message. */
@@ -681,6 +733,8 @@ extern const struct job_kind ni_prompt_job;
 void	 cmd_new_incident_resume(void);
 void	 cmd_new_channel_pick_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
+/* channel_setup: the channel's steps, one job per ticket. */
+extern const struct job_kind nc_setup_job;
 
 /* cmd-page.c, cmd-page-list.c */
 extern const struct cmd_entry cmd_page_entry;

@@ -41,6 +41,7 @@ static void	jira_call_free(struct jira_call *);
 static char	*jira_error_text(const cJSON *, int);
 static int	jira_flavor(void);
 static void	jira_search_send(struct jira_call *);
+static int	jira_bad_key(const char *, jira_cb, void *);
 
 static int
 jira_flavor(void)
@@ -438,4 +439,99 @@ jira_issue_find_label(const char *label, jira_cb cb, void *arg)
 	jira_search(jql, "summary", 5, cb, arg);
 	free(jql);
 	free(q);
+}
+
+/* A key that cannot go into a path: answer cb with a 400, return 1. */
+static int
+jira_bad_key(const char *key, jira_cb cb, void *arg)
+{
+	struct jira_result	jr;
+
+	if (key != NULL && jira_valid_key(key))
+		return (0);
+	memset(&jr, 0, sizeof(jr));
+	jr.status = 400;
+	jr.error = "not a ticket key";
+	cb(&jr, arg);
+	return (1);
+}
+
+/*
+ * Read one ticket of our projects: key (validated here too: it goes into
+ * the path) and fields, a comma-separated list. A read: safe to retry.
+ */
+void
+jira_issue_get(const char *key, const char *fields, jira_cb cb, void *arg)
+{
+	char	*path, *f;
+
+	if (jira_bad_key(key, cb, arg))
+		return;
+	f = url_encode(fields);
+	xasprintf(&path, "/rest/api/2/issue/%s?fields=%s", key, f);
+	jira_request("GET", path, NULL, HTTP_IDEMPOTENT, cb, arg);
+	free(path);
+	free(f);
+}
+
+/*
+ * Add a plain-text comment to key. Jira has no idempotency key for
+ * comments: never retried by the HTTP layer; a caller that must not
+ * comment twice looks first with jira_issue_comments.
+ */
+void
+jira_issue_comment(const char *key, const char *text, jira_cb cb, void *arg)
+{
+	cJSON	*body;
+	char	*path;
+
+	if (jira_bad_key(key, cb, arg))
+		return;
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "body", text);
+	xasprintf(&path, "/rest/api/2/issue/%s/comment", key);
+	jira_request("POST", path, body, 0, cb, arg);
+	free(path);
+}
+
+/* The newest max comments of key ("comments" in the answer). */
+void
+jira_issue_comments(const char *key, int max, jira_cb cb, void *arg)
+{
+	char	*path;
+
+	if (jira_bad_key(key, cb, arg))
+		return;
+	xasprintf(&path, "/rest/api/2/issue/%s/comment?orderBy=-created&"
+	    "maxResults=%d", key, max);
+	jira_request("GET", path, NULL, HTTP_IDEMPOTENT, cb, arg);
+	free(path);
+}
+
+/*
+ * Link key to a page (a remote link). Jira upserts by globalId: sending
+ * the same link again updates it instead of adding a second, so this is
+ * safe to retry and to repeat after a crash.
+ */
+void
+jira_issue_link(const char *key, const struct jira_link *l, jira_cb cb,
+    void *arg)
+{
+	cJSON	*body, *obj;
+	char	*path;
+
+	if (jira_bad_key(key, cb, arg))
+		return;
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "globalId", l->global_id);
+	if (l->relationship != NULL)
+		cJSON_AddStringToObject(body, "relationship", l->relationship);
+	obj = cJSON_AddObjectToObject(body, "object");
+	cJSON_AddStringToObject(obj, "url", l->url);
+	cJSON_AddStringToObject(obj, "title", l->title);
+	if (l->summary != NULL)
+		cJSON_AddStringToObject(obj, "summary", l->summary);
+	xasprintf(&path, "/rest/api/2/issue/%s/remotelink", key);
+	jira_request("POST", path, body, HTTP_IDEMPOTENT, cb, arg);
+	free(path);
 }

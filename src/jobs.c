@@ -64,6 +64,7 @@ const struct job_kind *jobs_kinds[] = {
 	&cmd_reply_job_kind,
 	&ni_create_job,
 	&ni_prompt_job,
+	&nc_setup_job,
 	NULL
 };
 

@@ -192,6 +192,34 @@ done:
 	free(ctx);
 }
 
+/*
+ * 1 if a failed call is worth sending again later: no answer, 429 or a
+ * 5xx. Whether a write without an answer took effect is the caller's
+ * question (a probe); this only says Slack did not refuse it.
+ */
+int
+slack_transient(const struct slack_result *sr)
+{
+	if (sr->ok)
+		return (0);
+	if (sr->http_status == 0 || sr->http_status == 429 ||
+	    sr->http_status >= 500)
+		return (1);
+	return (sr->error != NULL && strcmp(sr->error, "ratelimited") == 0);
+}
+
+/* A channel's URL: its permalink without a message part. */
+char *
+slack_channel_url(const char *channel)
+{
+	char	*url, *p;
+
+	url = slack_permalink(channel, "");
+	if ((p = strrchr(url, '/')) != NULL && strcmp(p, "/p") == 0)
+		*p = '\0';
+	return (url);
+}
+
 /* Call a Web API method with the bot token; args is consumed. */
 void
 slack_call(const char *method, cJSON *args, slack_cb cb, void *arg)

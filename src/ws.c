@@ -2,9 +2,11 @@
  * ws.c: WebSocket client (RFC 6455) over a bufferevent from http_dial.
  *
  * libevent 2.1 has no WebSocket client, so the HTTP Upgrade handshake is
- * done here by hand and the framing (masking, fragmentation, ping/pong,
- * the close handshake, UTF-8 checks) is left to wslay's event API, which
- * reads from the bufferevent's input and writes to its output.
+ * done here by hand (its response head read by http.c's parser, the
+ * one every response goes through) and the framing (masking,
+ * fragmentation, ping/pong, the close handshake, UTF-8 checks) is left to
+ * wslay's event API, which reads from the bufferevent's input and writes
+ * to its output.
  *
  * Lifetime: a struct ws belongs to this file. The user's closed callback
  * runs at most once, and after it (or after ws_close) the user must not
@@ -17,7 +19,6 @@
 #include <sys/types.h>
 #include <sys/random.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static void	ws_send_failed_cb(void *);
 static const char *ws_dial_reason(const char *);
 static void	ws_start_handshake(struct ws *);
 static void	ws_handshake_read(struct ws *);
-static int	ws_check_response(struct ws *, char *, char **);
+static int	ws_check_response(struct ws *, const char *, size_t, char **);
 static int	ws_token_list_has(const char *, const char *);
 static int	ws_start_framing(struct ws *);
 static void	ws_recv(struct ws *);
@@ -368,77 +369,36 @@ ws_token_list_has(const char *value, const char *token)
 }
 
 /*
- * Check a complete response head (NUL-terminated, CRLF line ends) against
- * RFC 6455 section 4.1. On failure *reason is a malloc'd message.
+ * Check a complete response head of len bytes against RFC 6455 section
+ * 4.1; http.c parses it (one parser for every response head). On failure
+ * *reason is a malloc'd message.
  */
 static int
-ws_check_response(struct ws *ws, char *head, char **reason)
+ws_check_response(struct ws *ws, const char *head, size_t len, char **reason)
 {
-	char		*line, *next, *colon, *name, *value, *end;
-	char		 expect[29];
-	const char	*p;
-	int		 status, upgrade = 0, connection = 0, accepts = 0;
-	int		 accept_ok = 0, first = 1;
+	struct http_head	 h;
+	const char		*err, *name, *value;
+	char			 expect[29];
+	int			 upgrade = 0, connection = 0, accepts = 0;
+	int			 accept_ok = 0, rv = -1;
+	size_t			 i;
 
+	if (http_head_parse(&h, head, len, &err) != 0) {
+		xasprintf(reason, "handshake: %s", err);
+		return (-1);
+	}
+	if (h.minor != 1) {
+		xasprintf(reason, "handshake: not an HTTP/1.1 response");
+		goto out;
+	}
+	if (h.status != 101) {
+		xasprintf(reason, "handshake: HTTP %d", h.status);
+		goto out;
+	}
 	ws_accept_key(ws->key, expect);
-	for (line = head; *line != '\0'; line = next) {
-		if ((end = strstr(line, "\r\n")) == NULL) {
-			xasprintf(reason, "handshake: malformed response");
-			return (-1);
-		}
-		*end = '\0';
-		next = end + 2;
-		for (p = line; *p != '\0'; p++) {
-			if (((unsigned char)*p < ' ' && *p != '\t') ||
-			    *p == 0x7f) {
-				xasprintf(reason, "handshake: control "
-				    "character in response head");
-				return (-1);
-			}
-		}
-		if (first) {
-			first = 0;
-			/* "HTTP/1.1 101 Switching Protocols" */
-			if (strncmp(line, "HTTP/1.1 ", 9) != 0 ||
-			    !isdigit((unsigned char)line[9]) ||
-			    !isdigit((unsigned char)line[10]) ||
-			    !isdigit((unsigned char)line[11]) ||
-			    (line[12] != ' ' && line[12] != '\0')) {
-				xasprintf(reason, "handshake: not an HTTP/1.1 "
-				    "response");
-				return (-1);
-			}
-			status = (line[9] - '0') * 100 + (line[10] - '0') * 10 +
-			    (line[11] - '0');
-			if (status != 101) {
-				xasprintf(reason, "handshake: HTTP %d", status);
-				return (-1);
-			}
-			continue;
-		}
-		if (*line == '\0')
-			break;	/* the blank line ending the head */
-		if (*line == ' ' || *line == '\t' ||
-		    (colon = strchr(line, ':')) == NULL || colon == line) {
-			xasprintf(reason, "handshake: malformed header line");
-			return (-1);
-		}
-		*colon = '\0';
-		name = line;
-		for (p = name; *p != '\0'; p++) {
-			if (*p <= ' ' || *p == 0x7f) {
-				xasprintf(reason, "handshake: malformed header "
-				    "name");
-				return (-1);
-			}
-		}
-		value = colon + 1;
-		while (*value == ' ' || *value == '\t')
-			value++;
-		end = value + strlen(value);
-		while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-
+	for (i = 0; i < h.nhdrs; i++) {
+		name = h.hdrs[i].name;
+		value = h.hdrs[i].value;
 		if (strcasecmp(name, "Upgrade") == 0)
 			upgrade |= ws_token_list_has(value, "websocket");
 		else if (strcasecmp(name, "Connection") == 0)
@@ -450,35 +410,27 @@ ws_check_response(struct ws *ws, char *head, char **reason)
 		    *value != '\0') {
 			xasprintf(reason, "handshake: server chose an "
 			    "extension we did not offer");
-			return (-1);
+			goto out;
 		} else if (strcasecmp(name, "Sec-WebSocket-Protocol") == 0 &&
 		    *value != '\0') {
 			xasprintf(reason, "handshake: server chose a "
 			    "subprotocol we did not offer");
-			return (-1);
+			goto out;
 		}
 	}
-	if (first) {
-		xasprintf(reason, "handshake: empty response");
-		return (-1);
-	}
-	if (!upgrade) {
+	if (!upgrade)
 		xasprintf(reason, "handshake: missing Upgrade: websocket");
-		return (-1);
-	}
-	if (!connection) {
+	else if (!connection)
 		xasprintf(reason, "handshake: missing Connection: upgrade");
-		return (-1);
-	}
-	if (accepts == 0) {
+	else if (accepts == 0)
 		xasprintf(reason, "handshake: missing Sec-WebSocket-Accept");
-		return (-1);
-	}
-	if (accepts != 1 || !accept_ok) {
+	else if (accepts != 1 || !accept_ok)
 		xasprintf(reason, "handshake: bad Sec-WebSocket-Accept");
-		return (-1);
-	}
-	return (0);
+	else
+		rv = 0;
+out:
+	http_head_clear(&h);
+	return (rv);
 }
 
 /* Read the 101 response; bytes after its head are the first frames. */
@@ -503,16 +455,10 @@ ws_handshake_read(struct ws *ws)
 		    WS_HEADER_MAX);
 		return;
 	}
-	head = xmalloc(len + 1);
+	head = xmalloc(len);
 	if (evbuffer_remove(in, head, len) != (int)len)
 		fatalx("%s: evbuffer_remove short", __func__);
-	head[len] = '\0';
-	if (strlen(head) != len) {
-		free(head);
-		ws_fail(ws, 1, "handshake: NUL byte in response");
-		return;
-	}
-	if (ws_check_response(ws, head, &reason) != 0) {
+	if (ws_check_response(ws, head, len, &reason) != 0) {
 		free(head);
 		ws_fail(ws, 1, "%s", reason);
 		free(reason);

@@ -372,6 +372,127 @@ one_shot(struct cli *c, const struct step *steps, size_t n,
 /* ------------------------------------------------------------------ */
 /* Tests. */
 
+/* http_head_parse on s; the error, or NULL if it parsed. */
+static const char *
+head_err(const char *s, size_t len, struct http_head *h)
+{
+	const char	*err = NULL;
+
+	if (http_head_parse(h, s, len, &err) == 0)
+		return (NULL);
+	ok(h->nhdrs == 0 && h->hdrs == NULL, "cleared after a failure");
+	return (err);
+}
+
+/* The shared response-head parser (the client's and ws.c's). */
+static void
+test_head_parse(void)
+{
+	struct http_head	 h;
+	const char		*e, *t;
+	char			*big, *p;
+	size_t			 i;
+
+	t = "HTTP/1.1 101 Switching Protocols\r\nUpgrade:  websocket \t\r\n"
+	    "X-Empty:\r\nCONNECTION: Upgrade\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h), NULL, "valid head parses");
+	is_int(h.status, 101, "status");
+	is_int(h.minor, 1, "minor version");
+	is_int(h.nhdrs, 3, "three headers");
+	is_str(http_head_get(&h, "upgrade"), "websocket",
+	    "value trimmed, name case-insensitive");
+	is_str(http_head_get(&h, "x-empty"), "", "empty value");
+	is_str(http_head_get(&h, "Connection"), "Upgrade", "found by name");
+	is_str(http_head_get(&h, "Absent"), NULL, "absent header");
+	http_head_clear(&h);
+	t = "HTTP/1.0 200\nA: b\n\n";
+	is_str(head_err(t, strlen(t), &h), NULL, "LF line ends, no reason");
+	is_int(h.minor, 0, "HTTP/1.0");
+	http_head_clear(&h);
+
+	/* Folded: a continuation line is refused, not unfolded. */
+	t = "HTTP/1.1 101 OK\r\nX-A: b\r\n c\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: obsolete header line folding", "folded (space)");
+	t = "HTTP/1.1 101 OK\r\nX-A: b\r\n\tc\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: obsolete header line folding", "folded (tab)");
+	t = "HTTP/1.1 200 OK\r\n Upgrade: websocket\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: obsolete header line folding",
+	    "first header indented");
+
+	/* Invalid names and values. */
+	t = "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h), "bad response: malformed header",
+	    "space in a name");
+	t = "HTTP/1.1 200 OK\r\nName : x\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h), "bad response: malformed header",
+	    "space before the colon");
+	t = "HTTP/1.1 200 OK\r\n: x\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h), "bad response: malformed header",
+	    "empty name");
+	t = "HTTP/1.1 200 OK\r\nno colon\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h), "bad response: malformed header",
+	    "no colon");
+	t = "HTTP/1.1 200 OK\r\nA: b\rSet-Cookie: x\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: control character in header", "bare CR in a value");
+	t = "HTTP/1.1 200 OK\r\nA: b\x7f\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: control character in header", "DEL in a value");
+	is_str(head_err("HTTP/1.1 200 OK\r\nA: b\0c\r\n\r\n", 24, &h),
+	    "bad response: NUL in header", "NUL in a value");
+
+	/* Status lines. */
+	t = "HTTP/2 200 OK\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: malformed status line", "HTTP/2");
+	t = "HTTP/1.1 20 OK\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: malformed status line", "two-digit status");
+	t = "HTTP/1.1 600 No\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: malformed status line", "status 600");
+	t = "HTTP/1.1 2000 OK\r\n\r\n";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: malformed status line", "four-digit status");
+
+	/* Incomplete, trailing bytes, empty. */
+	t = "HTTP/1.1 200 OK\r\nA: b\r\n";
+	is_str(head_err(t, strlen(t), &h), "bad response: incomplete head",
+	    "no empty line");
+	t = "HTTP/1.1 200 OK\r\n\r\nX";
+	is_str(head_err(t, strlen(t), &h),
+	    "bad response: bytes after the head", "bytes after the head");
+	is_str(head_err("", 0, &h), "bad response: empty response", "empty");
+
+	/* Oversized: too many headers, too many bytes. */
+	big = xmalloc(HTTP_MAX_HEADER_BYTES + 64);
+	p = big + sprintf(big, "HTTP/1.1 200 OK\r\n");
+	for (i = 0; i < HTTP_MAX_HEADERS; i++)
+		p += sprintf(p, "X-%zu: v\r\n", i);
+	p += sprintf(p, "\r\n");
+	is_str(head_err(big, p - big, &h), NULL, "100 headers are fine");
+	http_head_clear(&h);
+	p -= 2;
+	p += sprintf(p, "X-last: v\r\n\r\n");
+	is_str(head_err(big, p - big, &h), "bad response: too many headers",
+	    "101 headers refused");
+	p = big + sprintf(big, "HTTP/1.1 200 OK\r\nX-Big: ");
+	memset(p, 'x', HTTP_MAX_HEADER_BYTES);
+	p += HTTP_MAX_HEADER_BYTES - 20;
+	p += sprintf(p, "\r\n\r\n");
+	is_str(head_err(big, p - big, &h), "bad response: headers too large",
+	    "a head over 64 KiB refused");
+	free(big);
+
+	/* Trailers: checked, not kept. */
+	e = NULL;
+	is_int(http_head_header(NULL, "X-T: ok", &e), 0, "trailer checked");
+	is_int(http_head_header(NULL, " folded", &e), -1, "folded trailer");
+}
+
 static void
 test_retry_after(void)
 {
@@ -1430,6 +1551,7 @@ main(void)
 	event_add(tick, &tv);
 
 	test_retry_after();
+	test_head_parse();
 	test_content_length();
 	test_chunked();
 	test_keepalive();

@@ -59,6 +59,9 @@ enum srv_mode {
 	SRV_NO_CONNECTION,	/* 101 without Connection: upgrade */
 	SRV_EXTENSION,		/* 101 choosing an extension not offered */
 	SRV_BIG_HEAD,		/* 101 head over 16 KiB */
+	SRV_FOLDED,		/* 101 with a folded header line */
+	SRV_BAD_NAME,		/* 101 with a space in a header name */
+	SRV_MANY_HEADERS,	/* 101 with 101 small headers */
 	SRV_BIG_MESSAGE,	/* a maximal message, then one byte more */
 	SRV_SLACK		/* Socket Mode: hello on connect */
 };
@@ -320,13 +323,20 @@ srv_handshake(struct sconn *sc)
 	    "upgrade: WebSocket\r\n"
 	    "%s"
 	    "%s"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n",
+	    "%s",
 	    srv.mode == SRV_NO_CONNECTION ? "" :
 	    "Connection: keep-alive, Upgrade\r\n",
 	    srv.mode == SRV_EXTENSION ?
-	    "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "", accept);
+	    "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "",
+	    srv.mode == SRV_FOLDED ? "X-Folded: a\r\n b\r\n" :
+	    srv.mode == SRV_BAD_NAME ? "Bad Name: x\r\n" : "");
+	for (i = 0; srv.mode == SRV_MANY_HEADERS && i < 101; i++)
+		evbuffer_add_printf(out, "X-%zu: v\r\n", i);
+	evbuffer_add_printf(out, "Sec-WebSocket-Accept: %s\r\n\r\n",
+	    accept);
 	if (srv.mode == SRV_BAD_ACCEPT || srv.mode == SRV_NO_CONNECTION ||
-	    srv.mode == SRV_EXTENSION)
+	    srv.mode == SRV_EXTENSION || srv.mode == SRV_FOLDED ||
+	    srv.mode == SRV_BAD_NAME || srv.mode == SRV_MANY_HEADERS)
 		return;
 
 	wslay_event_context_server_init(&sc->ctx, &cbs, sc);
@@ -1404,6 +1414,15 @@ main(void)
 	test_handshake_failure(SRV_BIG_HEAD,
 	    "handshake: response head over 16384 bytes",
 	    "oversized response head rejected");
+	test_handshake_failure(SRV_FOLDED,
+	    "handshake: bad response: obsolete header line folding",
+	    "folded header rejected");
+	test_handshake_failure(SRV_BAD_NAME,
+	    "handshake: bad response: malformed header",
+	    "invalid header name rejected");
+	test_handshake_failure(SRV_MANY_HEADERS,
+	    "handshake: bad response: too many headers",
+	    "101 headers rejected");
 	test_refused();
 	test_oversized();
 	test_backpressure();
