@@ -86,23 +86,3 @@ incident_key_for_channel(const char *channel)
 		return (NULL);
 	return (val);
 }
-
-/* https://team.slack.com/archives/C123/p1700000000000100 */
-char *
-slack_permalink(const char *channel, const char *ts)
-{
-	const char	*base;
-	char		*url, digits[32];
-	size_t		 i, n = 0;
-
-	for (i = 0; ts[i] != '\0' && n < sizeof(digits) - 1; i++) {
-		if (ts[i] != '.')
-			digits[n++] = ts[i];
-	}
-	digits[n] = '\0';
-	base = slack_self.url != NULL && *slack_self.url != '\0' ?
-	    slack_self.url : "https://slack.com/";
-	xasprintf(&url, "%s%sarchives/%s/p%s", base,
-	    base[strlen(base) - 1] == '/' ? "" : "/", channel, digits);
-	return (url);
-}

@@ -398,6 +398,8 @@ void	 slack_call(const char *method, struct cJSON *args, slack_cb, void *);
 /* Same with the app-level token (apps.connections.open). */
 void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
 	    void *);
+/* A Slack permalink to a message. */
+char	*slack_permalink(const char *channel, const char *ts);
 /* Escape &, < and > so remote text cannot form mentions or links; NULL: "". */
 char	*slack_escape(const char *);
 /* Undo slack_escape on text Slack sent us. */
@@ -496,8 +498,6 @@ int	 incident_set_channel(const char *key, const char *summary,
 	    const char *user, const char *channel, const char *name);
 /* The Jira key of the incident whose channel this is, or NULL. */
 char	*incident_key_for_channel(const char *channel);
-/* A Slack permalink to a message. */
-char	*slack_permalink(const char *channel, const char *ts);
 
 /* slack-socket.c: Socket Mode connection manager. */
 struct envelope {
