@@ -470,14 +470,14 @@ nc_setup(struct nc_state *st)
 	    "closed in Jira." : "");
 	blocks = cJSON_CreateArray();
 	cJSON_AddItemToArray(blocks, blocks_section(text));
-	pd = json_str(inc, "im_page.pd_url");
+	/* The incident's PagerDuty incident (page.c records it). */
+	pd = json_str(inc, "pd.url");
 	if (pd != NULL && strncmp(pd, "https://", 8) == 0 &&
 	    strpbrk(pd, "|<> ") == NULL) {
-		xasprintf(&tmp, ":pager: PagerDuty: <%s|incident manager page>",
-		    pd);
+		xasprintf(&tmp, ":pager: PagerDuty: <%s|incident>", pd);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
-	} else if ((pd = json_str(inc, "im_page.pd_incident")) != NULL) {
+	} else if ((pd = json_str(inc, "pd.incident")) != NULL) {
 		gid = slack_escape(pd);
 		xasprintf(&tmp, ":pager: PagerDuty incident %s", gid);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
