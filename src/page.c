@@ -568,13 +568,14 @@ page_found_cb(const struct pd_result *pr, void *arg)
 	if (page_stopped)
 		return;
 	page_ratelimit(pr);
-	if (pr->error != NULL) {
-		/* Nothing was created by us this time: look again. */
-		page_read_failed(j, pr);
-		return;
-	}
-	if ((i = page_pick(json_path(pr->json, "incidents"), 0)) == NULL)
-		job_retry(j, 0, "PagerDuty reported a duplicate but lists no "
+	/*
+	 * Not found, or not answered: the next attempt probes (every
+	 * status) before it posts, in case the incident was resolved since.
+	 */
+	if (pr->error != NULL)
+		job_unsure(j, pr->error);
+	else if ((i = page_pick(json_path(pr->json, "incidents"), 0)) == NULL)
+		job_unsure(j, "PagerDuty reported a duplicate but lists no "
 		    "open incident with the key");
 	else
 		page_done_incident(j, i);
@@ -820,7 +821,8 @@ page_rr_cb(const struct pd_result *pr, void *arg)
 		log_warnx("incident %s: PagerDuty has no coordinated "
 		    "responding; one PagerDuty incident per service", key);
 	}
-	ikey = page_own_key(json_str(a, "page"), key, a, 0);
+	ikey = page_own_key(json_str(a, "page"), key, a,
+	    (int)json_num(a, "idx", 0));
 	cJSON_DeleteItemFromObject(a, "incident_key");
 	cJSON_AddStringToObject(a, "incident_key", ikey);
 	free(ikey);
@@ -1021,16 +1023,20 @@ static void
 page_check_over(const char *id)
 {
 	cJSON		*page, *rec, *out, *args;
-	const cJSON	*jid;
+	const cJSON	*jid, *jobs;
 	const char	*st, *kind;
 	char		*aid;
+	int		 i;
 
 	if ((page = page_load(id)) == NULL)
 		return;
 	st = json_str(page, "state");
 	if (st == NULL || strcmp(st, "paging") != 0)
 		goto out;
-	cJSON_ArrayForEach(jid, json_path(page, "jobs")) {
+	/* The last jobs finish last: look at them first. */
+	jobs = json_path(page, "jobs");
+	for (i = cJSON_GetArraySize(jobs) - 1; i >= 0; i--) {
+		jid = cJSON_GetArrayItem(jobs, i);
 		if (!cJSON_IsString(jid) ||
 		    (rec = job_load(jid->valuestring)) == NULL)
 			continue;

@@ -24,7 +24,7 @@
 #include "incidentd.h"
 
 #define PD_ERROR_MAX	500
-#define PD_LIST_MAX	100
+#define PD_LIST_MAX_S	"100"	/* PagerDuty's largest page */
 
 struct pd_find {
 	char		*email;
@@ -41,7 +41,7 @@ struct pd_call {
 
 static void	pd_call_cb(const struct http_response *, void *);
 static char	*pd_error_text(const cJSON *, int);
-static void	pd_get_id(const char *, const char *, const char *, pd_cb,
+static void	pd_get(const char *, const char *, const char *, pd_cb,
 		    void *);
 static void	pd_user_by_email_cb(const struct pd_result *, void *);
 
@@ -176,16 +176,15 @@ pd_request(const char *method, const char *path, cJSON *body, int flags,
 	free(name);
 }
 
-/* GET <collection>/<id><query>, the id percent-encoded. */
+/* GET <prefix><value percent-encoded><suffix>. */
 static void
-pd_get_id(const char *collection, const char *id, const char *query,
-    pd_cb cb, void *arg)
+pd_get(const char *prefix, const char *value, const char *suffix, pd_cb cb,
+    void *arg)
 {
 	char	*q, *path;
 
-	q = url_encode(id != NULL ? id : "");
-	xasprintf(&path, "/%s/%s%s", collection, q, query != NULL ? query :
-	    "");
+	q = url_encode(value != NULL ? value : "");
+	xasprintf(&path, "%s%s%s", prefix, q, suffix);
 	pd_request("GET", path, NULL, 0, cb, arg);
 	free(q);
 	free(path);
@@ -231,36 +230,24 @@ pd_incident_create(const struct pd_incident_args *a, pd_cb cb, void *arg)
 void
 pd_incident_find_by_key(const char *incident_key, pd_cb cb, void *arg)
 {
-	char	*q, *path;
-
-	q = url_encode(incident_key);
-	xasprintf(&path, "/incidents?incident_key=%s&statuses[]=triggered"
-	    "&statuses[]=acknowledged&statuses[]=resolved&date_range=all"
-	    "&limit=%d", q, PD_LIST_MAX);
-	pd_request("GET", path, NULL, 0, cb, arg);
-	free(q);
-	free(path);
+	pd_get("/incidents?incident_key=", incident_key, "&statuses[]="
+	    "triggered&statuses[]=acknowledged&statuses[]=resolved"
+	    "&date_range=all&limit=" PD_LIST_MAX_S, cb, arg);
 }
 
 /* One incident, with its responder requests. json: {"incident": {...}}. */
 void
 pd_incident_get(const char *id, pd_cb cb, void *arg)
 {
-	pd_get_id("incidents", id, NULL, cb, arg);
+	pd_get("/incidents/", id, "", cb, arg);
 }
 
 /* An incident's log entries, newest first. json: {"log_entries": [...]}. */
 void
 pd_incident_log_entries(const char *id, pd_cb cb, void *arg)
 {
-	char	*path, *q;
-
-	q = url_encode(id != NULL ? id : "");
-	xasprintf(&path, "/incidents/%s/log_entries?limit=%d", q,
-	    PD_LIST_MAX);
-	pd_request("GET", path, NULL, 0, cb, arg);
-	free(q);
-	free(path);
+	pd_get("/incidents/", id, "/log_entries?limit=" PD_LIST_MAX_S, cb,
+	    arg);
 }
 
 /*
@@ -295,27 +282,25 @@ pd_responder_request(const char *incident, const char *requester,
 void
 pd_service_get(const char *id, pd_cb cb, void *arg)
 {
-	pd_get_id("services", id, NULL, cb, arg);
+	pd_get("/services/", id, "", cb, arg);
 }
 
 /* Services whose name matches query. json: {"services": [...], "more"}. */
 void
 pd_service_search(const char *query, int limit, pd_cb cb, void *arg)
 {
-	char	*q, *path;
+	char	*suffix;
 
-	q = url_encode(query);
-	xasprintf(&path, "/services?query=%s&limit=%d", q, limit);
-	pd_request("GET", path, NULL, 0, cb, arg);
-	free(q);
-	free(path);
+	xasprintf(&suffix, "&limit=%d", limit);
+	pd_get("/services?query=", query, suffix, cb, arg);
+	free(suffix);
 }
 
 /* One user. json: {"user": {...}}. */
 void
 pd_user_get(const char *id, pd_cb cb, void *arg)
 {
-	pd_get_id("users", id, NULL, cb, arg);
+	pd_get("/users/", id, "", cb, arg);
 }
 
 /*
@@ -327,17 +312,13 @@ void
 pd_user_by_email(const char *email, pd_cb cb, void *arg)
 {
 	struct pd_find	*f;
-	char		*q, *path;
 
 	f = xcalloc(1, sizeof(*f));
 	f->email = xstrdup(email);
 	f->cb = cb;
 	f->arg = arg;
-	q = url_encode(email);
-	xasprintf(&path, "/users?query=%s&limit=%d", q, PD_LIST_MAX);
-	pd_request("GET", path, NULL, 0, pd_user_by_email_cb, f);
-	free(q);
-	free(path);
+	pd_get("/users?query=", email, "&limit=" PD_LIST_MAX_S,
+	    pd_user_by_email_cb, f);
 }
 
 static void

@@ -94,6 +94,23 @@ sub page_confirm {
 	return $t;
 }
 
+# A page of target in a new incident's channel, killed while PagerDuty
+# creates its incident (PagerDuty finishes); returns (key, channel, the
+# PagerDuty incident).
+sub crash_while_creating {
+	my ($summary, $target) = @_;
+	my ($key, $cid) = incident_with_channel($summary);
+	$sb->fault(service => 'pagerduty', match => '/incidents', status => 0,
+	    delay_ms => 1500, count => 1);
+	page_confirm($cid, $target);
+	ok(wait_for(sub { creates(qr/^\[\Q$key\E\]/) }), "$key: create sent");
+	$d->kill9;
+	my $pd;
+	ok(wait_for(sub { ($pd) = pd_incidents(qr/^\[\Q$key\E\]/); $pd }),
+	    "$key: PagerDuty created it anyway");
+	return ($key, $cid, $pd);
+}
+
 # 1. The incident manager's page is slow; a page in the incident channel
 # meanwhile waits for its PagerDuty incident and joins it.
 my ($k1, $c1, $prompt) = incident_with_channel('Payments down');
@@ -139,13 +156,7 @@ is(dump_db()->{incidents}{$k1}{pd}{incident}, $pd1,
     'the incident records its PagerDuty incident');
 
 # 2. SIGKILL after the create was sent, before the answer: one incident.
-my ($k2, $c2) = incident_with_channel('Search down');
-$sb->fault(service => 'pagerduty', match => '/incidents', status => 0,
-    delay_ms => 1500, count => 1);
-page_confirm($c2, 'j02');
-ok(wait_for(sub { creates(qr/^\[\Q$k2\E\]/) }), 'create sent');
-$d->kill9;
-ok(wait_for(sub { pd_incidents(qr/^\[\Q$k2\E\]/) }), 'PagerDuty created it anyway');
+my ($k2, $c2) = crash_while_creating('Search down', 'j02');
 $d->start;
 ok($d->loggrep(qr{job pd_incident/\S+ was running at the last stop}),
     'found running at start-up');
@@ -159,13 +170,7 @@ is($j2->{result}{id}, (pd_incidents(qr/^\[\Q$k2\E\]/))[0]{id}, 'with that incide
 
 # 3. The incident_key is the one recorded at creation, even when the
 # configuration changes (incident_mode) between the crash and the resume.
-my ($k3, $c3) = incident_with_channel('Login slow');
-$sb->fault(service => 'pagerduty', match => '/incidents', status => 0,
-    delay_ms => 1500, count => 1);
-page_confirm($c3, 'j03');
-ok(wait_for(sub { creates(qr/^\[\Q$k3\E\]/) }), 'create sent');
-$d->kill9;
-ok(wait_for(sub { pd_incidents(qr/^\[\Q$k3\E\]/) }), 'PagerDuty created it');
+my ($k3, $c3) = crash_while_creating('Login slow', 'j03');
 $d->rewrite_config(pagerduty => { incident_mode => 'per_page' });
 $d->start;
 ok(wait_for(sub { grep { alltext($_) =~ /1 of 1\* target/ } $sb->bot_posts($c3) },
@@ -181,14 +186,7 @@ ok($d->loggrep(qr/configuration reloaded/), 'configuration back to per_incident'
 
 # 4. The incident's PagerDuty incident is resolved in PagerDuty before the
 # resend: found by its key in every status, not opened again.
-my ($k4, $c4) = incident_with_channel('Cache cold');
-$sb->fault(service => 'pagerduty', match => '/incidents', status => 0,
-    delay_ms => 1500, count => 1);
-page_confirm($c4, 'j04');
-ok(wait_for(sub { creates(qr/^\[\Q$k4\E\]/) }), 'create sent');
-$d->kill9;
-my ($i4);
-ok(wait_for(sub { ($i4) = pd_incidents(qr/^\[\Q$k4\E\]/); $i4 }), 'PagerDuty created it');
+my ($k4, $c4, $i4) = crash_while_creating('Cache cold', 'j04');
 ok($sb->post('/control/pagerduty/resolve', { id => $i4->{id},
     user => 'bob@example.com' })->{ok}, 'and it was resolved there');
 $d->start;
