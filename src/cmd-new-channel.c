@@ -944,15 +944,15 @@ nc_post_run(struct job *j)
 	    "in Jira." : "");
 	blocks = cJSON_CreateArray();
 	cJSON_AddItemToArray(blocks, blocks_section(text));
+	/* The incident's PagerDuty incident (page.c records it). */
 	inc = incident_load(key);
-	pd = json_str(inc, "im_page.pd_url");
+	pd = json_str(inc, "pd.url");
 	if (pd != NULL && strncmp(pd, "https://", 8) == 0 &&
 	    strpbrk(pd, "|<> ") == NULL) {
-		xasprintf(&tmp, ":pager: PagerDuty: <%s|incident manager page>",
-		    pd);
+		xasprintf(&tmp, ":pager: PagerDuty: <%s|incident>", pd);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
-	} else if ((pd = json_str(inc, "im_page.pd_incident")) != NULL) {
+	} else if ((pd = json_str(inc, "pd.incident")) != NULL) {
 		esc = slack_escape(pd);
 		xasprintf(&tmp, ":pager: PagerDuty incident %s", esc);
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));

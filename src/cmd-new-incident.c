@@ -5,11 +5,13 @@
  * whether to page the incident manager. "Page incident manager" opens a
  * modal whose fields are all optional (an emergency never waits on a
  * form); submitting it pages PagerDuty's incident-manager service and
- * copies the details to the ticket. The page is guarded by the record's
- * im_page.state: once "paging" or "paged", further clicks and submissions
- * only say who already paged. The PagerDuty incident_key is derived from
- * the Jira key, so even a page resent after a crash cannot open a second
- * PagerDuty incident.
+ * copies the details to the ticket. The incident manager's page is an
+ * ordinary page (page.c) whose one target is the incident-manager
+ * service: it runs on the job engine, makes (or joins) the incident's one
+ * PagerDuty incident, and its report is the im_announce job below. The
+ * record's im_page (only this file reads or writes it) guards it: once
+ * "paging" or "paged", further clicks and submissions only say who
+ * already paged.
  */
 #include "config.h"
 
@@ -27,12 +29,6 @@
 #define NI_TITLE_MAX	1024		/* PagerDuty's incident title */
 
 #define NI_REFUSED	"refused: "
-
-struct ni_page {
-	char		*key;
-	char		*user;
-	char		*channel;	/* where to report */
-};
 
 static enum cmd_retval	ni_exec(struct cmd_item *);
 static char		*ni_clean_summary(const char *);
@@ -52,15 +48,12 @@ static int		 ni_page_taken(const char *, const cJSON *,
 static cJSON		*ni_incident_from(const char *);
 static void		 ni_page_access_cb(const char *, void *);
 static void		 ni_open_modal(const cJSON *, const char *);
-static void		 ni_send_page_cb(void *);
-static void		 ni_paged_cb(const struct pd_result *, void *);
-static void		 ni_existing_cb(const struct pd_result *, void *);
-static void		 ni_page_done(struct ni_page *, const cJSON *,
-			    const char *);
+static void		 ni_set(cJSON *, const char *, const char *);
+static void		 ni_announce_run(struct job *);
+static void		 ni_comment(const cJSON *, const char *);
 static void		 ni_comment_cb(const struct jira_result *, void *);
 static char		*ni_field(const cJSON *, const char *);
 static char		*ni_details_text(const cJSON *, const cJSON *);
-static void		 ni_page_free(struct ni_page *);
 
 static const char *ni_severities[] = {
 	"SEV1 - critical", "SEV2 - major", "SEV3 - minor", "SEV4 - low", NULL
@@ -636,16 +629,22 @@ ni_details_text(const cJSON *inc, const cJSON *fields)
 	return (out);
 }
 
-/* The modal was submitted: record the intent, page after the commit. */
+/*
+ * The modal was submitted. In this turn: the incident records who paged
+ * (im_page.state "paging"), and a page with the incident manager's
+ * service as its one target is started (page.c): it creates the
+ * incident's PagerDuty incident, or joins it if a page made it already.
+ * Its report is an im_announce job.
+ */
 void
 cmd_new_incident_modal_submit(const cJSON *payload, struct envelope *env)
 {
 	const char	*user = json_str(payload, "user.id");
 	const cJSON	*values = json_path(payload, "view.state.values");
-	struct ni_page	*pg;
-	cJSON		*inc, *im, *fields;
+	cJSON		*inc, *im, *fields, *page, *t;
 	const char	*names[] = { "severity", "impact", "services", "note" };
-	char		*v;
+	const char	*key;
+	char		*v, *id, *tmp;
 	size_t		 i;
 
 	inc = ni_incident_from(json_str(payload, "view.private_metadata"));
@@ -657,11 +656,14 @@ cmd_new_incident_modal_submit(const cJSON *payload, struct envelope *env)
 	/* A modal has no channel: answer where the prompt was posted. */
 	if (ni_page_taken(json_str(inc, "prompt_channel"), inc, user))
 		goto out;
-
-	im = cJSON_GetObjectItem(inc, "im_page");
-	cJSON_ReplaceItemInObject(im, "state", cJSON_CreateString("paging"));
-	cJSON_DeleteItemFromObject(im, "by");
-	cJSON_AddStringToObject(im, "by", user);
+	key = json_str(inc, "key");
+	id = page_new_id();
+	if ((im = cJSON_GetObjectItem(inc, "im_page")) == NULL)
+		im = cJSON_AddObjectToObject(inc, "im_page");
+	ni_set(im, "state", "paging");
+	ni_set(im, "by", user);
+	ni_set(im, "page", id);
+	cJSON_DeleteItemFromObject(im, "error");
 	cJSON_DeleteItemFromObject(im, "at");
 	cJSON_AddNumberToObject(im, "at", (double)now_wall());
 	fields = cJSON_CreateObject();
@@ -672,180 +674,169 @@ cmd_new_incident_modal_submit(const cJSON *payload, struct envelope *env)
 	}
 	cJSON_DeleteItemFromObject(inc, "details");
 	cJSON_AddItemToObject(inc, "details", fields);
-	if (incident_save(inc) != 0)
+	/* Saved before page_start, which adds the PD incident's job. */
+	if (incident_save(inc) != 0) {
+		free(id);
 		goto out;
+	}
 
-	pg = xcalloc(1, sizeof(*pg));
-	pg->key = xstrdup(json_str(inc, "key"));
-	pg->user = xstrdup(user);
-	if (json_str(inc, "prompt_channel") != NULL)
-		pg->channel = xstrdup(json_str(inc, "prompt_channel"));
-	reactor_after_commit(ni_send_page_cb, pg);
+	page = cJSON_CreateObject();
+	cJSON_AddStringToObject(page, "id", id);
+	cJSON_AddStringToObject(page, "user", user);
+	cJSON_AddStringToObject(page, "channel", json_str(inc,
+	    "prompt_channel") != NULL ? json_str(inc, "prompt_channel") :
+	    json_str(inc, "origin_channel"));
+	if (json_str(inc, "prompt_ts") != NULL)
+		cJSON_AddStringToObject(page, "ts", json_str(inc, "prompt_ts"));
+	cJSON_AddStringToObject(page, "incident", key);
+	cJSON_AddNumberToObject(page, "created", (double)now_wall());
+	t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "kind", "service");
+	cJSON_AddStringToObject(t, "id",
+	    cfg->pagerduty.incident_manager_service);
+	cJSON_AddStringToObject(t, "name", "the incident manager");
+	cJSON_AddStringToObject(t, "label", "incident manager");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(page, "targets"), t);
+	xasprintf(&tmp, "[%s] %s", key, json_str(inc, "summary"));
+	v = utf8_truncate(tmp, NI_TITLE_MAX, 1);
+	cJSON_AddStringToObject(page, "title", v);
+	free(v);
+	free(tmp);
+	v = ni_details_text(inc, fields);
+	cJSON_AddStringToObject(page, "details", v);
+	free(v);
+	xasprintf(&tmp, "incidentd/%s/incident-manager", key);
+	cJSON_AddStringToObject(page, "incident_key", tmp);
+	free(tmp);
+	cJSON_AddStringToObject(page, "announce", ni_announce_job.name);
+	log_info("incident %s: paging the incident manager (page %s)", key,
+	    id);
+	if (page_start(page) != 0)
+		log_warnx("incident %s: the incident manager's page could not "
+		    "be recorded", key);
+	cJSON_Delete(page);
+	free(id);
 out:
 	cJSON_Delete(inc);
 }
 
+/* Set (replace) a string member. */
 static void
-ni_page_free(struct ni_page *pg)
+ni_set(cJSON *o, const char *name, const char *v)
 {
-	free(pg->key);
-	free(pg->user);
-	free(pg->channel);
-	free(pg);
+	cJSON_DeleteItemFromObject(o, name);
+	if (v != NULL)
+		cJSON_AddStringToObject(o, name, v);
 }
 
-/* The intent is committed: create the PagerDuty incident. */
+/*
+ * im_announce: the incident manager's page ended. Record it on the
+ * incident, update the prompt (or bring its button back), copy the
+ * details to Jira. Posts and the comment are at least once: a stop in
+ * the middle repeats them on resume.
+ */
 static void
-ni_send_page_cb(void *arg)
+ni_announce_run(struct job *j)
 {
-	struct ni_page	*pg = arg;
-	cJSON		*inc, *body, *i, *o;
-	char		*title, *details, *ikey, *tmp;
+	cJSON		*page, *out = NULL, *inc = NULL, *im;
+	const cJSON	*t;
+	const char	*url, *id, *by, *st, *err;
+	char		*status, *text;
 
-	if ((inc = incident_load(pg->key)) == NULL) {
-		ni_page_free(pg);
-		return;
-	}
-	xasprintf(&tmp, "[%s] %s", pg->key, json_str(inc, "summary"));
-	title = utf8_truncate(tmp, NI_TITLE_MAX, 1);
-	free(tmp);
-	details = ni_details_text(inc, json_path(inc, "details"));
-	xasprintf(&ikey, "incidentd/%s/incident-manager", pg->key);
-
-	body = cJSON_CreateObject();
-	i = cJSON_AddObjectToObject(body, "incident");
-	cJSON_AddStringToObject(i, "type", "incident");
-	cJSON_AddStringToObject(i, "title", title);
-	o = cJSON_AddObjectToObject(i, "service");
-	cJSON_AddStringToObject(o, "id", cfg->pagerduty.incident_manager_service);
-	cJSON_AddStringToObject(o, "type", "service_reference");
-	cJSON_AddStringToObject(i, "urgency", "high");
-	cJSON_AddStringToObject(i, "incident_key", ikey);
-	o = cJSON_AddObjectToObject(i, "body");
-	cJSON_AddStringToObject(o, "type", "incident_body");
-	cJSON_AddStringToObject(o, "details", details);
-	log_info("incident %s: paging the incident manager", pg->key);
-	pd_request("POST", "/incidents", body, 0, ni_paged_cb, pg);
-	free(title);
-	free(details);
-	free(ikey);
-	cJSON_Delete(inc);
-}
-
-static void
-ni_paged_cb(const struct pd_result *pr, void *arg)
-{
-	struct ni_page	*pg = arg;
-	char		*path, *q;
-
-	if (pr->error == NULL) {
-		ni_page_done(pg, json_path(pr->json, "incident"), NULL);
-		return;
-	}
-	/*
-	 * 400 for our incident_key means the incident exists already (a
-	 * resend after a crash, or a second daemon): fetch it. Only an
-	 * open one: a resolved incident may carry the same key.
-	 */
-	if (pr->status == 400 && pr->error != NULL &&
-	    strstr(pr->error, "matching dedup key") != NULL) {
-		xasprintf(&q, "incidentd/%s/incident-manager", pg->key);
-		path = url_encode(q);
-		free(q);
-		xasprintf(&q, "/incidents?incident_key=%s"
-		    "&statuses[]=triggered&statuses[]=acknowledged", path);
-		pd_request("GET", q, NULL, 0, ni_existing_cb, pg);
-		free(q);
-		free(path);
-		return;
-	}
-	ni_page_done(pg, NULL, pr->error);
-}
-
-static void
-ni_existing_cb(const struct pd_result *pr, void *arg)
-{
-	struct ni_page	*pg = arg;
-	const cJSON	*first;
-
-	first = cJSON_GetArrayItem(json_path(pr->json, "incidents"), 0);
-	if (pr->error == NULL && first != NULL)
-		ni_page_done(pg, first, NULL);
-	else
-		ni_page_done(pg, NULL, pr->error != NULL ? pr->error :
-		    "PagerDuty reported a duplicate but has no such incident");
-}
-
-/* Record the outcome, update the prompt, copy the details to Jira. */
-static void
-ni_page_done(struct ni_page *pg, const cJSON *pdinc, const char *error)
-{
-	cJSON		*inc, *im, *body;
-	const char	*url, *id;
-	char		*status, *text, *path, *details;
-
-	if ((inc = incident_load(pg->key)) == NULL)
+	if ((page = page_load(job_key(j))) == NULL ||
+	    (out = page_outcome(job_key(j))) == NULL ||
+	    (inc = incident_load(json_str(page, "incident") != NULL ?
+	    json_str(page, "incident") : "")) == NULL) {
+		job_fail(j, "the page or its incident is gone");
 		goto out;
+	}
 	im = cJSON_GetObjectItem(inc, "im_page");
-	if (error != NULL || (id = json_str(pdinc, "id")) == NULL) {
-		cJSON_ReplaceItemInObject(im, "state",
-		    cJSON_CreateString("failed"));
-		cJSON_DeleteItemFromObject(im, "error");
-		cJSON_AddStringToObject(im, "error", error != NULL ? error :
-		    "no incident id in PagerDuty's answer");
+	if (im == NULL || json_str(im, "page") == NULL ||
+	    strcmp(json_str(im, "page"), job_key(j)) != 0) {
+		/* A later page superseded this one. */
+		job_done(j, NULL);
+		goto out;
+	}
+	by = json_str(page, "user");
+	t = cJSON_GetArrayItem(json_path(out, "targets"), 0);
+	st = json_str(t, "state");
+	id = json_str(t, "pd_incident");
+	if (st == NULL || strcmp(st, "done") != 0 || id == NULL) {
+		err = t == NULL ? "its job is gone" : json_str(t, "error") !=
+		    NULL ? json_str(t, "error") : "no incident id";
+		ni_set(im, "state", "failed");
+		ni_set(im, "error", err);
 		incident_save(inc);
-		text = slack_escape(error != NULL ? error : "no incident id");
+		text = slack_escape(err);
 		xasprintf(&status, ":warning: Paging the incident manager "
 		    "failed: %s. Press the button to try again, or call "
 		    "them.", text);
 		free(text);
 		ni_update_prompt(inc, NULL);
-		if (pg->channel != NULL)
-			slack_post(pg->channel, NULL, status, NULL, NULL, NULL);
+		slack_post(json_str(page, "channel"), NULL, status, NULL, NULL,
+		    NULL);
 		free(status);
+		job_done(j, NULL);
 		goto out;
 	}
-	url = json_str(pdinc, "html_url");
-	cJSON_ReplaceItemInObject(im, "state", cJSON_CreateString("paged"));
-	cJSON_AddStringToObject(im, "pd_incident", id);
-	if (url != NULL)
-		cJSON_AddStringToObject(im, "pd_url", url);
+	url = json_str(t, "pd_url");
+	ni_set(im, "state", "paged");
+	ni_set(im, "pd_incident", id);
+	ni_set(im, "pd_url", url);
 	incident_save(inc);
 	log_info("incident %s: incident manager paged (PagerDuty %s)",
-	    pg->key, id);
+	    json_str(inc, "key"), id);
 	if (url != NULL && strncmp(url, "https://", 8) == 0 &&
 	    strpbrk(url, "|<> ") == NULL)
-		xasprintf(&status, ":pager: Incident manager paged by <@%s> "
-		    "at <!date^%lld^{date_short_pretty} {time}|%lld> "
-		    "(<%s|PagerDuty incident>).", pg->user,
-		    (long long)now_wall(), (long long)now_wall(), url);
+		xasprintf(&text, "<%s|PagerDuty incident>", url);
 	else {
-		text = slack_escape(id);
-		xasprintf(&status, ":pager: Incident manager paged by <@%s> "
-		    "at <!date^%lld^{date_short_pretty} {time}|%lld> "
-		    "(PagerDuty %s).", pg->user, (long long)now_wall(),
-		    (long long)now_wall(), text);
-		free(text);
+		status = slack_escape(id);
+		xasprintf(&text, "PagerDuty %s", status);
+		free(status);
 	}
+	xasprintf(&status, ":pager: Incident manager paged by <@%s> at "
+	    "<!date^%lld^{date_short_pretty} {time}|%lld> (%s).%s", by,
+	    (long long)now_wall(), (long long)now_wall(), text,
+	    json_str(t, "status") != NULL && strcmp(json_str(t, "status"),
+	    "resolved") == 0 ? " That PagerDuty incident was already "
+	    "resolved; it was not opened again." : "");
+	free(text);
 	ni_update_prompt(inc, status);
 	free(status);
-
-	details = ni_details_text(inc, json_path(inc, "details"));
-	if (cJSON_GetArraySize(json_path(inc, "details")) > 0) {
-		body = cJSON_CreateObject();
-		xasprintf(&text, "Incident manager paged from Slack "
-		    "(PagerDuty incident %s).\n%s", id, details);
-		cJSON_AddStringToObject(body, "body", text);
-		free(text);
-		xasprintf(&path, "/rest/api/2/issue/%s/comment", pg->key);
-		jira_request("POST", path, body, 0, ni_comment_cb,
-		    xstrdup(pg->key));
-		free(path);
-	}
-	free(details);
+	ni_comment(inc, id);
+	job_done(j, NULL);
 out:
+	cJSON_Delete(out);
 	cJSON_Delete(inc);
-	ni_page_free(pg);
+	cJSON_Delete(page);
+}
+
+const struct job_kind ni_announce_job = {
+	.name = "im_announce",
+	.run = ni_announce_run,
+	.max_attempts = 4
+};
+
+/* Copy the modal's details to the Jira ticket, if any were given. */
+static void
+ni_comment(const cJSON *inc, const char *pdid)
+{
+	cJSON	*body;
+	char	*details, *text, *path;
+
+	if (cJSON_GetArraySize(json_path(inc, "details")) == 0)
+		return;
+	details = ni_details_text(inc, json_path(inc, "details"));
+	body = cJSON_CreateObject();
+	xasprintf(&text, "Incident manager paged from Slack (PagerDuty "
+	    "incident %s).\n%s", pdid, details);
+	cJSON_AddStringToObject(body, "body", text);
+	free(text);
+	xasprintf(&path, "/rest/api/2/issue/%s/comment", json_str(inc, "key"));
+	jira_request("POST", path, body, 0, ni_comment_cb,
+	    xstrdup(json_str(inc, "key")));
+	free(path);
+	free(details);
 }
 
 static void
@@ -857,51 +848,4 @@ ni_comment_cb(const struct jira_result *jr, void *arg)
 		log_warnx("incident %s: could not copy the page details to "
 		    "Jira: %s", key, jr->error);
 	free(key);
-}
-
-static int
-ni_resume_cb(const char *key, const char *val, size_t len, void *arg)
-{
-	struct strlist	*keys = arg;
-	cJSON		*inc;
-	const char	*state;
-
-	if ((inc = cJSON_ParseWithLength(val, len)) == NULL)
-		return (0);
-	state = json_str(inc, "im_page.state");
-	if (state != NULL && strcmp(state, "paging") == 0)
-		strlist_add(keys, key);
-	cJSON_Delete(inc);
-	return (0);
-}
-
-/*
- * At startup: an incident-manager page recorded as "paging" may or may not
- * have reached PagerDuty before the daemon stopped. Send it again; the
- * incident_key makes a second create come back as the first incident.
- */
-void
-cmd_new_incident_resume(void)
-{
-	struct strlist	 keys = { NULL, 0 };
-	struct ni_page	*pg;
-	cJSON		*inc;
-	size_t		 i;
-
-	store_foreach(store, STORE_INCIDENTS, "", ni_resume_cb, &keys);
-	for (i = 0; i < keys.n; i++) {
-		if ((inc = incident_load(keys.v[i])) == NULL)
-			continue;
-		pg = xcalloc(1, sizeof(*pg));
-		pg->key = xstrdup(keys.v[i]);
-		pg->user = xstrdup(json_str(inc, "im_page.by") != NULL ?
-		    json_str(inc, "im_page.by") : "");
-		if (json_str(inc, "prompt_channel") != NULL)
-			pg->channel = xstrdup(json_str(inc, "prompt_channel"));
-		log_info("incident %s: resuming the incident-manager page",
-		    pg->key);
-		ni_send_page_cb(pg);
-		cJSON_Delete(inc);
-	}
-	strlist_free(&keys);
 }

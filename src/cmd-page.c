@@ -6,8 +6,8 @@
  * other name searches the service directory, and a Slack mention goes
  * users.info -> email -> GET /users?query=. One message then lists every
  * target with Confirm and Cancel; an ambiguous search adds a picker.
- * Only the requester's clicks count. Confirming records the jobs
- * (page.c) in the same turn; they are sent after the commit.
+ * Only the requester's clicks count. Confirming records one job per
+ * target (page.c) in the same turn; they are sent after the commit.
  */
 #include "config.h"
 
@@ -150,7 +150,7 @@ cp_exec(struct cmd_item *item)
 	struct cp_lookup	*lk;
 	const struct shortcut	*s;
 	cJSON			*args;
-	char			*w, *path, *q, *u, *msg = NULL, *tmp;
+	char			*w, *u, *msg = NULL, *tmp;
 	size_t			 i, len;
 	int			 a, n = 0, in_msg = 0;
 
@@ -210,18 +210,10 @@ cp_exec(struct cmd_item *item)
 				break;
 			}
 		}
-		if (s != NULL) {
-			q = url_encode(s->service);
-			xasprintf(&path, "/services/%s", q);
-			pd_request("GET", path, NULL, 0, cp_service_cb, lk);
-		} else {
-			q = url_encode(w);
-			xasprintf(&path, "/services?query=%s&limit=%d", q,
-			    CP_MAX_OPTIONS);
-			pd_request("GET", path, NULL, 0, cp_search_cb, lk);
-		}
-		free(q);
-		free(path);
+		if (s != NULL)
+			pd_service_get(s->service, cp_service_cb, lk);
+		else
+			pd_service_search(w, CP_MAX_OPTIONS, cp_search_cb, lk);
 	}
 	/* Not inside a UTF-8 sequence: PagerDuty wants valid JSON. */
 	if (msg != NULL)
@@ -350,7 +342,7 @@ cp_slack_user_cb(const struct slack_result *sr, void *arg)
 	struct cp_lookup	*lk = arg;
 	const char		*email = json_str(sr->json,
 				    "user.profile.email");
-	char			*q, *path, *l;
+	char			*l;
 
 	if (!sr->ok || email == NULL) {
 		l = slack_escape(lk->label);
@@ -363,18 +355,14 @@ cp_slack_user_cb(const struct slack_result *sr, void *arg)
 	}
 	free(lk->label);
 	lk->label = xstrdup(email);
-	q = url_encode(email);
-	xasprintf(&path, "/users?query=%s&limit=%d", q, CP_MAX_OPTIONS);
-	pd_request("GET", path, NULL, 0, cp_pd_user_cb, lk);
-	free(q);
-	free(path);
+	pd_user_by_email(email, cp_pd_user_cb, lk);
 }
 
 static void
 cp_pd_user_cb(const struct pd_result *pr, void *arg)
 {
 	struct cp_lookup	*lk = arg;
-	const cJSON		*u;
+	const cJSON		*u = pr->json;
 	char			*l = slack_escape(lk->label), *e;
 
 	if (pr->error != NULL) {
@@ -383,11 +371,6 @@ cp_pd_user_cb(const struct pd_result *pr, void *arg)
 		    "%s", l, e);
 		free(e);
 		goto out;
-	}
-	cJSON_ArrayForEach(u, json_path(pr->json, "users")) {
-		if (json_str(u, "email") != NULL && json_str(u, "id") != NULL &&
-		    strcasecmp(json_str(u, "email"), lk->label) == 0)
-			break;
 	}
 	if (u == NULL)
 		cp_note(lk->st, lk->idx, "%s is not a PagerDuty user (no "
@@ -709,12 +692,11 @@ cmd_page_confirm_click(const cJSON *payload, const cJSON *action,
 
 	if ((page = cp_click_page(payload, action, &user)) == NULL)
 		return;
-	cJSON_ReplaceItemInObject(page, "state", cJSON_CreateString("paging"));
 	cJSON_AddStringToObject(page, "confirmed_by", user);
 	cJSON_AddNumberToObject(page, "confirmed_at", (double)now_wall());
-	if (page_save(page) != 0)
+	/* The page and its jobs, in this turn; sent after the commit. */
+	if (page_start(page) != 0)
 		goto out;
-	page_start(page);
 	xasprintf(&status, ":hourglass_flowing_sand: Confirmed by <@%s>: "
 	    "paging %d target(s)…", user,
 	    cJSON_GetArraySize(json_path(page, "targets")));

@@ -186,7 +186,6 @@ main_shutdown(void)
 		return;
 	log_info("shutting down");
 	socket_stop();
-	page_drain();
 	jobs_drain();
 	main_drain_deadline = now_ms() + INCIDENTD_DRAIN_MS;
 	main_drain_ev = evtimer_new(reactor_base, main_drain_cb, NULL);
@@ -212,7 +211,6 @@ main_identified_cb(void *arg)
 {
 	if (reactor_stopping() || main_drain_ev != NULL)
 		return;
-	cmd_new_incident_resume();
 	socket_start();
 }
 
@@ -247,8 +245,8 @@ main_run(const char *path, int debug)
 		evsignal_add(main_sigev[i], NULL);
 	}
 	schedule_housekeeping();
-	page_init();
 	jobs_init();
+	page_init();
 	timeline_init();
 	(void)store_size(store, &sz);
 	log_info("%s %s starting (state in %s: %llu KiB used, map %llu KiB, "

@@ -484,11 +484,32 @@ struct pd_result {
 	const struct cJSON	*json;
 	int			 rl_remaining;	/* ratelimit-remaining, or -1 */
 	int			 rl_reset;	/* ratelimit-reset seconds, or -1 */
+	long long		 retry_after_ms; /* Retry-After, or -1 */
 };
 typedef void (*pd_cb)(const struct pd_result *, void *);
 /* path is below pagerduty.api_url; body is consumed. */
 void	 pd_request(const char *method, const char *path, struct cJSON *body,
 	    int flags, pd_cb, void *);
+struct pd_incident_args {
+	const char	*title;
+	const char	*details;
+	const char	*service;	/* service id */
+	const char	*incident_key;
+	const char	*assignee;	/* user id, or NULL */
+};
+/* Changes: sent once, no retry (their jobs probe before a resend). */
+void	 pd_incident_create(const struct pd_incident_args *, pd_cb, void *);
+void	 pd_responder_request(const char *incident, const char *requester,
+	    const char *message, int is_ep, const char *target, pd_cb, void *);
+/* Reads. */
+void	 pd_incident_find_by_key(const char *incident_key, pd_cb, void *);
+void	 pd_incident_get(const char *id, pd_cb, void *);
+void	 pd_incident_log_entries(const char *id, pd_cb, void *);
+void	 pd_service_get(const char *id, pd_cb, void *);
+void	 pd_service_search(const char *query, int limit, pd_cb, void *);
+void	 pd_user_get(const char *id, pd_cb, void *);
+/* json is the user with that email, or NULL (and no error) if none. */
+void	 pd_user_by_email(const char *email, pd_cb, void *);
 
 /* incident.c: incident records in the store (JSON, keyed by Jira key). */
 struct cJSON *incident_load(const char *key);
@@ -547,6 +568,8 @@ struct job_kind {
 	void		(*ended)(struct job *);
 	int		 max_attempts;		/* 0: 8 */
 	int		 concurrency;		/* 0: 8 at once */
+	/* If set, the bound read at each dispatch (a config key). */
+	int		(*concurrency_fn)(void);
 	uint64_t	 backoff_base_ms;	/* 0: 500 */
 	uint64_t	 backoff_cap_ms;	/* 0: 60000 */
 };
@@ -729,8 +752,8 @@ void	 cmd_new_incident_modal_submit(const struct cJSON *,
 	    struct envelope *);
 extern const struct job_kind ni_create_job;
 extern const struct job_kind ni_prompt_job;
-/* Resend incident-manager pages a stop interrupted. */
-void	 cmd_new_incident_resume(void);
+/* Reports the incident manager's page (a page's "announce" kind). */
+extern const struct job_kind ni_announce_job;
 void	 cmd_new_channel_pick_click(const struct cJSON *,
 	    const struct cJSON *, struct envelope *);
 /* channel_setup: the channel's steps, one job per ticket. */
@@ -746,18 +769,27 @@ void	 cmd_page_cancel_click(const struct cJSON *, const struct cJSON *,
 void	 cmd_page_pick_click(const struct cJSON *, const struct cJSON *,
 	    struct envelope *);
 
-/* page.c: the paging engine; jobs in STORE_JOBS, pages in STORE_PAGES. */
-/* Resume pending jobs and watch the shortcuts file. */
+/* page.c: pages (STORE_PAGES) and the PagerDuty job kinds. */
+/* After jobs_init: announce pages that ended while down; shortcuts. */
 void	 page_init(void);
-/* Stop starting jobs (shutdown drain); in-flight ones finish. */
-void	 page_drain(void);
 void	 page_shutdown(void);
 struct cJSON *page_load(const char *id);
 int	 page_save(const struct cJSON *);
 /* A fresh page id. */
 char	*page_new_id(void);
-/* Write a confirmed page's jobs in this turn; send after the commit. */
-void	 page_start(const struct cJSON *page);
+/*
+ * A confirmed page: in this turn, one job per target (listed in the page,
+ * which is saved "paging"); sent after the commit. A page may carry
+ * "title" and "details" (the PagerDuty incident's texts), "incident_key"
+ * (if it creates the incident's PD incident) and "announce" (the job kind
+ * that reports it; "page_announce" by default). 0 or -1.
+ */
+int	 page_start(struct cJSON *page);
+/* What became of each target of page id (see page.c); caller frees. */
+struct cJSON *page_outcome(const char *id);
+extern const struct job_kind page_pd_incident_job;
+extern const struct job_kind page_pd_responder_job;
+extern const struct job_kind page_announce_job;
 /* Blocks for lines of mrkdwn, split into messages within Slack's limits;
  * returns how many messages were posted. */
 int	 page_post_lines(const char *channel, const char *thread_ts,

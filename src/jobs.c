@@ -65,6 +65,10 @@ const struct job_kind *jobs_kinds[] = {
 	&ni_create_job,
 	&ni_prompt_job,
 	&nc_setup_job,
+	&page_pd_incident_job,
+	&page_pd_responder_job,
+	&page_announce_job,
+	&ni_announce_job,
 	NULL
 };
 
@@ -311,8 +315,10 @@ jobs_pump(void)
 				wake = t;
 			continue;
 		}
-		bound = j->kind->concurrency > 0 ? j->kind->concurrency :
-		    JOBS_DEF_CONCURRENCY;
+		bound = j->kind->concurrency_fn != NULL ?
+		    j->kind->concurrency_fn() : j->kind->concurrency;
+		if (bound <= 0)
+			bound = JOBS_DEF_CONCURRENCY;
 		if (ks->running >= bound)
 			continue;
 		if ((rec = jobs_load(j->id)) == NULL) {

@@ -1,24 +1,39 @@
 /*
- * page.c: the paging engine.
+ * page.c: pages, and the job kinds that carry them to PagerDuty.
  *
- * A confirmed page becomes one job per target in STORE_JOBS
- * ("page/<page id>/<index>"), written in the confirming turn and only
- * sent after that turn's commit. Each send is idempotent:
+ * A page is a record in STORE_PAGES (this file alone writes them). When
+ * it is confirmed (the Confirm click, or the incident-manager modal), the
+ * same turn records one job per target in the job engine (jobs.c), and
+ * the page lists their ids; they are sent only after that turn's commit.
  *
- * - Creating a PagerDuty incident carries an incident_key derived from
- *   the Jira key (or the page id). A resend after a crash gets 400
- *   "matching dedup key": the incident exists, so it is fetched.
- * - A responder request is first marked "sending" (committed), and its
- *   message carries "[incidentd <job>]". A job found "sending" after a
- *   restart or a 5xx looks for that marker on the incident first.
+ * pd_incident creates a PagerDuty incident. Its incident_key is fixed in
+ * the job's args when the job is created, never recomputed from the live
+ * configuration. Its probe (after a crash or an ambiguous failure) looks
+ * the key up across every status, so a resend after the incident was
+ * resolved finds it instead of opening a second one: the job ends done
+ * with that incident, and the page says it was resolved.
  *
- * One PagerDuty incident per incident: the incident manager's page, or
- * the first page, creates it; later pages add responders. A 402 (no
- * coordinated_responding) switches the incident to one PagerDuty
- * incident per paged service. At most pagerduty.max_concurrency jobs run
- * at once, and a low ratelimit-remaining pauses dispatch until the
- * window resets. When a page's last job ends, the channel is told who
- * was paged and they are invited.
+ * pd_responder asks a target to join the incident's PagerDuty incident.
+ * The message carries "[incidentd <job token>]"; its probe looks for that
+ * marker on the incident's responder requests and log entries before
+ * sending again. If PagerDuty has no coordinated responding (402), the
+ * job records the incident as "one PagerDuty incident per service" and
+ * creates its own, as a pd_incident would.
+ *
+ * One PagerDuty incident per incident: the first page of an incident
+ * (the incident manager's, or any other) gets a pd_incident job, recorded
+ * on the incident as pd.job; every later target is a pd_responder job
+ * that waits for that job through the engine (job_wait) and then adds
+ * the responder to the PagerDuty incident it made. pagerduty.incident_mode
+ * per_page, and pages outside incidents, give every target its own.
+ *
+ * The engine bounds each kind by pagerduty.max_concurrency, retries 429s
+ * (job_retry) and pauses both kinds while PagerDuty's rate window is
+ * nearly spent (job_pause). When a page's last job has ended, one
+ * announcement job (keyed by the page id, so once) reports and invites
+ * the people paged; a page whose jobs ended while the daemon was down is
+ * announced at start-up. Announcements are posts: at least once, not
+ * exactly once (a stop in the middle posts again on resume).
  */
 #include "config.h"
 
@@ -29,94 +44,110 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/event.h>
 #include <cjson/cJSON.h>
 
 #include "incidentd.h"
 
-#define PAGE_MAX_ROUNDS		12	/* requeues after 429/5xx */
-#define PAGE_IM_WAIT_S		60	/* wait for an IM page under way */
-#define PAGE_SECTION_MAX	2900
 #define PAGE_TITLE_MAX		1000
+#define PAGE_SECTION_MAX	2900
 #define PAGE_BLOCKS_MAX		48
-
-struct page_job {
-	char			*key;		/* STORE_JOBS key */
-	char			*page;
-	int			 rounds;
-	int			 check;		/* look for the marker first */
-	struct event		*timer;
-	TAILQ_ENTRY(page_job)	 entry;
-};
-TAILQ_HEAD(page_jobs, page_job);
-
-struct page_run {
-	char			*id;
-	int			 remaining;
-	TAILQ_ENTRY(page_run)	 entry;
-};
-TAILQ_HEAD(page_runs, page_run);
+#define PAGE_WAIT_MS		500	/* look again for the creator */
+#define PAGE_RATE_MAX_S		60
 
 /* Announcing a finished page: PD users to map to Slack users. */
 struct page_announce {
+	struct job	*job;
 	char		*page;
-	cJSON		*users;		/* [{id, name, email, slack}] */
+	cJSON		*users;		/* [{id, name, slack}] */
 	int		 pending;
 	struct strlist	 lines;
 };
-
-static struct page_jobs	 page_ready = TAILQ_HEAD_INITIALIZER(page_ready);
-static struct page_jobs	 page_waiting = TAILQ_HEAD_INITIALIZER(page_waiting);
-static struct page_jobs	 page_delayed = TAILQ_HEAD_INITIALIZER(page_delayed);
-static struct page_jobs	 page_inflight = TAILQ_HEAD_INITIALIZER(page_inflight);
-static struct page_runs	 page_runs = TAILQ_HEAD_INITIALIZER(page_runs);
-static struct strlist	 page_creating;	/* incidents whose PD incident is
-					   being created */
-static int		 page_running;
-static int		 page_draining;
-static int		 page_stopped = 1;
-static uint64_t		 page_pause_until;
-static struct event	*page_pause_ev;
-static time_t		 page_shortcuts_mtime;
-static char		*page_requester;	/* PD user id of pagerduty.from */
-static uint32_t		 page_seq;
-
-static void	 page_pump(void);
-static void	 page_pump_cb(void *);
-static void	 page_pause_cb(evutil_socket_t, short, void *);
-static void	 page_delay_cb(evutil_socket_t, short, void *);
-static void	 page_job_free(struct page_job *);
-static void	 page_job_run(struct page_job *);
-static void	 page_job_later(struct page_job *, long long);
-static void	 page_job_end(struct page_job *, const cJSON *, const char *);
-static cJSON	*page_job_load(const char *);
-static void	 page_job_save(const char *, const cJSON *);
-static void	 page_send_create_cb(void *);
-static void	 page_created_cb(const struct pd_result *, void *);
-static void	 page_existing_cb(const struct pd_result *, void *);
-static void	 page_send_rr_cb(void *);
-static void	 page_rr_check_cb(const struct pd_result *, void *);
-static void	 page_rr_cb(const struct pd_result *, void *);
-static void	 page_requester_cb(const struct pd_result *, void *);
-static int	 page_retryable(struct page_job *, const struct pd_result *);
-static void	 page_ratelimit(const struct pd_result *);
-static char	*page_ikey(const cJSON *, const cJSON *);
-static void	 page_creator_done(const char *);
-static void	 page_users_from(cJSON *, const cJSON *, const char *);
-static struct page_run *page_run_find(const char *);
-static void	 page_finish(const char *);
-static void	 page_run_end(const char *);
-static int	 page_collect_cb(const char *, const char *, size_t, void *);
-static int	 page_resume_cb(const char *, const char *, size_t, void *);
-static void	 page_announce_user_cb(const struct pd_result *, void *);
-static void	 page_announce_slack_cb(const struct slack_result *, void *);
-static void	 page_announce_post(struct page_announce *);
-static void	 page_poll_shortcuts_cb(void *);
 
 struct page_user_ctx {
 	struct page_announce	*an;
 	int			 idx;
 };
+
+static time_t		 page_shortcuts_mtime;
+static char		*page_requester;	/* PD user id of ... */
+static char		*page_requester_for;	/* ... this email */
+static uint32_t		 page_seq;
+static int		 page_stopped = 1;
+
+static int	 page_concurrency(void);
+static void	 page_ratelimit(const struct pd_result *);
+static void	 page_outcome_failed(struct job *, const struct pd_result *);
+static void	 page_read_failed(struct job *, const struct pd_result *);
+static int	 page_job_failed(const char *);
+static char	*page_own_key(const char *, const char *, const cJSON *, int);
+static void	 page_texts(const cJSON *, const cJSON *, char **, char **);
+static void	 page_inc_set(cJSON *, const char *, const char *);
+static cJSON	*page_result(const cJSON *, const char *);
+static void	 page_users_from(cJSON *, const cJSON *);
+static void	 page_create_run(struct job *);
+static void	 page_created_cb(const struct pd_result *, void *);
+static void	 page_create_probe(struct job *);
+static void	 page_found_cb(const struct pd_result *, void *);
+static void	 page_probe_cb(const struct pd_result *, void *);
+static void	 page_got_cb(const struct pd_result *, void *);
+static const cJSON *page_pick(const cJSON *, int);
+static void	 page_done_incident(struct job *, const cJSON *);
+static int	 page_rr_incident(struct job *, const char **);
+static void	 page_rr_run(struct job *);
+static void	 page_rr_send(struct job *);
+static void	 page_requester_cb(const struct pd_result *, void *);
+static void	 page_service_cb(const struct pd_result *, void *);
+static void	 page_rr_cb(const struct pd_result *, void *);
+static void	 page_rr_probe(struct job *);
+static void	 page_rr_probe_cb(const struct pd_result *, void *);
+static void	 page_rr_log_cb(const struct pd_result *, void *);
+static int	 page_has_marker(const cJSON *, struct job *);
+static void	 page_target_ended(struct job *);
+static void	 page_check_over(const char *);
+static void	 page_announce_run(struct job *);
+static void	 page_announce_user_cb(const struct pd_result *, void *);
+static void	 page_announce_slack_cb(const struct slack_result *, void *);
+static void	 page_announce_post(struct page_announce *);
+static void	 page_announce_free(struct page_announce *);
+static int	 page_resume_cb(const char *, const char *, size_t, void *);
+static void	 page_poll_shortcuts_cb(void *);
+
+const struct job_kind page_pd_incident_job = {
+	.name = "pd_incident",
+	.run = page_create_run,
+	.probe = page_create_probe,
+	.ended = page_target_ended,
+	.max_attempts = 12,
+	.concurrency_fn = page_concurrency,
+	.backoff_base_ms = 500,
+	.backoff_cap_ms = 30000
+};
+
+const struct job_kind page_pd_responder_job = {
+	.name = "pd_responder",
+	.run = page_rr_run,
+	.probe = page_rr_probe,
+	.ended = page_target_ended,
+	.max_attempts = 12,
+	.concurrency_fn = page_concurrency,
+	.backoff_base_ms = 500,
+	.backoff_cap_ms = 30000
+};
+
+/* Posts and invites: at least once (no probe; see the top comment). */
+const struct job_kind page_announce_job = {
+	.name = "page_announce",
+	.run = page_announce_run,
+	.max_attempts = 4
+};
+
+/* pagerduty.max_concurrency, read at each dispatch (SIGHUP applies). */
+static int
+page_concurrency(void)
+{
+	return (cfg != NULL && cfg->pagerduty.max_concurrency > 0 ?
+	    (int)cfg->pagerduty.max_concurrency : 0);
+}
 
 /* A fresh page id: time and a sequence, sortable. */
 char *
@@ -162,361 +193,205 @@ page_save(const cJSON *page)
 	return (rv);
 }
 
-static cJSON *
-page_job_load(const char *key)
-{
-	char	*val;
-	size_t	 len;
-	cJSON	*j;
-
-	if (store_get(store, STORE_JOBS, key, &val, &len) != 0)
-		return (NULL);
-	j = cJSON_ParseWithLength(val, len);
-	free(val);
-	return (j);
-}
-
+/* Set pd.<name> on an incident record (NULL removes it). */
 static void
-page_job_save(const char *key, const cJSON *job)
+page_inc_set(cJSON *inc, const char *name, const char *v)
 {
-	char	*val;
-	int	 rv;
+	cJSON	*pd;
 
-	val = json_print(job);
-	if ((rv = store_put(store, STORE_JOBS, key, val, strlen(val))) != 0)
-		log_warnx("page job %s: store: %s", key, store_strerror(rv));
-	free(val);
+	if ((pd = cJSON_GetObjectItem(inc, "pd")) == NULL)
+		pd = cJSON_AddObjectToObject(inc, "pd");
+	cJSON_DeleteItemFromObject(pd, name);
+	if (v != NULL)
+		cJSON_AddStringToObject(pd, name, v);
 }
 
-static struct page_run *
-page_run_find(const char *id)
+/* The incident_key of a target that gets its own PagerDuty incident. */
+static char *
+page_own_key(const char *page, const char *key, const cJSON *t, int idx)
 {
-	struct page_run	*r;
+	char	*out;
 
-	TAILQ_FOREACH(r, &page_runs, entry) {
-		if (strcmp(r->id, id) == 0)
-			return (r);
-	}
-	r = xcalloc(1, sizeof(*r));
-	r->id = xstrdup(id);
-	TAILQ_INSERT_TAIL(&page_runs, r, entry);
-	return (r);
+	if (key == NULL)
+		xasprintf(&out, "incidentd/page/%s/%d", page, idx);
+	else if (cfg->pagerduty.incident_mode == PD_MODE_PER_PAGE)
+		xasprintf(&out, "incidentd/%s/page/%s/%d", key, page, idx);
+	else
+		xasprintf(&out, "incidentd/%s/%s/%s", key, json_str(t, "kind"),
+		    json_str(t, "id"));
+	return (out);
 }
 
-/* One of the page's jobs is over; the last one finishes the page. */
-static void
-page_run_end(const char *id)
+/* 1 if the job id names a job that ended failed (or is gone). */
+static int
+page_job_failed(const char *id)
 {
-	struct page_run	*r;
+	cJSON		*rec;
+	const char	*st;
+	int		 failed;
 
-	TAILQ_FOREACH(r, &page_runs, entry) {
-		if (strcmp(r->id, id) == 0)
-			break;
-	}
-	if (r == NULL || --r->remaining > 0)
-		return;
-	TAILQ_REMOVE(&page_runs, r, entry);
-	page_finish(r->id);
-	free(r->id);
-	free(r);
+	if ((rec = job_load(id)) == NULL)
+		return (1);
+	st = json_str(rec, "state");
+	failed = st != NULL && strcmp(st, "failed") == 0;
+	cJSON_Delete(rec);
+	return (failed);
 }
 
-static struct page_job *
-page_job_new(const char *key, const char *page)
+/*
+ * A confirmed page: in this turn, one job per target, listed in the page
+ * (saved here, state "paging"); they run after the commit. 0, or -1 if
+ * the store refused a job.
+ */
+int
+page_start(cJSON *page)
 {
-	struct page_job	*j;
-
-	j = xcalloc(1, sizeof(*j));
-	j->key = xstrdup(key);
-	j->page = xstrdup(page);
-	return (j);
-}
-
-static void
-page_job_free(struct page_job *j)
-{
-	if (j->timer != NULL)
-		event_free(j->timer);
-	free(j->key);
-	free(j->page);
-	free(j);
-}
-
-/* Record every target of a confirmed page as a pending job. */
-void
-page_start(const cJSON *page)
-{
-	const cJSON	*t;
 	const char	*id = json_str(page, "id");
-	const char	*inc = json_str(page, "incident");
-	struct page_run	*run;
-	struct page_job	*pj;
-	cJSON		*job;
-	char		*key;
-	int		 i = 0;
+	const char	*key = json_str(page, "incident");
+	const char	*mode, *pdinc = NULL, *c;
+	const cJSON	*t;
+	cJSON		*inc = NULL, *jobs, *args;
+	char		*jkey, *jid, *ikey, *creator = NULL;
+	int		 i = 0, per_incident = 0, rv = 0;
 
-	run = page_run_find(id);
+	if (key != NULL && cfg->pagerduty.incident_mode ==
+	    PD_MODE_PER_INCIDENT && (inc = incident_load(key)) != NULL) {
+		mode = json_str(inc, "pd.mode");
+		per_incident = mode == NULL || strcmp(mode, "per_service") != 0;
+	}
+	if (per_incident) {
+		pdinc = json_str(inc, "pd.incident");
+		if ((c = json_str(inc, "pd.job")) != NULL &&
+		    !page_job_failed(c))
+			creator = xstrdup(c);
+	}
+	cJSON_DeleteItemFromObject(page, "state");
+	cJSON_AddStringToObject(page, "state", "paging");
+	cJSON_DeleteItemFromObject(page, "jobs");
+	jobs = cJSON_AddArrayToObject(page, "jobs");
 	cJSON_ArrayForEach(t, json_path(page, "targets")) {
-		xasprintf(&key, "page/%s/%04d", id, i);
-		job = cJSON_Duplicate(t, 1);
-		cJSON_AddStringToObject(job, "page", id);
-		cJSON_AddNumberToObject(job, "idx", i);
-		cJSON_AddStringToObject(job, "state", "pending");
-		if (inc != NULL)
-			cJSON_AddStringToObject(job, "incident", inc);
-		page_job_save(key, job);
-		cJSON_Delete(job);
-		pj = page_job_new(key, id);
-		TAILQ_INSERT_TAIL(&page_ready, pj, entry);
-		run->remaining++;
-		free(key);
+		xasprintf(&jkey, "%s/%04d", id, i);
+		args = cJSON_Duplicate(t, 1);
+		cJSON_AddStringToObject(args, "page", id);
+		cJSON_AddNumberToObject(args, "idx", i);
+		if (key != NULL)
+			cJSON_AddStringToObject(args, "incident", key);
+		if (per_incident && creator == NULL && pdinc == NULL) {
+			/* This target creates the incident's PD incident. */
+			if (json_str(page, "incident_key") != NULL)
+				ikey = xstrdup(json_str(page, "incident_key"));
+			else
+				xasprintf(&ikey, "incidentd/%s", key);
+			cJSON_AddStringToObject(args, "incident_key", ikey);
+			free(ikey);
+			cJSON_AddTrueToObject(args, "creator");
+			jid = job_create("pd_incident", jkey, args, 0);
+			if (jid != NULL) {
+				creator = xstrdup(jid);
+				page_inc_set(inc, "job", jid);
+				incident_save(inc);
+			}
+		} else if (per_incident) {
+			if (pdinc != NULL)
+				cJSON_AddStringToObject(args, "pd_incident",
+				    pdinc);
+			else
+				cJSON_AddStringToObject(args, "after",
+				    creator);
+			jid = job_create("pd_responder", jkey, args, 0);
+		} else {
+			ikey = page_own_key(id, key, t, i);
+			cJSON_AddStringToObject(args, "incident_key", ikey);
+			free(ikey);
+			jid = job_create("pd_incident", jkey, args, 0);
+		}
+		free(jkey);
+		if (jid == NULL) {
+			rv = -1;
+			break;
+		}
+		cJSON_AddItemToArray(jobs, cJSON_CreateString(jid));
+		free(jid);
 		i++;
 	}
+	if (page_save(page) != 0)
+		rv = -1;
 	log_info("page %s: %d job(s) recorded", id, i);
-	reactor_after_commit(page_pump_cb, NULL);
+	free(creator);
+	cJSON_Delete(inc);
+	return (rv);
 }
 
-static void
-page_pump_cb(void *arg)
-{
-	page_pump();
-}
-
-static void
-page_pause_cb(evutil_socket_t fd, short events, void *arg)
-{
-	page_pump();
-}
-
-/* Start ready jobs while under the concurrency bound and not paused. */
-static void
-page_pump(void)
-{
-	struct page_job	*j;
-	struct timeval	 tv;
-	uint64_t	 now, ms;
-	long long	 max = cfg->pagerduty.max_concurrency;
-
-	if (page_stopped || page_draining)
-		return;
-	now = now_ms();
-	if (page_pause_until > now) {
-		ms = page_pause_until - now;
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
-		evtimer_add(page_pause_ev, &tv);
-		return;
-	}
-	if (page_requester == NULL) {
-		/* Responder requests need a requester: pagerduty.from. */
-		if (page_running == 0 && !TAILQ_EMPTY(&page_ready)) {
-			char	*q, *path;
-
-			q = url_encode(cfg->pagerduty.from);
-			xasprintf(&path, "/users?query=%s&limit=100", q);
-			page_running++;
-			pd_request("GET", path, NULL, 0, page_requester_cb,
-			    NULL);
-			free(q);
-			free(path);
-		}
-		return;
-	}
-	while (page_running < max && (j = TAILQ_FIRST(&page_ready)) != NULL) {
-		TAILQ_REMOVE(&page_ready, j, entry);
-		page_job_run(j);
-	}
-}
-
-static void
-page_requester_cb(const struct pd_result *pr, void *arg)
-{
-	const cJSON	*u;
-	const char	*email;
-
-	page_running--;
-	if (page_stopped)
-		return;
-	page_ratelimit(pr);
-	cJSON_ArrayForEach(u, json_path(pr->json, "users")) {
-		email = json_str(u, "email");
-		if (email != NULL && strcasecmp(email,
-		    cfg->pagerduty.from) == 0 && json_str(u, "id") != NULL) {
-			page_requester = xstrdup(json_str(u, "id"));
-			break;
-		}
-	}
-	if (page_requester == NULL) {
-		log_warnx("pagerduty.from %s is not a PagerDuty user; "
-		    "responder requests name no requester",
-		    cfg->pagerduty.from);
-		page_requester = xstrdup("");
-	}
-	page_pump();
-}
-
-/* Remember ratelimit-*: pause when the window is nearly spent. */
+/* Remember ratelimit-*: pause both kinds when the window is nearly spent. */
 static void
 page_ratelimit(const struct pd_result *pr)
 {
-	uint64_t	until;
-	int		reset;
+	int	reset;
 
 	if (pr->rl_remaining < 0 || pr->rl_remaining >
 	    cfg->pagerduty.max_concurrency)
 		return;
 	reset = pr->rl_reset > 0 ? pr->rl_reset : 1;
-	if (reset > 60)
-		reset = 60;
-	until = now_ms() + (uint64_t)reset * 1000;
-	if (until > page_pause_until) {
-		page_pause_until = until;
-		log_info("pagerduty: %d request(s) left in the rate window; "
-		    "pausing pages for %d s", pr->rl_remaining, reset);
-	}
+	if (reset > PAGE_RATE_MAX_S)
+		reset = PAGE_RATE_MAX_S;
+	log_info("pagerduty: %d request(s) left in the rate window; pausing "
+	    "pages for %d s", pr->rl_remaining, reset);
+	job_pause("pd_incident", reset * 1000LL);
+	job_pause("pd_responder", reset * 1000LL);
 }
 
+/*
+ * A change PagerDuty did not confirm: 429 was not done (pause, retry);
+ * no answer or a 5xx may have been (look before resending); any other
+ * 4xx is PagerDuty's final no.
+ */
 static void
-page_delay_cb(evutil_socket_t fd, short events, void *arg)
+page_outcome_failed(struct job *j, const struct pd_result *pr)
 {
-	struct page_job	*j = arg;
+	long long	ms = 0;
 
-	TAILQ_REMOVE(&page_delayed, j, entry);
-	TAILQ_INSERT_TAIL(&page_ready, j, entry);
-	page_pump();
-}
-
-/* Run the job again after ms (0: as soon as a slot is free). */
-static void
-page_job_later(struct page_job *j, long long ms)
-{
-	struct timeval	tv;
-
-	if (ms <= 0) {
-		TAILQ_INSERT_TAIL(&page_ready, j, entry);
-		return;
-	}
-	if (j->timer == NULL)
-		j->timer = evtimer_new(reactor_base, page_delay_cb, j);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	TAILQ_INSERT_TAIL(&page_delayed, j, entry);
-	evtimer_add(j->timer, &tv);
-}
-
-/* The incident_key for a job that creates its own PD incident. */
-static char *
-page_ikey(const cJSON *job, const cJSON *inc)
-{
-	const char	*key = json_str(job, "incident");
-	char		*out;
-
-	if (key == NULL)
-		xasprintf(&out, "incidentd/page/%s/%d", json_str(job, "page"),
-		    (int)json_num(job, "idx", 0));
-	else if (cfg->pagerduty.incident_mode == PD_MODE_PER_PAGE)
-		xasprintf(&out, "incidentd/%s/page/%s/%d", key,
-		    json_str(job, "page"), (int)json_num(job, "idx", 0));
-	else if (inc != NULL && json_str(inc, "pd.mode") != NULL &&
-	    strcmp(json_str(inc, "pd.mode"), "per_service") == 0)
-		xasprintf(&out, "incidentd/%s/%s/%s", key,
-		    json_str(job, "kind"), json_str(job, "id"));
+	if (pr->status == 429) {
+		if (pr->retry_after_ms > 0)
+			ms = pr->retry_after_ms;
+		else if (pr->rl_reset > 0)
+			ms = pr->rl_reset * 1000LL;
+		if (ms > PAGE_RATE_MAX_S * 1000LL)
+			ms = PAGE_RATE_MAX_S * 1000LL;
+		job_pause("pd_incident", ms);
+		job_pause("pd_responder", ms);
+		job_retry(j, ms, pr->error);
+	} else if (pr->status == 0 || pr->status >= 500)
+		job_unsure(j, pr->error);
 	else
-		xasprintf(&out, "incidentd/%s", key);
-	return (out);
+		job_fail(j, pr->error);
 }
 
-/* Decide what the job does next; every send waits for the commit. */
+/* A failed read (nothing was changed): retry, unless a final 4xx. */
 static void
-page_job_run(struct page_job *j)
+page_read_failed(struct job *j, const struct pd_result *pr)
 {
-	cJSON		*job, *inc = NULL, *pd;
-	const char	*state, *key, *pdid = NULL, *mode = NULL, *ims;
-	char		*ikey;
-
-	/* Gone or over already: nothing to send, but the page counts it. */
-	state = (job = page_job_load(j->key)) != NULL ?
-	    json_str(job, "state") : NULL;
-	if (job == NULL || (state != NULL && (strcmp(state, "done") == 0 ||
-	    strcmp(state, "failed") == 0))) {
-		log_warnx("page job %s: %s; not sent", j->key, job == NULL ?
-		    "its record is gone" : "already over");
-		cJSON_Delete(job);
-		page_run_end(j->page);
-		page_job_free(j);
-		return;
-	}
-	page_running++;
-	TAILQ_INSERT_TAIL(&page_inflight, j, entry);
-	key = json_str(job, "incident");
-	if (key != NULL && cfg->pagerduty.incident_mode == PD_MODE_PER_INCIDENT &&
-	    (inc = incident_load(key)) != NULL) {
-		mode = json_str(inc, "pd.mode");
-		pdid = json_str(inc, "pd.incident");
-		ims = json_str(inc, "im_page.state");
-		if (pdid == NULL && ims != NULL && strcmp(ims, "paged") == 0)
-			pdid = json_str(inc, "im_page.pd_incident");
-		if (mode != NULL && strcmp(mode, "per_service") == 0)
-			goto create;
-		if (pdid != NULL) {
-			/* Add responders to the incident's PD incident. */
-			cJSON_DeleteItemFromObject(job, "pd_incident");
-			cJSON_AddStringToObject(job, "pd_incident", pdid);
-			if (strcmp(state, "sending") == 0)
-				j->check = 1;
-			cJSON_ReplaceItemInObject(job, "state",
-			    cJSON_CreateString("sending"));
-			page_job_save(j->key, job);
-			reactor_after_commit(page_send_rr_cb, j);
-			goto out;
-		}
-		if (ims != NULL && strcmp(ims, "paging") == 0 &&
-		    now_wall() - (time_t)json_num(inc, "im_page.at", 0) <
-		    PAGE_IM_WAIT_S) {
-			/* The IM page will be the PD incident: wait. */
-			TAILQ_REMOVE(&page_inflight, j, entry);
-			page_running--;
-			page_job_later(j, 1000);
-			goto out;
-		}
-		if (json_str(inc, "pd.creator") != NULL &&
-		    strcmp(json_str(inc, "pd.creator"), j->key) != 0) {
-			/* Another job creates it; wait for that one. */
-			TAILQ_REMOVE(&page_inflight, j, entry);
-			page_running--;
-			TAILQ_INSERT_TAIL(&page_waiting, j, entry);
-			goto out;
-		}
-		/* This job creates the incident's PD incident. */
-		if ((pd = cJSON_GetObjectItem(inc, "pd")) == NULL)
-			pd = cJSON_AddObjectToObject(inc, "pd");
-		if (cJSON_GetObjectItem(pd, "creator") == NULL)
-			cJSON_AddStringToObject(pd, "creator", j->key);
-		incident_save(inc);
-		strlist_add(&page_creating, key);
-	}
-create:
-	ikey = page_ikey(job, inc);
-	cJSON_DeleteItemFromObject(job, "incident_key");
-	cJSON_AddStringToObject(job, "incident_key", ikey);
-	free(ikey);
-	page_job_save(j->key, job);
-	reactor_after_commit(page_send_create_cb, j);
-out:
-	cJSON_Delete(inc);
-	cJSON_Delete(job);
+	if (pr->status == 0 || pr->status == 429 || pr->status >= 500)
+		job_retry(j, pr->retry_after_ms, pr->error);
+	else
+		job_fail(j, pr->error);
 }
 
 /* The PagerDuty incident's title and details. */
 static void
-page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
+page_texts(const cJSON *a, const cJSON *page, char **title, char **details)
 {
-	const char	*key = json_str(job, "incident");
+	const char	*key = json_str(a, "incident");
 	const char	*msg = json_str(page, "message");
 	const char	*chname = json_str(page, "channel_name");
 	cJSON		*inc = NULL;
 	char		*url = NULL, *link;
 
+	if (json_str(page, "title") != NULL && json_str(page, "details") !=
+	    NULL) {
+		*title = xstrdup(json_str(page, "title"));
+		*details = xstrdup(json_str(page, "details"));
+		goto cut;
+	}
 	link = slack_permalink(json_str(page, "channel"),
 	    json_str(page, "ts") != NULL ? json_str(page, "ts") : "0");
 	if (key != NULL && (inc = incident_load(key)) != NULL) {
@@ -529,7 +404,7 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 		    json_str(inc, "summary") : "",
 		    chname != NULL ? "#" : "", chname != NULL ? chname :
 		    json_str(page, "channel"), link, json_str(page, "user"),
-		    json_str(job, "name"), msg != NULL ? "\nMessage: " : "",
+		    json_str(a, "name"), msg != NULL ? "\nMessage: " : "",
 		    msg != NULL ? msg : "");
 	} else {
 		xasprintf(title, "Page from Slack%s%s (no incident)",
@@ -537,292 +412,19 @@ page_texts(const cJSON *job, const cJSON *page, char **title, char **details)
 		xasprintf(details, "This page belongs to no incident.\n"
 		    "Slack channel: %s %s\nPaged from Slack by user %s for %s"
 		    "%s%s", json_str(page, "channel"), link,
-		    json_str(page, "user"), json_str(job, "name"),
+		    json_str(page, "user"), json_str(a, "name"),
 		    msg != NULL ? "\nMessage: " : "", msg != NULL ? msg : "");
 	}
-	(*title)[utf8_cut(*title, PAGE_TITLE_MAX)] = '\0';
 	free(url);
 	free(link);
 	cJSON_Delete(inc);
-}
-
-static void
-page_send_create_cb(void *arg)
-{
-	struct page_job	*j = arg;
-	cJSON		*job, *page, *body, *i, *o, *a, *as;
-	const char	*svc;
-	char		*title, *details;
-
-	if (page_stopped)
-		return;
-	job = page_job_load(j->key);
-	page = page_load(j->page);
-	if (job == NULL || page == NULL) {
-		cJSON_Delete(job);
-		cJSON_Delete(page);
-		page_job_end(j, NULL, "its record is gone");
-		return;
-	}
-	page_texts(job, page, &title, &details);
-	body = cJSON_CreateObject();
-	i = cJSON_AddObjectToObject(body, "incident");
-	cJSON_AddStringToObject(i, "type", "incident");
-	cJSON_AddStringToObject(i, "title", title);
-	if (strcmp(json_str(job, "kind"), "user") == 0)
-		svc = cfg->pagerduty.default_service != NULL ?
-		    cfg->pagerduty.default_service :
-		    cfg->pagerduty.incident_manager_service;
-	else
-		svc = json_str(job, "id");
-	o = cJSON_AddObjectToObject(i, "service");
-	cJSON_AddStringToObject(o, "id", svc);
-	cJSON_AddStringToObject(o, "type", "service_reference");
-	cJSON_AddStringToObject(i, "urgency", "high");
-	cJSON_AddStringToObject(i, "incident_key", json_str(job,
-	    "incident_key"));
-	o = cJSON_AddObjectToObject(i, "body");
-	cJSON_AddStringToObject(o, "type", "incident_body");
-	cJSON_AddStringToObject(o, "details", details);
-	if (strcmp(json_str(job, "kind"), "user") == 0) {
-		as = cJSON_AddArrayToObject(i, "assignments");
-		a = cJSON_CreateObject();
-		o = cJSON_AddObjectToObject(a, "assignee");
-		cJSON_AddStringToObject(o, "id", json_str(job, "id"));
-		cJSON_AddStringToObject(o, "type", "user_reference");
-		cJSON_AddItemToArray(as, a);
-	}
-	/* Safe to resend: incident_key deduplicates. */
-	pd_request("POST", "/incidents", body, HTTP_IDEMPOTENT,
-	    page_created_cb, j);
-	free(title);
-	free(details);
-	cJSON_Delete(job);
-	cJSON_Delete(page);
-}
-
-/* 429 or 5xx or unreachable: requeue with backoff; 1 if so. */
-static int
-page_retryable(struct page_job *j, const struct pd_result *pr)
-{
-	long long	ms;
-
-	if (pr->status != 0 && pr->status != 429 && pr->status < 500)
-		return (0);
-	if (++j->rounds > PAGE_MAX_ROUNDS)
-		return (0);
-	ms = (long long)backoff_ms((unsigned)j->rounds - 1, 500, 30000);
-	if (pr->status == 429 && pr->rl_reset > 0 && pr->rl_reset <= 60)
-		ms = pr->rl_reset * 1000LL;
-	log_info("page job %s: %s; again in %lld ms", j->key, pr->error, ms);
-	TAILQ_REMOVE(&page_inflight, j, entry);
-	page_running--;
-	page_job_later(j, ms);
-	page_pump();
-	return (1);
-}
-
-static void
-page_created_cb(const struct pd_result *pr, void *arg)
-{
-	struct page_job	*j = arg;
-	cJSON		*job;
-	char		*q, *path;
-
-	if (page_stopped)
-		return;
-	page_ratelimit(pr);
-	if (pr->error == NULL) {
-		page_job_end(j, json_path(pr->json, "incident"), NULL);
-		return;
-	}
-	if (pr->status == 400 && strstr(pr->error, "matching dedup key")) {
-		if ((job = page_job_load(j->key)) == NULL) {
-			page_job_end(j, NULL, "its record is gone");
-			return;
-		}
-		q = url_encode(json_str(job, "incident_key"));
-		xasprintf(&path, "/incidents?incident_key=%s"
-		    "&statuses[]=triggered&statuses[]=acknowledged", q);
-		pd_request("GET", path, NULL, 0, page_existing_cb, j);
-		free(q);
-		free(path);
-		cJSON_Delete(job);
-		return;
-	}
-	if (page_retryable(j, pr))
-		return;
-	page_job_end(j, NULL, pr->error);
-}
-
-static void
-page_existing_cb(const struct pd_result *pr, void *arg)
-{
-	struct page_job	*j = arg;
-	const cJSON	*first;
-
-	if (page_stopped)
-		return;
-	page_ratelimit(pr);
-	if (pr->error != NULL && page_retryable(j, pr))
-		return;
-	first = cJSON_GetArrayItem(json_path(pr->json, "incidents"), 0);
-	if (pr->error == NULL && first != NULL)
-		page_job_end(j, first, NULL);
-	else
-		page_job_end(j, NULL, pr->error != NULL ? pr->error :
-		    "PagerDuty reported a duplicate but has no such incident");
-}
-
-static void
-page_send_rr_cb(void *arg)
-{
-	struct page_job	*j = arg;
-	cJSON		*job;
-	char		*path, *q;
-
-	if (page_stopped)
-		return;
-	if ((job = page_job_load(j->key)) == NULL) {
-		page_job_end(j, NULL, "its record is gone");
-		return;
-	}
-	if (j->check) {
-		/* Maybe sent before a crash or a 5xx: look for the marker. */
-		q = url_encode(json_str(job, "pd_incident"));
-		xasprintf(&path, "/incidents/%s", q);
-		free(q);
-		pd_request("GET", path, NULL, 0, page_rr_check_cb, j);
-	} else {
-		cJSON		*body, *ts, *w, *t;
-		cJSON		*page = page_load(j->page);
-		const char	*inc = json_str(job, "incident");
-		char		*msg, *link;
-
-		link = slack_permalink(page != NULL ? json_str(page,
-		    "channel") : "", page != NULL && json_str(page, "ts") !=
-		    NULL ? json_str(page, "ts") : "0");
-		xasprintf(&msg, "Please join incident %s in Slack: %s%s%s "
-		    "[incidentd %s]", inc, link, page != NULL &&
-		    json_str(page, "message") != NULL ? " - " : "",
-		    page != NULL && json_str(page, "message") != NULL ?
-		    json_str(page, "message") : "", j->key);
-		body = cJSON_CreateObject();
-		cJSON_AddStringToObject(body, "requester_id", page_requester);
-		cJSON_AddStringToObject(body, "message", msg);
-		ts = cJSON_AddArrayToObject(body, "responder_request_targets");
-		w = cJSON_CreateObject();
-		t = cJSON_AddObjectToObject(w, "responder_request_target");
-		if (strcmp(json_str(job, "kind"), "user") == 0) {
-			cJSON_AddStringToObject(t, "id", json_str(job, "id"));
-			cJSON_AddStringToObject(t, "type", "user_reference");
-		} else {
-			cJSON_AddStringToObject(t, "id", json_str(job, "ep") !=
-			    NULL ? json_str(job, "ep") : "");
-			cJSON_AddStringToObject(t, "type",
-			    "escalation_policy_reference");
-		}
-		cJSON_AddItemToArray(ts, w);
-		q = url_encode(json_str(job, "pd_incident"));
-		xasprintf(&path, "/incidents/%s/responder_requests", q);
-		free(q);
-		pd_request("POST", path, body, 0, page_rr_cb, j);
-		free(msg);
-		free(link);
-		cJSON_Delete(page);
-	}
-	free(path);
-	cJSON_Delete(job);
-}
-
-static void
-page_rr_check_cb(const struct pd_result *pr, void *arg)
-{
-	struct page_job	*j = arg;
-	const cJSON	*rr;
-	const char	*msg;
-	char		*marker;
-
-	if (page_stopped)
-		return;
-	page_ratelimit(pr);
-	if (pr->error != NULL) {
-		if (!page_retryable(j, pr))
-			page_job_end(j, NULL, pr->error);
-		return;
-	}
-	xasprintf(&marker, "[incidentd %s]", j->key);
-	cJSON_ArrayForEach(rr, json_path(pr->json,
-	    "incident.responder_requests")) {
-		msg = json_str(rr, "message");
-		if (msg != NULL && strstr(msg, marker) != NULL) {
-			log_info("page job %s: already sent", j->key);
-			free(marker);
-			page_job_end(j, rr, NULL);
-			return;
-		}
-	}
-	free(marker);
-	j->check = 0;
-	page_send_rr_cb(j);
-}
-
-static void
-page_rr_cb(const struct pd_result *pr, void *arg)
-{
-	struct page_job	*j = arg;
-	cJSON		*job, *inc, *pd;
-	const char	*key;
-
-	if (page_stopped)
-		return;
-	page_ratelimit(pr);
-	if (pr->error == NULL) {
-		page_job_end(j, json_path(pr->json, "responder_request"),
-		    NULL);
-		return;
-	}
-	if (pr->status == 402) {
-		/* No coordinated_responding: one PD incident per service. */
-		job = page_job_load(j->key);
-		key = json_str(job, "incident");
-		if (key != NULL && (inc = incident_load(key)) != NULL) {
-			/* No "pd" yet when the IM page made the PD incident. */
-			if ((pd = cJSON_GetObjectItem(inc, "pd")) == NULL)
-				pd = cJSON_AddObjectToObject(inc, "pd");
-			cJSON_DeleteItemFromObject(pd, "mode");
-			cJSON_AddStringToObject(pd, "mode", "per_service");
-			incident_save(inc);
-			cJSON_Delete(inc);
-			log_warnx("incident %s: PagerDuty has no coordinated "
-			    "responding; one PagerDuty incident per service",
-			    key);
-		}
-		if (job != NULL) {
-			cJSON_ReplaceItemInObject(job, "state",
-			    cJSON_CreateString("pending"));
-			cJSON_DeleteItemFromObject(job, "fallback");
-			cJSON_AddTrueToObject(job, "fallback");
-			page_job_save(j->key, job);
-		}
-		cJSON_Delete(job);
-		TAILQ_REMOVE(&page_inflight, j, entry);
-		page_running--;
-		j->check = 0;
-		page_job_later(j, 0);
-		reactor_after_commit(page_pump_cb, NULL);
-		return;
-	}
-	if (pr->status == 429 || pr->status == 0 || pr->status >= 500)
-		j->check = pr->status != 429;
-	if (page_retryable(j, pr))
-		return;
-	page_job_end(j, NULL, pr->error);
+cut:
+	(*title)[utf8_cut(*title, PAGE_TITLE_MAX)] = '\0';
 }
 
 /* PD users an incident or responder request reached, into users. */
 static void
-page_users_from(cJSON *users, const cJSON *obj, const char *unused)
+page_users_from(cJSON *users, const cJSON *obj)
 {
 	const cJSON	*a, *t, *r;
 	cJSON		*u;
@@ -853,161 +455,688 @@ page_users_from(cJSON *users, const cJSON *obj, const char *unused)
 	}
 }
 
-/* Let jobs waiting for an incident's PD incident go. */
-static void
-page_creator_done(const char *key)
+/* A job's result: the PagerDuty incident id, its link, who it reached. */
+static cJSON *
+page_result(const cJSON *obj, const char *pdid)
 {
-	struct page_job	*w, *tmp;
-	size_t		 i;
+	cJSON		*res;
+	const char	*url = json_str(obj, "html_url");
 
-	for (i = 0; i < page_creating.n; i++) {
-		if (strcmp(page_creating.v[i], key) != 0)
+	res = cJSON_CreateObject();
+	if (pdid == NULL)
+		pdid = json_str(obj, "id");
+	if (pdid != NULL)
+		cJSON_AddStringToObject(res, "id", pdid);
+	if (url != NULL)
+		cJSON_AddStringToObject(res, "html_url", url);
+	if (json_str(obj, "status") != NULL)
+		cJSON_AddStringToObject(res, "status", json_str(obj,
+		    "status"));
+	page_users_from(cJSON_AddArrayToObject(res, "users"), obj);
+	return (res);
+}
+
+/* pd_incident: create the target's (or the incident's) PD incident. */
+static void
+page_create_run(struct job *j)
+{
+	struct pd_incident_args	 pa;
+	cJSON			*a = job_args(j), *page;
+	char			*title, *details;
+
+	if ((page = page_load(json_str(a, "page"))) == NULL) {
+		job_fail(j, "its page is gone");
+		return;
+	}
+	page_texts(a, page, &title, &details);
+	memset(&pa, 0, sizeof(pa));
+	pa.title = title;
+	pa.details = details;
+	pa.incident_key = json_str(a, "incident_key");
+	if (strcmp(json_str(a, "kind"), "user") == 0) {
+		pa.service = cfg->pagerduty.default_service != NULL ?
+		    cfg->pagerduty.default_service :
+		    cfg->pagerduty.incident_manager_service;
+		pa.assignee = json_str(a, "id");
+	} else
+		pa.service = json_str(a, "id");
+	pd_incident_create(&pa, page_created_cb, j);
+	free(title);
+	free(details);
+	cJSON_Delete(page);
+}
+
+static void
+page_created_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error == NULL && json_str(pr->json, "incident.id") != NULL)
+		page_done_incident(j, json_path(pr->json, "incident"));
+	else if (pr->error == NULL)
+		job_fail(j, "PagerDuty answered without an incident id");
+	else if (pr->status == 400 && strstr(pr->error,
+	    "matching dedup key") != NULL)
+		/* Open with our key already (a second daemon, a resend). */
+		pd_incident_find_by_key(json_str(job_args(j), "incident_key"),
+		    page_found_cb, j);
+	else
+		page_outcome_failed(j, pr);
+}
+
+/* The job made (or found) obj; the result keeps what the page needs. */
+static void
+page_done_incident(struct job *j, const cJSON *obj)
+{
+	const char	*status = json_str(obj, "status");
+
+	if (status != NULL && strcmp(status, "resolved") == 0)
+		log_info("job %s: PagerDuty incident %s with key %s is "
+		    "resolved; not opened again", job_id(j), json_str(obj,
+		    "id"), json_str(job_args(j), "incident_key"));
+	job_done(j, page_result(obj, NULL));
+}
+
+/* The newest open incident in list, else (if resolved_ok) the newest. */
+static const cJSON *
+page_pick(const cJSON *list, int resolved_ok)
+{
+	const cJSON	*i, *open = NULL, *any = NULL;
+	const char	*st;
+
+	cJSON_ArrayForEach(i, list) {
+		if (json_str(i, "id") == NULL)
 			continue;
-		free(page_creating.v[i]);
-		page_creating.v[i] = page_creating.v[--page_creating.n];
-		break;
+		st = json_str(i, "status");
+		if (st == NULL || strcmp(st, "resolved") != 0)
+			open = i;
+		any = i;
 	}
-	TAILQ_FOREACH_SAFE(w, &page_waiting, entry, tmp) {
-		TAILQ_REMOVE(&page_waiting, w, entry);
-		TAILQ_INSERT_TAIL(&page_ready, w, entry);
-	}
+	return (open != NULL ? open : resolved_ok ? any : NULL);
 }
 
-/* The job is over: record the outcome (pdobj on success). */
+/* After a dedup 400: the open incident PagerDuty says it has. */
 static void
-page_job_end(struct page_job *j, const cJSON *pdobj, const char *error)
+page_found_cb(const struct pd_result *pr, void *arg)
 {
-	cJSON		*job, *inc, *users, *pd;
-	const char	*key, *id;
+	struct job	*j = arg;
+	const cJSON	*i;
 
-	if ((job = page_job_load(j->key)) != NULL) {
-		cJSON_DeleteItemFromObject(job, "state");
-		cJSON_AddStringToObject(job, "state", error != NULL ?
-		    "failed" : "done");
-		if (error != NULL)
-			cJSON_AddStringToObject(job, "error", error);
-		else {
-			users = cJSON_AddArrayToObject(job, "users");
-			page_users_from(users, pdobj, NULL);
-			id = json_str(pdobj, "id");
-			if (id == NULL)
-				id = json_str(pdobj, "incident.id");
-			if (id != NULL && json_str(job, "pd_incident") == NULL)
-				cJSON_AddStringToObject(job, "pd_incident", id);
-			if (json_str(pdobj, "html_url") != NULL)
-				cJSON_AddStringToObject(job, "pd_url",
-				    json_str(pdobj, "html_url"));
-		}
-		key = json_str(job, "incident");
-		if (key != NULL && (inc = incident_load(key)) != NULL) {
-			pd = cJSON_GetObjectItem(inc, "pd");
-			if (pd != NULL && json_str(pd, "creator") != NULL &&
-			    strcmp(json_str(pd, "creator"), j->key) == 0) {
-				cJSON_DeleteItemFromObject(pd, "creator");
-				if (error == NULL && json_str(job,
-				    "pd_incident") != NULL &&
-				    json_str(pd, "incident") == NULL)
-					cJSON_AddStringToObject(pd, "incident",
-					    json_str(job, "pd_incident"));
-				incident_save(inc);
-				page_creator_done(key);
-			}
-			cJSON_Delete(inc);
-		}
-		page_job_save(j->key, job);
-		if (error != NULL)
-			log_warnx("page job %s failed: %s", j->key, error);
-		cJSON_Delete(job);
-	}
-	TAILQ_REMOVE(&page_inflight, j, entry);
-	page_running--;
-	page_run_end(j->page);
-	page_job_free(j);
-	reactor_after_commit(page_pump_cb, NULL);
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	/*
+	 * Not found, or not answered: the next attempt probes (every
+	 * status) before it posts, in case the incident was resolved since.
+	 */
+	if (pr->error != NULL)
+		job_unsure(j, pr->error);
+	else if ((i = page_pick(json_path(pr->json, "incidents"), 0)) == NULL)
+		job_unsure(j, "PagerDuty reported a duplicate but lists no "
+		    "open incident with the key");
+	else
+		page_done_incident(j, i);
 }
 
+/*
+ * Was the incident created? By id once known, else by incident_key in
+ * every status: a resolved one is ours too and is not opened again.
+ */
+static void
+page_create_probe(struct job *j)
+{
+	const char	*id = json_str(job_result(j), "id");
+
+	if (id != NULL)
+		pd_incident_get(id, page_got_cb, j);
+	else
+		pd_incident_find_by_key(json_str(job_args(j), "incident_key"),
+		    page_probe_cb, j);
+}
+
+static void
+page_probe_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+	const cJSON	*i;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error != NULL) {
+		job_unsure(j, pr->error);
+		return;
+	}
+	if ((i = page_pick(json_path(pr->json, "incidents"), 1)) == NULL) {
+		log_info("job %s: no PagerDuty incident with key %s; sending",
+		    job_id(j), json_str(job_args(j), "incident_key"));
+		job_resend(j);
+		return;
+	}
+	log_info("job %s: PagerDuty incident %s was created before; not "
+	    "again", job_id(j), json_str(i, "id"));
+	page_done_incident(j, i);
+}
+
+static void
+page_got_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error != NULL)
+		job_unsure(j, pr->error);
+	else
+		page_done_incident(j, json_path(pr->json, "incident"));
+}
+
+/*
+ * The PagerDuty incident a responder joins: 1 with *id set, 0 if its
+ * creator has not finished (the job waits), -1 if the job failed.
+ */
 static int
-page_collect_cb(const char *key, const char *val, size_t len, void *arg)
+page_rr_incident(struct job *j, const char **id)
 {
-	cJSON	*all = arg, *j;
+	cJSON		*a = job_args(j), *rec, *inc;
+	const char	*after = json_str(a, "after"), *st, *v;
+	char		*why;
+	int		 rv = -1;
 
-	if ((j = cJSON_ParseWithLength(val, len)) != NULL)
-		cJSON_AddItemToArray(all, j);
-	return (0);
+	if ((*id = json_str(a, "pd_incident")) != NULL)
+		return (1);
+	if (after == NULL) {
+		job_fail(j, "no PagerDuty incident to join");
+		return (-1);
+	}
+	if ((rec = job_load(after)) == NULL) {
+		/* Its creator is gone: the incident may know the result. */
+		inc = incident_load(json_str(a, "incident") != NULL ?
+		    json_str(a, "incident") : "");
+		if ((v = json_str(inc, "pd.incident")) != NULL) {
+			cJSON_AddStringToObject(a, "pd_incident", v);
+			rv = 1;
+		} else
+			job_fail(j, "the job creating the PagerDuty incident "
+			    "is gone");
+		cJSON_Delete(inc);
+		*id = json_str(a, "pd_incident");
+		return (rv);
+	}
+	st = json_str(rec, "state");
+	if (st != NULL && strcmp(st, "done") == 0 &&
+	    (v = json_str(rec, "result.id")) != NULL) {
+		cJSON_AddStringToObject(a, "pd_incident", v);
+		*id = json_str(a, "pd_incident");
+		rv = 1;
+	} else if (st != NULL && (strcmp(st, "queued") == 0 ||
+	    strcmp(st, "running") == 0)) {
+		log_debug("job %s: waiting for %s", job_id(j), after);
+		job_wait(j, PAGE_WAIT_MS);
+		rv = 0;
+	} else {
+		xasprintf(&why, "the incident's PagerDuty incident could not "
+		    "be created (%s)", json_str(rec, "error") != NULL ?
+		    json_str(rec, "error") : "no reason given");
+		job_fail(j, why);
+		free(why);
+	}
+	cJSON_Delete(rec);
+	return (rv);
 }
 
-/* Every job of the page is over: report, then announce who was paged. */
+/* pd_responder: once the incident's PD incident exists, ask to join. */
 static void
-page_finish(const char *id)
+page_rr_run(struct job *j)
 {
-	struct page_announce	*an;
-	struct page_user_ctx	*uc;
-	cJSON			*page, *all, *u, *x;
-	const cJSON		*job, *pu;
-	const char		*name, *state, *error;
-	char			*prefix, *n, *line, *path, *q;
-	int			 ok = 0, failed = 0, fallback = 0, idx;
+	cJSON		*a = job_args(j);
+	const char	*id;
+
+	if (json_bool(a, "fallback")) {
+		page_create_run(j);
+		return;
+	}
+	if (page_rr_incident(j, &id) != 1)
+		return;
+	if (page_requester == NULL || page_requester_for == NULL ||
+	    strcasecmp(page_requester_for, cfg->pagerduty.from) != 0) {
+		/* Responder requests name a requester: pagerduty.from. */
+		pd_user_by_email(cfg->pagerduty.from, page_requester_cb, j);
+		return;
+	}
+	if (strcmp(json_str(a, "kind"), "user") != 0 &&
+	    json_str(a, "ep") == NULL) {
+		/* A service joins through its escalation policy. */
+		pd_service_get(json_str(a, "id"), page_service_cb, j);
+		return;
+	}
+	page_rr_send(j);
+}
+
+static void
+page_requester_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error != NULL) {
+		page_read_failed(j, pr);
+		return;
+	}
+	free(page_requester);
+	free(page_requester_for);
+	page_requester_for = xstrdup(cfg->pagerduty.from);
+	if (json_str(pr->json, "id") != NULL)
+		page_requester = xstrdup(json_str(pr->json, "id"));
+	else {
+		log_warnx("pagerduty.from %s is not a PagerDuty user; "
+		    "responder requests name no requester",
+		    cfg->pagerduty.from);
+		page_requester = xstrdup("");
+	}
+	page_rr_run(j);
+}
+
+static void
+page_service_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+	const char	*ep;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error != NULL) {
+		page_read_failed(j, pr);
+		return;
+	}
+	if ((ep = json_str(pr->json, "service.escalation_policy.id")) ==
+	    NULL) {
+		job_fail(j, "the service has no escalation policy");
+		return;
+	}
+	cJSON_AddStringToObject(job_args(j), "ep", ep);
+	page_rr_send(j);
+}
+
+static void
+page_rr_send(struct job *j)
+{
+	cJSON		*a = job_args(j), *page;
+	const char	*msg = NULL, *user;
+	char		*text, *link;
+
+	page = page_load(json_str(a, "page"));
+	link = slack_permalink(page != NULL ? json_str(page, "channel") : "",
+	    page != NULL && json_str(page, "ts") != NULL ? json_str(page,
+	    "ts") : "0");
+	if (page != NULL)
+		msg = json_str(page, "message");
+	xasprintf(&text, "Please join incident %s in Slack: %s%s%s "
+	    "[incidentd %s]", json_str(a, "incident"), link,
+	    msg != NULL ? " - " : "", msg != NULL ? msg : "", job_token(j));
+	user = strcmp(json_str(a, "kind"), "user") == 0 ? json_str(a, "id") :
+	    NULL;
+	pd_responder_request(json_str(a, "pd_incident"), page_requester, text,
+	    user == NULL, user != NULL ? user : json_str(a, "ep"), page_rr_cb,
+	    j);
+	free(text);
+	free(link);
+	cJSON_Delete(page);
+}
+
+static void
+page_rr_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+	cJSON		*a, *inc;
+	const char	*key;
+	char		*ikey;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	a = job_args(j);
+	if (pr->error == NULL) {
+		job_done(j, page_result(json_path(pr->json,
+		    "responder_request"), json_str(a, "pd_incident")));
+		return;
+	}
+	if (pr->status != 402) {
+		page_outcome_failed(j, pr);
+		return;
+	}
+	/* No coordinated responding: one PD incident per service. */
+	key = json_str(a, "incident");
+	if (key != NULL && (inc = incident_load(key)) != NULL) {
+		page_inc_set(inc, "mode", "per_service");
+		incident_save(inc);
+		cJSON_Delete(inc);
+		log_warnx("incident %s: PagerDuty has no coordinated "
+		    "responding; one PagerDuty incident per service", key);
+	}
+	ikey = page_own_key(json_str(a, "page"), key, a,
+	    (int)json_num(a, "idx", 0));
+	cJSON_DeleteItemFromObject(a, "incident_key");
+	cJSON_AddStringToObject(a, "incident_key", ikey);
+	free(ikey);
+	cJSON_DeleteItemFromObject(a, "fallback");
+	cJSON_AddTrueToObject(a, "fallback");
+	/* The key and the mode are durable before the create. */
+	job_checkpoint(j, page_create_run);
+}
+
+/* Was the request sent? Look for our marker before sending again. */
+static void
+page_rr_probe(struct job *j)
+{
+	const char	*id;
+	int		 rv;
+
+	if (json_bool(job_args(j), "fallback")) {
+		page_create_probe(j);
+		return;
+	}
+	/* No incident to join yet: nothing can have been sent. */
+	if ((rv = page_rr_incident(j, &id)) == 1)
+		pd_incident_get(id, page_rr_probe_cb, j);
+}
+
+/* 1 if obj (any JSON) mentions the job's marker. */
+static int
+page_has_marker(const cJSON *obj, struct job *j)
+{
+	char	*text, *marker;
+	int	 found;
+
+	if (obj == NULL)
+		return (0);
+	text = json_print(obj);
+	xasprintf(&marker, "[incidentd %s]", job_token(j));
+	found = strstr(text, marker) != NULL;
+	free(marker);
+	free(text);
+	return (found);
+}
+
+static void
+page_rr_probe_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+	const cJSON	*rr;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error != NULL) {
+		job_unsure(j, pr->error);
+		return;
+	}
+	cJSON_ArrayForEach(rr, json_path(pr->json,
+	    "incident.responder_requests")) {
+		if (page_has_marker(cJSON_GetObjectItem(rr, "message"), j)) {
+			log_info("job %s: responder request sent before; not "
+			    "again", job_id(j));
+			job_done(j, page_result(rr, json_str(job_args(j),
+			    "pd_incident")));
+			return;
+		}
+	}
+	/* Not listed there (an older API, an account without it): logs. */
+	pd_incident_log_entries(json_str(job_args(j), "pd_incident"),
+	    page_rr_log_cb, j);
+}
+
+static void
+page_rr_log_cb(const struct pd_result *pr, void *arg)
+{
+	struct job	*j = arg;
+	cJSON		*res;
+
+	if (page_stopped)
+		return;
+	page_ratelimit(pr);
+	if (pr->error != NULL) {
+		job_unsure(j, pr->error);
+		return;
+	}
+	if (!page_has_marker(json_path(pr->json, "log_entries"), j)) {
+		job_resend(j);
+		return;
+	}
+	log_info("job %s: responder request logged before; not again",
+	    job_id(j));
+	res = cJSON_CreateObject();
+	cJSON_AddStringToObject(res, "id", json_str(job_args(j),
+	    "pd_incident"));
+	cJSON_AddArrayToObject(res, "users");
+	job_done(j, res);
+}
+
+/*
+ * A target's job ended (in the turn that records it): the incident learns
+ * its PagerDuty incident, and the page's last job starts the report.
+ */
+static void
+page_target_ended(struct job *j)
+{
+	cJSON		*a = job_args(j), *inc;
+	const char	*key = json_str(a, "incident");
+	const char	*creator;
+
+	if (key != NULL && (inc = incident_load(key)) != NULL) {
+		creator = json_str(inc, "pd.job");
+		if (creator != NULL && strcmp(creator, job_id(j)) == 0) {
+			if (job_succeeded(j)) {
+				page_inc_set(inc, "incident",
+				    json_str(job_result(j), "id"));
+				page_inc_set(inc, "url",
+				    json_str(job_result(j), "html_url"));
+			} else
+				/* The next page tries again. */
+				page_inc_set(inc, "job", NULL);
+			incident_save(inc);
+		}
+		cJSON_Delete(inc);
+	}
+	page_check_over(json_str(a, "page"));
+}
+
+/*
+ * What became of each target of a page (caller frees):
+ * {"paged", "failed", "targets": [{"name", "state" ("done", "failed" or
+ * "unsent"), "error", "pd_incident", "pd_url", "status", "fallback",
+ * "users"}]}. A job whose record is gone is left out; one that is neither
+ * done nor failed (its record changed under us) counts as never sent.
+ */
+cJSON *
+page_outcome(const char *id)
+{
+	cJSON		*page, *out, *ts, *t, *rec;
+	const cJSON	*jid;
+	const char	*st, *name;
+	int		 ok = 0, failed = 0;
+
+	if ((page = page_load(id)) == NULL)
+		return (NULL);
+	out = cJSON_CreateObject();
+	ts = cJSON_AddArrayToObject(out, "targets");
+	cJSON_ArrayForEach(jid, json_path(page, "jobs")) {
+		if (!cJSON_IsString(jid) ||
+		    (rec = job_load(jid->valuestring)) == NULL)
+			continue;
+		t = cJSON_CreateObject();
+		name = json_str(rec, "args.name") != NULL ? json_str(rec,
+		    "args.name") : json_str(rec, "args.id");
+		cJSON_AddStringToObject(t, "name", name != NULL ? name : "?");
+		st = json_str(rec, "state");
+		if (st != NULL && strcmp(st, "done") == 0) {
+			ok++;
+			cJSON_AddStringToObject(t, "state", "done");
+			if (json_str(rec, "result.id") != NULL)
+				cJSON_AddStringToObject(t, "pd_incident",
+				    json_str(rec, "result.id"));
+			if (json_str(rec, "result.html_url") != NULL)
+				cJSON_AddStringToObject(t, "pd_url",
+				    json_str(rec, "result.html_url"));
+			if (json_str(rec, "result.status") != NULL)
+				cJSON_AddStringToObject(t, "status",
+				    json_str(rec, "result.status"));
+			cJSON_AddBoolToObject(t, "fallback", json_bool(rec,
+			    "args.fallback"));
+			cJSON_AddItemToObject(t, "users", cJSON_Duplicate(
+			    json_path(rec, "result.users"), 1));
+		} else {
+			failed++;
+			if (st != NULL && strcmp(st, "failed") == 0) {
+				cJSON_AddStringToObject(t, "state", "failed");
+				cJSON_AddStringToObject(t, "error",
+				    json_str(rec, "error") != NULL ?
+				    json_str(rec, "error") :
+				    "no reason given");
+			} else {
+				cJSON_AddStringToObject(t, "state", "unsent");
+				cJSON_AddStringToObject(t, "error",
+				    "it was never sent");
+			}
+		}
+		cJSON_AddItemToArray(ts, t);
+		cJSON_Delete(rec);
+	}
+	cJSON_AddNumberToObject(out, "paged", ok);
+	cJSON_AddNumberToObject(out, "failed", failed);
+	cJSON_Delete(page);
+	return (out);
+}
+
+/*
+ * If every job of the page has ended (or its record is gone), record the
+ * page done and create its announcement, keyed by the page: once.
+ */
+static void
+page_check_over(const char *id)
+{
+	cJSON		*page, *rec, *out, *args;
+	const cJSON	*jid, *jobs;
+	const char	*st, *kind;
+	char		*aid;
+	int		 i;
 
 	if ((page = page_load(id)) == NULL)
 		return;
-	all = cJSON_CreateArray();
-	xasprintf(&prefix, "page/%s/", id);
-	store_foreach(store, STORE_JOBS, prefix, page_collect_cb, all);
-	free(prefix);
+	st = json_str(page, "state");
+	if (st == NULL || strcmp(st, "paging") != 0)
+		goto out;
+	/* The last jobs finish last: look at them first. */
+	jobs = json_path(page, "jobs");
+	for (i = cJSON_GetArraySize(jobs) - 1; i >= 0; i--) {
+		jid = cJSON_GetArrayItem(jobs, i);
+		if (!cJSON_IsString(jid) ||
+		    (rec = job_load(jid->valuestring)) == NULL)
+			continue;
+		st = json_str(rec, "state");
+		if (st != NULL && (strcmp(st, "queued") == 0 ||
+		    strcmp(st, "running") == 0)) {
+			cJSON_Delete(rec);
+			goto out;
+		}
+		cJSON_Delete(rec);
+	}
+	out = page_outcome(id);
+	cJSON_ReplaceItemInObject(page, "state", cJSON_CreateString("done"));
+	cJSON_DeleteItemFromObject(page, "paged");
+	cJSON_DeleteItemFromObject(page, "failed");
+	cJSON_AddNumberToObject(page, "paged", json_num(out, "paged", 0));
+	cJSON_AddNumberToObject(page, "failed", json_num(out, "failed", 0));
+	cJSON_Delete(out);
+	if (page_save(page) != 0)
+		goto out;
+	log_info("page %s: %d paged, %d failed", id,
+	    (int)json_num(page, "paged", 0), (int)json_num(page, "failed", 0));
+	kind = json_str(page, "announce") != NULL ? json_str(page,
+	    "announce") : "page_announce";
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "page", id);
+	if ((aid = job_create(kind, id, args, 0)) == NULL)
+		log_warnx("page %s: could not record its announcement", id);
+	free(aid);
+out:
+	cJSON_Delete(page);
+}
+
+/* page_announce: report, name who was paged, invite them. */
+static void
+page_announce_run(struct job *j)
+{
+	struct page_announce	*an;
+	struct page_user_ctx	*uc;
+	cJSON			*page, *out, *u, *x;
+	const cJSON		*t, *pu;
+	const char		*id = job_key(j), *key;
+	char			*n, *e, *pd;
+	int			 ok, failed, fallback = 0, idx;
+
+	if ((page = page_load(id)) == NULL ||
+	    (out = page_outcome(id)) == NULL) {
+		cJSON_Delete(page);
+		job_fail(j, "the page is gone");
+		return;
+	}
 	an = xcalloc(1, sizeof(*an));
+	an->job = j;
 	an->page = xstrdup(id);
 	an->users = cJSON_CreateArray();
-	cJSON_ArrayForEach(job, all) {
-		name = json_str(job, "name") != NULL ? json_str(job, "name") :
-		    json_str(job, "id");
-		n = slack_escape(name != NULL ? name : "?");
-		state = json_str(job, "state");
-		if (state != NULL && strcmp(state, "done") == 0) {
-			ok++;
-			if (json_bool(job, "fallback"))
-				fallback++;
-			cJSON_ArrayForEach(pu, json_path(job, "users")) {
-				cJSON_ArrayForEach(x, an->users) {
-					if (strcmp(json_str(x, "id"),
-					    json_str(pu, "id")) == 0)
-						break;
-				}
-				if (x == NULL)
-					cJSON_AddItemToArray(an->users,
-					    cJSON_Duplicate(pu, 1));
-			}
-		} else {
-			/* Failed, or never sent (its record changed). */
-			failed++;
-			error = json_str(job, "error");
-			if (error == NULL)
-				error = state != NULL && strcmp(state,
-				    "failed") == 0 ? "no reason given" :
-				    "it was never sent";
-			line = slack_escape(error);
+	cJSON_ArrayForEach(t, json_path(out, "targets")) {
+		n = slack_escape(json_str(t, "name"));
+		if (strcmp(json_str(t, "state"), "done") != 0) {
+			e = slack_escape(json_str(t, "error"));
 			strlist_addf(&an->lines, ":x: Could not page *%s*: %s",
-			    n, line);
-			free(line);
+			    n, e);
+			free(e);
+			free(n);
+			continue;
+		}
+		if (json_bool(t, "fallback"))
+			fallback++;
+		if (json_str(t, "status") != NULL &&
+		    strcmp(json_str(t, "status"), "resolved") == 0) {
+			pd = slack_escape(json_str(t, "pd_incident"));
+			strlist_addf(&an->lines, ":information_source: The "
+			    "PagerDuty incident for *%s* (%s) was already "
+			    "resolved; it was not opened again.", n, pd);
+			free(pd);
 		}
 		free(n);
+		cJSON_ArrayForEach(pu, json_path(t, "users")) {
+			cJSON_ArrayForEach(x, an->users) {
+				if (strcmp(json_str(x, "id"),
+				    json_str(pu, "id")) == 0)
+					break;
+			}
+			if (x == NULL)
+				cJSON_AddItemToArray(an->users,
+				    cJSON_Duplicate(pu, 1));
+		}
 	}
 	if (fallback > 0)
 		strlist_addf(&an->lines, ":information_source: This PagerDuty "
 		    "account cannot add responders (no coordinated "
 		    "responding), so each paged service got its own PagerDuty "
 		    "incident, titled with the Jira key.");
-	cJSON_DeleteItemFromObject(page, "state");
-	cJSON_AddStringToObject(page, "state", "done");
-	cJSON_AddNumberToObject(page, "paged", ok);
-	cJSON_AddNumberToObject(page, "failed", failed);
-	page_save(page);
-	log_info("page %s: %d paged, %d failed", id, ok, failed);
+	ok = (int)json_num(out, "paged", 0);
+	failed = (int)json_num(out, "failed", 0);
+	key = json_str(page, "incident");
 	strlist_addf(&an->lines, "%s*%d of %d* target(s) paged%s%s.",
 	    failed > 0 ? ":warning: " : ":pager: ", ok, ok + failed,
-	    json_str(page, "incident") != NULL ? " for " : "",
-	    json_str(page, "incident") != NULL ? json_str(page, "incident") :
+	    key != NULL ? " for " : "", key != NULL ? key :
 	    " (this page belongs to no incident)");
-	cJSON_Delete(all);
+	cJSON_Delete(out);
 	cJSON_Delete(page);
 	an->pending = cJSON_GetArraySize(an->users);
 	if (an->pending == 0) {
@@ -1019,11 +1148,7 @@ page_finish(const char *id)
 		uc = xcalloc(1, sizeof(*uc));
 		uc->an = an;
 		uc->idx = idx++;
-		q = url_encode(json_str(u, "id"));
-		xasprintf(&path, "/users/%s", q);
-		pd_request("GET", path, NULL, 0, page_announce_user_cb, uc);
-		free(q);
-		free(path);
+		pd_user_get(json_str(u, "id"), page_announce_user_cb, uc);
 	}
 }
 
@@ -1035,10 +1160,6 @@ page_announce_user_cb(const struct pd_result *pr, void *arg)
 	cJSON			*u, *args;
 	const char		*email;
 
-	if (page_stopped) {
-		free(uc);
-		return;
-	}
 	u = cJSON_GetArrayItem(an->users, uc->idx);
 	email = json_str(pr->json, "user.email");
 	if (pr->error == NULL && json_str(pr->json, "user.name") != NULL) {
@@ -1046,7 +1167,7 @@ page_announce_user_cb(const struct pd_result *pr, void *arg)
 		cJSON_AddStringToObject(u, "name", json_str(pr->json,
 		    "user.name"));
 	}
-	if (email == NULL) {
+	if (email == NULL || page_stopped) {
 		free(uc);
 		if (--an->pending == 0)
 			page_announce_post(an);
@@ -1064,10 +1185,6 @@ page_announce_slack_cb(const struct slack_result *sr, void *arg)
 	struct page_announce	*an = uc->an;
 	cJSON			*u;
 
-	if (page_stopped) {
-		free(uc);
-		return;
-	}
 	u = cJSON_GetArrayItem(an->users, uc->idx);
 	if (sr->ok && json_str(sr->json, "user.id") != NULL)
 		cJSON_AddStringToObject(u, "slack", json_str(sr->json,
@@ -1077,6 +1194,15 @@ page_announce_slack_cb(const struct slack_result *sr, void *arg)
 		page_announce_post(an);
 }
 
+static void
+page_announce_free(struct page_announce *an)
+{
+	cJSON_Delete(an->users);
+	strlist_free(&an->lines);
+	free(an->page);
+	free(an);
+}
+
 /* Post the report and who was paged; invite them to the incident. */
 static void
 page_announce_post(struct page_announce *an)
@@ -1084,14 +1210,21 @@ page_announce_post(struct page_announce *an)
 	cJSON		*page, *inc = NULL, *args;
 	const cJSON	*u;
 	char		*who = NULL, *tmp, *n, *invite = NULL;
-	const char	*key, *channel;
+	const char	*key;
 	struct strlist	 invites = { NULL, 0 };
 	size_t		 i;
 	int		 ninvite = 0;
 
-	if ((page = page_load(an->page)) == NULL)
-		goto out;
-	channel = json_str(page, "channel");
+	if (page_stopped) {
+		/* The engine is gone; the job resumes next time. */
+		page_announce_free(an);
+		return;
+	}
+	if ((page = page_load(an->page)) == NULL) {
+		job_fail(an->job, "the page is gone");
+		page_announce_free(an);
+		return;
+	}
 	cJSON_ArrayForEach(u, an->users) {
 		if (json_str(u, "slack") != NULL) {
 			xasprintf(&tmp, "%s%s<@%s>", who != NULL ? who : "",
@@ -1121,8 +1254,8 @@ page_announce_post(struct page_announce *an)
 		strlist_addf(&an->lines, "Paged people: %s", who);
 		free(who);
 	}
-	page_post_lines(channel, json_str(page, "thread_ts"), NULL,
-	    &an->lines);
+	page_post_lines(json_str(page, "channel"), json_str(page,
+	    "thread_ts"), NULL, &an->lines);
 	key = json_str(page, "incident");
 	if (invite != NULL)
 		strlist_add(&invites, invite);
@@ -1142,11 +1275,8 @@ page_announce_post(struct page_announce *an)
 	free(invite);
 	cJSON_Delete(inc);
 	cJSON_Delete(page);
-out:
-	cJSON_Delete(an->users);
-	strlist_free(&an->lines);
-	free(an->page);
-	free(an);
+	job_done(an->job, NULL);
+	page_announce_free(an);
 }
 
 /* Post lines as sections, split across messages within Slack's limits. */
@@ -1189,15 +1319,21 @@ page_post_lines(const char *channel, const char *thread_ts,
 	return (posted);
 }
 
+/* A page still "paging" whose jobs all ended (while we were down). */
 static int
 page_resume_cb(const char *key, const char *val, size_t len, void *arg)
 {
-	cJSON		*all = arg, *j;
+	struct strlist	*ids = arg;
+	cJSON		*p;
+	const char	*st;
 
-	if ((j = cJSON_ParseWithLength(val, len)) == NULL)
+	if ((p = cJSON_ParseWithLength(val, len)) == NULL)
 		return (0);
-	cJSON_AddStringToObject(j, "_key", key);
-	cJSON_AddItemToArray(all, j);
+	st = json_str(p, "state");
+	if (st != NULL && strcmp(st, "paging") == 0 &&
+	    json_path(p, "jobs") != NULL)
+		strlist_add(ids, key);
+	cJSON_Delete(p);
 	return (0);
 }
 
@@ -1235,83 +1371,33 @@ page_poll_shortcuts_cb(void *arg)
 	    cfg->pagerduty.shortcuts_file, sc.n);
 }
 
-/* Resume the jobs a previous run left, and watch the shortcuts file. */
+/*
+ * After jobs_init: announce pages whose jobs all ended while the daemon
+ * was down, and watch the shortcuts file.
+ */
 void
 page_init(void)
 {
-	cJSON		*all;
-	const cJSON	*j;
-	const char	*state, *pid;
-	struct page_run	*run;
-	struct page_job	*pj;
-	int		 n = 0;
+	struct strlist	ids = { NULL, 0 };
+	size_t		i;
 
 	page_stopped = 0;
-	page_draining = 0;
-	page_pause_ev = evtimer_new(reactor_base, page_pause_cb, NULL);
-	all = cJSON_CreateArray();
-	store_foreach(store, STORE_JOBS, "page/", page_resume_cb, all);
-	cJSON_ArrayForEach(j, all) {
-		state = json_str(j, "state");
-		pid = json_str(j, "page");
-		if (state == NULL || pid == NULL ||
-		    strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
-			continue;
-		run = page_run_find(pid);
-		run->remaining++;
-		pj = page_job_new(json_str(j, "_key"), pid);
-		TAILQ_INSERT_TAIL(&page_ready, pj, entry);
-		n++;
-	}
-	cJSON_Delete(all);
-	if (n > 0) {
-		log_info("page: resuming %d pending job(s)", n);
-		reactor_defer(page_pump_cb, NULL);
-	}
+	store_foreach(store, STORE_PAGES, "", page_resume_cb, &ids);
+	for (i = 0; i < ids.n; i++)
+		page_check_over(ids.v[i]);
+	strlist_free(&ids);
 	page_poll_shortcuts_cb(NULL);
 	schedule_every("shortcuts", cfg->schedule.poll_interval,
 	    page_poll_shortcuts_cb, NULL);
 }
 
-/* Start no more jobs: the daemon is draining for shutdown. */
-void
-page_drain(void)
-{
-	page_draining = 1;
-}
-
-static void
-page_free_list(struct page_jobs *l)
-{
-	struct page_job	*j;
-
-	while ((j = TAILQ_FIRST(l)) != NULL) {
-		TAILQ_REMOVE(l, j, entry);
-		page_job_free(j);
-	}
-}
-
-/* Free everything; pending jobs stay in the store for the next run. */
+/* The engine is going away: late answers must not touch its jobs. */
 void
 page_shutdown(void)
 {
-	struct page_run	*r;
-
 	page_stopped = 1;
-	page_free_list(&page_ready);
-	page_free_list(&page_waiting);
-	page_free_list(&page_delayed);
-	page_free_list(&page_inflight);
-	while ((r = TAILQ_FIRST(&page_runs)) != NULL) {
-		TAILQ_REMOVE(&page_runs, r, entry);
-		free(r->id);
-		free(r);
-	}
-	strlist_free(&page_creating);
-	if (page_pause_ev != NULL)
-		event_free(page_pause_ev);
-	page_pause_ev = NULL;
 	free(page_requester);
 	page_requester = NULL;
-	page_running = 0;
+	free(page_requester_for);
+	page_requester_for = NULL;
 }

@@ -4,20 +4,33 @@
  * Authorization must be exactly "Token token=KEY" and the versioned
  * Accept header is required. Creating and updating incidents also needs
  * From: the email of a PagerDuty user. Errors come back as
- * {"error":{"message","code","errors":[...]}}; 429 and 5xx retries are
- * http.c's business, 400s are final.
+ * {"error":{"message","code","errors":[...]}}.
+ *
+ * Reads (GET) are retried by http.c. The domain functions that change
+ * PagerDuty (an incident, a responder request) are sent once: their
+ * callers are job kinds (page.c), and the job engine decides what a 429,
+ * a 5xx or a lost answer means, probing before anything is sent again.
+ * Nothing outside this file knows a REST path.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
 #include "incidentd.h"
 
 #define PD_ERROR_MAX	500
+#define PD_LIST_MAX_S	"100"	/* PagerDuty's largest page */
+
+struct pd_find {
+	char		*email;
+	pd_cb		 cb;
+	void		*arg;
+};
 
 struct pd_call {
 	char		*method;
@@ -28,6 +41,9 @@ struct pd_call {
 
 static void	pd_call_cb(const struct http_response *, void *);
 static char	*pd_error_text(const cJSON *, int);
+static void	pd_get(const char *, const char *, const char *, pd_cb,
+		    void *);
+static void	pd_user_by_email_cb(const struct pd_result *, void *);
 
 static char *
 pd_error_text(const cJSON *j, int status)
@@ -79,10 +95,13 @@ pd_call_cb(const struct http_response *res, void *arg)
 	memset(&pr, 0, sizeof(pr));
 	pr.status = res->status;
 	pr.rl_remaining = pr.rl_reset = -1;
+	pr.retry_after_ms = -1;
 	if ((h = http_response_header(res, "ratelimit-remaining")) != NULL)
 		pr.rl_remaining = atoi(h);
 	if ((h = http_response_header(res, "ratelimit-reset")) != NULL)
 		pr.rl_reset = atoi(h);
+	if ((h = http_response_header(res, "retry-after")) != NULL)
+		pr.retry_after_ms = http_parse_retry_after(h, now_wall());
 	if (res->status == 0) {
 		xasprintf(&err, "PagerDuty is unreachable (%s)", res->error);
 		pr.error = err;
@@ -155,4 +174,171 @@ pd_request(const char *method, const char *path, cJSON *body, int flags,
 	free(url);
 	free(payload);
 	free(name);
+}
+
+/* GET <prefix><value percent-encoded><suffix>. */
+static void
+pd_get(const char *prefix, const char *value, const char *suffix, pd_cb cb,
+    void *arg)
+{
+	char	*q, *path;
+
+	q = url_encode(value != NULL ? value : "");
+	xasprintf(&path, "%s%s%s", prefix, q, suffix);
+	pd_request("GET", path, NULL, 0, cb, arg);
+	free(q);
+	free(path);
+}
+
+/*
+ * Create an incident; sent once (the caller's job probes before any
+ * resend). json: {"incident": {...}}.
+ */
+void
+pd_incident_create(const struct pd_incident_args *a, pd_cb cb, void *arg)
+{
+	cJSON	*body, *i, *o, *as, *x;
+
+	body = cJSON_CreateObject();
+	i = cJSON_AddObjectToObject(body, "incident");
+	cJSON_AddStringToObject(i, "type", "incident");
+	cJSON_AddStringToObject(i, "title", a->title);
+	o = cJSON_AddObjectToObject(i, "service");
+	cJSON_AddStringToObject(o, "id", a->service);
+	cJSON_AddStringToObject(o, "type", "service_reference");
+	cJSON_AddStringToObject(i, "urgency", "high");
+	cJSON_AddStringToObject(i, "incident_key", a->incident_key);
+	o = cJSON_AddObjectToObject(i, "body");
+	cJSON_AddStringToObject(o, "type", "incident_body");
+	cJSON_AddStringToObject(o, "details", a->details);
+	if (a->assignee != NULL) {
+		as = cJSON_AddArrayToObject(i, "assignments");
+		x = cJSON_CreateObject();
+		o = cJSON_AddObjectToObject(x, "assignee");
+		cJSON_AddStringToObject(o, "id", a->assignee);
+		cJSON_AddStringToObject(o, "type", "user_reference");
+		cJSON_AddItemToArray(as, x);
+	}
+	pd_request("POST", "/incidents", body, HTTP_NO_RETRY, cb, arg);
+}
+
+/*
+ * Every incident ever opened with incident_key, whatever its status
+ * (triggered, acknowledged and resolved; no date window), oldest first.
+ * json: {"incidents": [...]}.
+ */
+void
+pd_incident_find_by_key(const char *incident_key, pd_cb cb, void *arg)
+{
+	pd_get("/incidents?incident_key=", incident_key, "&statuses[]="
+	    "triggered&statuses[]=acknowledged&statuses[]=resolved"
+	    "&date_range=all&limit=" PD_LIST_MAX_S, cb, arg);
+}
+
+/* One incident, with its responder requests. json: {"incident": {...}}. */
+void
+pd_incident_get(const char *id, pd_cb cb, void *arg)
+{
+	pd_get("/incidents/", id, "", cb, arg);
+}
+
+/* An incident's log entries, newest first. json: {"log_entries": [...]}. */
+void
+pd_incident_log_entries(const char *id, pd_cb cb, void *arg)
+{
+	pd_get("/incidents/", id, "/log_entries?limit=" PD_LIST_MAX_S, cb,
+	    arg);
+}
+
+/*
+ * Ask target (a user, or an escalation policy when is_ep) to join the
+ * incident; sent once. json: {"responder_request": {...}}.
+ */
+void
+pd_responder_request(const char *incident, const char *requester,
+    const char *message, int is_ep, const char *target, pd_cb cb, void *arg)
+{
+	cJSON	*body, *ts, *w, *t;
+	char	*q, *path;
+
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "requester_id", requester);
+	cJSON_AddStringToObject(body, "message", message);
+	ts = cJSON_AddArrayToObject(body, "responder_request_targets");
+	w = cJSON_CreateObject();
+	t = cJSON_AddObjectToObject(w, "responder_request_target");
+	cJSON_AddStringToObject(t, "id", target != NULL ? target : "");
+	cJSON_AddStringToObject(t, "type", is_ep ?
+	    "escalation_policy_reference" : "user_reference");
+	cJSON_AddItemToArray(ts, w);
+	q = url_encode(incident);
+	xasprintf(&path, "/incidents/%s/responder_requests", q);
+	pd_request("POST", path, body, HTTP_NO_RETRY, cb, arg);
+	free(q);
+	free(path);
+}
+
+/* One service (and its escalation policy). json: {"service": {...}}. */
+void
+pd_service_get(const char *id, pd_cb cb, void *arg)
+{
+	pd_get("/services/", id, "", cb, arg);
+}
+
+/* Services whose name matches query. json: {"services": [...], "more"}. */
+void
+pd_service_search(const char *query, int limit, pd_cb cb, void *arg)
+{
+	char	*suffix;
+
+	xasprintf(&suffix, "&limit=%d", limit);
+	pd_get("/services?query=", query, suffix, cb, arg);
+	free(suffix);
+}
+
+/* One user. json: {"user": {...}}. */
+void
+pd_user_get(const char *id, pd_cb cb, void *arg)
+{
+	pd_get("/users/", id, "", cb, arg);
+}
+
+/*
+ * The PagerDuty user whose email is email (case-insensitive): cb gets
+ * json = that user object, or json = NULL and error = NULL if nobody
+ * has it.
+ */
+void
+pd_user_by_email(const char *email, pd_cb cb, void *arg)
+{
+	struct pd_find	*f;
+
+	f = xcalloc(1, sizeof(*f));
+	f->email = xstrdup(email);
+	f->cb = cb;
+	f->arg = arg;
+	pd_get("/users?query=", email, "&limit=" PD_LIST_MAX_S,
+	    pd_user_by_email_cb, f);
+}
+
+static void
+pd_user_by_email_cb(const struct pd_result *pr, void *arg)
+{
+	struct pd_find		*f = arg;
+	struct pd_result	 r = *pr;
+	const cJSON		*u;
+	const char		*e;
+
+	r.json = NULL;
+	cJSON_ArrayForEach(u, json_path(pr->json, "users")) {
+		e = json_str(u, "email");
+		if (pr->error == NULL && e != NULL && json_str(u, "id") !=
+		    NULL && strcasecmp(e, f->email) == 0) {
+			r.json = u;
+			break;
+		}
+	}
+	f->cb(&r, f->arg);
+	free(f->email);
+	free(f);
 }

@@ -1,7 +1,8 @@
 # incident-dedup.t: paging the incident manager when PagerDuty already has
-# an incident with our incident_key. The lookup that follows the 400 must
-# pick the open incident, not an older resolved one with the same key
-# (PagerDuty lists them oldest first).
+# an incident with our incident_key. The lookup that follows the 400 asks
+# for every status (as the jobs' probe does) and must pick the open
+# incident, not an older resolved one with the same key (PagerDuty lists
+# them oldest first).
 use strict;
 use warnings;
 use Test::More;
@@ -65,7 +66,8 @@ my @get = grep { $_->{method} eq 'GET' }
 is(scalar @get, 1, 'one lookup');
 is_deeply([sort @{ref $get[0]{params}{'statuses[]'} ?
     $get[0]{params}{'statuses[]'} : [$get[0]{params}{'statuses[]'} // ()]}],
-    ['acknowledged', 'triggered'], 'lookup filters on open statuses');
+    ['acknowledged', 'resolved', 'triggered'],
+    'lookup covers every status (and picks the open one)');
 is($get[0]{params}{incident_key}, $ikey, 'lookup by our key');
 
 is($d->stop, 0, 'clean exit');

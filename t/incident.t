@@ -185,8 +185,8 @@ $p = say_and_wait('new incident Jira is down');
 like($p->{text}, qr/could not create the Jira ticket: .*Nothing was recorded; try again/s, '503s explained');
 $sb->post('/control/faults/clear');
 
-# Killed between the recorded intent and PagerDuty's answer: the page is
-# sent again at startup and the dedup key keeps it to one incident.
+# Killed between the recorded intent and PagerDuty's answer: at startup
+# the job looks its incident_key up and does not send it again.
 $p = say_and_wait('new incident Crash while paging');
 my ($key4) = $p->{text} =~ /(INC-\d+)/;
 my $nviews = scalar $sb->requests('slack', qr{/api/views\.open$});
@@ -204,9 +204,16 @@ my $mine = sub { grep { $_->{method} eq 'POST' &&
     $sb->requests('pagerduty', qr{^/incidents$}) };
 ok(wait_for(sub { $mine->() }), 'page on its way');
 $d->kill9;
+ok(wait_for(sub { grep { $_->{title} =~ /^\[\Q$key4\E\]/ }
+    @{$sb->post('/control/pagerduty/incidents', {})->{incidents}} }),
+    'PagerDuty created it after the daemon died');
 $d->start;
-ok($d->loggrep(qr/incident \Q$key4\E: resuming the incident-manager page/),
+# The page is a pd_incident job: found running, it probes by its
+# incident_key before sending anything again.
+ok($d->loggrep(qr/job pd_incident\/\S+ was running at the last stop/),
     'page resumed at startup');
+ok($d->loggrep(qr/job pd_incident\/\S+: PagerDuty incident \w+ was created before; not again/),
+    'the probe found the incident');
 ok(wait_for(sub { ($dump->()->{databases}{incidents}{$key4}{im_page}{state} // '')
     eq 'paged' }, 'paged after restart', 30), 'recorded as paged');
 is(scalar(grep { ($_->{status} // 0) == 201 } $mine->()), 1,
