@@ -118,12 +118,21 @@ static void		 nc_comment_cb(const struct jira_result *, void *);
 static void		 nc_comment_probe(struct job *);
 static void		 nc_comments_cb(const struct jira_result *, void *);
 
+static void		 nc_pick_click(const cJSON *, const cJSON *,
+			    struct envelope *);
+
+static const struct cmd_action nc_actions[] = {
+	{ "channel_pick", nc_pick_click },
+	{ NULL, NULL }
+};
+
 const struct cmd_entry cmd_new_channel_entry = {
 	.name = "new channel",
 	.usage = "new channel [KEY|URL]",
 	.help = "Create the incident's Slack channel (without a ticket: pick "
 	    "one of the newest open incidents).",
-	.exec = nc_exec
+	.exec = nc_exec,
+	.actions = nc_actions
 };
 
 static const struct nc_step nc_steps[] = {
@@ -262,8 +271,8 @@ out:
 }
 
 /* A ticket was picked: start its job as if its key had been typed. */
-void
-cmd_new_channel_pick_click(const cJSON *payload, const cJSON *action,
+static void
+nc_pick_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	struct cmd_item	*item;

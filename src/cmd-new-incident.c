@@ -59,12 +59,30 @@ static const char *ni_severities[] = {
 	"SEV1 - critical", "SEV2 - major", "SEV3 - minor", "SEV4 - low", NULL
 };
 
+static void		 ni_page_click(const cJSON *, const cJSON *,
+			    struct envelope *);
+static void		 ni_decline_click(const cJSON *, const cJSON *,
+			    struct envelope *);
+static void		 ni_modal_submit(const cJSON *, struct envelope *);
+
+static const struct cmd_action ni_actions[] = {
+	{ "im_page", ni_page_click },
+	{ "im_decline", ni_decline_click },
+	{ NULL, NULL }
+};
+static const struct cmd_view ni_views[] = {
+	{ "im_page_modal", ni_modal_submit },
+	{ NULL, NULL }
+};
+
 const struct cmd_entry cmd_new_incident_entry = {
 	.name = "new incident",
 	.usage = "new incident <summary>",
 	.help = "Open a Jira incident ticket and offer to page the incident "
 	    "manager.",
-	.exec = ni_exec
+	.exec = ni_exec,
+	.actions = ni_actions,
+	.views = ni_views
 };
 
 /* One line, trimmed, markup made readable: what Jira gets. */
@@ -454,8 +472,8 @@ struct ni_click {
 };
 
 /* "Page incident manager": check who clicked, then open the modal. */
-void
-cmd_new_incident_page_click(const cJSON *payload, const cJSON *action,
+static void
+ni_page_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user = json_str(payload, "user.id");
@@ -540,8 +558,8 @@ ni_open_modal(const cJSON *inc, const char *trigger)
 }
 
 /* "No": record the decision and take the buttons away. */
-void
-cmd_new_incident_decline_click(const cJSON *payload, const cJSON *action,
+static void
+ni_decline_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user = json_str(payload, "user.id");
@@ -636,8 +654,8 @@ ni_details_text(const cJSON *inc, const cJSON *fields)
  * incident's PagerDuty incident, or joins it if a page made it already.
  * Its report is an im_announce job.
  */
-void
-cmd_new_incident_modal_submit(const cJSON *payload, struct envelope *env)
+static void
+ni_modal_submit(const cJSON *payload, struct envelope *env)
 {
 	const char	*user = json_str(payload, "user.id");
 	const cJSON	*values = json_path(payload, "view.state.values");

@@ -57,6 +57,20 @@ static cJSON	*cp_blocks(const cJSON *, const char *);
 static void	cp_update(const cJSON *, const char *);
 static cJSON	*cp_click_page(const cJSON *, const cJSON *, const char **);
 
+static void		 cp_confirm_click(const cJSON *, const cJSON *,
+			    struct envelope *);
+static void		 cp_cancel_click(const cJSON *, const cJSON *,
+			    struct envelope *);
+static void		 cp_pick_click(const cJSON *, const cJSON *,
+			    struct envelope *);
+
+static const struct cmd_action cp_actions[] = {
+	{ "page_confirm", cp_confirm_click },
+	{ "page_cancel", cp_cancel_click },
+	{ "page_pick", cp_pick_click },
+	{ NULL, NULL }
+};
+
 const struct cmd_entry cmd_page_entry = {
 	.name = "page",
 	.usage = "page <shortcut|service name|@user> [more...] [-- message]",
@@ -64,7 +78,8 @@ const struct cmd_entry cmd_page_entry = {
 	    "In an incident channel the page joins that incident's "
 	    "PagerDuty incident. `page list` shows the shortcuts.",
 	.flags = CMD_PAGES,
-	.exec = cp_exec
+	.exec = cp_exec,
+	.actions = cp_actions
 };
 
 static cJSON *
@@ -682,8 +697,8 @@ cp_click_page(const cJSON *payload, const cJSON *action, const char **user)
 }
 
 /* "Page them all": record the jobs; page.c sends them after the commit. */
-void
-cmd_page_confirm_click(const cJSON *payload, const cJSON *action,
+static void
+cp_confirm_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user;
@@ -707,8 +722,8 @@ out:
 }
 
 /* "Cancel": nobody is paged. */
-void
-cmd_page_cancel_click(const cJSON *payload, const cJSON *action,
+static void
+cp_cancel_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user;
@@ -727,8 +742,8 @@ cmd_page_cancel_click(const cJSON *payload, const cJSON *action,
 }
 
 /* A service picked for an ambiguous name. */
-void
-cmd_page_pick_click(const cJSON *payload, const cJSON *action,
+static void
+cp_pick_click(const cJSON *payload, const cJSON *action,
     struct envelope *env)
 {
 	const char	*user, *v = json_str(action, "selected_option.value");

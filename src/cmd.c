@@ -368,10 +368,6 @@ cmd_access_cb(const char *refusal, void *arg)
 static void
 cmd_exec(struct cmd_item *item)
 {
-	if (item->entry->check != NULL && item->entry->check(item) != 0) {
-		cmd_item_free(item);
-		return;
-	}
 	if (item->entry->exec(item) != CMD_WAIT)
 		cmd_item_free(item);
 }
@@ -525,3 +521,47 @@ const struct job_kind cmd_reply_job_kind = {
 	.run = cmd_reply_run,
 	.max_attempts = 8
 };
+
+/*
+ * A click on a button some command posted: the command that owns its
+ * action_id handles it (clicks belong to their command; events.c only
+ * classifies envelopes). 1 if someone did.
+ */
+int
+cmd_click(const cJSON *payload, const cJSON *action, struct envelope *env)
+{
+	const struct cmd_action	*a;
+	const char		*id = json_str(action, "action_id");
+	size_t			 i;
+
+	for (i = 0; id != NULL && cmd_table[i] != NULL; i++) {
+		for (a = cmd_table[i]->actions; a != NULL &&
+		    a->action_id != NULL; a++) {
+			if (strcmp(a->action_id, id) == 0) {
+				a->fn(payload, action, env);
+				return (1);
+			}
+		}
+	}
+	return (0);
+}
+
+/* A modal some command opened was submitted. 1 if someone took it. */
+int
+cmd_submit(const cJSON *payload, struct envelope *env)
+{
+	const struct cmd_view	*v;
+	const char		*id = json_str(payload, "view.callback_id");
+	size_t			 i;
+
+	for (i = 0; id != NULL && cmd_table[i] != NULL; i++) {
+		for (v = cmd_table[i]->views; v != NULL &&
+		    v->callback_id != NULL; v++) {
+			if (strcmp(v->callback_id, id) == 0) {
+				v->fn(payload, env);
+				return (1);
+			}
+		}
+	}
+	return (0);
+}

@@ -8,6 +8,8 @@
  * command never runs twice. Redeliveries carry a new envelope_id but the
  * same event_id, which the store remembers. Envelopes for another
  * workspace or app (org-wide installs, Slack Connect) are dropped first.
+ * Clicks and modal submissions go to the command that owns them
+ * (cmd_click, cmd_submit): this file only classifies.
  *
  * A command is only as good as its record. If the turn that handles it
  * fails to store its writes, the envelope goes unacknowledged and its
@@ -37,18 +39,6 @@ struct events_watch {
 	char	*thread_ts;
 	char	*event_id;	/* NULL: not an Events API envelope */
 	int	 last_try;	/* no redelivery follows */
-};
-
-static const struct events_action events_actions[] = {
-	{ "im_page", cmd_new_incident_page_click },
-	{ "im_decline", cmd_new_incident_decline_click },
-	{ "channel_pick", cmd_new_channel_pick_click },
-	{ "page_confirm", cmd_page_confirm_click },
-	{ "page_cancel", cmd_page_cancel_click },
-	{ "page_pick", cmd_page_pick_click },
-};
-static const struct events_view events_views[] = {
-	{ "im_page_modal", cmd_new_incident_modal_submit },
 };
 
 static char	*events_told[EVENTS_TOLD_MAX];
@@ -296,8 +286,7 @@ static void
 events_interactive(struct envelope *env)
 {
 	const cJSON	*action;
-	const char	*type, *id;
-	size_t		 i;
+	const char	*type;
 
 	if ((type = json_str(env->payload, "type")) == NULL)
 		return;
@@ -319,23 +308,17 @@ events_interactive(struct envelope *env)
 	}
 	if (strcmp(type, "block_actions") == 0) {
 		cJSON_ArrayForEach(action, json_path(env->payload, "actions")) {
-			if ((id = json_str(action, "action_id")) == NULL)
-				continue;
-			for (i = 0; i < sizeof(events_actions) /
-			    sizeof(events_actions[0]); i++) {
-				if (strcmp(id, events_actions[i].action_id) == 0)
-					events_actions[i].fn(env->payload,
-					    action, env);
-			}
+			if (!cmd_click(env->payload, action, env))
+				log_debug("action %s ignored", json_str(action,
+				    "action_id") != NULL ? json_str(action,
+				    "action_id") : "?");
 		}
 		return;
 	}
-	id = json_str(env->payload, "view.callback_id");
-	for (i = 0; id != NULL && i < sizeof(events_views) /
-	    sizeof(events_views[0]); i++) {
-		if (strcmp(id, events_views[i].callback_id) == 0)
-			events_views[i].fn(env->payload, env);
-	}
+	if (!cmd_submit(env->payload, env))
+		log_debug("view %s ignored", json_str(env->payload,
+		    "view.callback_id") != NULL ? json_str(env->payload,
+		    "view.callback_id") : "?");
 }
 
 /* Handle one envelope; the caller acknowledges it afterwards. */

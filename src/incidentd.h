@@ -538,16 +538,6 @@ uint64_t socket_envelopes(void);
 /* events.c: envelope dispatch. */
 void	 events_handle(struct envelope *);
 void	 events_shutdown(void);
-/* Interactive handlers, found by action_id / view callback_id prefix. */
-struct events_action {
-	const char	*action_id;
-	void		(*fn)(const struct cJSON *payload,
-			    const struct cJSON *action, struct envelope *);
-};
-struct events_view {
-	const char	*callback_id;
-	void		(*fn)(const struct cJSON *payload, struct envelope *);
-};
 /* 1 if text addresses the bot ("<@BOT> ..."); *rest points after it. */
 int	 events_mentions_bot(const char *text, const char *bot_id,
 	    const char **rest);
@@ -643,16 +633,28 @@ struct cmd_item {
 	const char	*args;		/* raw text after the name, in text */
 	const struct cmd_entry *entry;
 };
-#define CMD_NEEDS_INCIDENT	0x1
-#define CMD_PAGES		0x2	/* paging rules apply (access.c) */
-#define CMD_ANYONE		0x4	/* not subject to access.commands */
+#define CMD_PAGES		0x1	/* paging rules apply (access.c) */
+#define CMD_ANYONE		0x2	/* not subject to access.commands */
+/* A button a command posted, by action_id. */
+struct cmd_action {
+	const char	*action_id;
+	void		(*fn)(const struct cJSON *payload,
+			    const struct cJSON *action, struct envelope *);
+};
+/* A modal a command opened, by callback_id. */
+struct cmd_view {
+	const char	*callback_id;
+	void		(*fn)(const struct cJSON *payload, struct envelope *);
+};
 struct cmd_entry {
 	const char	*name;		/* one or two words: "page list" */
 	const char	*usage;
 	const char	*help;
 	int		 flags;
-	int		(*check)(struct cmd_item *);
 	enum cmd_retval	(*exec)(struct cmd_item *);
+	/* Its clicks and modals ({ NULL } ends each); they are its own. */
+	const struct cmd_action	*actions;
+	const struct cmd_view	*views;
 };
 extern const struct cmd_entry *cmd_table[];
 /* Split text into words (quotes group words); caller frees with
@@ -663,6 +665,10 @@ void	 cmd_free_argv(int, char **);
  * *used says how many words the name took. NULL with *cause set. */
 const struct cmd_entry *cmd_find(int argc, char **argv, int *used,
 	    char **cause);
+/* Hand a click or a modal to the command that owns it; 0 if none. */
+int	 cmd_click(const struct cJSON *payload, const struct cJSON *action,
+	    struct envelope *);
+int	 cmd_submit(const struct cJSON *payload, struct envelope *);
 /* Run a command from a chat message. */
 void	 cmd_run(const char *channel, const char *user, const char *ts,
 	    const char *thread_ts, const char *text, int is_dm);
@@ -744,30 +750,16 @@ const char *cmd_get_timeline_name(const char *id, time_t now);
 void	 cmd_get_timeline_name_set(const char *id, const char *name,
 	    time_t now);
 size_t	 cmd_get_timeline_names(void);
-void	 cmd_new_incident_page_click(const struct cJSON *,
-	    const struct cJSON *, struct envelope *);
-void	 cmd_new_incident_decline_click(const struct cJSON *,
-	    const struct cJSON *, struct envelope *);
-void	 cmd_new_incident_modal_submit(const struct cJSON *,
-	    struct envelope *);
 extern const struct job_kind ni_create_job;
 extern const struct job_kind ni_prompt_job;
 /* Reports the incident manager's page (a page's "announce" kind). */
 extern const struct job_kind ni_announce_job;
-void	 cmd_new_channel_pick_click(const struct cJSON *,
-	    const struct cJSON *, struct envelope *);
 /* channel_setup: the channel's steps, one job per ticket. */
 extern const struct job_kind nc_setup_job;
 
 /* cmd-page.c, cmd-page-list.c */
 extern const struct cmd_entry cmd_page_entry;
 extern const struct cmd_entry cmd_page_list_entry;
-void	 cmd_page_confirm_click(const struct cJSON *, const struct cJSON *,
-	    struct envelope *);
-void	 cmd_page_cancel_click(const struct cJSON *, const struct cJSON *,
-	    struct envelope *);
-void	 cmd_page_pick_click(const struct cJSON *, const struct cJSON *,
-	    struct envelope *);
 
 /* page.c: pages (STORE_PAGES) and the PagerDuty job kinds. */
 /* After jobs_init: announce pages that ended while down; shortcuts. */
