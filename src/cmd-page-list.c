@@ -4,7 +4,7 @@
  * Shortcuts come sorted from config.c. Hundreds of them do not fit one
  * message: the lines are packed into sections of at most ~3000
  * characters, and sections into messages of at most 48 blocks
- * (page_post_lines). Names and descriptions are operator text: escaped.
+ * (slack_post_lines). Names and descriptions are operator text: escaped.
  */
 #include "config.h"
 
@@ -54,7 +54,7 @@ page_list_exec(struct cmd_item *item)
 		free(n);
 		free(d);
 	}
-	page_post_lines(item->channel, item->thread_ts, title, &lines);
+	slack_post_lines(item->channel, item->thread_ts, title, &lines);
 	strlist_free(&lines);
 	free(title);
 	return (CMD_DONE);

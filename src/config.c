@@ -237,6 +237,7 @@ struct conf_ctx {
 
 /* cfg itself is defined in reactor.c with the other process globals. */
 static char	 conf_errbuf[128];
+static time_t	 conf_shortcuts_mtime;	/* of the watched file */
 
 static void	 conf_error(struct conf_ctx *, size_t, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
@@ -298,6 +299,7 @@ static int	 conf_shortcut_cmp_cb(const void *, const void *);
 static void	 conf_finish(struct conf_ctx *);
 static void	 conf_rules(struct conf_ctx *);
 static int	 conf_only(const char *, const char *);
+static void	 conf_poll_shortcuts_cb(void *);
 
 /*
  * Record a problem as "FILE:LINE: message". Past CONF_MAX_ERRORS only the
@@ -2150,4 +2152,50 @@ conf_check_timezone(char *s, const char **errstr)
 		return (-1);
 	}
 	return (0);
+}
+
+/* Watch the shortcuts file: reload on a new mtime, keep the old if bad. */
+static void
+conf_poll_shortcuts_cb(void *arg)
+{
+	struct strlist		 errors = { NULL, 0 };
+	struct shortcuts	 sc = { NULL, 0 };
+	struct stat		 sb;
+	size_t			 i;
+
+	if (cfg->pagerduty.shortcuts_file == NULL ||
+	    stat(cfg->pagerduty.shortcuts_file, &sb) != 0)
+		return;
+	if (conf_shortcuts_mtime == 0 || sb.st_mtime == conf_shortcuts_mtime) {
+		conf_shortcuts_mtime = sb.st_mtime;
+		return;
+	}
+	conf_shortcuts_mtime = sb.st_mtime;
+	if (config_load_shortcuts(cfg->pagerduty.shortcuts_file, &sc,
+	    &errors) != 0) {
+		for (i = 0; i < errors.n; i++)
+			log_error("%s", errors.v[i]);
+		log_error("shortcuts reload rejected: keeping the running "
+		    "shortcuts");
+		strlist_free(&errors);
+		config_free_shortcuts(&sc);
+		return;
+	}
+	config_free_shortcuts(&cfg->pagerduty.shortcuts);
+	cfg->pagerduty.shortcuts = sc;
+	strlist_free(&errors);
+	log_info("shortcuts reloaded from %s (%zu)",
+	    cfg->pagerduty.shortcuts_file, sc.n);
+}
+
+/*
+ * Reload pagerduty.shortcuts_file when its mtime changes (every
+ * schedule.poll_interval), keeping the running shortcuts if it is bad.
+ */
+void
+config_watch_shortcuts(void)
+{
+	conf_poll_shortcuts_cb(NULL);
+	schedule_every("shortcuts", cfg->schedule.poll_interval,
+	    conf_poll_shortcuts_cb, NULL);
 }

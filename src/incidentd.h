@@ -197,6 +197,8 @@ int	 config_load_shortcuts(const char *path, struct shortcuts *,
 void	 config_free_shortcuts(struct shortcuts *);
 /* The store's growth ceiling in bytes (map_size_max or 8 x map_size). */
 long long config_map_size_max(const struct config *);
+/* Reload the shortcuts file when it changes (a schedule timer). */
+void	 config_watch_shortcuts(void);
 /* Register every secret of c with the log redactor. */
 void	 config_redact_secrets(const struct config *);
 
@@ -398,6 +400,10 @@ void	 slack_call(const char *method, struct cJSON *args, slack_cb, void *);
 /* Same with the app-level token (apps.connections.open). */
 void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
 	    void *);
+/* Blocks for lines of mrkdwn, split into messages within Slack's limits;
+ * returns how many messages were posted. */
+int	 slack_post_lines(const char *channel, const char *thread_ts,
+	    const char *title, const struct strlist *lines);
 /* A Slack permalink to a message. */
 char	*slack_permalink(const char *channel, const char *ts);
 /* Escape &, < and > so remote text cannot form mentions or links; NULL: "". */
@@ -782,9 +788,5 @@ struct cJSON *page_outcome(const char *id);
 extern const struct job_kind page_pd_incident_job;
 extern const struct job_kind page_pd_responder_job;
 extern const struct job_kind page_announce_job;
-/* Blocks for lines of mrkdwn, split into messages within Slack's limits;
- * returns how many messages were posted. */
-int	 page_post_lines(const char *channel, const char *thread_ts,
-	    const char *title, const struct strlist *lines);
 
 #endif

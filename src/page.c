@@ -37,7 +37,6 @@
  */
 #include "config.h"
 
-#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +48,6 @@
 #include "incidentd.h"
 
 #define PAGE_TITLE_MAX		1000
-#define PAGE_SECTION_MAX	2900
-#define PAGE_BLOCKS_MAX		48
 #define PAGE_WAIT_MS		500	/* look again for the creator */
 #define PAGE_RATE_MAX_S		60
 
@@ -68,7 +65,6 @@ struct page_user_ctx {
 	int			 idx;
 };
 
-static time_t		 page_shortcuts_mtime;
 static char		*page_requester;	/* PD user id of ... */
 static char		*page_requester_for;	/* ... this email */
 static uint32_t		 page_seq;
@@ -110,7 +106,6 @@ static void	 page_announce_slack_cb(const struct slack_result *, void *);
 static void	 page_announce_post(struct page_announce *);
 static void	 page_announce_free(struct page_announce *);
 static int	 page_resume_cb(const char *, const char *, size_t, void *);
-static void	 page_poll_shortcuts_cb(void *);
 
 const struct job_kind page_pd_incident_job = {
 	.name = "pd_incident",
@@ -1254,7 +1249,7 @@ page_announce_post(struct page_announce *an)
 		strlist_addf(&an->lines, "Paged people: %s", who);
 		free(who);
 	}
-	page_post_lines(json_str(page, "channel"), json_str(page,
+	slack_post_lines(json_str(page, "channel"), json_str(page,
 	    "thread_ts"), NULL, &an->lines);
 	key = json_str(page, "incident");
 	if (invite != NULL)
@@ -1279,46 +1274,6 @@ page_announce_post(struct page_announce *an)
 	page_announce_free(an);
 }
 
-/* Post lines as sections, split across messages within Slack's limits. */
-int
-page_post_lines(const char *channel, const char *thread_ts,
-    const char *title, const struct strlist *lines)
-{
-	cJSON	*blocks = NULL;
-	char	*sec = NULL, *tmp;
-	size_t	 i, len;
-	int	 posted = 0, nblocks = 0;
-
-	for (i = 0; i <= lines->n; i++) {
-		len = i < lines->n ? strlen(lines->v[i]) : 0;
-		if (sec != NULL && (i == lines->n ||
-		    strlen(sec) + len + 1 > PAGE_SECTION_MAX)) {
-			if (blocks == NULL)
-				blocks = cJSON_CreateArray();
-			cJSON_AddItemToArray(blocks, blocks_section(sec));
-			free(sec);
-			sec = NULL;
-			if (++nblocks == PAGE_BLOCKS_MAX || i == lines->n) {
-				slack_post(channel, thread_ts, title != NULL ?
-				    title : "incidentd", blocks, NULL, NULL);
-				blocks = NULL;
-				nblocks = 0;
-				posted++;
-			}
-		}
-		if (i == lines->n)
-			break;
-		if (sec == NULL) {
-			sec = utf8_truncate(lines->v[i], PAGE_SECTION_MAX, 1);
-		} else {
-			xasprintf(&tmp, "%s\n%s", sec, lines->v[i]);
-			free(sec);
-			sec = tmp;
-		}
-	}
-	return (posted);
-}
-
 /* A page still "paging" whose jobs all ended (while we were down). */
 static int
 page_resume_cb(const char *key, const char *val, size_t len, void *arg)
@@ -1337,40 +1292,6 @@ page_resume_cb(const char *key, const char *val, size_t len, void *arg)
 	return (0);
 }
 
-/* Watch the shortcuts file: reload on a new mtime, keep the old if bad. */
-static void
-page_poll_shortcuts_cb(void *arg)
-{
-	struct strlist		 errors = { NULL, 0 };
-	struct shortcuts	 sc = { NULL, 0 };
-	struct stat		 sb;
-	size_t			 i;
-
-	if (cfg->pagerduty.shortcuts_file == NULL ||
-	    stat(cfg->pagerduty.shortcuts_file, &sb) != 0)
-		return;
-	if (page_shortcuts_mtime == 0 || sb.st_mtime == page_shortcuts_mtime) {
-		page_shortcuts_mtime = sb.st_mtime;
-		return;
-	}
-	page_shortcuts_mtime = sb.st_mtime;
-	if (config_load_shortcuts(cfg->pagerduty.shortcuts_file, &sc,
-	    &errors) != 0) {
-		for (i = 0; i < errors.n; i++)
-			log_error("%s", errors.v[i]);
-		log_error("shortcuts reload rejected: keeping the running "
-		    "shortcuts");
-		strlist_free(&errors);
-		config_free_shortcuts(&sc);
-		return;
-	}
-	config_free_shortcuts(&cfg->pagerduty.shortcuts);
-	cfg->pagerduty.shortcuts = sc;
-	strlist_free(&errors);
-	log_info("shortcuts reloaded from %s (%zu)",
-	    cfg->pagerduty.shortcuts_file, sc.n);
-}
-
 /*
  * After jobs_init: announce pages whose jobs all ended while the daemon
  * was down, and watch the shortcuts file.
@@ -1386,9 +1307,7 @@ page_init(void)
 	for (i = 0; i < ids.n; i++)
 		page_check_over(ids.v[i]);
 	strlist_free(&ids);
-	page_poll_shortcuts_cb(NULL);
-	schedule_every("shortcuts", cfg->schedule.poll_interval,
-	    page_poll_shortcuts_cb, NULL);
+	config_watch_shortcuts();
 }
 
 /* The engine is going away: late answers must not touch its jobs. */

@@ -17,6 +17,9 @@
 
 #include "incidentd.h"
 
+#define SLACK_SECTION_MAX	2900	/* of 3000 per section text */
+#define SLACK_BLOCKS_MAX	48	/* of 50 per message */
+
 struct slack_call_ctx {
 	char		*method;
 	slack_cb	 cb;
@@ -481,4 +484,44 @@ slack_permalink(const char *channel, const char *ts)
 	xasprintf(&url, "%s%sarchives/%s/p%s", base,
 	    base[strlen(base) - 1] == '/' ? "" : "/", channel, digits);
 	return (url);
+}
+
+/* Post lines as sections, split across messages within Slack's limits. */
+int
+slack_post_lines(const char *channel, const char *thread_ts,
+    const char *title, const struct strlist *lines)
+{
+	cJSON	*blocks = NULL;
+	char	*sec = NULL, *tmp;
+	size_t	 i, len;
+	int	 posted = 0, nblocks = 0;
+
+	for (i = 0; i <= lines->n; i++) {
+		len = i < lines->n ? strlen(lines->v[i]) : 0;
+		if (sec != NULL && (i == lines->n ||
+		    strlen(sec) + len + 1 > SLACK_SECTION_MAX)) {
+			if (blocks == NULL)
+				blocks = cJSON_CreateArray();
+			cJSON_AddItemToArray(blocks, blocks_section(sec));
+			free(sec);
+			sec = NULL;
+			if (++nblocks == SLACK_BLOCKS_MAX || i == lines->n) {
+				slack_post(channel, thread_ts, title != NULL ?
+				    title : "incidentd", blocks, NULL, NULL);
+				blocks = NULL;
+				nblocks = 0;
+				posted++;
+			}
+		}
+		if (i == lines->n)
+			break;
+		if (sec == NULL) {
+			sec = utf8_truncate(lines->v[i], SLACK_SECTION_MAX, 1);
+		} else {
+			xasprintf(&tmp, "%s\n%s", sec, lines->v[i]);
+			free(sec);
+			sec = tmp;
+		}
+	}
+	return (posted);
 }
