@@ -40,7 +40,8 @@ static void		 ni_create_ended(struct job *);
 static void		 ni_prompt_run(struct job *);
 static void		 ni_posted_cb(const struct slack_result *, void *);
 static cJSON		*ni_prompt_blocks(const cJSON *, const char *);
-static void		 ni_update_prompt(const cJSON *, const char *);
+static void		 ni_update_prompt(cJSON *, const char *);
+static void		 ni_note_prompt(cJSON *, const char *, const char *);
 static const char	*ni_click_channel(const cJSON *);
 static void		 ni_ephemeral(const char *, const char *, const char *);
 static int		 ni_page_taken(const char *, const cJSON *,
@@ -307,8 +308,10 @@ ni_prompt_run(struct job *j)
 	}
 	sum = slack_escape(json_str(inc, "summary"));
 	xasprintf(&text, "Incident %s declared: %s", job_key(j), sum);
+	/* Paged or declined already (a click on a lost copy): say so. */
 	slack_post(json_str(a, "channel"), json_str(a, "thread_ts"), text,
-	    ni_prompt_blocks(inc, NULL), ni_posted_cb, j);
+	    ni_prompt_blocks(inc, json_str(inc, "prompt_status")),
+	    ni_posted_cb, j);
 	free(text);
 	free(sum);
 	cJSON_Delete(inc);
@@ -383,11 +386,7 @@ ni_posted_cb(const struct slack_result *sr, void *arg)
 		return;
 	}
 	if ((inc = incident_load(job_key(j))) != NULL) {
-		cJSON_DeleteItemFromObject(inc, "prompt_channel");
-		cJSON_DeleteItemFromObject(inc, "prompt_ts");
-		cJSON_AddStringToObject(inc, "prompt_channel",
-		    json_str(sr->json, "channel"));
-		cJSON_AddStringToObject(inc, "prompt_ts",
+		ni_note_prompt(inc, json_str(sr->json, "channel"),
 		    json_str(sr->json, "ts"));
 		incident_save(inc);
 		cJSON_Delete(inc);
@@ -395,25 +394,65 @@ ni_posted_cb(const struct slack_result *sr, void *arg)
 	job_done(j, NULL);
 }
 
+/*
+ * Show status (NULL: the buttons again) on every copy of the prompt: the
+ * one the prompt job recorded and any other a click came from (a post
+ * whose answer was lost is posted again, so a prompt may exist twice).
+ * The status is kept in the record, so a prompt posted later shows it.
+ */
 static void
-ni_update_prompt(const cJSON *inc, const char *status)
+ni_update_prompt(cJSON *inc, const char *status)
 {
+	const cJSON	*p;
 	cJSON		*args;
-	const char	*ch = json_str(inc, "prompt_channel");
-	const char	*ts = json_str(inc, "prompt_ts");
 	char		*text;
 
-	if (ch == NULL || ts == NULL)
-		return;
+	cJSON_DeleteItemFromObject(inc, "prompt_status");
+	if (status != NULL)
+		cJSON_AddStringToObject(inc, "prompt_status", status);
+	incident_save(inc);
 	xasprintf(&text, "Incident %s: %s", json_str(inc, "key"),
 	    status != NULL ? status : "page the incident manager?");
-	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "channel", ch);
-	cJSON_AddStringToObject(args, "ts", ts);
-	cJSON_AddStringToObject(args, "text", text);
-	cJSON_AddItemToObject(args, "blocks", ni_prompt_blocks(inc, status));
-	slack_call("chat.update", args, NULL, NULL);
+	cJSON_ArrayForEach(p, json_path(inc, "prompts")) {
+		if (json_str(p, "channel") == NULL || json_str(p, "ts") == NULL)
+			continue;
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "channel", json_str(p, "channel"));
+		cJSON_AddStringToObject(args, "ts", json_str(p, "ts"));
+		cJSON_AddStringToObject(args, "text", text);
+		cJSON_AddItemToObject(args, "blocks", ni_prompt_blocks(inc,
+		    status));
+		slack_call("chat.update", args, NULL, NULL);
+	}
 	free(text);
+}
+
+/* Remember a message showing the prompt (posted, or clicked on). */
+static void
+ni_note_prompt(cJSON *inc, const char *channel, const char *ts)
+{
+	const cJSON	*p;
+	cJSON		*list, *o;
+
+	if (channel == NULL || ts == NULL)
+		return;
+	if ((list = cJSON_GetObjectItem(inc, "prompts")) == NULL)
+		list = cJSON_AddArrayToObject(inc, "prompts");
+	cJSON_ArrayForEach(p, list) {
+		if (json_str(p, "ts") != NULL && strcmp(json_str(p, "ts"),
+		    ts) == 0)
+			return;
+	}
+	if (cJSON_GetArraySize(list) >= 8)
+		return;		/* bounded: a prompt is not posted 8 times */
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "channel", channel);
+	cJSON_AddStringToObject(o, "ts", ts);
+	cJSON_AddItemToArray(list, o);
+	cJSON_DeleteItemFromObject(inc, "prompt_channel");
+	cJSON_DeleteItemFromObject(inc, "prompt_ts");
+	cJSON_AddStringToObject(inc, "prompt_channel", channel);
+	cJSON_AddStringToObject(inc, "prompt_ts", ts);
 }
 
 /* Where a click came from. */
@@ -497,6 +536,10 @@ ni_page_click(const cJSON *payload, const cJSON *action,
 	nc->channel = ni_click_channel(payload) != NULL ?
 	    xstrdup(ni_click_channel(payload)) : NULL;
 	nc->trigger = xstrdup(trigger);
+	/* The message clicked on is a prompt to keep up to date. */
+	ni_note_prompt(inc, ni_click_channel(payload), json_str(payload,
+	    "container.message_ts"));
+	incident_save(inc);
 	cJSON_Delete(inc);
 	/* Anyone may page the incident manager, but not guests. */
 	access_check(user, ACCESS_MEMBER, ni_page_access_cb, nc);
@@ -589,6 +632,8 @@ ni_decline_click(const cJSON *payload, const cJSON *action,
 		free(status);
 		goto out;
 	}
+	ni_note_prompt(inc, ni_click_channel(payload), json_str(payload,
+	    "container.message_ts"));
 	im = cJSON_GetObjectItem(inc, "im_page");
 	cJSON_ReplaceItemInObject(im, "state", cJSON_CreateString("declined"));
 	cJSON_DeleteItemFromObject(im, "by");
@@ -791,8 +836,8 @@ ni_announce_run(struct job *j)
 		    "them.", text);
 		free(text);
 		ni_update_prompt(inc, NULL);
-		slack_post(json_str(page, "channel"), NULL, status, NULL, NULL,
-		    NULL);
+		cmd_reply_job(json_str(page, "channel"), NULL, status,
+		    job_id(j));
 		free(status);
 		job_done(j, NULL);
 		goto out;

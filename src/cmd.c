@@ -19,6 +19,7 @@
 #include "incidentd.h"
 
 #define CMD_MAX_WORDS	1024	/* "page" takes hundreds of targets */
+#define CMD_REPLY_MAX	3500	/* bytes of mrkdwn per reply message */
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_help_entry,
@@ -43,6 +44,8 @@ static void	cmd_post_cb(void *);
 static void	cmd_post_free_cb(void *);
 static void	cmd_reply_run(struct job *);
 static void	cmd_reply_posted_cb(const struct slack_result *, void *);
+static void	cmd_invite_run(struct job *);
+static void	cmd_invited_cb(const struct slack_result *, void *);
 
 /* Split into words; "double quotes" group words. */
 int
@@ -565,3 +568,96 @@ cmd_submit(const cJSON *payload, struct envelope *env)
 	}
 	return (0);
 }
+
+/*
+ * Lines of mrkdwn as replies that survive a stop: cut into messages of
+ * at most CMD_REPLY_MAX bytes, never inside a line, each a reply job
+ * keyed by for_id and its number.
+ */
+void
+cmd_reply_lines_job(const char *channel, const char *thread_ts,
+    const struct strlist *lines, const char *for_id)
+{
+	char	*msg = NULL, *tmp, *key, *line;
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i <= lines->n; i++) {
+		line = i < lines->n ? utf8_truncate(lines->v[i], CMD_REPLY_MAX,
+		    1) : NULL;
+		if (msg != NULL && (line == NULL ||
+		    strlen(msg) + strlen(line) + 1 > CMD_REPLY_MAX)) {
+			xasprintf(&key, "%s#%d", for_id, n++);
+			cmd_reply_job(channel, thread_ts, msg, key);
+			free(key);
+			free(msg);
+			msg = NULL;
+		}
+		if (line == NULL)
+			break;
+		if (msg == NULL)
+			msg = line;
+		else {
+			xasprintf(&tmp, "%s\n%s", msg, line);
+			free(msg);
+			free(line);
+			msg = tmp;
+		}
+	}
+}
+
+/* Invite users (comma-separated ids) to a channel, as a job. */
+void
+cmd_invite_job(const char *channel, const char *users, const char *for_id)
+{
+	cJSON	*args;
+	char	*id, *key, *p;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", channel);
+	cJSON_AddStringToObject(args, "users", users);
+	key = xstrdup(for_id);
+	for (p = key; *p != '\0'; p++) {
+		if (*p == '/')
+			*p = ':';
+	}
+	if ((id = job_create("invite", key, args, 0)) == NULL)
+		log_warnx("invite for %s could not be recorded", for_id);
+	free(id);
+	free(key);
+}
+
+static void
+cmd_invite_run(struct job *j)
+{
+	cJSON	*args, *a = job_args(j);
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", json_str(a, "channel"));
+	cJSON_AddStringToObject(args, "users", json_str(a, "users"));
+	/* Members already in the channel must not fail it. */
+	cJSON_AddBoolToObject(args, "force", 1);
+	slack_call("conversations.invite", args, cmd_invited_cb, j);
+}
+
+/* Inviting is idempotent: whoever is in already counts. */
+static void
+cmd_invited_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (sr->ok || (sr->error != NULL &&
+	    strcmp(sr->error, "already_in_channel") == 0))
+		job_done(j, NULL);
+	else if (sr->http_status == 0 || sr->http_status == 429 ||
+	    sr->http_status >= 500)
+		job_retry(j, 0, sr->error);
+	else
+		job_fail(j, sr->error);
+}
+
+const struct job_kind cmd_invite_job_kind = {
+	.name = "invite",
+	.run = cmd_invite_run,
+	.max_attempts = 8
+};

@@ -688,6 +688,13 @@ void	 cmd_error(struct cmd_item *, const char *, ...)
 void	 cmd_reply_job(const char *channel, const char *thread_ts,
 	    const char *text, const char *for_id);
 extern const struct job_kind cmd_reply_job_kind;
+/* Lines as replies within Slack's size, each a reply job. */
+void	 cmd_reply_lines_job(const char *channel, const char *thread_ts,
+	    const struct strlist *, const char *for_id);
+/* conversations.invite as a job (idempotent). */
+void	 cmd_invite_job(const char *channel, const char *users,
+	    const char *for_id);
+extern const struct job_kind cmd_invite_job_kind;
 /* An async command is done: free the item. */
 void	 cmd_finish(struct cmd_item *);
 /* An item for replies outside a typed command (a button click). */

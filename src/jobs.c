@@ -62,6 +62,7 @@ struct jobs_kind_state {
 /* Every kind, as commands are in cmd_table[]. */
 const struct job_kind *jobs_kinds[] = {
 	&cmd_reply_job_kind,
+	&cmd_invite_job_kind,
 	&ni_create_job,
 	&ni_prompt_job,
 	&nc_setup_job,

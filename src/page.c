@@ -1202,7 +1202,7 @@ page_announce_free(struct page_announce *an)
 static void
 page_announce_post(struct page_announce *an)
 {
-	cJSON		*page, *inc = NULL, *args;
+	cJSON		*page, *inc = NULL;
 	const cJSON	*u;
 	char		*who = NULL, *tmp, *n, *invite = NULL;
 	const char	*key;
@@ -1249,21 +1249,19 @@ page_announce_post(struct page_announce *an)
 		strlist_addf(&an->lines, "Paged people: %s", who);
 		free(who);
 	}
-	slack_post_lines(json_str(page, "channel"), json_str(page,
-	    "thread_ts"), NULL, &an->lines);
+	/* Jobs: the report and the invites survive a stop and a 5xx. */
+	cmd_reply_lines_job(json_str(page, "channel"), json_str(page,
+	    "thread_ts"), &an->lines, job_id(an->job));
 	key = json_str(page, "incident");
 	if (invite != NULL)
 		strlist_add(&invites, invite);
 	if (invites.n > 0 && key != NULL && (inc = incident_load(key)) !=
 	    NULL && json_str(inc, "channel") != NULL) {
 		for (i = 0; i < invites.n; i++) {
-			args = cJSON_CreateObject();
-			cJSON_AddStringToObject(args, "channel", json_str(inc,
-			    "channel"));
-			cJSON_AddStringToObject(args, "users", invites.v[i]);
-			/* Members already in the channel must not fail it. */
-			cJSON_AddBoolToObject(args, "force", 1);
-			slack_call("conversations.invite", args, NULL, NULL);
+			xasprintf(&tmp, "%s#%zu", job_id(an->job), i);
+			cmd_invite_job(json_str(inc, "channel"), invites.v[i],
+			    tmp);
+			free(tmp);
 		}
 	}
 	strlist_free(&invites);

@@ -25,7 +25,8 @@ ok($sb->wait_connected(1, $d), 'connected');
 
 sub bot_texts {
 	my ($ch) = @_;
-	return map { join("\n", map { $_->{text}{text} // '' } @{$_->{blocks} // []}) }
+	return map { join("\n", $_->{text} // '',
+	    map { $_->{text}{text} // '' } @{$_->{blocks} // []}) }
 	    $sb->bot_posts($ch);
 }
 my $n = 0;
