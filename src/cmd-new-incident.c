@@ -29,6 +29,7 @@
 #define NI_TITLE_MAX	1024		/* PagerDuty's incident title */
 
 #define NI_REFUSED	"refused: "
+#define NI_COMMENTS	20	/* newest comments a probe reads */
 
 static enum cmd_retval	ni_exec(struct cmd_item *);
 static char		*ni_clean_summary(const char *);
@@ -42,6 +43,8 @@ static void		 ni_posted_cb(const struct slack_result *, void *);
 static cJSON		*ni_prompt_blocks(const cJSON *, const char *);
 static void		 ni_update_prompt(cJSON *, const char *);
 static void		 ni_note_prompt(cJSON *, const char *, const char *);
+static void		 ni_update_run(struct job *);
+static void		 ni_updated_cb(const struct slack_result *, void *);
 static const char	*ni_click_channel(const cJSON *);
 static void		 ni_ephemeral(const char *, const char *, const char *);
 static int		 ni_page_taken(const char *, const cJSON *,
@@ -52,6 +55,9 @@ static void		 ni_open_modal(const cJSON *, const char *);
 static void		 ni_set(cJSON *, const char *, const char *);
 static void		 ni_announce_run(struct job *);
 static void		 ni_comment(const cJSON *, const char *);
+static void		 ni_comment_run(struct job *);
+static void		 ni_comment_probe(struct job *);
+static void		 ni_comments_cb(const struct jira_result *, void *);
 static void		 ni_comment_cb(const struct jira_result *, void *);
 static char		*ni_field(const cJSON *, const char *);
 static char		*ni_details_text(const cJSON *, const cJSON *);
@@ -405,27 +411,77 @@ ni_update_prompt(cJSON *inc, const char *status)
 {
 	const cJSON	*p;
 	cJSON		*args;
-	char		*text;
+	char		*key, *id;
+	int		 rev;
 
 	cJSON_DeleteItemFromObject(inc, "prompt_status");
 	if (status != NULL)
 		cJSON_AddStringToObject(inc, "prompt_status", status);
+	/* Each change is its own job; each shows the record as it is then. */
+	rev = (int)json_num(inc, "prompt_rev", 0) + 1;
+	cJSON_DeleteItemFromObject(inc, "prompt_rev");
+	cJSON_AddNumberToObject(inc, "prompt_rev", rev);
 	incident_save(inc);
-	xasprintf(&text, "Incident %s: %s", json_str(inc, "key"),
-	    status != NULL ? status : "page the incident manager?");
 	cJSON_ArrayForEach(p, json_path(inc, "prompts")) {
 		if (json_str(p, "channel") == NULL || json_str(p, "ts") == NULL)
 			continue;
 		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "incident", json_str(inc, "key"));
 		cJSON_AddStringToObject(args, "channel", json_str(p, "channel"));
 		cJSON_AddStringToObject(args, "ts", json_str(p, "ts"));
-		cJSON_AddStringToObject(args, "text", text);
-		cJSON_AddItemToObject(args, "blocks", ni_prompt_blocks(inc,
-		    status));
-		slack_call("chat.update", args, NULL, NULL);
+		xasprintf(&key, "%s:%s:%d", json_str(inc, "key"),
+		    json_str(p, "ts"), rev);
+		if ((id = job_create("prompt_update", key, args, 0)) == NULL)
+			log_warnx("incident %s: could not record a prompt "
+			    "update", json_str(inc, "key"));
+		free(id);
+		free(key);
 	}
-	free(text);
 }
+
+/* prompt_update: chat.update is idempotent, so a resend is harmless. */
+static void
+ni_update_run(struct job *j)
+{
+	cJSON		*inc, *args, *a = job_args(j);
+	const char	*status;
+	char		*text;
+
+	if ((inc = incident_load(json_str(a, "incident"))) == NULL) {
+		job_fail(j, "the incident record is gone");
+		return;
+	}
+	status = json_str(inc, "prompt_status");
+	xasprintf(&text, "Incident %s: %s", json_str(inc, "key"),
+	    status != NULL ? status : "page the incident manager?");
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", json_str(a, "channel"));
+	cJSON_AddStringToObject(args, "ts", json_str(a, "ts"));
+	cJSON_AddStringToObject(args, "text", text);
+	cJSON_AddItemToObject(args, "blocks", ni_prompt_blocks(inc, status));
+	slack_call("chat.update", args, ni_updated_cb, j);
+	free(text);
+	cJSON_Delete(inc);
+}
+
+static void
+ni_updated_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (sr->ok)
+		job_done(j, NULL);
+	else if (slack_transient(sr))
+		job_retry(j, 0, sr->error);
+	else
+		job_fail(j, sr->error);
+}
+
+const struct job_kind ni_update_job = {
+	.name = "prompt_update",
+	.run = ni_update_run,
+	.max_attempts = 8
+};
 
 /* Remember a message showing the prompt (posted, or clicked on). */
 static void
@@ -880,35 +936,86 @@ const struct job_kind ni_announce_job = {
 	.max_attempts = 4
 };
 
-/* Copy the modal's details to the Jira ticket, if any were given. */
+/*
+ * Copy the modal's details to the Jira ticket, if any were given: an
+ * incident_comment job, so the comment is written once even across a
+ * stop; its probe reads the newest comments for the very same text.
+ */
 static void
 ni_comment(const cJSON *inc, const char *pdid)
 {
-	cJSON	*body;
-	char	*details, *text, *path;
+	cJSON	*args;
+	char	*details, *text, *id;
 
 	if (cJSON_GetArraySize(json_path(inc, "details")) == 0)
 		return;
 	details = ni_details_text(inc, json_path(inc, "details"));
-	body = cJSON_CreateObject();
 	xasprintf(&text, "Incident manager paged from Slack (PagerDuty "
 	    "incident %s).\n%s", pdid, details);
-	cJSON_AddStringToObject(body, "body", text);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "text", text);
+	if ((id = job_create("incident_comment", json_str(inc, "key"), args,
+	    0)) == NULL)
+		log_warnx("incident %s: could not record the details comment",
+		    json_str(inc, "key"));
+	free(id);
 	free(text);
-	xasprintf(&path, "/rest/api/2/issue/%s/comment", json_str(inc, "key"));
-	jira_request("POST", path, body, 0, ni_comment_cb,
-	    xstrdup(json_str(inc, "key")));
-	free(path);
 	free(details);
+}
+
+static void
+ni_comment_run(struct job *j)
+{
+	jira_issue_comment(job_key(j), json_str(job_args(j), "text"),
+	    ni_comment_cb, j);
 }
 
 static void
 ni_comment_cb(const struct jira_result *jr, void *arg)
 {
-	char	*key = arg;
+	struct job	*j = arg;
 
-	if (jr->error != NULL)
-		log_warnx("incident %s: could not copy the page details to "
-		    "Jira: %s", key, jr->error);
-	free(key);
+	if (jr->error == NULL)
+		job_done(j, NULL);
+	else if (jr->status == 429)
+		job_retry(j, 0, jr->error);
+	else if (jr->status >= 400 && jr->status < 500)
+		job_fail(j, jr->error);
+	else
+		job_unsure(j, jr->error);
 }
+
+static void
+ni_comment_probe(struct job *j)
+{
+	jira_issue_comments(job_key(j), NI_COMMENTS, ni_comments_cb, j);
+}
+
+static void
+ni_comments_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+	const cJSON	*c;
+	const char	*body, *text = json_str(job_args(j), "text");
+
+	if (jr->error != NULL) {
+		job_unsure(j, jr->error);
+		return;
+	}
+	cJSON_ArrayForEach(c, json_path(jr->json, "comments")) {
+		body = json_str(c, "body");
+		if (body != NULL && text != NULL && strcmp(body, text) == 0) {
+			job_done(j, NULL);
+			return;
+		}
+	}
+	job_resend(j);
+}
+
+const struct job_kind ni_comment_job = {
+	.name = "incident_comment",
+	.run = ni_comment_run,
+	.probe = ni_comment_probe,
+	.max_attempts = 6,
+	.backoff_base_ms = 1000
+};

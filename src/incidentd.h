@@ -767,6 +767,10 @@ extern const struct job_kind ni_create_job;
 extern const struct job_kind ni_prompt_job;
 /* Reports the incident manager's page (a page's "announce" kind). */
 extern const struct job_kind ni_announce_job;
+/* The incident-manager page's details, as a Jira comment, once. */
+extern const struct job_kind ni_comment_job;
+/* Shows the record's status on a copy of the prompt (chat.update). */
+extern const struct job_kind ni_update_job;
 /* channel_setup: the channel's steps, one job per ticket. */
 extern const struct job_kind nc_setup_job;
 

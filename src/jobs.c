@@ -70,6 +70,8 @@ const struct job_kind *jobs_kinds[] = {
 	&page_pd_responder_job,
 	&page_announce_job,
 	&ni_announce_job,
+	&ni_comment_job,
+	&ni_update_job,
 	NULL
 };
 

@@ -323,6 +323,8 @@ sub interact {
 	for my $try (1 .. 5) {
 		cwait($w, sub { $w->{sb}->connections->{open} }, 'connected',
 		    30);
+		# Only a kill during this try can explain a missing ack.
+		$w->{kills_seen} = @{$w->{kills}};
 		my $env = $do->();
 		# Not delivered, or the daemon died before acknowledging: the
 		# person sees an error and tries again.
@@ -332,6 +334,10 @@ sub interact {
 		my $e = $effect->();
 		return $e if $e;
 		if (acked($w, $env) && !$ui_only) {
+			# Acknowledged as the kill struck: the restarted daemon
+			# owes the effect; give it the full time.
+			$e = cwait($w, $effect, $desc, $timeout);
+			return $e if $e;
 			push @{$w->{lost}}, "$desc: acknowledged, never done";
 			return;
 		}

@@ -7,6 +7,28 @@ use Test::More;
 use JSON::PP;
 use IncidentTest;
 
+# Every kind a job_create names is registered in jobs_kinds[] (an
+# unregistered one would stop the daemon at its first use).
+{
+	my $top = $ENV{top_srcdir} // '.';
+	my (%made, %named, %listed, %var);
+	for my $f (glob("$top/src/*.c")) {
+		open(my $fh, '<', $f) or die "$f: $!";
+		my $src = do { local $/; <$fh> };
+		$made{$1} = 1 while $src =~ /job_create\("([a-z_]+)"/g;
+		while ($src =~ /const struct job_kind (\w+) = \{\s*\.name = "([a-z_]+)"/g) {
+			$var{$1} = $2;
+		}
+		if ($src =~ /jobs_kinds\[\] = \{(.*?)\};/s) {
+			my $t = $1;
+			$listed{$_} = 1 for $t =~ /&(\w+)/g;
+		}
+	}
+	$named{$var{$_}} = 1 for grep { $listed{$_} } keys %var;
+	ok(keys %made >= 5, scalar(keys %made) . ' kinds created in src/');
+	ok($named{$_}, "kind $_ is registered") for sort keys %made;
+}
+
 my $sb = new_sandbox();
 my $d = new_incidentd($sb);
 ok($sb->wait_connected(1, $d), 'connected');
