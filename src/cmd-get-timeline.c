@@ -26,6 +26,7 @@
 
 #define GT_SLACK_CHUNK	3500		/* under Slack's 4,000 advice */
 #define GT_JIRA_CHUNK	30000		/* under Jira's 32,767 */
+#define GT_COMMENTS	20		/* newest comments a probe reads */
 #define GT_NAME_TTL	3600		/* renamed users show within an hour */
 #define GT_NAMES_MAX	4096		/* cached names, least recent dropped */
 #define GT_NAME_BUCKETS	1024
@@ -94,6 +95,11 @@ static void		gt_render(struct gt_state *);
 static void		gt_send_next(struct gt_state *);
 static void		gt_sent_cb(const struct slack_result *, void *);
 static void		gt_jira_cb(const struct jira_result *, void *);
+static void		gt_send_run(struct job *);
+static void		gt_sent_one(struct job *);
+static void		gt_send_probe(struct job *);
+static void		gt_comments_cb(const struct jira_result *, void *);
+static void		gt_send_ended(struct job *);
 static void		gt_finish(struct gt_state *);
 static const char	*gt_name_get(const char *);
 static void		gt_name_set(const char *, const char *);
@@ -844,79 +850,192 @@ gt_render(struct gt_state *st)
 	gt_send_next(st);
 }
 
+/*
+ * Hand the rendered pieces to a timeline_send job: they go out in order,
+ * one per attempt step, each recorded before the next, so a stop in the
+ * middle resumes at the piece it was sending (DMs are at least once; a
+ * Jira comment's probe reads the newest comments before writing again).
+ */
 static void
 gt_send_next(struct gt_state *st)
 {
-	char	*ch;
+	cJSON	*args, *pieces;
+	char	*key, *id;
+	size_t	 i;
 
-	if (st->chunk_i >= st->chunks.n) {
-		ch = slack_escape(st->channel_name);
-		if (st->mode == GT_JIRA)
-			cmd_reply(st->item, "Posted the timeline of #%s (%zu "
-			    "tagged message%s) on %s.", ch, st->nentries,
-			    st->nentries == 1 ? "" : "s", st->key);
-		else if (!st->item->is_dm)
-			cmd_reply(st->item, "Sent you the timeline of #%s "
-			    "(%zu tagged message%s) in a DM.", ch,
-			    st->nentries, st->nentries == 1 ? "" : "s");
-		free(ch);
-		log_info("get timeline: %zu entries of %s: daemon time %llu.%03llu "
-		    "ms; sent in %zu message(s), %llu ms after the command",
-		    st->nentries, st->channel,
-		    (unsigned long long)st->busy_us / 1000,
-		    (unsigned long long)st->busy_us % 1000, st->nsent,
-		    (unsigned long long)(now_ms() - st->start_ms));
-		gt_finish(st);
+	args = cJSON_CreateObject();
+	cJSON_AddNumberToObject(args, "mode", st->mode);
+	cJSON_AddStringToObject(args, "user", st->item->user);
+	if (st->key != NULL)
+		cJSON_AddStringToObject(args, "key", st->key);
+	cJSON_AddStringToObject(args, "reply_channel", st->item->channel);
+	if (st->item->thread_ts != NULL)
+		cJSON_AddStringToObject(args, "reply_thread",
+		    st->item->thread_ts);
+	cJSON_AddBoolToObject(args, "is_dm", st->item->is_dm);
+	cJSON_AddStringToObject(args, "channel_name", st->channel_name);
+	cJSON_AddNumberToObject(args, "entries", (double)st->nentries);
+	cJSON_AddNumberToObject(args, "next", (double)st->chunk_i);
+	pieces = cJSON_AddArrayToObject(args, "pieces");
+	for (i = 0; i < st->chunks.n; i++)
+		cJSON_AddItemToArray(pieces,
+		    cJSON_CreateString(st->chunks.v[i]));
+	/* One request, one send: keyed by the command's message. */
+	xasprintf(&key, "%s-%s", st->item->channel, st->item->ts);
+	if ((id = job_create("timeline_send", key, args, 0)) == NULL)
+		cmd_error(st->item, "I could not record that (state store "
+		    "error); nothing was sent. Try again in a moment.");
+	free(id);
+	free(key);
+	log_info("get timeline: %zu entries of %s: daemon time %llu.%03llu "
+	    "ms; %zu message(s) to send", st->nentries, st->channel,
+	    (unsigned long long)st->busy_us / 1000,
+	    (unsigned long long)st->busy_us % 1000, st->chunks.n - st->chunk_i);
+	gt_finish(st);
+}
+
+/* timeline_send: the next piece, or the closing reply. */
+static void
+gt_send_run(struct job *j)
+{
+	cJSON		*a = job_args(j);
+	const cJSON	*pieces = json_path(a, "pieces");
+	int		 next = (int)json_num(a, "next", 0);
+	const char	*piece;
+
+	if (next >= cJSON_GetArraySize(pieces)) {
+		job_done(j, NULL);
 		return;
 	}
-	if (st->mode == GT_JIRA) {
-		jira_issue_comment(st->key, st->chunks.v[st->chunk_i],
-		    gt_jira_cb, st);
-		return;
-	}
-	/* In order: each piece waits for the one before it. */
-	slack_post(st->item->user, NULL, st->chunks.v[st->chunk_i], NULL,
-	    gt_sent_cb, st);
+	piece = cJSON_GetArrayItem(pieces, next)->valuestring;
+	if ((int)json_num(a, "mode", GT_DM) == GT_JIRA)
+		jira_issue_comment(json_str(a, "key"), piece, gt_jira_cb, j);
+	else
+		slack_post(json_str(a, "user"), NULL, piece, NULL, gt_sent_cb,
+		    j);
+}
+
+/* A piece is out: record it, then the next. */
+static void
+gt_sent_one(struct job *j)
+{
+	cJSON	*a = job_args(j);
+	int	 next = (int)json_num(a, "next", 0) + 1;
+
+	cJSON_DeleteItemFromObject(a, "next");
+	cJSON_AddNumberToObject(a, "next", next);
+	job_checkpoint(j, gt_send_run);
 }
 
 static void
 gt_sent_cb(const struct slack_result *sr, void *arg)
 {
-	struct gt_state	*st = arg;
-	char		*e;
+	struct job	*j = arg;
 
-	if (!sr->ok) {
-		e = slack_escape(sr->error);
-		cmd_error(st->item, "I could not send you the timeline: %s "
-		    "(after %zu of %zu messages).", e, st->chunk_i,
-		    st->chunks.n);
-		free(e);
-		gt_finish(st);
-		return;
-	}
-	st->chunk_i++;
-	st->nsent++;
-	gt_send_next(st);
+	if (sr->ok)
+		gt_sent_one(j);
+	else if (slack_transient(sr))
+		job_retry(j, 0, sr->error);
+	else
+		job_fail(j, sr->error);
 }
 
 static void
 gt_jira_cb(const struct jira_result *jr, void *arg)
 {
-	struct gt_state	*st = arg;
-	char		*e;
+	struct job	*j = arg;
 
-	if (jr->error != NULL) {
-		e = slack_escape(jr->error);
-		cmd_error(st->item, "Jira did not take the timeline comment "
-		    "on %s: %s.", st->key, e);
-		free(e);
-		gt_finish(st);
+	if (jr->error == NULL)
+		gt_sent_one(j);
+	else if (jr->status == 429)
+		job_retry(j, 0, jr->error);
+	else if (jr->status >= 400 && jr->status < 500)
+		job_fail(j, jr->error);
+	else
+		job_unsure(j, jr->error);
+}
+
+/* Jira only: was the piece commented before the answer was lost? */
+static void
+gt_send_probe(struct job *j)
+{
+	cJSON	*a = job_args(j);
+
+	if ((int)json_num(a, "mode", GT_DM) != GT_JIRA) {
+		job_resend(j);
 		return;
 	}
-	st->chunk_i++;
-	st->nsent++;
-	gt_send_next(st);
+	jira_issue_comments(json_str(a, "key"), GT_COMMENTS,
+	    gt_comments_cb, j);
 }
+
+static void
+gt_comments_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+	cJSON		*a = job_args(j);
+	const cJSON	*c, *piece;
+	const char	*body;
+
+	if (jr->error != NULL) {
+		job_unsure(j, jr->error);
+		return;
+	}
+	piece = cJSON_GetArrayItem(json_path(a, "pieces"),
+	    (int)json_num(a, "next", 0));
+	cJSON_ArrayForEach(c, json_path(jr->json, "comments")) {
+		body = json_str(c, "body");
+		if (body != NULL && cJSON_IsString(piece) &&
+		    strcmp(body, piece->valuestring) == 0) {
+			gt_sent_one(j);
+			return;
+		}
+	}
+	job_resend(j);
+}
+
+/* Done or failed: tell the requester where the command was typed. */
+static void
+gt_send_ended(struct job *j)
+{
+	cJSON	*a = job_args(j);
+	char	*ch, *e, *text = NULL;
+	int	 n = (int)json_num(a, "entries", 0);
+
+	ch = slack_escape(json_str(a, "channel_name"));
+	if (!job_succeeded(j)) {
+		e = slack_escape(job_error(j));
+		if ((int)json_num(a, "mode", GT_DM) == GT_JIRA)
+			xasprintf(&text, ":warning: Jira did not take the "
+			    "timeline comment on %s: %s.", json_str(a, "key"),
+			    e);
+		else
+			xasprintf(&text, ":warning: I could not send you the "
+			    "timeline: %s (after %d of %d messages).", e,
+			    (int)json_num(a, "next", 0),
+			    cJSON_GetArraySize(json_path(a, "pieces")));
+		free(e);
+	} else if ((int)json_num(a, "mode", GT_DM) == GT_JIRA)
+		xasprintf(&text, "Posted the timeline of #%s (%d tagged "
+		    "message%s) on %s.", ch, n, n == 1 ? "" : "s",
+		    json_str(a, "key"));
+	else if (!json_bool(a, "is_dm"))
+		xasprintf(&text, "Sent you the timeline of #%s (%d tagged "
+		    "message%s) in a DM.", ch, n, n == 1 ? "" : "s");
+	if (text != NULL)
+		cmd_reply_job(json_str(a, "reply_channel"),
+		    json_str(a, "reply_thread"), text, job_id(j));
+	free(text);
+	free(ch);
+}
+
+const struct job_kind gt_send_job = {
+	.name = "timeline_send",
+	.run = gt_send_run,
+	.probe = gt_send_probe,
+	.ended = gt_send_ended,
+	.max_attempts = 8
+};
 
 static void
 gt_finish(struct gt_state *st)

@@ -758,6 +758,8 @@ extern const struct cmd_entry cmd_new_incident_entry;
 extern const struct cmd_entry cmd_new_channel_entry;
 extern const struct cmd_entry cmd_get_timeline_entry;
 void	 cmd_get_timeline_shutdown(void);
+/* timeline_send: a timeline's pieces, in order, then the reply. */
+extern const struct job_kind gt_send_job;
 /* The display-name cache: bounded, entries expire (tests pass now). */
 const char *cmd_get_timeline_name(const char *id, time_t now);
 void	 cmd_get_timeline_name_set(const char *id, const char *name,

@@ -72,6 +72,7 @@ const struct job_kind *jobs_kinds[] = {
 	&ni_announce_job,
 	&ni_comment_job,
 	&ni_update_job,
+	&gt_send_job,
 	NULL
 };
 

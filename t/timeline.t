@@ -211,6 +211,27 @@ like($all, qr/end1.*end2.*end3/s, 'every long message complete, in order');
 ok(!(grep { length($_->{text}) > 4000 } @$dm), 'each within 4000 characters');
 like($dm->[0]{text}, qr/^:memo: Timeline.*\n_\(part 1\/(\d)\)_\n/, 'parts numbered');
 like($dm->[1]{text}, qr/^_\(part 2\/\d\)_\n•/, 'next part');
+
+# A stop while the pieces go out: the timeline_send job resumes at the
+# piece it was sending, and the requester still gets the reply.
+my $nparts = scalar @$dm;
+my $before = () = dm_posts();
+my @chan_before = $sb->bot_posts($cid);
+$sb->fault(service => 'slack', match => 'chat.postMessage', status => 0,
+    delay_ms => 1500, count => 1);
+my $nreq = () = $sb->requests('slack', qr{/api/chat\.postMessage$});
+$sb->message(user => 'U0ALICE', channel => $cid, text => '<@U0BOT> get timeline');
+ok(wait_for(sub { my $n = () = $sb->requests('slack', qr{/api/chat\.postMessage$});
+    $n > $nreq }), 'first piece on its way');
+$d->kill9;
+$d->start;
+ok(wait_for(sub { my @c = $sb->bot_posts($cid);
+    @c > @chan_before && $c[-1]{text} =~ /Sent you the timeline/ }, 'reply', 60),
+    'answered after the restart');
+my @after = dm_posts();
+my $got = join("\n", map { $_->{text} } @after[$before .. $#after]);
+like($got, qr/end1.*end2.*end3/s, 'every piece arrived after the restart');
+ok(@after - $before >= $nparts, 'no piece lost (' . (@after - $before) . " of $nparts)");
 is($d->stop, 0, 'clean exit');
 
 # The zone is validated.
