@@ -297,7 +297,7 @@ nc_pick_click(const cJSON *payload, const cJSON *action,
 		cJSON_AddStringToObject(args, "text", text);
 		blocks = cJSON_AddArrayToObject(args, "blocks");
 		cJSON_AddItemToArray(blocks, blocks_section(text));
-		slack_call("chat.update", args, NULL, NULL);
+		slack_call_after_commit("chat.update", args);
 		free(text);
 	}
 	item = cmd_item_new(channel, user, json_str(payload,
@@ -780,13 +780,19 @@ nc_lookup_cb(const struct slack_result *sr, void *arg)
 		nc_lookup_end(lk);
 		return;
 	}
-	if (found != NULL || lk->taken) {
+	if (found != NULL) {
+		/* The name is someone else's channel: the next name. */
 		nc_lookup_next_name(lk);
 		return;
 	}
+	/* Taken or not, ours may be on a later page: read them all first. */
 	next = json_str(sr->json, "response_metadata.next_cursor");
 	if (next != NULL && *next != '\0' && lk->pages < NC_LOOKUP_PAGES) {
 		nc_lookup(lk, next);
+		return;
+	}
+	if (lk->taken) {
+		nc_lookup_next_name(lk);
 		return;
 	}
 	/* Not there: the create never happened; send it (same name). */

@@ -30,6 +30,7 @@
 
 #define NI_REFUSED	"refused: "
 #define NI_COMMENTS	20	/* newest comments a probe reads */
+#define NI_LOOK_AGAIN_MS 8000	/* a second search, for Jira's index lag */
 
 static enum cmd_retval	ni_exec(struct cmd_item *);
 static char		*ni_clean_summary(const char *);
@@ -232,7 +233,19 @@ ni_probe_cb(const struct jira_result *jr, void *arg)
 	}
 	is = cJSON_GetArrayItem(json_path(jr->json, "issues"), 0);
 	key = json_str(is, "key");
-	if (key == NULL || !jira_key_allowed(key)) {
+	if (key == NULL || !jira_valid_key(key)) {
+		/*
+		 * Jira's search is eventually consistent: a ticket created a
+		 * moment ago may not be found yet. Look twice, some seconds
+		 * apart, before creating again.
+		 */
+		if (!json_bool(job_args(j), "looked")) {
+			cJSON_AddTrueToObject(job_args(j), "looked");
+			job_probe_later(j, NI_LOOK_AGAIN_MS,
+			    "no ticket with the label in Jira's search yet");
+			return;
+		}
+		cJSON_DeleteItemFromObject(job_args(j), "looked");
 		job_resend(j);
 		return;
 	}
@@ -257,7 +270,14 @@ ni_create_ended(struct job *j)
 		refused = str_has_prefix(job_error(j), NI_REFUSED);
 		err = slack_escape(job_error(j) + (refused ?
 		    strlen(NI_REFUSED) : 0));
-		if (refused)
+		if (job_unknown(j))
+			xasprintf(&text, ":warning: Jira did not answer "
+			    "clearly (%s), so I cannot tell whether it created "
+			    "the ticket. Before declaring again, look in Jira "
+			    "for a ticket labelled `incidentd-%s`; if there is "
+			    "one, run `new channel KEY` with it.", err,
+			    job_token(j));
+		else if (refused)
 			xasprintf(&text, ":warning: Jira refused the ticket: "
 			    "%s. Nothing was recorded. Check `jira.project` "
 			    "and `jira.issue_type` in the configuration, or "

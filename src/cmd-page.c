@@ -644,7 +644,8 @@ cp_update(const cJSON *page, const char *status)
 	cJSON_AddStringToObject(args, "text", status != NULL ? status :
 	    "Page: confirm or cancel.");
 	cJSON_AddItemToObject(args, "blocks", cp_blocks(page, status));
-	slack_call("chat.update", args, NULL, NULL);
+	/* It says what this turn recorded: not before the commit. */
+	slack_call_after_commit("chat.update", args);
 }
 
 /* The page a click names if the clicker may act on it; else NULL. */

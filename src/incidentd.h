@@ -404,6 +404,8 @@ void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
  * returns how many messages were posted. */
 int	 slack_post_lines(const char *channel, const char *thread_ts,
 	    const char *title, const struct strlist *lines);
+/* slack_call, answer ignored, once this turn is committed. */
+void	 slack_call_after_commit(const char *method, struct cJSON *args);
 /* A Slack permalink to a message. */
 char	*slack_permalink(const char *channel, const char *ts);
 /* Escape &, < and > so remote text cannot form mentions or links; NULL: "". */
@@ -583,6 +585,7 @@ void	 job_retry(struct job *, long long delay_ms, const char *why);
 void	 job_unsure(struct job *, const char *why);
 void	 job_resend(struct job *);
 void	 job_wait(struct job *, long long ms);
+void	 job_probe_later(struct job *, long long ms, const char *why);
 void	 job_checkpoint(struct job *, void (*)(struct job *));
 void	 job_pause(const char *kind, long long ms);
 const char *job_id(const struct job *);
@@ -592,7 +595,9 @@ struct cJSON *job_args(struct job *);
 const struct cJSON *job_result(const struct job *);
 const char *job_error(const struct job *);
 int	 job_attempt(const struct job *);
+time_t	 job_created(const struct job *);
 int	 job_succeeded(const struct job *);
+int	 job_unknown(const struct job *);
 
 /* access.c: who may do what (see the comment at its top). */
 #define ACCESS_MEMBER		0x1	/* no guests, no other workspaces */

@@ -91,6 +91,7 @@ static uint64_t	 jobs_wall_ms(void);
 static cJSON	*jobs_load(const char *);
 static int	 jobs_save(const char *, const cJSON *);
 static void	 jobs_enqueue(struct job *);
+static int	 jobs_known(const char *);
 static void	 jobs_pump(void);
 static void	 jobs_pump_cb(void *);
 static void	 jobs_timer_cb(evutil_socket_t, short, void *);
@@ -248,10 +249,36 @@ job_create(const char *kind, const char *key, cJSON *args, time_t due)
 	return (id);
 }
 
+/* 1 if a job with this id is queued or lent to its kind already. */
+static int
+jobs_known(const char *id)
+{
+	struct job	*w;
+
+	TAILQ_FOREACH(w, &jobs_waiting, entry) {
+		if (strcmp(w->id, id) == 0)
+			return (1);
+	}
+	TAILQ_FOREACH(w, &jobs_active, entry) {
+		if (strcmp(w->id, id) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 static void
 jobs_enqueue(struct job *j)
 {
 	struct job	*w;
+
+	/*
+	 * One struct per id: a creating turn that failed leaves its struct
+	 * queued, and the redelivered command creates the record again.
+	 */
+	if (jobs_known(j->id)) {
+		jobs_job_free(j);
+		return;
+	}
 
 	/* Kept in due order, so the head is the next to run. */
 	TAILQ_FOREACH(w, &jobs_waiting, entry) {
@@ -561,6 +588,18 @@ job_unsure(struct job *j, const char *why)
 		return;
 	}
 	if (n >= jobs_attempts_max(k)) {
+		/*
+		 * Out of attempts, and the last one may have worked: one
+		 * last look before giving up. If even that cannot tell,
+		 * the job fails as "unknown", never as "nothing was done".
+		 */
+		if (!json_bool(j->rec, "last_look")) {
+			jobs_set_bool(j->rec, "last_look", 1);
+			jobs_again(j, jobs_wall_ms() + (k->backoff_base_ms > 0 ?
+			    k->backoff_base_ms : JOBS_DEF_BASE_MS), 1, why);
+			return;
+		}
+		jobs_set_bool(j->rec, "unknown", 1);
 		job_fail(j, why);
 		return;
 	}
@@ -580,8 +619,18 @@ job_unsure(struct job *j, const char *why)
 void
 job_resend(struct job *j)
 {
+	char	*why;
+
 	if (!j->active || !j->probing)
 		fatalx("%s: job %s is not probing", __func__, j->id);
+	/* The last look found nothing: certainly not done; give up. */
+	if (json_bool(j->rec, "last_look")) {
+		why = xstrdup(json_str(j->rec, "error") != NULL ?
+		    json_str(j->rec, "error") : "failed");
+		job_fail(j, why);
+		free(why);
+		return;
+	}
 	j->probing = 0;
 	jobs_set_bool(j->rec, "unsure", 0);
 	/* The cleared mark must be durable before the resend. */
@@ -597,6 +646,28 @@ job_wait(struct job *j, long long ms)
 {
 	jobs_set_num(j->rec, "attempts", json_num(j->rec, "attempts", 1) - 1);
 	jobs_again(j, jobs_wall_ms() + (uint64_t)(ms > 0 ? ms : 0), 0, NULL);
+}
+
+/*
+ * From a probe that found nothing yet, where the service may be slow to
+ * show what it did (a search index): look again after ms, without
+ * counting an attempt, before anything is sent again.
+ */
+void
+job_probe_later(struct job *j, long long ms, const char *why)
+{
+	char	*err;
+
+	if (!j->active || !j->probing)
+		fatalx("%s: job %s is not probing", __func__, j->id);
+	jobs_set_num(j->rec, "attempts", json_num(j->rec, "attempts", 1) - 1);
+	log_info("job %s: %s; looking again in %lld ms", j->id,
+	    why != NULL ? why : "not found yet", ms);
+	/* The error that made it unsure stays the one to report. */
+	err = json_str(j->rec, "error") != NULL ?
+	    xstrdup(json_str(j->rec, "error")) : NULL;
+	jobs_again(j, jobs_wall_ms() + (uint64_t)(ms > 0 ? ms : 0), 1, err);
+	free(err);
 }
 
 /* Save args and progress in this turn, then fn(j) after the commit. */
@@ -677,11 +748,25 @@ job_error(const struct job *j)
 	return (json_str(j->rec, "error"));
 }
 
+/* When the job was created (wall seconds). */
+time_t
+job_created(const struct job *j)
+{
+	return ((time_t)json_num(j->rec, "created", 0));
+}
+
 /* 1-based number of the current attempt. */
 int
 job_attempt(const struct job *j)
 {
 	return ((int)json_num(j->rec, "attempts", 1));
+}
+
+/* 1 if it failed while unsure whether the work was done. */
+int
+job_unknown(const struct job *j)
+{
+	return (json_bool(j->rec, "unknown"));
 }
 
 /* 1 if the job ended done (in an ended hook). */
@@ -702,12 +787,21 @@ jobs_resume_cb(const char *key, const char *val, size_t len, void *arg)
 	const char		*state;
 	int			*n = arg;
 
-	if ((rec = cJSON_ParseWithLength(val, len)) == NULL)
+	if ((rec = cJSON_ParseWithLength(val, len)) == NULL) {
+		log_warnx("job %s: its record is not JSON; skipped", key);
 		return (0);
+	}
 	state = json_str(rec, "state");
 	k = jobs_kind_find(json_str(rec, "kind"));
-	if (k == NULL || state == NULL || (strcmp(state, "queued") != 0 &&
+	if (state == NULL || (strcmp(state, "queued") != 0 &&
 	    strcmp(state, "running") != 0)) {
+		cJSON_Delete(rec);
+		return (0);
+	}
+	if (k == NULL) {
+		log_warnx("job %s: unknown kind %s (from another version?); "
+		    "left as it is", key, json_str(rec, "kind") != NULL ?
+		    json_str(rec, "kind") : "?");
 		cJSON_Delete(rec);
 		return (0);
 	}

@@ -50,6 +50,7 @@
 #define PAGE_TITLE_MAX		1000
 #define PAGE_WAIT_MS		500	/* look again for the creator */
 #define PAGE_RATE_MAX_S		60
+#define PAGE_CLOCK_SKEW		120	/* s between our clock and PagerDuty's */
 
 /* Announcing a finished page: PD users to map to Slack users. */
 struct page_announce {
@@ -86,6 +87,7 @@ static void	 page_create_probe(struct job *);
 static void	 page_found_cb(const struct pd_result *, void *);
 static void	 page_probe_cb(const struct pd_result *, void *);
 static void	 page_got_cb(const struct pd_result *, void *);
+static const cJSON *page_pick_since(const cJSON *, time_t);
 static const cJSON *page_pick(const cJSON *, int);
 static void	 page_done_incident(struct job *, const cJSON *);
 static int	 page_rr_incident(struct job *, const char **);
@@ -365,8 +367,10 @@ page_outcome_failed(struct job *j, const struct pd_result *pr)
 static void
 page_read_failed(struct job *j, const struct pd_result *pr)
 {
+	/* A Retry-After far away must not park a page: a minute at most. */
 	if (pr->status == 0 || pr->status == 429 || pr->status >= 500)
-		job_retry(j, pr->retry_after_ms, pr->error);
+		job_retry(j, pr->retry_after_ms > PAGE_RATE_MAX_S * 1000LL ?
+		    PAGE_RATE_MAX_S * 1000LL : pr->retry_after_ms, pr->error);
 	else
 		job_fail(j, pr->error);
 }
@@ -553,6 +557,27 @@ page_pick(const cJSON *list, int resolved_ok)
 	return (open != NULL ? open : resolved_ok ? any : NULL);
 }
 
+/* The newest resolved incident of list created at or after since. */
+static const cJSON *
+page_pick_since(const cJSON *list, time_t since)
+{
+	const cJSON	*i, *found = NULL;
+	const char	*at;
+	struct tm	 tm;
+
+	cJSON_ArrayForEach(i, list) {
+		if (json_str(i, "id") == NULL ||
+		    (at = json_str(i, "created_at")) == NULL)
+			continue;
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(at, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+			continue;
+		if (timegm(&tm) >= since)
+			found = i;
+	}
+	return (found);
+}
+
 /* After a dedup 400: the open incident PagerDuty says it has. */
 static void
 page_found_cb(const struct pd_result *pr, void *arg)
@@ -605,9 +630,19 @@ page_probe_cb(const struct pd_result *pr, void *arg)
 		job_unsure(j, pr->error);
 		return;
 	}
-	if ((i = page_pick(json_path(pr->json, "incidents"), 1)) == NULL) {
-		log_info("job %s: no PagerDuty incident with key %s; sending",
-		    job_id(j), json_str(job_args(j), "incident_key"));
+	/*
+	 * An open incident with the key is what a post would join anyway
+	 * (PagerDuty deduplicates on open ones). A resolved one is ours
+	 * only if it was created after this job was: keys are shared by
+	 * the pages of an incident, and an older, resolved incident is
+	 * not this page having been sent.
+	 */
+	if ((i = page_pick(json_path(pr->json, "incidents"), 0)) == NULL &&
+	    (i = page_pick_since(json_path(pr->json, "incidents"),
+	    job_created(j) - PAGE_CLOCK_SKEW)) == NULL) {
+		log_info("job %s: no PagerDuty incident with key %s from this "
+		    "page; sending", job_id(j), json_str(job_args(j),
+		    "incident_key"));
 		job_resend(j);
 		return;
 	}
@@ -654,12 +689,15 @@ page_rr_incident(struct job *j, const char **id)
 		    json_str(a, "incident") : "");
 		if ((v = json_str(inc, "pd.incident")) != NULL) {
 			cJSON_AddStringToObject(a, "pd_incident", v);
+			*id = json_str(a, "pd_incident");
 			rv = 1;
-		} else
+		} else {
+			/* j (and a) are gone once it fails: answer first. */
+			*id = NULL;
 			job_fail(j, "the job creating the PagerDuty incident "
 			    "is gone");
+		}
 		cJSON_Delete(inc);
-		*id = json_str(a, "pd_incident");
 		return (rv);
 	}
 	st = json_str(rec, "state");

@@ -53,6 +53,8 @@ static const char *slack_form_methods[] = {
 	NULL
 };
 
+static void	slack_deferred_cb(void *);
+static void	slack_deferred_drop_cb(void *);
 static void	slack_call_token(const char *, const char *, cJSON *,
 		    slack_cb, void *);
 static void	slack_call_cb(const struct http_response *, void *);
@@ -524,4 +526,47 @@ slack_post_lines(const char *channel, const char *thread_ts,
 		}
 	}
 	return (posted);
+}
+
+/* A call held until the turn's commit; dropped if the turn fails. */
+struct slack_deferred {
+	char	*method;
+	cJSON	*args;
+};
+
+static void
+slack_deferred_cb(void *arg)
+{
+	struct slack_deferred	*d = arg;
+
+	slack_call(d->method, d->args, NULL, NULL);
+	free(d->method);
+	free(d);
+}
+
+static void
+slack_deferred_drop_cb(void *arg)
+{
+	struct slack_deferred	*d = arg;
+
+	cJSON_Delete(d->args);
+	free(d->method);
+	free(d);
+}
+
+/*
+ * Call method (args consumed, answer ignored) once this turn's writes
+ * are committed: for messages that say what the turn recorded, such as
+ * "Confirmed: paging", which must not appear if the turn failed.
+ */
+void
+slack_call_after_commit(const char *method, cJSON *args)
+{
+	struct slack_deferred	*d;
+
+	d = xcalloc(1, sizeof(*d));
+	d->method = xstrdup(method);
+	d->args = args;
+	reactor_after_commit_or_abort(slack_deferred_cb,
+	    slack_deferred_drop_cb, d);
 }

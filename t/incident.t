@@ -11,9 +11,9 @@ ok($sb->wait_connected(1, $d), 'connected');
 my $n = 0;	# bot posts so far in #general
 
 sub say_and_wait {
-	my ($text) = @_;
+	my ($text, $timeout) = @_;
 	$sb->message(text => "<\@U0BOT> $text");
-	my @p = $sb->wait_bot_posts('C0GENERAL', ++$n, $d);
+	my @p = $sb->wait_bot_posts('C0GENERAL', ++$n, $d, $timeout);
 	return $p[$n - 1];
 }
 
@@ -181,7 +181,9 @@ is(scalar keys %{$dump->()->{databases}{incidents}}, $nrec, 'no half record');
 
 # Jira down: a clear message too.
 $sb->fault(service => 'jira', match => '/rest/api/2/issue', status => 503, count => 10);
-$p = say_and_wait('new incident Jira is down');
+# Each failure is ambiguous: the job searches twice for its label
+# (Jira's index lags) before trying again, so this takes a while.
+$p = say_and_wait('new incident Jira is down', 90);
 like($p->{text}, qr/could not create the Jira ticket: .*Nothing was recorded; try again/s, '503s explained');
 $sb->post('/control/faults/clear');
 

@@ -19,9 +19,9 @@ my $LIVE = qr/<!channel>|<!here>|<\@U0EVIL>|<https:\/\/evil/;
 my $ESC = qr/&lt;!channel&gt; &lt;https:\/\/evil\.example\|the runbook&gt;/;
 
 sub say_and_wait {
-	my ($text) = @_;
+	my ($text, $timeout) = @_;
 	$sb->message(text => "<\@U0BOT> $text");
-	my @p = $sb->wait_bot_posts('C0GENERAL', ++$n, $d);
+	my @p = $sb->wait_bot_posts('C0GENERAL', ++$n, $d, $timeout);
 	return $p[$n - 1];
 }
 sub alltext {
@@ -48,7 +48,7 @@ unlike(alltext($p), $LIVE, 'new incident, Jira 400: nothing live');
 # Jira fails (a 5xx with a body, after the retries).
 $sb->fault(service => 'jira', match => '/rest/api/2/issue', status => 502,
     count => 20, body => jira_error());
-$p = say_and_wait('new incident Checkout is down');
+$p = say_and_wait('new incident Checkout is down', 90);
 like(alltext($p), qr/could not create.*$ESC/, 'new incident, Jira 5xx: escaped');
 unlike(alltext($p), $LIVE, 'new incident, Jira 5xx: nothing live');
 $sb->post('/control/faults/clear');

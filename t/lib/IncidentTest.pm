@@ -229,13 +229,13 @@ sub bot_posts {
 
 # Wait until the bot has posted at least n messages in channel.
 sub wait_bot_posts {
-	my ($self, $channel, $n, $daemon) = @_;
+	my ($self, $channel, $n, $daemon, $timeout) = @_;
 	my @p;
 	IncidentTest::wait_for(sub {
 		$daemon->check_alive if $daemon;
 		@p = $self->bot_posts($channel);
 		return @p >= $n;
-	}, "$n bot post(s) in $channel");
+	}, "$n bot post(s) in $channel", $timeout);
 	return @p;
 }
 
