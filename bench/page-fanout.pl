@@ -45,8 +45,9 @@ for my $run (1 .. $runs) {
 	my $last = 0;
 	$last = $_->{time} > $last ? $_->{time} : $last for @c;
 	my $report;
-	wait_for(sub { ($report) = grep { join(' ', map { $_->{text}{text} // '' }
-	    @{$_->{blocks} // []}) =~ /$N of $N\* target/ }
+	wait_for(sub { ($report) = grep { join(' ', $_->{text} // '',
+	    map { $_->{text}{text} // '' } @{$_->{blocks} // []}) =~
+	    /$N of $N\* target/ }
 	    $sb->bot_posts('C0GENERAL'); $report }, 'report', 100);
 	my $rep = time;
 	is(scalar @c, $N, "run $run: $N PagerDuty incidents");
