@@ -947,12 +947,8 @@ gt_jira_cb(const struct jira_result *jr, void *arg)
 
 	if (jr->error == NULL)
 		gt_sent_one(j);
-	else if (jr->status == 429)
-		job_retry(j, 0, jr->error);
-	else if (jr->status >= 400 && jr->status < 500)
-		job_fail(j, jr->error);
 	else
-		job_unsure(j, jr->error);
+		jira_job_failed(j, jr);
 }
 
 /* Jira only: was the piece commented before the answer was lost? */

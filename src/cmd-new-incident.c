@@ -997,12 +997,8 @@ ni_comment_cb(const struct jira_result *jr, void *arg)
 
 	if (jr->error == NULL)
 		job_done(j, NULL);
-	else if (jr->status == 429)
-		job_retry(j, 0, jr->error);
-	else if (jr->status >= 400 && jr->status < 500)
-		job_fail(j, jr->error);
 	else
-		job_unsure(j, jr->error);
+		jira_job_failed(j, jr);
 }
 
 static void

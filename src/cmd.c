@@ -43,6 +43,7 @@ static void	cmd_post(struct cmd_item *, const char *, cJSON *);
 static void	cmd_post_cb(void *);
 static void	cmd_post_free_cb(void *);
 static void	cmd_reply_run(struct job *);
+static void	cmd_job_for(const char *, const char *, cJSON *);
 static void	cmd_reply_posted_cb(const struct slack_result *, void *);
 static void	cmd_invite_run(struct job *);
 static void	cmd_invited_cb(const struct slack_result *, void *);
@@ -477,20 +478,31 @@ cmd_reply_job(const char *channel, const char *thread_ts, const char *text,
     const char *for_id)
 {
 	cJSON	*args;
-	char	*id, *key, *p;
 
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "channel", channel);
 	if (thread_ts != NULL)
 		cJSON_AddStringToObject(args, "thread_ts", thread_ts);
 	cJSON_AddStringToObject(args, "text", text);
+	cmd_job_for("reply", for_id, args);
+}
+
+/*
+ * A follow-up job of kind for what for_id names (a job id, a request):
+ * keyed by it, so asking twice records it once.
+ */
+static void
+cmd_job_for(const char *kind, const char *for_id, cJSON *args)
+{
+	char	*id, *key, *p;
+
 	key = xstrdup(for_id);
 	for (p = key; *p != '\0'; p++) {
 		if (*p == '/')
 			*p = ':';
 	}
-	if ((id = job_create("reply", key, args, 0)) == NULL)
-		log_warnx("reply for %s could not be recorded", for_id);
+	if ((id = job_create(kind, key, args, 0)) == NULL)
+		log_warnx("%s for %s could not be recorded", kind, for_id);
 	free(id);
 	free(key);
 }
@@ -611,20 +623,11 @@ void
 cmd_invite_job(const char *channel, const char *users, const char *for_id)
 {
 	cJSON	*args;
-	char	*id, *key, *p;
 
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "channel", channel);
 	cJSON_AddStringToObject(args, "users", users);
-	key = xstrdup(for_id);
-	for (p = key; *p != '\0'; p++) {
-		if (*p == '/')
-			*p = ':';
-	}
-	if ((id = job_create("invite", key, args, 0)) == NULL)
-		log_warnx("invite for %s could not be recorded", for_id);
-	free(id);
-	free(key);
+	cmd_job_for("invite", for_id, args);
 }
 
 static void

@@ -24,6 +24,7 @@ struct event_base;
 struct evdns_base;
 struct bufferevent;
 struct cJSON;
+struct job;
 struct ssl_st;
 
 #define INCIDENTD_NAME		"incidentd"
@@ -463,6 +464,8 @@ void	 jira_request(const char *method, const char *path,
 void	 jira_issue_create(const char *summary, const char *description,
 	    const char *label, jira_cb, void *);
 void	 jira_issue_find_label(const char *label, jira_cb, void *);
+/* A failed Jira write's job outcome: retry, fail or unsure. */
+void	 jira_job_failed(struct job *, const struct jira_result *);
 /* Read a ticket; fields is a comma-separated list. */
 void	 jira_issue_get(const char *key, const char *fields, jira_cb, void *);
 /* Add a plain-text comment (never resent by the HTTP layer). */
@@ -551,7 +554,6 @@ int	 events_mentions_bot(const char *text, const char *bot_id,
 	    const char **rest);
 
 /* jobs.c: the durable engine for every outbound side effect. */
-struct job;
 struct job_kind {
 	const char	*name;
 	/* Do the work; end with exactly one job_* outcome, now or later. */

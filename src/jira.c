@@ -535,3 +535,19 @@ jira_issue_link(const char *key, const struct jira_link *l, jira_cb cb,
 	jira_request("POST", path, body, HTTP_IDEMPOTENT, cb, arg);
 	free(path);
 }
+
+/*
+ * The outcome of a Jira write that failed (jr->error set), for a job:
+ * 429 is certainly not done, another 4xx will not be, and a 5xx or no
+ * answer may have been done, so the next attempt probes.
+ */
+void
+jira_job_failed(struct job *j, const struct jira_result *jr)
+{
+	if (jr->status == 429)
+		job_retry(j, 0, jr->error);
+	else if (jr->status >= 400 && jr->status < 500)
+		job_fail(j, jr->error);
+	else
+		job_unsure(j, jr->error);
+}

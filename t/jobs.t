@@ -15,7 +15,8 @@ use IncidentTest;
 	for my $f (glob("$top/src/*.c")) {
 		open(my $fh, '<', $f) or die "$f: $!";
 		my $src = do { local $/; <$fh> };
-		$made{$1} = 1 while $src =~ /job_create\("([a-z_]+)"/g;
+		$made{$1} = 1 while
+		    $src =~ /(?:job_create|cmd_job_for)\("([a-z_]+)"/g;
 		while ($src =~ /const struct job_kind (\w+) = \{\s*\.name = "([a-z_]+)"/g) {
 			$var{$1} = $2;
 		}
