@@ -934,10 +934,8 @@ gt_sent_cb(const struct slack_result *sr, void *arg)
 
 	if (sr->ok)
 		gt_sent_one(j);
-	else if (slack_transient(sr))
-		job_retry(j, 0, sr->error);
 	else
-		job_fail(j, sr->error);
+		slack_job_failed(j, sr);
 }
 
 static void

@@ -403,12 +403,7 @@ ni_posted_cb(const struct slack_result *sr, void *arg)
 	cJSON		*inc;
 
 	if (!sr->ok) {
-		if (sr->http_status == 0 || sr->http_status == 429 ||
-		    sr->http_status >= 500 || (sr->error != NULL &&
-		    strcmp(sr->error, "ratelimited") == 0))
-			job_retry(j, 0, sr->error);
-		else
-			job_fail(j, sr->error);
+		slack_job_failed(j, sr);
 		return;
 	}
 	if ((inc = incident_load(job_key(j))) != NULL) {
@@ -491,10 +486,8 @@ ni_updated_cb(const struct slack_result *sr, void *arg)
 
 	if (sr->ok)
 		job_done(j, NULL);
-	else if (slack_transient(sr))
-		job_retry(j, 0, sr->error);
 	else
-		job_fail(j, sr->error);
+		slack_job_failed(j, sr);
 }
 
 const struct job_kind ni_update_job = {

@@ -524,11 +524,8 @@ cmd_reply_posted_cb(const struct slack_result *sr, void *arg)
 
 	if (sr->ok)
 		job_done(j, NULL);
-	else if (sr->http_status == 0 || sr->http_status == 429 ||
-	    sr->http_status >= 500)
-		job_retry(j, 0, sr->error);
 	else
-		job_fail(j, sr->error);
+		slack_job_failed(j, sr);
 }
 
 const struct job_kind cmd_reply_job_kind = {
@@ -652,11 +649,8 @@ cmd_invited_cb(const struct slack_result *sr, void *arg)
 	if (sr->ok || (sr->error != NULL &&
 	    strcmp(sr->error, "already_in_channel") == 0))
 		job_done(j, NULL);
-	else if (sr->http_status == 0 || sr->http_status == 429 ||
-	    sr->http_status >= 500)
-		job_retry(j, 0, sr->error);
 	else
-		job_fail(j, sr->error);
+		slack_job_failed(j, sr);
 }
 
 const struct job_kind cmd_invite_job_kind = {

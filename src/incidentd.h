@@ -417,6 +417,8 @@ char	*slack_unescape(const char *);
 char	*slack_plain_text(const char *);
 /* 1 if a failed call may work later (no answer, 429, 5xx, ratelimited). */
 int	 slack_transient(const struct slack_result *);
+/* A failed call's job outcome: retry if transient, else fail. */
+void	 slack_job_failed(struct job *, const struct slack_result *);
 /* https://team.slack.com/archives/C123; caller frees. */
 char	*slack_channel_url(const char *channel);
 /* Post text (mrkdwn) and optional blocks (consumed) to a channel. */

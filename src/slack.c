@@ -570,3 +570,17 @@ slack_call_after_commit(const char *method, cJSON *args)
 	reactor_after_commit_or_abort(slack_deferred_cb,
 	    slack_deferred_drop_cb, d);
 }
+
+/*
+ * The outcome of a failed Slack call, for a job: a transient failure
+ * (no answer, 429, 5xx, ratelimited) is tried again, anything else is
+ * the job's failure.
+ */
+void
+slack_job_failed(struct job *j, const struct slack_result *sr)
+{
+	if (slack_transient(sr))
+		job_retry(j, 0, sr->error);
+	else
+		job_fail(j, sr->error);
+}
