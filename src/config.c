@@ -33,6 +33,9 @@
 #define CONF_MAX_LIST		1000
 #define CONF_MAX_SHORTCUTS	1000
 #define CONF_MAX_NAME		64		/* shortcut names */
+#define CONF_MAX_MAP		10000		/* entries of a CONF_MAP */
+#define CONF_MAX_JIRA_USER	128
+#define CONF_MAX_LONG_TEXT	1000		/* characters */
 #define CONF_MAX_ERRORS		100
 #define CONF_MAX_DURATION	(3650LL * 86400)
 #define CONF_SHOW		80		/* conf_show() of a key */
@@ -55,11 +58,13 @@ enum conf_type {
 	CONF_BOOL,		/* int, true/false/yes/no */
 	CONF_LIST,		/* struct strlist */
 	CONF_SHORTCUTS,		/* struct shortcuts */
-	CONF_SHORTCUTS_FILE	/* PATH, loaded into off2 */
+	CONF_SHORTCUTS_FILE,	/* PATH, loaded into off2 */
+	CONF_MAP		/* struct conf_map of strings */
 };
 
 #define CONF_REQUIRED	0x1
 #define CONF_READABLE	0x2	/* PATH: a readable regular file */
+#define CONF_MULTILINE	0x4	/* STRING: newlines and tabs allowed */
 
 struct conf_entry {
 	const char		 *path;	/* "section.key" or "key" */
@@ -70,14 +75,21 @@ struct conf_entry {
 	int			  flags;
 	long long		  min;	/* INT, SIZE, DURATION */
 	long long		  max;
+	/* DURATION: below this, a warning that it is meant for tests. */
+	long long		  warn_below;
+	const char		 *warn_why;
 	const char *const	 *names; /* ENUM, NULL-terminated */
 	/* Validate (and maybe normalize in place); errstr is static. */
 	int			(*check)(char *, const char **);
+	int			(*check_key)(char *, const char **); /* MAP */
 	const char		 *excludes; /* a key not to set as well */
 };
 
 static int	conf_check_app_token(char *, const char **);
 static int	conf_check_bot_token(char *, const char **);
+static int	conf_check_user_token(char *, const char **);
+static int	conf_check_jira_user(char *, const char **);
+static int	conf_check_long_text(char *, const char **);
 static int	conf_check_user_id(char *, const char **);
 static int	conf_check_emoji(char *, const char **);
 static int	conf_check_channel_prefix(char *, const char **);
@@ -118,6 +130,8 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "slack.bot_token", .type = CONF_SECRET,
 	  .off = O(slack.bot_token), .flags = CONF_REQUIRED,
 	  .check = conf_check_bot_token },
+	{ .path = "slack.user_token", .type = CONF_SECRET,
+	  .off = O(slack.user_token), .check = conf_check_user_token },
 	{ .path = "slack.incident_managers", .type = CONF_LIST,
 	  .off = O(slack.incident_managers), .check = conf_check_user_id },
 	{ .path = "slack.timeline_emoji", .type = CONF_STRING,
@@ -160,6 +174,8 @@ static const struct conf_entry conf_table[] = {
 	  .check = conf_check_label },
 	{ .path = "jira.flavor", .type = CONF_ENUM, .off = O(jira.flavor),
 	  .def = "auto", .names = conf_flavors },
+	{ .path = "jira.users", .type = CONF_MAP, .off = O(jira.users),
+	  .check_key = conf_check_jira_user, .check = conf_check_user_id },
 
 	{ .path = "pagerduty.api_url", .type = CONF_URL,
 	  .off = O(pagerduty.api_url), .def = "https://api.pagerduty.com" },
@@ -186,14 +202,20 @@ static const struct conf_entry conf_table[] = {
 	  .max = 64 },
 
 	{ .path = "schedule.poll_interval", .type = CONF_DURATION,
-	  .off = O(schedule.poll_interval), .def = "5m", .min = 10,
-	  .max = CONF_MAX_DURATION },
+	  .off = O(schedule.poll_interval), .def = "5m", .min = 1,
+	  .max = CONF_MAX_DURATION, .warn_below = 10,
+	  .warn_why = "each poll is a Jira search" },
 	{ .path = "schedule.archive_after", .type = CONF_DURATION,
 	  .off = O(schedule.archive_after), .def = "10d", .min = 1,
 	  .max = CONF_MAX_DURATION },
 	{ .path = "schedule.followup_warn_before", .type = CONF_DURATION,
 	  .off = O(schedule.followup_warn_before), .def = "2d", .min = 0,
 	  .max = CONF_MAX_DURATION },
+	{ .path = "schedule.aar_expectations", .type = CONF_STRING,
+	  .off = O(schedule.aar_expectations), .flags = CONF_MULTILINE,
+	  .def = "Please have the postmortem draft ready and the timeline "
+	  "attached (type `get timeline` in the incident channel).",
+	  .check = conf_check_long_text },
 
 	{ .path = "timeline.timezone", .type = CONF_STRING,
 	  .off = O(timeline.timezone), .def = "UTC",
@@ -282,6 +304,11 @@ static void	 conf_walk_key(struct conf_ctx *, const char *,
 static int	 conf_conflict(struct conf_ctx *, size_t, int, size_t);
 static void	 conf_set(struct conf_ctx *, size_t, yaml_node_t *, int);
 static void	 conf_set_list(struct conf_ctx *, size_t, yaml_node_t *);
+static void	 conf_set_map(struct conf_ctx *, size_t, yaml_node_t *);
+static int	 conf_map_item_cmp_cb(const void *, const void *);
+static void	 conf_map_free(struct conf_map *);
+static int	 conf_is_token(const char *);
+static void	 conf_trim_end(char *);
 static void	 conf_assign(struct conf_ctx *, size_t, const char *,
 		    size_t, const char *);
 static void	 conf_secret_file(struct conf_ctx *, size_t, const char *,
@@ -1004,7 +1031,7 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 {
 	const struct conf_entry	*e = &conf_table[i];
 	const char		*s;
-	char			*label;
+	char			*label, *trimmed;
 
 	if (conf_is_null(v))
 		return;	/* as if absent: default or environment */
@@ -1025,6 +1052,10 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 		conf_parse_shortcuts(ctx, v, e->path, CONF_PTR(ctx->conf, e));
 		return;
 	}
+	if (e->type == CONF_MAP) {
+		conf_set_map(ctx, i, v);
+		return;
+	}
 	if (from_file)
 		xasprintf(&label, "%s_file", e->path);
 	else
@@ -1034,6 +1065,11 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 			if (conf_check_text(ctx, label, s, CONF_LINE(v),
 			    0) == 0)
 				conf_secret_file(ctx, i, s, CONF_LINE(v));
+		} else if (e->flags & CONF_MULTILINE) {
+			trimmed = xstrdup(s);
+			conf_trim_end(trimmed);
+			conf_assign(ctx, i, trimmed, CONF_LINE(v), label);
+			free(trimmed);
 		} else
 			conf_assign(ctx, i, s, CONF_LINE(v), label);
 	}
@@ -1080,6 +1116,123 @@ conf_set_list(struct conf_ctx *ctx, size_t i, yaml_node_t *v)
 	}
 }
 
+/* One pair of a CONF_MAP while it is read, before sorting. */
+struct conf_map_item {
+	char	*key;
+	char	*value;
+	size_t	 line;		/* of the key */
+};
+
+/*
+ * A mapping of strings to strings: keys checked by the entry's check_key,
+ * values by its check. Kept sorted by key so that config_map_get can
+ * search it; a key given twice is reported at its second line (after the
+ * other problems of the mapping, as duplicates show only once sorted).
+ */
+static void
+conf_set_map(struct conf_ctx *ctx, size_t i, yaml_node_t *v)
+{
+	const struct conf_entry	*e = &conf_table[i];
+	struct conf_map		*m = CONF_PTR(ctx->conf, e);
+	struct conf_map_item	*items, *it;
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *val;
+	const char		*key, *s, *errstr;
+	char			*label, *kcopy, *vcopy, show[CONF_SHOW];
+	size_t			 count, n = 0, j, first = 0;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		conf_error(ctx, CONF_LINE(v), "%s: expected a mapping, got %s",
+		    e->path, conf_kind(v));
+		return;
+	}
+	count = v->data.mapping.pairs.top - v->data.mapping.pairs.start;
+	if (count > CONF_MAX_MAP) {
+		conf_error(ctx, CONF_LINE(v), "%s: too many entries (limit "
+		    "%d)", e->path, CONF_MAX_MAP);
+		return;
+	}
+	items = xcalloc(count + 1, sizeof(*items));
+	for (p = v->data.mapping.pairs.start;
+	    p < v->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(ctx->doc, p->key);
+		val = yaml_document_get_node(ctx->doc, p->value);
+		if ((key = conf_key(ctx, k)) == NULL || val == NULL)
+			continue;
+		xasprintf(&label, "%s: %s", e->path,
+		    conf_show(key, show, sizeof(show)));
+		kcopy = xstrdup(key);
+		vcopy = NULL;
+		if (e->check_key != NULL && e->check_key(kcopy, &errstr) == -1)
+			conf_error(ctx, CONF_LINE(k), "%s: %s", label, errstr);
+		else if (conf_is_null(val))
+			conf_error(ctx, CONF_LINE(k), "%s: a value is required",
+			    label);
+		else if ((s = conf_scalar(ctx, label, val)) != NULL &&
+		    conf_check_text(ctx, label, s, CONF_LINE(val), 0) == 0) {
+			vcopy = xstrdup(s);
+			if (e->check != NULL &&
+			    e->check(vcopy, &errstr) == -1) {
+				conf_error(ctx, CONF_LINE(val), "%s: %s", label,
+				    errstr);
+				free(vcopy);
+				vcopy = NULL;
+			}
+		}
+		if (vcopy != NULL) {
+			items[n].key = kcopy;
+			items[n].value = vcopy;
+			items[n++].line = CONF_LINE(k);
+		} else
+			free(kcopy);
+		free(label);
+	}
+	qsort(items, n, sizeof(*items), conf_map_item_cmp_cb);
+	m->keys = xcalloc(n + 1, sizeof(*m->keys));
+	m->values = xcalloc(n + 1, sizeof(*m->values));
+	for (j = 0; j < n; j++) {
+		it = &items[j];
+		if (m->n > 0 && strcmp(m->keys[m->n - 1], it->key) == 0) {
+			conf_error(ctx, it->line, "%s: duplicate key %s (first "
+			    "at line %zu)", e->path,
+			    conf_show(it->key, show, sizeof(show)), first);
+			free(it->key);
+			free(it->value);
+			continue;
+		}
+		first = it->line;
+		m->keys[m->n] = it->key;
+		m->values[m->n++] = it->value;
+	}
+	free(items);
+}
+
+/* By key, then by line: the first of duplicates is the one kept. */
+static int
+conf_map_item_cmp_cb(const void *a, const void *b)
+{
+	const struct conf_map_item	*ia = a, *ib = b;
+	int				 c;
+
+	if ((c = strcmp(ia->key, ib->key)) != 0)
+		return (c);
+	return (ia->line < ib->line ? -1 : ia->line > ib->line);
+}
+
+static void
+conf_map_free(struct conf_map *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n; i++) {
+		free(m->keys[i]);
+		free(m->values[i]);
+	}
+	free(m->keys);
+	free(m->values);
+	memset(m, 0, sizeof(*m));
+}
+
 /*
  * Convert and validate text for entry i and store it. label names the
  * source in messages: the key, or "key (from SOURCE)".
@@ -1093,26 +1246,21 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 	const char		*errstr, *why;
 	char			*copy, buf[64], buf2[64];
 	char			 show[CONF_SHOW_PATH];
-	const unsigned char	*p;
 	long long		 n;
 	int			 level, fd;
 	size_t			 k, len;
 	struct stat		 sb;
 
-	if (conf_check_text(ctx, label, s, line, 0) == -1)
+	if (conf_check_text(ctx, label, s, line,
+	    (e->flags & CONF_MULTILINE) != 0) == -1)
 		return;
 	switch (e->type) {
 	case CONF_STRING:
 	case CONF_SECRET:
-		if (e->type == CONF_SECRET) {
-			for (p = (const unsigned char *)s; *p != '\0'; p++) {
-				if (*p <= 0x20 || *p >= 0x7f) {
-					conf_error(ctx, line, "%s: must be "
-					    "printable ASCII without spaces",
-					    label);
-					return;
-				}
-			}
+		if (e->type == CONF_SECRET && !conf_is_token(s)) {
+			conf_error(ctx, line, "%s: must be printable ASCII "
+			    "without spaces", label);
+			return;
 		}
 		copy = xstrdup(s);
 		if (e->check != NULL && e->check(copy, &errstr) == -1) {
@@ -1159,6 +1307,12 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 			conf_error(ctx, line, "%s: must be at %s %s", label,
 			    n < e->min ? "least" : "most", buf);
 			return;
+		}
+		if (n < e->warn_below) {
+			conf_fmt_duration(e->warn_below, buf, sizeof(buf));
+			conf_warn(ctx, ctx->line[i] != 0 ? ctx->line[i] : line,
+			    "%s below %s is meant for tests: %s", e->path, buf,
+			    e->warn_why);
 		}
 		*(long long *)CONF_PTR(conf, e) = n;
 		break;
@@ -1233,6 +1387,7 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 		break;
 	case CONF_LIST:
 	case CONF_SHORTCUTS:
+	case CONF_MAP:
 		fatalx("%s: %s is not a scalar", __func__, e->path);
 	}
 }
@@ -1430,7 +1585,7 @@ conf_parse_shortcut(struct conf_ctx *ctx, yaml_node_t *node,
 	yaml_node_pair_t	*p;
 	yaml_node_t		*k, *v;
 	const char		*key, *s, *errstr;
-	char			*label, *copy, **dst, *q;
+	char			*label, *copy, **dst;
 	size_t			 before = ctx->errs->count, which;
 	size_t			 seen[2] = { 0, 0 };
 
@@ -1479,13 +1634,9 @@ conf_parse_shortcut(struct conf_ctx *ctx, yaml_node_t *node,
 			continue;
 		}
 		copy = xstrdup(s);
-		if (which == 1) {
-			/* Folded and literal blocks end in a newline. */
-			q = copy + strlen(copy);
-			while (q > copy && (q[-1] == '\n' || q[-1] == ' ' ||
-			    q[-1] == '\t'))
-				*--q = '\0';
-		} else if (conf_check_pd_id(copy, &errstr) == -1) {
+		if (which == 1)
+			conf_trim_end(copy);
+		else if (conf_check_pd_id(copy, &errstr) == -1) {
 			conf_error(ctx, CONF_LINE(v), "%s: %s", label, errstr);
 			free(copy);
 			free(label);
@@ -1710,6 +1861,9 @@ config_free(struct config *conf)
 		case CONF_SHORTCUTS:
 			config_free_shortcuts(CONF_PTR(conf, e));
 			break;
+		case CONF_MAP:
+			conf_map_free(CONF_PTR(conf, e));
+			break;
 		default:
 			break;
 		}
@@ -1902,6 +2056,28 @@ config_free_shortcuts(struct shortcuts *sc)
 	sc->n = 0;
 }
 
+/*
+ * The value for key in m, or NULL: a binary search, as a map can hold
+ * thousands of entries and is read on every lookup of a user.
+ */
+const char *
+config_map_get(const struct conf_map *m, const char *key)
+{
+	size_t	lo = 0, hi = m->n, mid;
+	int	c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(key, m->keys[mid])) == 0)
+			return (m->values[mid]);
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return (NULL);
+}
+
 /* Register every secret of c with the log redactor. */
 void
 config_redact_secrets(const struct config *conf)
@@ -1944,6 +2120,29 @@ conf_only(const char *s, const char *spec)
 	return (0);
 }
 
+/* True if s is printable ASCII without spaces, as tokens and ids are. */
+static int
+conf_is_token(const char *s)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f)
+			return (0);
+	}
+	return (1);
+}
+
+/* Drop trailing blanks: folded and literal blocks end in a newline. */
+static void
+conf_trim_end(char *s)
+{
+	char	*q = s + strlen(s);
+
+	while (q > s && (q[-1] == '\n' || q[-1] == ' ' || q[-1] == '\t'))
+		*--q = '\0';
+}
+
 static int
 conf_check_app_token(char *s, const char **errstr)
 {
@@ -1960,6 +2159,16 @@ conf_check_bot_token(char *s, const char **errstr)
 {
 	if (!str_has_prefix(s, "xoxb-")) {
 		*errstr = "must start with xoxb- (the bot user OAuth token)";
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_check_user_token(char *s, const char **errstr)
+{
+	if (!str_has_prefix(s, "xoxp-")) {
+		*errstr = "must start with xoxp- (a user OAuth token)";
 		return (-1);
 	}
 	return (0);
@@ -2121,6 +2330,39 @@ conf_check_short_text(char *s, const char **errstr)
 {
 	if (strlen(s) > 255) {
 		*errstr = "must be at most 255 characters";
+		return (-1);
+	}
+	return (0);
+}
+
+/* At most CONF_MAX_LONG_TEXT characters (UTF-8 sequences, not bytes). */
+static int
+conf_check_long_text(char *s, const char **errstr)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	if (n > CONF_MAX_LONG_TEXT) {
+		*errstr = "must be at most 1000 characters";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * How Jira names a user: a Cloud accountId, a Data Center username or an
+ * email address. Only the shape is checked: Jira is not asked.
+ */
+static int
+conf_check_jira_user(char *s, const char **errstr)
+{
+	if (*s == '\0' || strlen(s) > CONF_MAX_JIRA_USER ||
+	    !conf_is_token(s)) {
+		*errstr = "must be a Jira accountId, username or email (up to "
+		    "128 printable ASCII characters without spaces)";
 		return (-1);
 	}
 	return (0);

@@ -122,6 +122,12 @@ struct shortcuts {
 	struct shortcut	*v;	/* sorted by name */
 	size_t		 n;
 };
+/* A string-to-string mapping of the file; look keys up with config_map_get. */
+struct conf_map {
+	char		**keys;		/* sorted (strcmp), unique */
+	char		**values;	/* values[i] goes with keys[i] */
+	size_t		  n;
+};
 struct config {
 	char		*path;
 	char		*state_dir;
@@ -133,6 +139,7 @@ struct config {
 		char		*api_url;
 		char		*app_token;
 		char		*bot_token;
+		char		*user_token;	/* xoxp-, or NULL */
 		struct strlist	 incident_managers;	/* Slack user ids */
 		char		*timeline_emoji;
 		char		*channel_prefix;
@@ -154,6 +161,7 @@ struct config {
 		char		*aar_field;
 		char		*followup_label;
 		int		 flavor;	/* enum conf_jira_flavor */
+		struct conf_map	 users;		/* Jira user -> Slack id */
 	} jira;
 	struct {
 		char		*api_url;
@@ -170,6 +178,7 @@ struct config {
 		long long	 poll_interval;		/* seconds */
 		long long	 archive_after;
 		long long	 followup_warn_before;
+		char		*aar_expectations;	/* mrkdwn */
 	} schedule;
 	struct {
 		char		*timezone;		/* "Europe/Paris" */
@@ -196,6 +205,8 @@ int	 config_check_base_url(const char *, const char **errstr);
 int	 config_load_shortcuts(const char *path, struct shortcuts *,
 	    struct strlist *errors);
 void	 config_free_shortcuts(struct shortcuts *);
+/* The value for key in a conf_map (binary search), or NULL. */
+const char *config_map_get(const struct conf_map *, const char *key);
 /* The store's growth ceiling in bytes (map_size_max or 8 x map_size). */
 long long config_map_size_max(const struct config *);
 /* Reload the shortcuts file when it changes (a schedule timer). */

@@ -46,6 +46,31 @@ like($err, qr/^\Q$tmp\E\/bad\.yaml:6: .*colour/m, 'unknown key on line 6');
 like($err, qr/^\Q$tmp\E\/bad\.yaml:8: /m, 'bad duration on line 8');
 like($err, qr/jira/, 'missing jira section reported');
 
+# A warning is not a problem: FILE:LINE on stderr, and still exit 0.
+open($fh, '>', "$tmp/fast.yaml") or die;
+print $fh <<'YAML';
+slack:
+  app_token: xapp-1-cli
+  bot_token: xoxb-1-cli
+jira:
+  url: https://jira.example.com
+  api_token: cli-jira-token
+  project: INC
+pagerduty:
+  api_token: cli-pd-token
+  from: incident-bot@example.com
+  incident_manager_service: PIMGR01
+schedule:
+  poll_interval: 1s
+YAML
+close($fh);
+chmod(0600, "$tmp/fast.yaml") or die;
+($st, $out, $err) = run('-c', "$tmp/fast.yaml", 'check-config');
+is($st, 0, 'check-config with a warning exits 0') or diag($err);
+like($out, qr/configuration OK/, 'a warning: still OK');
+like($err, qr/^\Q$tmp\E\/fast\.yaml:13: warning: schedule\.poll_interval below 10s is meant for tests: each poll is a Jira search$/m,
+    'poll_interval below 10s: a warning at its line') or diag($err);
+
 ($st, $out, $err) = run('-c', "$tmp/missing.yaml", 'check-config');
 is($st, 1, 'unreadable file exits 1');
 like($err, qr/missing\.yaml/, 'unreadable file named');

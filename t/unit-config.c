@@ -23,8 +23,15 @@ static char		 tmpdir[] = "/tmp/unit-config.XXXXXX";
 
 static const char	*secret_envs[] = {
 	"INCIDENTD_SLACK_APP_TOKEN", "INCIDENTD_SLACK_BOT_TOKEN",
-	"INCIDENTD_JIRA_API_TOKEN", "INCIDENTD_PAGERDUTY_API_TOKEN"
+	"INCIDENTD_SLACK_USER_TOKEN", "INCIDENTD_JIRA_API_TOKEN",
+	"INCIDENTD_PAGERDUTY_API_TOKEN"
 };
+
+/* The required keys but secrets, for configurations written by a test. */
+#define REQUIRED_JIRA	"jira:\n  url: https://jira.example.com\n" \
+			"  project: INC\n"
+#define REQUIRED_PD	"pagerduty:\n  from: incident-bot@example.com\n" \
+			"  incident_manager_service: PIMGR01\n"
 
 /*
  * "@/" in a string stands for the fixtures, "%/" for tmpdir. The fixtures
@@ -107,22 +114,6 @@ is_errors(const struct strlist *got, const char *const *want,
 	}
 }
 
-/* Load a fixture that must fail with exactly these problems. */
-static void
-expect_errors(const char *name, const char *const *want)
-{
-	struct strlist	 errors = { NULL, 0 };
-	struct config	*c;
-	char		 label[256];
-
-	c = load(name, &errors);
-	snprintf(label, sizeof(label), "%s is rejected", name + 2);
-	ok(c == NULL, label);
-	config_free(c);
-	is_errors(&errors, want, name + 2);
-	strlist_free(&errors);
-}
-
 /* Write s to tmpdir/name; returns the path (caller frees). */
 static char *
 write_tmp(const char *name, const char *s, size_t len)
@@ -137,6 +128,65 @@ write_tmp(const char *name, const char *s, size_t len)
 		exit(1);
 	}
 	return (path);
+}
+
+/*
+ * Write text to tmpdir/name, private (it may hold an inline secret), and
+ * load it with the other secrets from the environment.
+ */
+static struct config *
+load_text(const char *name, const char *text, struct strlist *errors)
+{
+	struct config	*c;
+	char		*path;
+
+	path = write_tmp(name, text, strlen(text));
+	if (chmod(path, 0600) == -1) {
+		perror(path);
+		exit(1);
+	}
+	set_env();
+	c = config_load(path, errors);
+	clear_env();
+	free(path);
+	return (c);
+}
+
+/* A load that must have failed with exactly these problems; frees both. */
+static void
+is_rejected(struct config *c, struct strlist *errors, const char *name,
+    const char *const *want)
+{
+	char	 label[256];
+
+	snprintf(label, sizeof(label), "%s is rejected", name);
+	ok(c == NULL, label);
+	config_free(c);
+	is_errors(errors, want, name);
+	strlist_free(errors);
+}
+
+/* Load a fixture that must fail with exactly these problems. */
+static void
+expect_errors(const char *name, const char *const *want)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+
+	c = load(name, &errors);
+	is_rejected(c, &errors, name + 2, want);
+}
+
+/* The same for text written by the test ("%/" expanded in want). */
+static void
+expect_text_errors(const char *name, const char *text,
+    const char *const *want)
+{
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+
+	c = load_text(name, text, &errors);
+	is_rejected(c, &errors, name, want);
 }
 
 static void
@@ -277,6 +327,7 @@ test_defaults(void)
 	is_str(c->slack.api_url, "https://slack.com/api", "default slack url");
 	is_str(c->slack.app_token, "xapp-env-app-token", "app token from env");
 	is_str(c->slack.bot_token, "xoxb-env-bot-token", "bot token from env");
+	ok(c->slack.user_token == NULL, "no user token");
 	is_int(c->slack.incident_managers.n, 0, "no incident managers");
 	is_str(c->slack.timeline_emoji, "memo", "default emoji");
 	is_str(c->slack.channel_prefix, "inc-", "default channel prefix");
@@ -288,6 +339,9 @@ test_defaults(void)
 	ok(c->jira.aar_field == NULL, "no aar field");
 	is_str(c->jira.followup_label, "corrective-action", "default label");
 	is_int(c->jira.flavor, JIRA_FLAVOR_AUTO, "default flavor");
+	is_int(c->jira.users.n, 0, "no jira users");
+	ok(config_map_get(&c->jira.users, "anyone") == NULL,
+	    "config_map_get on an empty map");
 	is_str(c->pagerduty.api_url, "https://api.pagerduty.com",
 	    "default pagerduty url");
 	is_str(c->pagerduty.api_token, "env-pd-token", "pd token from env");
@@ -302,6 +356,10 @@ test_defaults(void)
 	is_int(c->schedule.archive_after, 864000, "default archive_after");
 	is_int(c->schedule.followup_warn_before, 172800,
 	    "default followup_warn_before");
+	is_str(c->schedule.aar_expectations, "Please have the postmortem "
+	    "draft ready and the timeline attached (type `get timeline` in "
+	    "the incident channel).", "default aar_expectations");
+	is_int(c->warnings.n, 0, "no warnings");
 	config_free(c);
 	strlist_free(&errors);
 }
@@ -338,6 +396,8 @@ test_full(void)
 	    "app token from file, newline stripped");
 	is_str(c->slack.bot_token, "xoxb-0000-not-a-real-bot-token",
 	    "bot token from file, CRLF stripped");
+	is_str(c->slack.user_token, "xoxp-0000-not-a-real-user-token",
+	    "user token from file");
 	is_int(c->slack.incident_managers.n, 2, "two incident managers");
 	if (c->slack.incident_managers.n == 2) {
 		is_str(c->slack.incident_managers.v[0], "U012AB3CD", "im 1");
@@ -354,6 +414,16 @@ test_full(void)
 	is_str(c->jira.aar_field, "customfield_10050", "aar field");
 	is_str(c->jira.followup_label, "follow-up", "followup label");
 	is_int(c->jira.flavor, JIRA_FLAVOR_DATACENTER, "flavor datacenter");
+	is_int(c->jira.users.n, 3, "three jira users");
+	if (c->jira.users.n == 3) {
+		is_str(c->jira.users.keys[0], "5b10ac8d82e05b22cc7d4ef5",
+		    "users sorted 1");
+		is_str(c->jira.users.keys[1], "jane.doe@example.com",
+		    "users sorted 2");
+		is_str(c->jira.users.keys[2], "zoe", "users sorted 3");
+		is_str(c->jira.users.values[2], "W0ZOE0001",
+		    "value follows its key");
+	}
 	is_str(c->pagerduty.api_url, "https://api.eu.pagerduty.com", "pd url");
 	is_str(c->pagerduty.api_token, "pd-test-api-token-0000",
 	    "pd token from file without newline");
@@ -378,6 +448,8 @@ test_full(void)
 	is_int(c->schedule.poll_interval, 90, "poll 1m30s");
 	is_int(c->schedule.archive_after, 7 * 86400, "archive 7d");
 	is_int(c->schedule.followup_warn_before, 36 * 3600, "warn 36h");
+	is_str(c->schedule.aar_expectations, "Bring *the draft*.\nAnd the "
+	    "timeline.", "literal block, trailing newlines dropped");
 	config_free(c);
 	strlist_free(&errors);
 }
@@ -398,6 +470,8 @@ test_inline(void)
 		return;
 	is_str(c->slack.app_token, "xapp-inline-app-token", "inline app token");
 	is_str(c->slack.bot_token, "xoxb-inline-bot-token", "inline bot token");
+	is_str(c->slack.user_token, "xoxp-inline-user-token",
+	    "inline user token");
 	is_str(c->jira.api_token, "inline-jira-token", "inline jira token");
 	is_str(c->pagerduty.api_token, "inline-pd-token", "inline pd token");
 	is_str(c->jira.url, "http://localhost:8081", "http to localhost");
@@ -518,7 +592,7 @@ test_fixture_errors(void)
 		    "shortcut name (use up to 64 lowercase letters, digits, _ "
 		    "and -, starting with a letter or digit)",
 		"@/bad-values.yaml:36: schedule.poll_interval: must be at "
-		    "least 10s",
+		    "least 1s",
 		"@/bad-values.yaml:37: schedule.archive_after: unknown unit "
 		    "'x' (use s, m, h or d)",
 		"@/bad-values.yaml:38: schedule.followup_warn_before: negative "
@@ -899,10 +973,278 @@ test_redact(void)
 	log_scrub(line, sizeof(line));
 	is_str(line, "jira said [redacted] and pd said [redacted]",
 	    "jira and pagerduty tokens redacted");
+	snprintf(line, sizeof(line), "unarchive with %s", c->slack.user_token);
+	log_scrub(line, sizeof(line));
+	is_str(line, "unarchive with [redacted]", "slack user token redacted");
 	log_redact_clear();
 	config_free(c);
 	config_free(NULL);
 	ok(1, "config_free(NULL)");
+}
+
+/* schedule.poll_interval: 1s is allowed, with a warning below 10s. */
+static void
+test_poll_interval(void)
+{
+	static const char *const zero[] = {
+		"%/poll.yaml:2: schedule.poll_interval: must be at least 1s",
+		NULL
+	};
+	static const struct {
+		const char	*yaml;
+		long long	 secs;
+		const char	*warning;	/* NULL: none */
+	} t[] = {
+		{ "schedule:\n  poll_interval: 1s\n", 1, "%/poll.yaml:2: "
+		    "warning: schedule.poll_interval below 10s is meant for "
+		    "tests: each poll is a Jira search" },
+		{ "schedule:\n  poll_interval:\n    9\n", 9, "%/poll.yaml:2: "
+		    "warning: schedule.poll_interval below 10s is meant for "
+		    "tests: each poll is a Jira search" },
+		{ "schedule:\n  poll_interval: 10s\n", 10, NULL },
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		*yaml, *want, label[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		xasprintf(&yaml, "%s" REQUIRED_JIRA REQUIRED_PD, t[i].yaml);
+		c = load_text("poll.yaml", yaml, &errors);
+		free(yaml);
+		snprintf(label, sizeof(label), "poll_interval %lld", t[i].secs);
+		ok(c != NULL && errors.n == 0, label);
+		strlist_free(&errors);
+		if (c == NULL)
+			continue;
+		is_int(c->schedule.poll_interval, t[i].secs, label);
+		is_int(c->warnings.n, t[i].warning != NULL, label);
+		if (t[i].warning != NULL && c->warnings.n == 1) {
+			want = expand(t[i].warning);
+			is_str(c->warnings.v[0], want, "warning at its key's "
+			    "line");
+			free(want);
+		}
+		config_free(c);
+	}
+	expect_text_errors("poll.yaml", "schedule:\n  poll_interval: 0s\n"
+	    REQUIRED_JIRA REQUIRED_PD, zero);
+}
+
+/* slack.user_token: optional, xoxp- only, a secret like the others. */
+static void
+test_user_token(void)
+{
+	static const char *const bad_prefix[] = {
+		"%/user-token.yaml:2: slack.user_token: must start with xoxp- "
+		    "(a user OAuth token)",
+		NULL
+	};
+	static const char *const bad_env[] = {
+		"@/minimal.yaml:1: slack.user_token (from "
+		    "INCIDENTD_SLACK_USER_TOKEN): must start with xoxp- (a "
+		    "user OAuth token)",
+		NULL
+	};
+	static const char *const open_file[] = {
+		"%/user-token.yaml:2: slack.user_token (from %/open-token): "
+		    "%/open-token holds a secret and is readable by everyone "
+		    "(mode 0644); chmod o-r it",
+		NULL
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	const char	*s;
+	char		*path, *yaml;
+
+	expect_text_errors("user-token.yaml", "slack:\n  user_token: "
+	    "xoxb-not-a-user-token\n" REQUIRED_JIRA REQUIRED_PD, bad_prefix);
+
+	set_env();
+	setenv("INCIDENTD_SLACK_USER_TOKEN", "xoxp-env-user-token", 1);
+	c = load("@/minimal.yaml", &errors);
+	ok(c != NULL, "user token from the environment");
+	if (c != NULL)
+		is_str(c->slack.user_token, "xoxp-env-user-token",
+		    "INCIDENTD_SLACK_USER_TOKEN");
+	config_free(c);
+	strlist_free(&errors);
+	setenv("INCIDENTD_SLACK_USER_TOKEN", "xoxb-secret-in-the-wrong-var", 1);
+	c = load("@/minimal.yaml", &errors);
+	clear_env();
+	is_rejected(c, &errors, "bad INCIDENTD_SLACK_USER_TOKEN", bad_env);
+
+	s = "xoxp-0000-world-readable\n";
+	path = write_tmp("open-token", s, strlen(s));
+	if (chmod(path, 0644) == -1)
+		exit(1);
+	xasprintf(&yaml, "slack:\n  user_token_file: %s\n" REQUIRED_JIRA
+	    REQUIRED_PD, path);
+	free(path);
+	expect_text_errors("user-token.yaml", yaml, open_file);
+	free(yaml);
+}
+
+/* jira.users, a CONF_MAP: sorted, looked up, and every bad entry. */
+static void
+test_jira_users(void)
+{
+	static const char *const hits[][2] = {
+		{ "5b10ac8d82e05b22cc7d4ef5", "W012AB3CD" },
+		{ "alice", "U0ALICE01" },
+		{ "zed@example.com", "U0ZED0001" },
+		{ "~bob", "U0BOB0001" },
+	};
+	static const char *const misses[] = {
+		"", "0", "ALICE", "alic", "alice2", "zzz", "~bob2"
+	};
+	static const char *const bad[] = {
+		"%/users.yaml:6: jira.users: bob: must be a Slack user id (U "
+		    "or W, then uppercase letters and digits, like U012AB3CD)",
+		"%/users.yaml:7: jira.users: carol smith: must be a Jira "
+		    "accountId, username or email (up to 128 printable ASCII "
+		    "characters without spaces)",
+		"%/users.yaml:8: jira.users: dave: a value is required",
+		"%/users.yaml:9: jira.users: erin: expected a single value, "
+		    "got a list",
+		"%/users.yaml:11: jira.users: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...: must be "
+		    "a Jira accountId, username or email (up to 128 printable "
+		    "ASCII characters without spaces)",
+		"%/users.yaml:12: jira.users: frank: must be a Slack user id "
+		    "(U or W, then uppercase letters and digits, like "
+		    "U012AB3CD)",
+		"%/users.yaml:10: jira.users: duplicate key alice (first at "
+		    "line 5)",
+		"%/users.yaml:13: jira.users: duplicate key alice (first at "
+		    "line 5)",
+		NULL
+	};
+	static const char *const a_list[] = {
+		"%/users.yaml:4: jira.users: expected a mapping, got a list",
+		NULL
+	};
+	static const char *const a_value[] = {
+		"%/users.yaml:4: jira.users: expected a mapping, got a single "
+		    "value",
+		NULL
+	};
+	static const char *const too_many[] = {
+		"%/users.yaml:8: jira.users: too many entries (limit 10000)",
+		NULL
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		*yaml, *p, long_key[130], label[128];
+	size_t		 i, size;
+
+	c = load_text("users.yaml", REQUIRED_JIRA "  users:\n"
+	    "    zed@example.com: U0ZED0001\n"
+	    "    5b10ac8d82e05b22cc7d4ef5: W012AB3CD\n"
+	    "    alice: U0ALICE01\n"
+	    "    \"~bob\": U0BOB0001\n" REQUIRED_PD, &errors);
+	ok(c != NULL && errors.n == 0, "jira.users");
+	if (c != NULL) {
+		is_int(c->jira.users.n, 4, "four users");
+		for (i = 0; i < c->jira.users.n && i < 4; i++) {
+			snprintf(label, sizeof(label), "key %zu sorted", i);
+			is_str(c->jira.users.keys[i], hits[i][0], label);
+		}
+		for (i = 0; i < 4; i++) {
+			snprintf(label, sizeof(label), "config_map_get %s",
+			    hits[i][0]);
+			is_str(config_map_get(&c->jira.users, hits[i][0]),
+			    hits[i][1], label);
+		}
+		for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
+			snprintf(label, sizeof(label), "config_map_get '%s' "
+			    "misses", misses[i]);
+			ok(config_map_get(&c->jira.users, misses[i]) == NULL,
+			    label);
+		}
+	}
+	config_free(c);
+	strlist_free(&errors);
+
+	memset(long_key, 'x', 129);
+	long_key[129] = '\0';
+	xasprintf(&yaml, REQUIRED_JIRA "  users:\n"
+	    "    alice: U0ALICE01\n"
+	    "    bob: u0bob\n"
+	    "    carol smith: U0CAROL01\n"
+	    "    dave:\n"
+	    "    erin: [U0ERIN001]\n"
+	    "    alice: U0ALICE02\n"
+	    "    %s: U0LONG001\n"
+	    "    frank: S0GROUP01\n"
+	    "    alice: W0ALICE03\n" REQUIRED_PD, long_key);
+	expect_text_errors("users.yaml", yaml, bad);
+	free(yaml);
+	expect_text_errors("users.yaml", REQUIRED_JIRA "  users: [alice, bob]\n"
+	    REQUIRED_PD, a_list);
+	expect_text_errors("users.yaml", REQUIRED_JIRA "  users: alice\n"
+	    REQUIRED_PD, a_value);
+
+	/* The limit: 10000 entries load, one more is refused. */
+	size = 32 * 10002 + 256;
+	yaml = p = xmalloc(size);
+	p += sprintf(p, REQUIRED_PD REQUIRED_JIRA "  users:\n");
+	for (i = 0; i < 10000; i++)
+		p += sprintf(p, "    user%05zu: U0USER%03zu\n", i, i % 1000);
+	c = load_text("users.yaml", yaml, &errors);
+	ok(c != NULL && errors.n == 0, "10000 jira users");
+	if (c != NULL) {
+		is_int(c->jira.users.n, 10000, "all kept");
+		is_str(config_map_get(&c->jira.users, "user09999"),
+		    "U0USER999", "the last one found");
+	}
+	config_free(c);
+	strlist_free(&errors);
+	strlcat(yaml, "    user10000: U0USER000\n", size);
+	expect_text_errors("users.yaml", yaml, too_many);
+	free(yaml);
+}
+
+/* schedule.aar_expectations: up to 1000 characters, not bytes. */
+static void
+test_aar_expectations(void)
+{
+	static const char *const too_long[] = {
+		"%/aar.yaml:2: schedule.aar_expectations: must be at most "
+		    "1000 characters",
+		NULL
+	};
+	static const char *const blank[] = {
+		"%/aar.yaml:2: schedule.aar_expectations: empty value",
+		NULL
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		*yaml, text[2001];
+	size_t		 i;
+
+	/* 1000 two-byte characters are fine. */
+	for (i = 0; i < 1000; i++)
+		memcpy(text + 2 * i, "\xc3\xa9", 2);
+	text[2000] = '\0';
+	xasprintf(&yaml, "schedule:\n  aar_expectations: %s\n" REQUIRED_JIRA
+	    REQUIRED_PD, text);
+	c = load_text("aar.yaml", yaml, &errors);
+	free(yaml);
+	ok(c != NULL && errors.n == 0, "1000 characters in 2000 bytes");
+	if (c != NULL)
+		is_str(c->schedule.aar_expectations, text, "kept as written");
+	config_free(c);
+	strlist_free(&errors);
+
+	memset(text, 'a', 1001);
+	text[1001] = '\0';
+	xasprintf(&yaml, "schedule:\n  aar_expectations: %s\n" REQUIRED_JIRA
+	    REQUIRED_PD, text);
+	expect_text_errors("aar.yaml", yaml, too_long);
+	free(yaml);
+	expect_text_errors("aar.yaml", "schedule:\n  aar_expectations: "
+	    "\"\\n \\t\\n\"\n" REQUIRED_JIRA REQUIRED_PD, blank);
 }
 
 static const struct {
@@ -919,6 +1261,10 @@ static const struct {
 	{ "hostile", test_hostile },
 	{ "shortcuts", test_shortcuts },
 	{ "redact", test_redact },
+	{ "poll_interval", test_poll_interval },
+	{ "user_token", test_user_token },
+	{ "jira_users", test_jira_users },
+	{ "aar_expectations", test_aar_expectations },
 };
 
 int
