@@ -112,6 +112,13 @@ static void		 nc_post_run(struct job *);
 static void		 nc_posted_cb(const struct slack_result *, void *);
 static void		 nc_link_run(struct job *);
 static void		 nc_link_cb(const struct jira_result *, void *);
+static void		 nc_link_send(struct job *, jira_cb);
+static void		 nc_mark_linked(const cJSON *);
+static void		 nc_relink_run(struct job *);
+static void		 nc_relink_ended(struct job *);
+static int		 nc_reconcile_cb(const char *, const char *, size_t,
+			    void *);
+static int		 nc_busy(const char *);
 static char		*nc_comment_text(struct job *);
 static void		 nc_comment_run(struct job *);
 static void		 nc_comment_cb(const struct jira_result *, void *);
@@ -120,9 +127,12 @@ static void		 nc_comments_cb(const struct jira_result *, void *);
 
 static void		 nc_pick_click(const cJSON *, const cJSON *,
 			    struct envelope *);
+static void		 nc_reopen_click(const cJSON *, const cJSON *,
+			    struct envelope *);
 
 static const struct cmd_action nc_actions[] = {
 	{ "channel_pick", nc_pick_click },
+	{ "nc_reopen", nc_reopen_click },
 	{ NULL, NULL }
 };
 
@@ -143,6 +153,15 @@ static const struct nc_step nc_steps[] = {
 	{ "post",	nc_post_run,	NULL },
 	{ "link",	nc_link_run,	NULL },
 	{ "comment",	nc_comment_run,	nc_comment_probe },
+};
+
+/* The repair pass's link for a channel that never got one. */
+const struct job_kind nc_link_job = {
+	.name = "channel_link",
+	.run = nc_relink_run,
+	.ended = nc_relink_ended,
+	.max_attempts = 8,
+	.concurrency = 2
 };
 
 const struct job_kind nc_setup_job = {
@@ -318,7 +337,8 @@ nc_existing(struct cmd_item *item, const char *key)
 
 	if ((inc = incident_load(key)) == NULL)
 		return (0);
-	if ((ch = json_str(inc, "channel")) == NULL || !nc_valid_id(ch)) {
+	if ((ch = json_str(inc, "channel")) == NULL || !nc_valid_id(ch) ||
+	    follow_channel_archived(key, ch)) {
 		cJSON_Delete(inc);
 		return (0);
 	}
@@ -335,8 +355,8 @@ nc_existing(struct cmd_item *item, const char *key)
 static void
 nc_start(struct cmd_item *item, const char *key)
 {
-	cJSON		*args, *rec;
-	const char	*state, *ch, *first;
+	cJSON		*args, *rec, *inc;
+	const char	*state, *ch, *first, *prev;
 	char		*jkey = NULL, *id = NULL, *text, *for_id;
 	int		 gen;
 
@@ -359,6 +379,12 @@ nc_start(struct cmd_item *item, const char *key)
 		}
 		ch = json_str(rec, "result.channel");
 		first = json_str(rec, "args.user");
+		/* Its channel was archived: this request makes a fresh one. */
+		if (state != NULL && strcmp(state, "done") == 0 &&
+		    ch != NULL && follow_channel_archived(key, ch)) {
+			cJSON_Delete(rec);
+			continue;
+		}
 		if (state != NULL && strcmp(state, "done") == 0 &&
 		    ch != NULL && nc_valid_id(ch))
 			xasprintf(&text, "%s already has a channel: <#%s>.",
@@ -390,6 +416,13 @@ nc_start(struct cmd_item *item, const char *key)
 	if (item->thread_ts != NULL)
 		cJSON_AddStringToObject(args, "thread_ts", item->thread_ts);
 	cJSON_AddStringToObject(args, "step", "issue");
+	if ((inc = incident_load(key)) != NULL) {
+		prev = json_str(inc, "channel");
+		if (prev != NULL && nc_valid_id(prev) &&
+		    follow_channel_archived(key, prev))
+			cJSON_AddStringToObject(args, "previous", prev);
+		cJSON_Delete(inc);
+	}
 	free(id);
 	if ((id = job_create(NC_KIND, jkey, args, 0)) == NULL)
 		cmd_error(item, "I could not record that (state store error); "
@@ -975,6 +1008,13 @@ nc_post_run(struct job *j)
 		free(esc);
 	}
 	cJSON_Delete(inc);
+	if (nc_valid_id(json_str(a, "previous"))) {
+		xasprintf(&tmp, ":open_file_folder: The ticket was reopened: "
+		    "this channel continues <#%s>, which is archived.",
+		    json_str(a, "previous"));
+		cJSON_AddItemToArray(blocks, blocks_section(tmp));
+		free(tmp);
+	}
 	if (nc_valid_id(json_str(a, "user")))
 		xasprintf(&tmp, "Channel opened by <@%s>. Tag important "
 		    "messages with :%s: for the timeline.", json_str(a, "user"),
@@ -1005,6 +1045,13 @@ nc_posted_cb(const struct slack_result *sr, void *arg)
 static void
 nc_link_run(struct job *j)
 {
+	nc_link_send(j, nc_link_cb);
+}
+
+/* The remote link for the job's channel (args ikey, channel, name). */
+static void
+nc_link_send(struct job *j, jira_cb cb)
+{
 	cJSON			*a = job_args(j);
 	struct jira_link	 l;
 	char			*url, *gid, *title;
@@ -1019,7 +1066,7 @@ nc_link_run(struct job *j)
 	l.title = title;
 	l.summary = "Slack incident channel";
 	l.relationship = "incident channel";
-	jira_issue_link(json_str(a, "ikey"), &l, nc_link_cb, j);
+	jira_issue_link(json_str(a, "ikey"), &l, cb, j);
 	free(url);
 	free(gid);
 	free(title);
@@ -1030,9 +1077,10 @@ nc_link_cb(const struct jira_result *jr, void *arg)
 {
 	struct job	*j = arg;
 
-	if (jr->error == NULL)
+	if (jr->error == NULL) {
+		nc_mark_linked(job_args(j));
 		nc_finish(j, 0);
-	else if (jr->status == 0 || jr->status == 429 || jr->status >= 500)
+	} else if (jr->status == 0 || jr->status == 429 || jr->status >= 500)
 		/* An upsert: sending it again cannot add a second link. */
 		job_retry(j, 0, jr->error);
 	else {
@@ -1071,9 +1119,10 @@ nc_comment_cb(const struct jira_result *jr, void *arg)
 {
 	struct job	*j = arg;
 
-	if (jr->error == NULL)
+	if (jr->error == NULL) {
+		nc_mark_linked(job_args(j));
 		nc_finish(j, 0);
-	else if (jr->status == 429)
+	} else if (jr->status == 429)
 		job_retry(j, 0, jr->error);
 	else if (jr->status == 0 || jr->status >= 500)
 		/* Jira may have added it: read the comments first. */
@@ -1116,6 +1165,7 @@ nc_comments_cb(const struct jira_result *jr, void *arg)
 	if (found) {
 		log_info("job %s: the Jira comment was added before; not "
 		    "again", job_id(j));
+		nc_mark_linked(job_args(j));
 		nc_finish(j, 0);
 	} else
 		job_resend(j);
@@ -1155,4 +1205,155 @@ nc_ended(struct job *j)
 	cmd_reply_job(json_str(a, "from"), json_str(a, "thread_ts"), text,
 	    job_id(j));
 	free(text);
+}
+
+/* The channel is linked from the ticket: the repair pass skips it. */
+static void
+nc_mark_linked(const cJSON *a)
+{
+	const char	*key = json_str(a, "ikey"), *ch = json_str(a, "channel");
+	cJSON		*inc;
+
+	if (key == NULL || ch == NULL || (inc = incident_load(key)) == NULL)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(inc, "linked");
+	cJSON_AddStringToObject(inc, "linked", ch);
+	(void)incident_save(inc);
+	cJSON_Delete(inc);
+}
+
+/*
+ * "Open a new channel" (or "Unarchive") on the notice that an incident
+ * whose channel was archived has been reopened: with slack.user_token
+ * the old channel is unarchived (a job, follow.c), else a fresh channel
+ * is set up like "new channel KEY", linked to the old one.
+ */
+static void
+nc_reopen_click(const cJSON *payload, const cJSON *action,
+    struct envelope *env)
+{
+	const char	*user = json_str(payload, "user.id");
+	const char	*channel = json_str(payload, "channel.id");
+	char		*key, *why;
+	struct cmd_item	*item;
+
+	(void)env;
+	key = jira_parse_key(json_str(action, "value"));
+	if (key == NULL || !jira_key_allowed(key) || !nc_valid_id(user) ||
+	    !nc_valid_id(channel)) {
+		free(key);
+		return;
+	}
+	item = cmd_item_new(channel, user, NULL);
+	free(item->ts);
+	item->ts = xstrdup(json_str(payload, "action_ts") != NULL ?
+	    json_str(payload, "action_ts") : "0");
+	if (cfg->slack.user_token != NULL) {
+		if ((why = follow_unarchive(key, user)) != NULL)
+			cmd_error(item, "%s", why);
+		else
+			cmd_reply(item, "Unarchiving the channel of %s; you "
+			    "will be invited.", key);
+		free(why);
+	} else
+		nc_start(item, key);
+	cmd_finish(item);
+	free(key);
+}
+
+/* A channel_setup job of key is still queued or running. */
+static int
+nc_busy(const char *key)
+{
+	cJSON		*rec;
+	const char	*st;
+	char		*id;
+	int		 gen, busy = 0;
+
+	for (gen = 1; gen <= NC_GEN_MAX && !busy; gen++) {
+		if (gen == 1)
+			xasprintf(&id, "%s/%s", NC_KIND, key);
+		else
+			xasprintf(&id, "%s/%s.%d", NC_KIND, key, gen);
+		rec = job_load(id);
+		free(id);
+		if (rec == NULL)
+			break;
+		st = json_str(rec, "state");
+		busy = st != NULL && (strcmp(st, "queued") == 0 ||
+		    strcmp(st, "running") == 0);
+		cJSON_Delete(rec);
+	}
+	return (busy);
+}
+
+/*
+ * The repair pass (follow.c): incident channels not linked back in Jira
+ * while no setup job is at work on them get a channel_link job; how many.
+ */
+int
+nc_reconcile(void)
+{
+	int	n = 0;
+
+	store_foreach(store, STORE_INCIDENTS, "", nc_reconcile_cb, &n);
+	return (n);
+}
+
+static int
+nc_reconcile_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	int		*n = arg;
+	cJSON		*inc, *args;
+	const char	*ch, *linked;
+	char		*jkey, *id;
+
+	if ((inc = cJSON_ParseWithLength(val, len)) == NULL)
+		return (0);
+	ch = json_str(inc, "channel");
+	linked = json_str(inc, "linked");
+	if (ch != NULL && nc_valid_id(ch) && jira_valid_key(key) &&
+	    (linked == NULL || strcmp(linked, ch) != 0) && !nc_busy(key)) {
+		xasprintf(&jkey, "%s.%s", key, ch);
+		xasprintf(&id, "channel_link/%s", jkey);
+		if ((args = job_load(id)) == NULL) {
+			args = cJSON_CreateObject();
+			cJSON_AddStringToObject(args, "ikey", key);
+			cJSON_AddStringToObject(args, "channel", ch);
+			cJSON_AddStringToObject(args, "name", json_str(inc,
+			    "channel_name") != NULL ? json_str(inc,
+			    "channel_name") : ch);
+			free(job_create("channel_link", jkey, args, 0));
+			log_info("reconcile: %s: #%s is not linked from the "
+			    "ticket; linking it", key, ch);
+			(*n)++;
+		} else
+			cJSON_Delete(args);
+		free(id);
+		free(jkey);
+	}
+	cJSON_Delete(inc);
+	return (0);
+}
+
+static void
+nc_relink_run(struct job *j)
+{
+	if (slack_self.user_id == NULL) {
+		job_wait(j, 500);
+		return;
+	}
+	nc_link_send(j, jira_job_cb);
+}
+
+
+/* Linked, or refused for good: either way the pass stops asking. */
+static void
+nc_relink_ended(struct job *j)
+{
+	if (!job_succeeded(j))
+		log_warnx("job %s: could not link the channel from the "
+		    "ticket: %s", job_id(j), job_error(j) != NULL ?
+		    job_error(j) : "failed");
+	nc_mark_linked(job_args(j));
 }

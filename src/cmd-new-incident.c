@@ -59,7 +59,6 @@ static void		 ni_comment(const cJSON *, const char *);
 static void		 ni_comment_run(struct job *);
 static void		 ni_comment_probe(struct job *);
 static void		 ni_comments_cb(const struct jira_result *, void *);
-static void		 ni_comment_cb(const struct jira_result *, void *);
 static char		*ni_field(const cJSON *, const char *);
 static char		*ni_details_text(const cJSON *, const cJSON *);
 
@@ -980,19 +979,9 @@ static void
 ni_comment_run(struct job *j)
 {
 	jira_issue_comment(job_key(j), json_str(job_args(j), "text"),
-	    ni_comment_cb, j);
+	    jira_job_cb, j);
 }
 
-static void
-ni_comment_cb(const struct jira_result *jr, void *arg)
-{
-	struct job	*j = arg;
-
-	if (jr->error == NULL)
-		job_done(j, NULL);
-	else
-		jira_job_failed(j, jr);
-}
 
 static void
 ni_comment_probe(struct job *j)

@@ -28,6 +28,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_page_list_entry,
 	&cmd_page_entry,
 	&cmd_get_timeline_entry,
+	&cmd_keep_open_entry,
 	NULL
 };
 

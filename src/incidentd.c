@@ -247,6 +247,7 @@ main_run(const char *path, int debug)
 	schedule_housekeeping();
 	jobs_init();
 	page_init();
+	follow_init();
 	timeline_init();
 	(void)store_size(store, &sz);
 	log_info("%s %s starting (state in %s: %llu KiB used, map %llu KiB, "

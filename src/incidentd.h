@@ -67,6 +67,12 @@ int	 str_has_prefix(const char *, const char *);
 size_t	 utf8_cut(const char *s, size_t max);
 /* A copy cut to max bytes on a character boundary; "…" marks a cut. */
 char	*utf8_truncate(const char *s, size_t max, int ellipsis);
+/* Time zones (IANA names, checked) and Jira's date and time formats. */
+int	 tz_valid(const char *);
+char	*time_format_zone(time_t, const char *tz, const char *fmt)
+	    __attribute__((__format__(strftime, 3, 0)));
+int	 time_day_end(const char *day, const char *tz, time_t *);
+int	 time_parse_iso(const char *, time_t *);
 
 /* json.c: helpers over cJSON; only this file walks raw trees. */
 /* Look up a dotted path ("event.item.ts"); NULL if absent. */
@@ -223,6 +229,7 @@ enum store_db {
 	STORE_PAGES,		/* page id -> page record */
 	STORE_TIMELINE,		/* channel/ts -> tagged message */
 	STORE_JOBS,		/* job id -> pending outbound work */
+	STORE_FOLLOW,		/* Jira key -> what the poller knows */
 	STORE_NDB
 };
 #define STORE_OK		0
@@ -412,6 +419,9 @@ void	 slack_call(const char *method, struct cJSON *args, slack_cb, void *);
 /* Same with the app-level token (apps.connections.open). */
 void	 slack_call_app(const char *method, struct cJSON *args, slack_cb,
 	    void *);
+/* Same with slack.user_token (conversations.unarchive only). */
+void	 slack_call_user(const char *method, struct cJSON *args, slack_cb,
+	    void *);
 /* Blocks for lines of mrkdwn, split into messages within Slack's limits;
  * returns how many messages were posted. */
 int	 slack_post_lines(const char *channel, const char *thread_ts,
@@ -479,6 +489,7 @@ void	 jira_issue_create(const char *summary, const char *description,
 void	 jira_issue_find_label(const char *label, jira_cb, void *);
 /* A failed Jira write's job outcome: retry, fail or unsure. */
 void	 jira_job_failed(struct job *, const struct jira_result *);
+void	 jira_job_cb(const struct jira_result *, void *);
 /* Read a ticket; fields is a comma-separated list. */
 void	 jira_issue_get(const char *key, const char *fields, jira_cb, void *);
 /* Add a plain-text comment (never resent by the HTTP layer). */
@@ -499,6 +510,13 @@ void	 jira_issue_link(const char *key, const struct jira_link *, jira_cb,
 /* fields: comma-separated list. */
 void	 jira_search(const char *jql, const char *fields, int max, jira_cb,
 	    void *);
+/* One page of a search (cursor NULL first, then jira_search_next's). */
+void	 jira_search_at(const char *jql, const char *fields, int max,
+	    const char *cursor, jira_cb, void *);
+char	*jira_search_next(const struct jira_result *);
+/* A page of incident and corrective-action tickets updated lately. */
+void	 jira_issues_updated(long long minutes, const char *fields,
+	    const char *cursor, jira_cb, void *);
 
 /* pagerduty.c: PagerDuty REST API v2. */
 struct pd_result {
@@ -591,6 +609,7 @@ void	 jobs_init(void);
 void	 jobs_drain(void);
 int	 jobs_running(void);
 void	 jobs_shutdown(void);
+int	 jobs_reconcile(void);
 char	*job_create(const char *kind, const char *key, struct cJSON *args,
 	    time_t due);
 struct cJSON *job_load(const char *id);
@@ -613,6 +632,19 @@ int	 job_attempt(const struct job *);
 time_t	 job_created(const struct job *);
 int	 job_succeeded(const struct job *);
 int	 job_unknown(const struct job *);
+
+/* follow.c: after the incident (Jira poller, AAR notices, corrective-
+ * action reminders, archiving). */
+extern const struct job_kind follow_poll_job, follow_aar_job,
+	    follow_warn_job, follow_overdue_job, follow_reopened_job,
+	    follow_archive_notice_job, follow_archive_job,
+	    follow_unarchive_job;
+void	 follow_init(void);
+int	 follow_channel_archived(const char *key, const char *channel);
+/* Postpone archiving key's channel (gen: the notice's, or 0); the reply. */
+char	*follow_keep_open(const char *key, const char *user, int gen);
+/* Unarchive key's channel with slack.user_token; NULL or why not. */
+char	*follow_unarchive(const char *key, const char *user);
 
 /* access.c: who may do what (see the comment at its top). */
 #define ACCESS_MEMBER		0x1	/* no guests, no other workspaces */
@@ -776,6 +808,7 @@ void	 timeline_history_call(const char *method, struct cJSON *args,
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_new_incident_entry;
 extern const struct cmd_entry cmd_new_channel_entry;
+extern const struct cmd_entry cmd_keep_open_entry;
 extern const struct cmd_entry cmd_get_timeline_entry;
 void	 cmd_get_timeline_shutdown(void);
 /* timeline_send: a timeline's pieces, in order, then the reply. */
@@ -795,6 +828,9 @@ extern const struct job_kind ni_comment_job;
 extern const struct job_kind ni_update_job;
 /* channel_setup: the channel's steps, one job per ticket. */
 extern const struct job_kind nc_setup_job;
+extern const struct job_kind nc_link_job;
+/* Repair: link channels the ticket does not point to; how many. */
+int	 nc_reconcile(void);
 
 /* cmd-page.c, cmd-page-list.c */
 extern const struct cmd_entry cmd_page_entry;

@@ -21,6 +21,7 @@
 #include "incidentd.h"
 
 #define JIRA_ERROR_MAX	500
+#define JIRA_POLL_PAGE	100
 
 struct jira_call {
 	char		*method;
@@ -31,6 +32,7 @@ struct jira_call {
 	void		*arg;
 	int		 search;	/* a search: may switch flavour */
 	cJSON		*search_req;
+	char		*cursor;	/* next page: token or startAt */
 };
 
 static int	jira_flavor_seen = JIRA_FLAVOR_AUTO;
@@ -241,6 +243,7 @@ jira_call_free(struct jira_call *c)
 	free(c->path);
 	free(c->body);
 	cJSON_Delete(c->search_req);
+	free(c->cursor);
 	free(c);
 }
 
@@ -363,9 +366,14 @@ jira_search_send(struct jira_call *c)
 	free(c->body);
 	if (jira_flavor() == JIRA_FLAVOR_DATACENTER) {
 		c->path = xstrdup("/rest/api/2/search");
-		cJSON_AddNumberToObject(req, "startAt", 0);
-	} else
+		cJSON_AddNumberToObject(req, "startAt", c->cursor != NULL ?
+		    strtol(c->cursor, NULL, 10) : 0);
+	} else {
 		c->path = xstrdup("/rest/api/2/search/jql");
+		if (c->cursor != NULL)
+			cJSON_AddStringToObject(req, "nextPageToken",
+			    c->cursor);
+	}
 	c->body = json_print(req);
 	cJSON_Delete(req);
 	jira_send(c);
@@ -375,6 +383,19 @@ jira_search_send(struct jira_call *c)
 void
 jira_search(const char *jql, const char *fields, int max, jira_cb cb,
     void *arg)
+{
+	jira_search_at(jql, fields, max, NULL, cb, arg);
+}
+
+/*
+ * One page of a search: cursor is NULL for the first, then what
+ * jira_search_next said (Cloud's nextPageToken, or Data Center's startAt
+ * as a number). A cursor from one flavour means nothing to the other, so
+ * the flavour can only switch on a first page.
+ */
+void
+jira_search_at(const char *jql, const char *fields, int max,
+    const char *cursor, jira_cb cb, void *arg)
 {
 	struct jira_call	*c;
 	cJSON			*req, *f;
@@ -398,7 +419,65 @@ jira_search(const char *jql, const char *fields, int max, jira_cb cb,
 	c->arg = arg;
 	c->search = 1;
 	c->search_req = req;
+	if (cursor != NULL && *cursor != '\0' && strlen(cursor) < 4096)
+		c->cursor = xstrdup(cursor);
 	jira_search_send(c);
+}
+
+/*
+ * The cursor for the page after this answer, or NULL on the last page;
+ * caller frees. Cloud: nextPageToken (absent or isLast on the last);
+ * Data Center: startAt + the issues returned, while below total.
+ */
+char *
+jira_search_next(const struct jira_result *jr)
+{
+	const cJSON	*issues = json_path(jr->json, "issues");
+	const char	*tok;
+	double		 start, total;
+	int		 n = cJSON_GetArraySize(issues);
+	char		*out;
+
+	if (jr->error != NULL || !cJSON_IsArray(issues) || n == 0)
+		return (NULL);
+	if ((tok = json_str(jr->json, "nextPageToken")) != NULL) {
+		if (json_bool(jr->json, "isLast") || *tok == '\0' ||
+		    strlen(tok) >= 4096)
+			return (NULL);
+		return (xstrdup(tok));
+	}
+	start = json_num(jr->json, "startAt", -1);
+	total = json_num(jr->json, "total", -1);
+	if (start < 0 || total < 0 || start + n >= total || start + n > 1e9)
+		return (NULL);
+	xasprintf(&out, "%d", (int)start + n);
+	return (out);
+}
+
+/*
+ * Incident tickets (jira.project, jira.issue_type) and corrective-action
+ * tickets (jira.followup_label, any project) updated in the last minutes
+ * minutes, oldest change first: one page of what the poller follows. The
+ * period is relative ("-15m"), so Jira's idea of now and of the API
+ * user's time zone decides, not ours.
+ */
+void
+jira_issues_updated(long long minutes, const char *fields,
+    const char *cursor, jira_cb cb, void *arg)
+{
+	char	*p, *t, *l, *jql;
+
+	p = jira_jql_quote(cfg->jira.project);
+	t = jira_jql_quote(cfg->jira.issue_type);
+	l = jira_jql_quote(cfg->jira.followup_label);
+	xasprintf(&jql, "((project = %s AND issuetype = %s) OR labels = %s) "
+	    "AND updated >= \"-%lldm\" ORDER BY updated ASC, key ASC", p, t,
+	    l, minutes < 1 ? 1 : minutes);
+	jira_search_at(jql, fields, JIRA_POLL_PAGE, cursor, cb, arg);
+	free(jql);
+	free(p);
+	free(t);
+	free(l);
 }
 
 /*
@@ -550,4 +629,16 @@ jira_job_failed(struct job *j, const struct jira_result *jr)
 		job_fail(j, jr->error);
 	else
 		job_unsure(j, jr->error);
+}
+
+/* For a job whose step is one Jira write: done when it is, else as above. */
+void
+jira_job_cb(const struct jira_result *jr, void *arg)
+{
+	struct job	*j = arg;
+
+	if (jr->error == NULL)
+		job_done(j, NULL);
+	else
+		jira_job_failed(j, jr);
 }

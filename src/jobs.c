@@ -73,6 +73,15 @@ const struct job_kind *jobs_kinds[] = {
 	&ni_comment_job,
 	&ni_update_job,
 	&gt_send_job,
+	&nc_link_job,
+	&follow_poll_job,
+	&follow_aar_job,
+	&follow_warn_job,
+	&follow_overdue_job,
+	&follow_reopened_job,
+	&follow_archive_notice_job,
+	&follow_archive_job,
+	&follow_unarchive_job,
 	NULL
 };
 
@@ -105,6 +114,7 @@ static void	 jobs_release(struct job *);
 static void	 jobs_end(struct job *, const char *, cJSON *, const char *);
 static void	 jobs_again(struct job *, uint64_t, int, const char *);
 static int	 jobs_resume_cb(const char *, const char *, size_t, void *);
+static int	 jobs_reconcile_cb(const char *, const char *, size_t, void *);
 static void	 jobs_job_free(struct job *);
 static int	 jobs_attempts_max(const struct job_kind *);
 
@@ -838,6 +848,34 @@ jobs_init(void)
 	if (n > 0)
 		log_info("jobs: %d unfinished job(s) resumed", n);
 	jobs_pump();
+}
+
+/* A record the engine does not hold: hand it back, as at start-up. */
+static int
+jobs_reconcile_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	if (jobs_known(key))
+		return (0);
+	return (jobs_resume_cb(key, val, len, arg));
+}
+
+/*
+ * The repair pass (follow.c): unfinished records that no struct holds
+ * (a bug, or a record restored by hand) are taken up again; how many.
+ */
+int
+jobs_reconcile(void)
+{
+	int	n = 0;
+
+	if (!jobs_started)
+		return (0);
+	if (store_foreach(store, STORE_JOBS, "", jobs_reconcile_cb, &n) != 0)
+		log_warnx("jobs: could not read the pending jobs");
+	if (n > 0)
+		log_warnx("jobs: %d unfinished job(s) were not queued; "
+		    "resumed", n);
+	return (n);
 }
 
 /* Start nothing new (shutdown drain); running ones finish or resume. */

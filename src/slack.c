@@ -239,6 +239,17 @@ slack_call_app(const char *method, cJSON *args, slack_cb cb, void *arg)
 	slack_call_token(cfg->slack.app_token, method, args, cb, arg);
 }
 
+/*
+ * Call a method with slack.user_token (an admin's xoxp- token): only for
+ * what Slack refuses bot tokens (conversations.unarchive). The caller
+ * checks the token is configured.
+ */
+void
+slack_call_user(const char *method, cJSON *args, slack_cb cb, void *arg)
+{
+	slack_call_token(cfg->slack.user_token, method, args, cb, arg);
+}
+
 /* Escape the three characters Slack treats as markup; NULL gives "". */
 char *
 slack_escape(const char *s)

@@ -96,7 +96,8 @@ static const struct store_migration store_migrations[] = {
 int	(*store_test_migration)(struct store *, int);
 
 static const char *store_db_names[STORE_NDB] = {
-	"meta", "events", "incidents", "channels", "pages", "timeline", "jobs"
+	"meta", "events", "incidents", "channels", "pages", "timeline", "jobs",
+	"follow"
 };
 
 struct store_out {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "incidentd.h"
 
@@ -351,4 +352,181 @@ utf8_truncate(const char *s, size_t max, int ellipsis)
 	memcpy(out, s, len);
 	memcpy(out + len, dots, dlen + 1);
 	return (out);
+}
+
+/* ------------------------------------------------------------ time */
+
+/*
+ * 1 if tz names a zone we can use: "UTC", or an IANA name of safe
+ * characters with a file under /usr/share/zoneinfo. Zone names come from
+ * the config and from Slack (users.info), so they are checked before they
+ * reach TZ.
+ */
+int
+tz_valid(const char *tz)
+{
+	char	 path[512];
+	size_t	 i;
+
+	if (tz == NULL || *tz == '\0')
+		return (0);
+	if (strcmp(tz, "UTC") == 0)
+		return (1);
+	for (i = 0; tz[i] != '\0'; i++) {
+		if (!isalnum((unsigned char)tz[i]) &&
+		    strchr("_+-/", tz[i]) == NULL)
+			return (0);
+	}
+	if (i > 64 || *tz == '/' || strstr(tz, "..") != NULL)
+		return (0);
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
+	return (access(path, R_OK) == 0);
+}
+
+/* fmt is checked at each call (the prototype's format attribute). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/*
+ * TZ is process-wide: tz_enter sets it for one conversion and returns the
+ * old value for tz_leave to restore.
+ */
+static char *
+tz_enter(const char *tz)
+{
+	const char	*o;
+	char		*old = NULL;
+
+	if ((o = getenv("TZ")) != NULL)
+		old = xstrdup(o);
+	setenv("TZ", tz, 1);
+	tzset();
+	return (old);
+}
+
+static void
+tz_leave(char *old)
+{
+	if (old != NULL)
+		setenv("TZ", old, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old);
+}
+
+/*
+ * t formatted with strftime's fmt in zone tz (UTC if tz is not valid);
+ * caller frees. TZ is process-wide: set and restored around the call.
+ */
+char *
+time_format_zone(time_t t, const char *tz, const char *fmt)
+{
+	struct tm	 tm;
+	char		 buf[256], *old = NULL;
+
+	if (!tz_valid(tz) || strcmp(tz, "UTC") == 0) {
+		gmtime_r(&t, &tm);
+		if (strftime(buf, sizeof(buf), fmt, &tm) == 0)
+			*buf = '\0';
+		return (xstrdup(buf));
+	}
+	old = tz_enter(tz);
+	localtime_r(&t, &tm);
+	if (strftime(buf, sizeof(buf), fmt, &tm) == 0)
+		*buf = '\0';
+	tz_leave(old);
+	return (xstrdup(buf));
+}
+#pragma GCC diagnostic pop
+
+/*
+ * Midnight at the end of the day "YYYY-MM-DD" in zone tz (UTC if not
+ * valid): the moment a due date has passed. 0 and -1 if s is not a date.
+ */
+int
+time_day_end(const char *s, const char *tz, time_t *out)
+{
+	struct tm	 tm;
+	char		*old = NULL;
+	int		 y, m, d;
+
+	if (s == NULL || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m,
+	    &d) != 3 || s[4] != '-' || s[7] != '-' || y < 1970 || y > 9999 ||
+	    m < 1 || m > 12 || d < 1 || d > 31)
+		return (-1);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d + 1;
+	tm.tm_isdst = -1;
+	if (!tz_valid(tz) || strcmp(tz, "UTC") == 0) {
+		*out = timegm(&tm);
+		return (*out == (time_t)-1 ? -1 : 0);
+	}
+	old = tz_enter(tz);
+	*out = mktime(&tm);
+	tz_leave(old);
+	return (*out == (time_t)-1 ? -1 : 0);
+}
+
+/*
+ * Jira's datetime "2026-12-10T15:00:00.000+0000" (also "Z", "+01:00",
+ * without the fraction or seconds) as seconds since the epoch; 0 or -1.
+ */
+int
+time_parse_iso(const char *s, time_t *out)
+{
+	struct tm	 tm;
+	const char	*p;
+	int		 y, mo, d, h, mi, sec = 0, n = 0, oh, om, sign;
+	long		 off = 0;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h,
+	    &mi, &n) != 5 || n != 16)
+		return (-1);
+	p = s + n;
+	if (*p == ':') {
+		if (!isdigit((unsigned char)p[1]) ||
+		    !isdigit((unsigned char)p[2]))
+			return (-1);
+		sec = (p[1] - '0') * 10 + (p[2] - '0');
+		p += 3;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	if (*p == 'Z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d", &oh) != 1 || !isdigit((unsigned char)
+		    p[1]) || !isdigit((unsigned char)p[2]))
+			return (-1);
+		p += 3;
+		if (*p == ':')
+			p++;
+		if (!isdigit((unsigned char)p[0]) ||
+		    !isdigit((unsigned char)p[1]))
+			return (-1);
+		om = (p[0] - '0') * 10 + (p[1] - '0');
+		p += 2;
+		if (oh > 14 || om > 59)
+			return (-1);
+		off = sign * (oh * 3600L + om * 60L);
+	}
+	if (*p != '\0' || y < 1970 || y > 9999 || mo < 1 || mo > 12 ||
+	    d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return (-1);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	if ((*out = timegm(&tm)) == (time_t)-1)
+		return (-1);
+	*out -= off;
+	return (0);
 }

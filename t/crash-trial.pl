@@ -17,7 +17,12 @@
 # manager and every target paged exactly once (PagerDuty incidents plus
 # responder requests per target), every command answered in Slack and
 # every acknowledged click carried out, and "incidentd dump" valid JSON
-# with no job left unfinished. A click Slack was never told about (not
+# with no job left unfinished. Then the incident's aftermath (follow.c):
+# an AAR date, an overdue corrective action and the ticket closed; the
+# poller runs every second and archives the channel 2 s after the close.
+# The owner must get the AAR notice, the assignee the reminder, and the
+# channel must be archived; the poller must decide each exactly once (one
+# job each in the dump). A click Slack was never told about (not
 # acknowledged, as when the daemon died first) is clicked again, as a
 # person would.
 #
@@ -70,6 +75,9 @@ my @FAULT_PATHS = (
 	[ slack => 'chat.update' ],
 	[ slack => 'conversations.invite' ],
 	[ slack => 'conversations.setTopic' ],
+	[ slack => 'conversations.archive' ],
+	[ slack => 'users.lookupByEmail' ],
+	[ jira => '/search' ],
 );
 
 sub pick { return $_[int(rand(@_))] }
@@ -107,7 +115,8 @@ sub world {
 	$w->{targets} = \%shortcuts;
 	$w->{ep_of} = \%ep_of;
 	my $d = new_incidentd($sb, pagerduty => { shortcuts => \%shortcuts,
-	    max_concurrency => 8 });
+	    max_concurrency => 8 }, jira => { aar_field => 'customfield_10054' },
+	    schedule => { poll_interval => '1s', archive_after => '2s' });
 	$w->{d} = $d;
 	$w->{hello} = 0;
 	await_connection($w) or return abandon($w, 'no Socket Mode connection');
@@ -415,7 +424,35 @@ sub script {
 		    action_id => 'page_confirm' });
 		return $r->{envelope_id};
 	}, sub { grep { alltext($_) =~ /of \Q$n\E\* target\(s\) paged/ }
-	    new_posts($w, $cid, $seen) }, 30);
+	    new_posts($w, $cid, $seen) }, 30) or return;
+
+	# After the incident: the AAR, a corrective action, the close.
+	step($w, 'after the incident');
+	my @t = gmtime(time + 3 * 86400);
+	my $aar = sprintf('%04d-%02d-%02dT15:00:00.000+0000', $t[5] + 1900,
+	    $t[4] + 1, $t[3]);
+	@t = gmtime(time - 2 * 86400);
+	my $due = sprintf('%04d-%02d-%02d', $t[5] + 1900, $t[4] + 1, $t[3]);
+	$sb->post('/control/jira/edit', { key => $key,
+	    fields => { customfield_10054 => $aar } });
+	my $act = $sb->post('/control/jira/issue', { project => 'OPS',
+	    issuetype => 'Task', summary => "Fix for $summary",
+	    assignee => 'bob@example.com', labels => ['corrective-action'],
+	    duedate => $due });
+	$w->{action} = $act->{key};
+	$sb->post('/control/jira/link', { from => $act->{key}, to => $key,
+	    type => 'Relates' });
+	$sb->post('/control/jira/transition', { key => $key,
+	    status => 'Done' });
+	$w->{after} = 1;
+	cwait($w, sub { is_archived($w, $cid) }, 'channel archived', 30);
+}
+
+sub is_archived {
+	my ($w, $cid) = @_;
+	my ($c) = grep { $_->{id} eq $cid }
+	    @{$w->{sb}->get('/control/slack/channels')->{channels} // []};
+	return $c && $c->{is_archived};
 }
 
 ############################################################ checks
@@ -431,7 +468,9 @@ sub dump_state {
 sub unfinished {
 	my ($j) = @_;
 	my $jobs = $j->{databases}{jobs} // {};
-	return grep { ($jobs->{$_}{state} // '') !~ $TERMINAL } sort keys %$jobs;
+	# The next Jira poll is always pending: that is the poller at rest.
+	return grep { ($jobs->{$_}{state} // '') !~ $TERMINAL &&
+	    !/^jira_poll\// } sort keys %$jobs;
 }
 
 # Let the restarted daemon finish what it resumed.
@@ -510,6 +549,25 @@ sub check {
 		return;
 	}
 	my $jobs = $j->{databases}{jobs} // {};
+
+	# After the incident: each notice sent, each decided once.
+	if ($w->{after} && defined $key) {
+		my $aar = grep { alltext($_) =~ /After-action review.*\Q$key\E/s }
+		    $sb->bot_posts('D0ALICE');
+		push @$lost, "no AAR notice for $key" if !$aar;
+		my $act = $w->{action} // '?';
+		my $rem = grep { alltext($_) =~ /\Q$act\E.*not done yet/s }
+		    $sb->bot_posts('D0BOB');
+		push @$lost, "no overdue reminder for $act" if !$rem;
+		push @$lost, "the channel of $key was not archived"
+		    if $w->{channel} && !is_archived($w, $w->{channel});
+		for my $k ("aar_notice/$key.", "followup_overdue/$act.",
+		    "archive/$key.") {
+			my $c = grep { index($_, $k) == 0 } keys %$jobs;
+			push @$dup, "$c jobs $k*: decided more than once"
+			    if $c > 1;
+		}
+	}
 	push @$lost, "dump: job $_ left '" . ($jobs->{$_}{state} // '?') . "'"
 	    for unfinished($j);
 	if (defined $key) {
