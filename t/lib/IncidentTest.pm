@@ -12,6 +12,7 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use JSON::PP;
+use MIME::Base64 ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -193,6 +194,24 @@ sub requests {
 	my @all = @{$r->{requests} // []};
 	@all = grep { $_->{path} =~ $match } @all if defined $match;
 	return @all;
+}
+
+# A Jira REST call with the sandbox's credentials for its flavour (a
+# Data Center one when args hold "datacenter"), with a JSON body if
+# given; returns (status, body).
+sub jira_api {
+	my ($self, $method, $path, $body) = @_;
+	my $dc = grep { $_ eq 'datacenter' } @{$self->{opt}{args} // []};
+	my %h = (Accept => 'application/json', Authorization => $dc ?
+	    'Bearer jira-sandbox-token' : 'Basic ' . MIME::Base64::encode_base64(
+	    'bot@example.com:jira-sandbox-token', ''));
+	my %o = (headers => \%h);
+	if (defined $body) {
+		$o{content} = $JSON->encode($body);
+		$h{'Content-Type'} = 'application/json';
+	}
+	my $r = $self->{http}->request($method, $self->url('jira', $path), \%o);
+	return ($r->{status}, eval { $JSON->decode($r->{content}) });
 }
 
 sub connections { return $_[0]->get('/control/slack/connections') }

@@ -1567,7 +1567,7 @@ sb_usage(void)
 	    "\t[--manifest slack-app-manifest.yaml]\n"
 	    "\t[--jira-email E] [--jira-token T] "
 	    "[--jira-flavor cloud|datacenter]\n"
-	    "\t[--jira-context /PATH] "
+	    "\t[--jira-context /PATH] [--jira-timezone ZONE]\n"
 	    "\t[--pd-token T] [--ping-interval SECONDS] "
 	    "[--ack-timeout SECONDS]\n");
 	exit(2);
@@ -1621,6 +1621,7 @@ main(int argc, char **argv)
 		{ "jira-token",		required_argument, NULL, 'j' },
 		{ "jira-flavor",	required_argument, NULL, 'f' },
 		{ "jira-context",	required_argument, NULL, 'x' },
+		{ "jira-timezone",	required_argument, NULL, 'z' },
 		{ "pd-token",		required_argument, NULL, 'd' },
 		{ "ping-interval",	required_argument, NULL, 'i' },
 		{ "ack-timeout",	required_argument, NULL, 't' },
@@ -1667,6 +1668,7 @@ main(int argc, char **argv)
 				    "trailing slash");
 			sb_opts.jira_context = optarg;
 			break;
+		case 'z': sb_opts.jira_timezone = optarg; break;
 		case 'd': sb_opts.pd_token = optarg; break;
 		case 'i':
 			sb_opts.ping_interval = sb_parse_seconds(

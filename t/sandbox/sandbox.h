@@ -67,6 +67,7 @@ struct sb_options {
 	const char	*jira_token;
 	const char	*jira_flavor;		/* "cloud" or "datacenter" */
 	const char	*jira_context;		/* context path ("/jira") */
+	const char	*jira_timezone;		/* API user's zone, NULL: UTC */
 	const char	*pd_token;
 	int		 tls;			/* listeners speak TLS */
 	int		 socket_port;		/* Socket Mode listener port */
