@@ -2,7 +2,9 @@
 # incident, checked from outside with plain HTTP calls. Jira: issue
 # links (both ends, link types, linkedIssues JQL), the "AAR Meeting"
 # datetime field, a user who hides her email, the user's time zone in
-# JQL dates and stable paging.
+# JQL dates and stable paging. Slack: conversations.members, archive
+# and unarchive (refused to the bot, done with the admin's user token),
+# and channels archived or deleted by people.
 use strict;
 use warnings;
 use Test::More;
@@ -276,5 +278,181 @@ SKIP: {
 	}
 	is("@dk", "@k", 'startAt pages in updated, key order');
 }
+
+############################################################ Slack
+
+# The app as installed, plus the channel events it may subscribe to and
+# groups:write, for private channels.
+my $manifest = manifest_variant('channel-events', sub {
+	my $ev = join('', map { "      - $_\n" } qw(channel_archive
+	    channel_unarchive group_archive group_unarchive));
+	$_[0] =~ s/^\s+- reaction_removed\n/$&$ev/m
+	    or die 'no reaction_removed event';
+	$_[0] =~ s/^(\s+)- channels:manage\b.*\n/$&$1- groups:write\n/m
+	    or die 'no channels:manage';
+});
+my $ss = new_sandbox(manifest => $manifest);
+my $d = new_incidentd($ss);
+ok($ss->wait_connected(1, $d), 'connected');
+
+sub api { return $ss->slack_api(@_) }
+sub user_api { return $ss->slack_api(@_, -token => $USER_TOKEN) }
+# Events the app was sent (and acked), oldest first.
+sub events {
+	my $acks = $ss->get('/control/slack/acks')->{acks} // [];
+	return map { $ss->get("/control/slack/envelope?id=$_->{envelope_id}")
+	    ->{payload}{event} // () } grep { $_->{type} eq 'events_api' }
+	    @$acks;
+}
+sub wait_event {
+	my ($desc, $match) = @_;
+	return wait_for(sub { $d->check_alive; grep { $match->($_) } events() },
+	    $desc);
+}
+
+my (undef, $c) = api('conversations.create', name => 'inc-lifecycle');
+ok($c->{ok}, 'channel created') or diag explain $c;
+my $cid = $c->{channel}{id};
+(undef, $r) = api('conversations.invite', channel => $cid,
+    users => 'U0CAROL,U0ALICE,U0BOB');
+ok($r->{ok}, 'people invited');
+
+# conversations.members: pages of ids, cursor in id order.
+my @m;
+my $cursor = '';
+my $pages = 0;
+do {
+	(undef, $r) = api('conversations.members', channel => $cid, limit => 3,
+	    $cursor ne '' ? (cursor => $cursor) : ());
+	push @m, @{$r->{members} // []};
+	$cursor = $r->{response_metadata}{next_cursor} // '';
+	$pages++;
+} while ($cursor ne '' && $pages < 5);
+is($pages, 2, 'two pages of 3');
+is_deeply(\@m, [qw(U0ALICE U0BOB U0BOT U0CAROL)], 'every member once');
+(undef, $r) = api('conversations.members', channel => $cid, cursor => 'bm9w');
+is($r->{error}, 'invalid_cursor', 'a made-up cursor');
+(undef, $r) = api('conversations.members', channel => 'C0NOSUCH');
+is($r->{error}, 'channel_not_found', 'members: channel_not_found');
+$ss->post('/control/slack/channel', { id => 'G0SECRET', name => 'secret',
+    is_private => JSON::PP::true, members => ['U0ALICE'] });
+(undef, $r) = api('conversations.members', channel => 'G0SECRET');
+is($r->{error}, 'channel_not_found', 'a private channel without the bot');
+(undef, $r) = user_api('conversations.members', channel => 'G0SECRET');
+is($r->{needed}, 'groups:read', 'the user token has no read scopes');
+
+# conversations.archive: Slack's errors, then the archive.
+(undef, $r) = api('conversations.archive', channel => 'C0GENERAL');
+is($r->{error}, 'cant_archive_general', 'cant_archive_general');
+(undef, $r) = api('conversations.archive', channel => 'C0RANDOM');
+is($r->{error}, 'not_in_channel', 'not_in_channel');
+(undef, $r) = api('conversations.archive', channel => 'C0NOSUCH');
+is($r->{error}, 'channel_not_found', 'channel_not_found');
+(undef, $r) = api('conversations.archive', channel => $cid);
+ok($r->{ok}, 'archived');
+(undef, $r) = api('conversations.archive', channel => $cid);
+is($r->{error}, 'already_archived', 'already_archived');
+ok(wait_event('channel_archive message', sub {
+	($_[0]{subtype} // '') eq 'channel_archive' && $_[0]{channel} eq $cid
+}), 'the channel_archive message reached the app');
+ok(wait_event('channel_archive event', sub {
+	$_[0]{type} eq 'channel_archive' && $_[0]{channel} eq $cid &&
+	$_[0]{user} eq 'U0BOT'
+}), 'and the channel_archive event, subscribed to');
+(undef, $r) = api('conversations.members', channel => $cid);
+is($r->{error}, 'fetch_members_failed', 'members of an archived channel');
+(undef, $r) = api('chat.postMessage', channel => $cid, text => 'x');
+is($r->{error}, 'is_archived', 'no posting');
+
+# Unarchive: refused to the bot, done with the admin's user token.
+(undef, $r) = api('conversations.unarchive', channel => $cid);
+is($r->{error}, 'not_in_channel', 'bot token: not_in_channel, as Slack');
+my ($ust, $ur, $uh) = user_api('auth.test');
+is($ur->{user_id}, 'U0ALICE', 'the user token is alice\'s');
+ok(!exists $ur->{bot_id}, 'no bot_id');
+is($uh->{'x-oauth-scopes'}, 'channels:write,groups:write',
+    'with the manifest\'s user scopes');
+(undef, $r) = user_api('conversations.unarchive', channel => $cid);
+ok($r->{ok}, 'user token: unarchived') or diag explain $r;
+(undef, $r) = user_api('conversations.unarchive', channel => $cid);
+is($r->{error}, 'not_archived', 'not_archived');
+(undef, $r) = user_api('conversations.unarchive', channel => 'C0NOSUCH');
+is($r->{error}, 'channel_not_found', 'unarchive: channel_not_found');
+(undef, $r) = user_api('conversations.unarchive', channel => 'D0ALICE');
+is($r->{needed}, 'im:write', 'a DM would need im:write');
+my ($um) = grep { ($_->{subtype} // '') eq 'channel_unarchive' }
+    $ss->messages($cid);
+is($um->{user}, 'U0ALICE', 'channel_unarchive message from alice');
+(undef, $r) = api('conversations.members', channel => $cid);
+is_deeply($r->{members}, ['U0ALICE'],
+    'a public channel comes back with its unarchiver only');
+(undef, $r) = api('chat.postMessage', channel => $cid, text => 'x');
+is($r->{error}, 'not_in_channel', 'the bot is out');
+(undef, $r) = user_api('conversations.invite', channel => $cid,
+    users => 'U0BOT');
+ok($r->{ok}, 'alice invites the bot back');
+(undef, $r) = api('chat.postMessage', channel => $cid, text => 'back');
+ok($r->{ok}, 'and it posts again');
+(undef, $r) = user_api('chat.postMessage', channel => $cid, text => 'x');
+is($r->{error}, 'not_allowed_token_type',
+    'the user token only where the sandbox serves it');
+
+# A private channel keeps its members: the bot stays, and still cannot.
+(undef, $c) = api('conversations.create', name => 'inc-private',
+    is_private => 'true');
+my $gid = $c->{channel}{id};
+api('conversations.invite', channel => $gid, users => 'U0ALICE');
+(undef, $r) = api('conversations.archive', channel => $gid);
+ok($r->{ok}, 'private channel archived');
+(undef, $r) = api('conversations.unarchive', channel => $gid);
+is($r->{error}, 'user_is_bot', 'a bot still in it: user_is_bot');
+(undef, $r) = user_api('conversations.unarchive', channel => $gid);
+ok($r->{ok}, 'unarchived by alice');
+ok(wait_event('group_unarchive event', sub {
+	$_[0]{type} eq 'group_unarchive' && $_[0]{channel} eq $gid
+}), 'the bot, a member, gets group_unarchive');
+ok(wait_event('channel_unarchive message', sub {
+	($_[0]{subtype} // '') eq 'channel_unarchive' &&
+	$_[0]{channel} eq $gid && $_[0]{user} eq 'U0ALICE'
+}), 'and the channel_unarchive message');
+
+# Without the user scopes in the manifest the user token is refused.
+{
+	my $path = manifest_variant('no-user-scopes', sub {
+		$_[0] =~ s/^    user:\n(?:\s+- .*\n)+//m or die 'no user scopes';
+	});
+	my $ns = new_sandbox(manifest => $path);
+	$ns->post('/control/slack/channel_archive', { channel => 'C0RANDOM' });
+	my (undef, $x) = $ns->slack_api('conversations.unarchive',
+	    channel => 'C0RANDOM', -token => $USER_TOKEN);
+	is($x->{error}, 'missing_scope', 'no user scopes: missing_scope');
+	is($x->{needed}, 'channels:write', 'needed channels:write');
+}
+
+# People archive and delete channels.
+$r = $ss->post('/control/slack/channel_archive', { channel => 'C0RANDOM',
+    user => 'U0BOB' });
+ok($r->{ok}, 'bob archives #random') or diag explain $r;
+my ($am) = grep { ($_->{subtype} // '') eq 'channel_archive' }
+    $ss->messages('C0RANDOM');
+is($am->{user}, 'U0BOB', 'channel_archive message from bob');
+$r = $ss->post('/control/slack/channel_archive', { channel => 'C0RANDOM' });
+is($r->{error}, 'already_archived', 'archive op: already_archived');
+$r = $ss->post('/control/slack/channel_archive', { channel => 'general' });
+is($r->{error}, 'cant_archive_general', 'archive op: general');
+$r = $ss->post('/control/slack/channel_delete', { channel => $cid });
+ok($r->{ok}, 'channel deleted');
+for my $call (['conversations.info'], ['conversations.history'],
+    ['conversations.members'], ['conversations.archive'],
+    ['chat.postMessage', text => 'x']) {
+	my ($meth, @args) = @$call;
+	(undef, $r) = api($meth, channel => $cid, @args);
+	is($r->{error}, 'channel_not_found', "deleted: $meth");
+}
+(undef, $r) = user_api('conversations.unarchive', channel => $cid);
+is($r->{error}, 'channel_not_found', 'deleted: unarchive');
+$r = $ss->post('/control/slack/channel_delete', { channel => 'C0GENERAL' });
+ok($r->{error}, 'the general channel cannot be deleted');
+is($d->stop, 0, 'the daemon took all that and exits cleanly');
 
 done_testing();

@@ -63,6 +63,7 @@ extern const struct sb_service fake_pagerduty;
 struct sb_options {
 	const char	*slack_bot_token;
 	const char	*slack_app_token;
+	const char	*slack_user_token;	/* xoxp-, the admin's */
 	const char	*jira_email;
 	const char	*jira_token;
 	const char	*jira_flavor;		/* "cloud" or "datacenter" */
