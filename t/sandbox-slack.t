@@ -4,7 +4,6 @@
 use strict;
 use warnings;
 use Test::More;
-use HTTP::Tiny;
 use JSON::PP;
 use IncidentTest;
 
@@ -12,17 +11,10 @@ my $sb = new_sandbox();
 my $d = new_incidentd($sb);
 ok($sb->wait_connected(1, $d), 'connected');
 
-my $http = HTTP::Tiny->new(timeout => 10);
 my $json = JSON::PP->new;
 
 # A Web API call with the bot token; returns (status, body, headers).
-sub api {
-	my ($method, %form) = @_;
-	my $r = $http->post_form($sb->url('slack', "/api/$method"), \%form,
-	    { headers => { Authorization => "Bearer $BOT_TOKEN" } });
-	return ($r->{status}, eval { $json->decode($r->{content}) },
-	    $r->{headers});
-}
+sub api { return $sb->slack_api(@_) }
 
 # Guests and a member of another workspace.
 my $r = $sb->post('/control/slack/user', { id => 'U0GUEST', name => 'guest',

@@ -5,36 +5,14 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp qw(tempdir);
-use HTTP::Tiny;
 use JSON::PP;
 use IncidentTest;
 
-my $http = HTTP::Tiny->new(timeout => 10);
-my $json = JSON::PP->new;
-my $top = $ENV{top_srcdir} // '.';
-my $tmp = tempdir('incidentd-scopes-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+# manifest_variant (IncidentTest) makes the shipped manifest with some
+# lines changed (a scope dropped, the tab closed): a real install of an
+# app that was set up wrong.
 
-# The shipped manifest with some lines changed (a scope dropped, the tab
-# closed): a real install of an app that was set up wrong.
-sub manifest_variant {
-	my ($name, $edit) = @_;
-	my $m = slurp("$top/conf/slack-app-manifest.yaml");
-	$edit->($m);
-	my $path = "$tmp/$name.yaml";
-	open(my $fh, '>', $path) or die "$path: $!";
-	print $fh $m;
-	close($fh);
-	return $path;
-}
-
-sub api {
-	my ($sb, $method, %form) = @_;
-	my $r = $http->post_form($sb->url('slack', "/api/$method"), \%form,
-	    { headers => { Authorization => "Bearer $BOT_TOKEN" } });
-	return ($r->{status}, eval { $json->decode($r->{content}) },
-	    $r->{headers});
-}
+sub api { my $sb = shift; return $sb->slack_api(@_) }
 
 # Slack's history limits by default, on a sandbox nobody else calls.
 {

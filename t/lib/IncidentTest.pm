@@ -12,15 +12,18 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use JSON::PP;
+use MIME::Base64 ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(new_sandbox new_incidentd wait_for write_yaml slurp
-    $BOT_TOKEN $APP_TOKEN);
+    manifest_variant $BOT_TOKEN $APP_TOKEN $USER_TOKEN);
 
 our $BOT_TOKEN = 'xoxb-sandbox-bot-token';
 our $APP_TOKEN = 'xapp-sandbox-app-token';
+# The sandbox workspace admin's (alice's) user token.
+our $USER_TOKEN = 'xoxp-sandbox-user-token';
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 my @CHILDREN;
@@ -75,6 +78,24 @@ sub yaml_emit {
 		}
 	}
 	return $out;
+}
+
+my $MANIFEST_DIR;
+
+# The shipped Slack app manifest changed by $edit (a sub editing $_[0]),
+# in a file of its own: a real install of an app set up another way.
+sub manifest_variant {
+	my ($name, $edit) = @_;
+	$MANIFEST_DIR //= tempdir('incidentd-manifest-XXXXXX', TMPDIR => 1,
+	    CLEANUP => 1);
+	my $m = slurp(($ENV{top_srcdir} // '.') .
+	    '/conf/slack-app-manifest.yaml');
+	$edit->($m);
+	my $path = "$MANIFEST_DIR/$name.yaml";
+	open(my $fh, '>', $path) or die "$path: $!";
+	print $fh $m;
+	close($fh);
+	return $path;
 }
 
 sub write_yaml {
@@ -193,6 +214,35 @@ sub requests {
 	my @all = @{$r->{requests} // []};
 	@all = grep { $_->{path} =~ $match } @all if defined $match;
 	return @all;
+}
+
+# A Slack Web API call as a form, with the bot token or -token => T;
+# returns (status, body, headers).
+sub slack_api {
+	my ($self, $method, %form) = @_;
+	my $token = delete $form{-token} // $IncidentTest::BOT_TOKEN;
+	my $r = $self->{http}->post_form($self->url('slack', "/api/$method"),
+	    \%form, { headers => { Authorization => "Bearer $token" } });
+	return ($r->{status}, eval { $JSON->decode($r->{content}) },
+	    $r->{headers});
+}
+
+# A Jira REST call with the sandbox's credentials for its flavour (a
+# Data Center one when args hold "datacenter"), with a JSON body if
+# given; returns (status, body).
+sub jira_api {
+	my ($self, $method, $path, $body) = @_;
+	my $dc = grep { $_ eq 'datacenter' } @{$self->{opt}{args} // []};
+	my %h = (Accept => 'application/json', Authorization => $dc ?
+	    'Bearer jira-sandbox-token' : 'Basic ' . MIME::Base64::encode_base64(
+	    'bot@example.com:jira-sandbox-token', ''));
+	my %o = (headers => \%h);
+	if (defined $body) {
+		$o{content} = $JSON->encode($body);
+		$h{'Content-Type'} = 'application/json';
+	}
+	my $r = $self->{http}->request($method, $self->url('jira', $path), \%o);
+	return ($r->{status}, eval { $JSON->decode($r->{content}) });
 }
 
 sub connections { return $_[0]->get('/control/slack/connections') }

@@ -12,6 +12,41 @@
  * (description, comment bodies, textarea custom fields) are ADF documents in
  * v3 and plain strings in v2; the wrong shape is a 400 as in Jira.
  *
+ * Time: Jira reads and writes times in the API user's profile time zone.
+ * Here that is Etc/UTC unless --jira-timezone names another (an IANA
+ * zone; the sandbox then sets TZ for itself, nothing else in it reads
+ * local time). Datetimes come out as "2026-12-10T16:00:00.000+0100"
+ * with that zone's offset at the instant. JQL date literals are
+ * "yyyy/MM/dd HH:mm", "yyyy-MM-dd HH:mm", "yyyy/MM/dd" or "yyyy-MM-dd"
+ * in that zone, to the minute as in Jira (no seconds: "10:31:00" is an
+ * invalid date), a bare day meaning its start; startOfDay() and friends
+ * and the day a date field (duedate, AAR Date) is on are that zone's
+ * too. So `updated >= "2026/12/05 10:31"` is 10:31 user time, and a
+ * poller must format its watermark in the zone /myself reports
+ * (timeZone), floored to the minute, or miss or repeat updates.
+ * ORDER BY takes up to 7 keys (`ORDER BY updated ASC, key ASC` is a
+ * total order, so pages neither skip nor repeat issues); /search/jql
+ * pages with nextPageToken (bound to the JQL text), /search (Data
+ * Center) with startAt.
+ *
+ * Issue links: the seeded link types are Jira's defaults (Blocks,
+ * Cloners, Duplicate, Relates). POST /issueLink {"type":{"name"|"id"},
+ * "inwardIssue":{"key"|"id"},"outwardIssue":{"key"|"id"},"comment"?}
+ * links them so that the inward issue <outward> the outward issue
+ * ("A blocks B" is inwardIssue A, outwardIssue B, as in Jira, however
+ * it reads): B lists {"inwardIssue":A} under fields.issuelinks (read
+ * with type.inward, "is blocked by"), A lists {"outwardIssue":B}
+ * ("blocks"). A repeated link answers 201 and adds nothing; both
+ * issues' "updated" move. JQL: issue in linkedIssues(KEY[, "link
+ * description"...]), descriptions as seen from KEY ("blocks": issues
+ * KEY blocks).
+ *
+ * Users: on Cloud carol hides her email (profile visibility), so no
+ * user object for her has "emailAddress" (the API user sees their
+ * own); Data Center shows every email. GET /user and /user/search find
+ * users as the flavour does (accountId and query on Cloud, username on
+ * Data Center); a query matches a hidden email only in full.
+ *
  * Control ops (POST /control/jira/<op>, JSON body; answers {"ok":...}):
  *   issue       {"summary", "project":"INC", "issuetype":"Incident",
  *                "status":"To Do", "resolution", "labels":[...],
@@ -20,6 +55,14 @@
  *                (email, accountId or username), "fields":{"customfield_N":
  *                value}}; times are ISO 8601 or relative ("-3d")
  *                -> {"ok":true,"id","key"}
+ *   edit        {"key", "summary", "labels", "duedate", "description",
+ *                "assignee", "reporter" (null: none), "fields":{...},
+ *                "updated"} -> {"ok":true,"key"}: the issue op's field
+ *                checks, bypassing screens; "updated" moves to now
+ *                unless given
+ *   link        {"from":"KEY", "to":"KEY", "type":"Relates"} -> {"ok":true,
+ *                "id"}: "from <outward> to" (the REST inwardIssue is
+ *                from); type by name or id
  *   transition  {"key", "status":"Done"} -> {"ok":true,"key","status"}
  *   get         {"key"} -> {"ok":true,"issue":{v3 issue, all fields},
  *                "description_text", "comments":[{"id","author","body_text",
@@ -64,6 +107,7 @@
 #define FJ_GLOBALID_MAX		255
 #define FJ_COMMENTS_MAX		5000
 #define FJ_RLINKS_MAX		2000
+#define FJ_LINKS_MAX		2000
 #define FJ_ADF_DEPTH		64
 #define FJ_JQL_MAX		10000
 #define FJ_ORDER_MAX		7
@@ -81,20 +125,21 @@ struct fj_user {
 	const char	*key;		/* Data Center user key */
 	const char	*display;
 	const char	*email;
+	int		 hide_email;	/* Cloud profile visibility */
 };
 static const struct fj_user fj_users[] = {
 	{ "5b10a2844c20165700ede21g", "alice", "JIRAUSER10000",
-	    "Alice Example", "alice@example.com" },
+	    "Alice Example", "alice@example.com", 0 },
 	{ "5b10ac8d82e05b22cc7d4ef5", "bob", "JIRAUSER10001",
-	    "Bob Example", "bob@example.com" },
+	    "Bob Example", "bob@example.com", 0 },
 	{ "5b109f2e9729b51b54dc274d", "carol", "JIRAUSER10002",
-	    "Carol Example", "carol@example.com" },
+	    "Carol Example", "carol@example.com", 1 },
 };
 #define FJ_NUSERS	(sizeof fj_users / sizeof fj_users[0])
 /* The API user when jira_email is not a seeded user; email set at init. */
 static struct fj_user fj_bot = {
 	"712020:5f0c1b2a-9d4e-4c1b-8a7e-1c2d3e4f5a6b", "incidentd",
-	"JIRAUSER10003", "incidentd", FJ_DEFAULT_EMAIL
+	"JIRAUSER10003", "incidentd", FJ_DEFAULT_EMAIL, 0
 };
 
 struct fj_itype {
@@ -164,6 +209,38 @@ static const struct fj_resolution fj_resolutions[] = {
 #define FJ_NRESOLUTIONS	(sizeof fj_resolutions / \
 			    sizeof fj_resolutions[0])
 
+/* Jira's default priorities, most urgent first. */
+struct fj_priority {
+	const char	*id;
+	const char	*name;
+	const char	*color;
+	const char	*icon;
+};
+static const struct fj_priority fj_priorities[] = {
+	{ "1", "Highest", "#d04437", "highest" },
+	{ "2", "High", "#f15C75", "high" },
+	{ "3", "Medium", "#f79232", "medium" },
+	{ "4", "Low", "#707070", "low" },
+	{ "5", "Lowest", "#999999", "lowest" },
+};
+#define FJ_NPRIORITIES	(sizeof fj_priorities / sizeof fj_priorities[0])
+#define FJ_PRIORITY_DEFAULT	2
+
+/* Jira's default issue link types. */
+struct fj_ltype {
+	const char	*id;
+	const char	*name;
+	const char	*inward;
+	const char	*outward;
+};
+static const struct fj_ltype fj_ltypes[] = {
+	{ "10000", "Blocks", "is blocked by", "blocks" },
+	{ "10001", "Cloners", "is cloned by", "clones" },
+	{ "10002", "Duplicate", "is duplicated by", "duplicates" },
+	{ "10003", "Relates", "relates to", "relates to" },
+};
+#define FJ_NLTYPES	(sizeof fj_ltypes / sizeof fj_ltypes[0])
+
 /* Field kinds, for validation, rendering and JQL. */
 enum fj_kind {
 	FJ_FK_SUMMARY,
@@ -179,8 +256,11 @@ enum fj_kind {
 	FJ_FK_REPORTER,
 	FJ_FK_ISSUETYPE,
 	FJ_FK_PROJECT,
+	FJ_FK_PRIORITY,
 	FJ_FK_COMMENT,
+	FJ_FK_ISSUELINKS,
 	FJ_FK_CF_DATE,
+	FJ_FK_CF_DATETIME,
 	FJ_FK_CF_TEXT,
 	FJ_FK_CF_TEXTAREA
 };
@@ -223,8 +303,13 @@ static const struct fj_field fj_fields[] = {
 	    NULL, NULL, 0 },
 	{ "project", "Project", FJ_FK_PROJECT, 1, 1, 1, "project", NULL, NULL,
 	    0 },
+	{ "priority", "Priority", FJ_FK_PRIORITY, 1, 1, 1, "priority", NULL,
+	    NULL, 0 },
 	{ "comment", "Comment", FJ_FK_COMMENT, 0, 0, 0, "comments-page", NULL,
 	    NULL, 0 },
+	/* Links are made with POST /issueLink here, not on the screens. */
+	{ "issuelinks", "Linked Issues", FJ_FK_ISSUELINKS, 1, 0, 0, "array",
+	    "issuelinks", NULL, 0 },
 	{ "customfield_10050", "AAR Date", FJ_FK_CF_DATE, 1, 1, 1, "date", NULL,
 	    FJ_CF_PREFIX "datepicker", 10050 },
 	{ "customfield_10051", "Severity", FJ_FK_CF_TEXT, 1, 1, 1, "string",
@@ -233,6 +318,8 @@ static const struct fj_field fj_fields[] = {
 	    NULL, FJ_CF_PREFIX "textarea", 10052 },
 	{ "customfield_10053", "Incident Channel", FJ_FK_CF_TEXT, 1, 1, 1,
 	    "string", NULL, FJ_CF_PREFIX "textfield", 10053 },
+	{ "customfield_10054", "AAR Meeting", FJ_FK_CF_DATETIME, 1, 1, 1,
+	    "datetime", NULL, FJ_CF_PREFIX "datetime", 10054 },
 };
 #define FJ_NFIELDS	(sizeof fj_fields / sizeof fj_fields[0])
 
@@ -258,6 +345,7 @@ struct fj_issue {
 	int			 project;
 	int			 num;
 	int			 itype;
+	int			 priority;
 	char			*summary;
 	cJSON			*description;	/* ADF or NULL */
 	cJSON			*labels;	/* sorted strings */
@@ -270,18 +358,30 @@ struct fj_issue {
 	int64_t			 updated;
 	int64_t			 resolved;	/* 0 if unresolved */
 	cJSON			*custom;	/* field id -> value (ADF
-						   for textarea) */
+						   for textarea, epoch ms
+						   for datetime) */
 	struct fj_comment	**comments;
 	size_t			 ncomments;
 	struct fj_rlink		**rlinks;
 	size_t			 nrlinks;
 };
 
+/* A link: "in <outward> out" ("in blocks out"); issues outlive links. */
+struct fj_link {
+	long			 id;
+	int			 type;		/* index into fj_ltypes */
+	struct fj_issue		*in;		/* REST inwardIssue */
+	struct fj_issue		*out;		/* REST outwardIssue */
+};
+
 static struct fj_issue	**fj_issues;
 static size_t		  fj_nissues;
+static struct fj_link	**fj_links;
+static size_t		  fj_nlinks;
 static long		  fj_next_id;
 static long		  fj_next_comment;
 static long		  fj_next_rlink;
+static long		  fj_next_link;
 static int		  fj_next_num[FJ_NPROJECTS];
 
 /* Sliding-window rate limit, off when per_minute is 0. */
@@ -455,19 +555,58 @@ fj_floor_div(int64_t a, int64_t b)
 	return (a / b - (a % b != 0 && (a < 0) != (b < 0)));
 }
 
-/* "2023-06-24T19:24:50.000+0000", the format Jira renders. */
+/* The API user's time zone (see the top of the file). */
+static const char *
+fj_tz_name(void)
+{
+	return (sb_opts.jira_timezone != NULL ? sb_opts.jira_timezone :
+	    "Etc/UTC");
+}
+
+/* Milliseconds the user's zone is ahead of UTC at the instant ms. */
+static int64_t
+fj_tz_off(int64_t ms)
+{
+	struct tm	tm;
+	time_t		t;
+
+	if (sb_opts.jira_timezone == NULL)
+		return (0);
+	t = (time_t)fj_floor_div(ms, 1000);
+	if (localtime_r(&t, &tm) == NULL)
+		return (0);
+	return ((int64_t)tm.tm_gmtoff * 1000);
+}
+
+/* The instant a wall-clock time of the user's zone (as if UTC) names. */
+static int64_t
+fj_local_to_utc(int64_t wall)
+{
+	int64_t	off = fj_tz_off(wall), t = wall - off;
+
+	/* Near a change of offset the first guess may be off by it. */
+	if (fj_tz_off(t) != off)
+		t = wall - fj_tz_off(t);
+	return (t);
+}
+
+/* "2023-06-24T19:24:50.000+0000", the format Jira renders, in the
+ * user's zone. */
 static void
 fj_fmt_time(int64_t ms, char *buf, size_t len)
 {
-	int64_t	days, rem;
-	int	y, m, d;
+	int64_t	days, rem, off = fj_tz_off(ms);
+	int	y, m, d, aoff;
 
+	ms += off;
 	days = fj_floor_div(ms, FJ_DAY_MS);
 	rem = ms - days * FJ_DAY_MS;
 	fj_civil_from_days(days, &y, &m, &d);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", y, m, d,
-	    (int)(rem / 3600000), (int)(rem / 60000 % 60),
-	    (int)(rem / 1000 % 60), (int)(rem % 1000));
+	aoff = (int)((off < 0 ? -off : off) / 60000);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%c%02d%02d", y,
+	    m, d, (int)(rem / 3600000), (int)(rem / 60000 % 60),
+	    (int)(rem / 1000 % 60), (int)(rem % 1000), off < 0 ? '-' : '+',
+	    aoff / 60, aoff % 60);
 }
 
 /* Parse exactly n digits; -1 on failure. */
@@ -555,32 +694,24 @@ fj_parse_period(const char *s, int64_t *ms)
 }
 
 /*
- * ISO 8601 time for the control API: "2024-01-02T03:04:05[.sss]"
- * followed by "Z", "+hhmm", "+hh:mm" or nothing (UTC), or a bare date, or a
- * relative period from now.
+ * "2024-01-02T03:04:05[.sss]" followed by "Z", "+hhmm", "+hh:mm" or
+ * nothing: UTC for the control API (which also takes a space for the
+ * T), the user's zone for a REST value (rest).
  */
 static int
-fj_parse_iso(const char *s, int64_t *ms)
+fj_parse_datetime(const char *s, int rest, int64_t *ms)
 {
 	int64_t	 t;
 	int	 h, mi, se, frac = 0, oh, om, sign;
 	char	 date[11];
 
-	if (fj_parse_period(s, &t) == 0) {
-		*ms = fj_now() + t;
-		return (0);
-	}
-	if (strlen(s) < 10)
+	if (strlen(s) < 11)
 		return (-1);
 	memcpy(date, s, 10);
 	date[10] = '\0';
 	if (fj_parse_date(date, &t) != 0)
 		return (-1);
-	if (s[10] == '\0') {
-		*ms = t;
-		return (0);
-	}
-	if (s[10] != 'T' && s[10] != ' ')
+	if (s[10] != 'T' && (rest || s[10] != ' '))
 		return (-1);
 	s += 11;
 	if (strlen(s) < 8 || s[2] != ':' || s[5] != ':')
@@ -597,7 +728,11 @@ fj_parse_iso(const char *s, int64_t *ms)
 		s += 4;
 	}
 	t += ((int64_t)h * 3600 + mi * 60 + se) * 1000 + frac;
-	if (*s == '\0' || strcmp(s, "Z") == 0) {
+	if (*s == '\0') {
+		*ms = rest ? fj_local_to_utc(t) : t;
+		return (0);
+	}
+	if (strcmp(s, "Z") == 0) {
 		*ms = t;
 		return (0);
 	}
@@ -618,6 +753,24 @@ fj_parse_iso(const char *s, int64_t *ms)
 		return (-1);
 	*ms = t - sign * ((int64_t)oh * 3600 + om * 60) * 1000;
 	return (0);
+}
+
+/*
+ * ISO 8601 time for the control API: fj_parse_datetime's UTC form, a
+ * bare date, or a relative period from now.
+ */
+static int
+fj_parse_iso(const char *s, int64_t *ms)
+{
+	int64_t	t;
+
+	if (fj_parse_period(s, &t) == 0) {
+		*ms = fj_now() + t;
+		return (0);
+	}
+	if (strlen(s) == 10)
+		return (fj_parse_date(s, ms));
+	return (fj_parse_datetime(s, 0, ms));
 }
 
 /* Strict integer parse for query parameters; 0 or -1. */
@@ -699,57 +852,44 @@ fj_user_find(const char *s)
 	return (NULL);
 }
 
+/*
+ * The index of the entry of a table of n entries of size sz whose id
+ * (the string at id_off), or name (at name_off, any case), is s; -1 if
+ * none. FJ_TABLE_FIND(table, name member, s) fills in the rest.
+ */
 static int
-fj_project_find(const char *s)
+fj_table_find(const void *t, size_t n, size_t sz, size_t id_off,
+    size_t name_off, const char *s)
 {
-	size_t	i;
+	const char	*e = t;
+	size_t		 i;
 
-	for (i = 0; i < FJ_NPROJECTS; i++) {
-		if (strcasecmp(fj_projects[i].key, s) == 0 ||
-		    strcmp(fj_projects[i].id, s) == 0)
+	for (i = 0; i < n; i++, e += sz) {
+		if (strcasecmp(*(const char *const *)(const void *)(e +
+		    name_off), s) == 0 || strcmp(*(const char *const *)
+		    (const void *)(e + id_off), s) == 0)
 			return ((int)i);
 	}
 	return (-1);
 }
+#define FJ_TABLE_FIND(t, name, s)					\
+	fj_table_find((t), sizeof(t) / sizeof((t)[0]), sizeof((t)[0]),	\
+	    (size_t)((const char *)&(t)[0].id - (const char *)(t)),	\
+	    (size_t)((const char *)&(t)[0].name - (const char *)(t)), (s))
 
-static int
-fj_itype_find(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < FJ_NITYPES; i++) {
-		if (strcasecmp(fj_itypes[i].name, s) == 0 ||
-		    strcmp(fj_itypes[i].id, s) == 0)
-			return ((int)i);
+/* fn(s): the index in table t of the entry with id or name s, or -1. */
+#define FJ_FINDER(fn, t, name)						\
+	static int							\
+	fn(const char *s)						\
+	{								\
+		return (FJ_TABLE_FIND(t, name, s));			\
 	}
-	return (-1);
-}
-
-static int
-fj_status_find(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < FJ_NSTATUSES; i++) {
-		if (strcasecmp(fj_statuses[i].name, s) == 0 ||
-		    strcmp(fj_statuses[i].id, s) == 0)
-			return ((int)i);
-	}
-	return (-1);
-}
-
-static int
-fj_resolution_find(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < FJ_NRESOLUTIONS; i++) {
-		if (strcasecmp(fj_resolutions[i].name, s) == 0 ||
-		    strcmp(fj_resolutions[i].id, s) == 0)
-			return ((int)i);
-	}
-	return (-1);
-}
+FJ_FINDER(fj_project_find, fj_projects, key)
+FJ_FINDER(fj_itype_find, fj_itypes, name)
+FJ_FINDER(fj_status_find, fj_statuses, name)
+FJ_FINDER(fj_resolution_find, fj_resolutions, name)
+FJ_FINDER(fj_priority_find, fj_priorities, name)
+FJ_FINDER(fj_ltype_find, fj_ltypes, name)
 
 static const struct fj_field *
 fj_field_find(const char *id)
@@ -1194,14 +1334,17 @@ fj_user_json(struct fj_ctx *c, const struct fj_user *u)
 		cJSON_AddStringToObject(o, "self", buf);
 		cJSON_AddStringToObject(o, "accountId", u->account_id);
 	}
-	cJSON_AddStringToObject(o, "emailAddress", u->email);
+	/* Cloud leaves out a hidden email, except to its owner. */
+	if (c->dc || !u->hide_email || u == c->me)
+		cJSON_AddStringToObject(o, "emailAddress", u->email);
 	av = cJSON_AddObjectToObject(o, "avatarUrls");
 	snprintf(buf, sizeof buf, "%s/secure/useravatar?size=large&ownerId=%s",
 	    base, u->name);
 	cJSON_AddStringToObject(av, "48x48", buf);
 	cJSON_AddStringToObject(o, "displayName", u->display);
 	cJSON_AddBoolToObject(o, "active", 1);
-	cJSON_AddStringToObject(o, "timeZone", "Etc/UTC");
+	cJSON_AddStringToObject(o, "timeZone", u == fj_myself() ?
+	    fj_tz_name() : "Etc/UTC");
 	if (!c->dc)
 		cJSON_AddStringToObject(o, "accountType", "atlassian");
 	return (o);
@@ -1272,6 +1415,104 @@ fj_itype_json(struct fj_ctx *c, int i)
 	if (!c->dc)
 		cJSON_AddNumberToObject(o, "hierarchyLevel", 0);
 	return (o);
+}
+
+static cJSON *
+fj_priority_json(struct fj_ctx *c, int i)
+{
+	const struct fj_priority	*p = &fj_priorities[i];
+	cJSON				*o;
+	char				 buf[256], base[96];
+
+	fj_base(base, sizeof base);
+	o = cJSON_CreateObject();
+	fj_self(c, buf, sizeof buf, "priority/%s", p->id);
+	cJSON_AddStringToObject(o, "self", buf);
+	snprintf(buf, sizeof buf, "%s/images/icons/priorities/%s.svg", base,
+	    p->icon);
+	cJSON_AddStringToObject(o, "iconUrl", buf);
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddStringToObject(o, "id", p->id);
+	return (o);
+}
+
+static cJSON *
+fj_ltype_json(struct fj_ctx *c, int i)
+{
+	cJSON	*o;
+	char	 buf[256];
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", fj_ltypes[i].id);
+	cJSON_AddStringToObject(o, "name", fj_ltypes[i].name);
+	cJSON_AddStringToObject(o, "inward", fj_ltypes[i].inward);
+	cJSON_AddStringToObject(o, "outward", fj_ltypes[i].outward);
+	fj_self(c, buf, sizeof buf, "issueLinkType/%s", fj_ltypes[i].id);
+	cJSON_AddStringToObject(o, "self", buf);
+	return (o);
+}
+
+/* The other end of a link: a few key fields, as Jira shows it. */
+static cJSON *
+fj_linked_json(struct fj_ctx *c, const struct fj_issue *is)
+{
+	cJSON	*o, *f;
+	char	 buf[256];
+
+	o = cJSON_CreateObject();
+	snprintf(buf, sizeof buf, "%ld", is->id);
+	cJSON_AddStringToObject(o, "id", buf);
+	cJSON_AddStringToObject(o, "key", is->key);
+	fj_self(c, buf, sizeof buf, "issue/%ld", is->id);
+	cJSON_AddStringToObject(o, "self", buf);
+	f = cJSON_AddObjectToObject(o, "fields");
+	cJSON_AddStringToObject(f, "summary", is->summary);
+	cJSON_AddItemToObject(f, "status", fj_status_json(c, is->status));
+	cJSON_AddItemToObject(f, "priority", fj_priority_json(c,
+	    is->priority));
+	cJSON_AddItemToObject(f, "issuetype", fj_itype_json(c, is->itype));
+	return (o);
+}
+
+/*
+ * A link as GET /issueLink/{id} shows it (is NULL: both ends), or as
+ * the issue is's fields.issuelinks lists it (the other end only).
+ */
+static cJSON *
+fj_link_json(struct fj_ctx *c, const struct fj_link *l,
+    const struct fj_issue *is)
+{
+	cJSON	*o;
+	char	 buf[256];
+
+	o = cJSON_CreateObject();
+	snprintf(buf, sizeof buf, "%ld", l->id);
+	cJSON_AddStringToObject(o, "id", buf);
+	fj_self(c, buf, sizeof buf, "issueLink/%ld", l->id);
+	cJSON_AddStringToObject(o, "self", buf);
+	cJSON_AddItemToObject(o, "type", fj_ltype_json(c, l->type));
+	if (is == NULL || is == l->out)
+		cJSON_AddItemToObject(o, "inwardIssue", fj_linked_json(c,
+		    l->in));
+	if (is == NULL || is == l->in)
+		cJSON_AddItemToObject(o, "outwardIssue", fj_linked_json(c,
+		    l->out));
+	return (o);
+}
+
+static cJSON *
+fj_issuelinks_json(struct fj_ctx *c, const struct fj_issue *is)
+{
+	cJSON	*a;
+	size_t	 i;
+
+	a = cJSON_CreateArray();
+	for (i = 0; i < fj_nlinks; i++) {
+		if (fj_links[i]->in == is || fj_links[i]->out == is)
+			cJSON_AddItemToArray(a, fj_link_json(c, fj_links[i],
+			    is));
+	}
+	return (a);
 }
 
 static cJSON *
@@ -1485,8 +1726,16 @@ fj_field_value(struct fj_ctx *c, const struct fj_issue *is,
 		return (fj_itype_json(c, is->itype));
 	case FJ_FK_PROJECT:
 		return (fj_project_json(c, is->project));
+	case FJ_FK_PRIORITY:
+		return (fj_priority_json(c, is->priority));
 	case FJ_FK_COMMENT:
 		return (fj_comments_page(c, is, 0, is->ncomments));
+	case FJ_FK_ISSUELINKS:
+		return (fj_issuelinks_json(c, is));
+	case FJ_FK_CF_DATETIME:
+		cv = fj_get(is->custom, f->id);
+		return (cJSON_IsNumber(cv) ? fj_time_json((int64_t)
+		    cv->valuedouble) : cJSON_CreateNull());
 	case FJ_FK_CF_DATE:
 	case FJ_FK_CF_TEXT:
 		cv = fj_get(is->custom, f->id);
@@ -1708,7 +1957,9 @@ enum fj_qf {
 	FJ_QF_DESCRIPTION,
 	FJ_QF_COMMENT,
 	FJ_QF_TEXT,
+	FJ_QF_PRIORITY,
 	FJ_QF_CF_DATE,
+	FJ_QF_CF_DATETIME,
 	FJ_QF_CF_TEXT
 };
 struct fj_qfield {
@@ -1744,6 +1995,7 @@ static const struct fj_qfield fj_qfields[] = {
 	{ "description", FJ_QF_DESCRIPTION, FJ_OPS_TEXT, 0 },
 	{ "comment", FJ_QF_COMMENT, FJ_OPS_LIKE, 0 },
 	{ "text", FJ_QF_TEXT, FJ_OPS_LIKE, 0 },
+	{ "priority", FJ_QF_PRIORITY, FJ_OPS_ENUM, 1 },
 };
 #define FJ_NQFIELDS	(sizeof fj_qfields / sizeof fj_qfields[0])
 
@@ -1754,11 +2006,13 @@ struct fj_tok {
 	size_t		 pos;		/* 1-based character */
 };
 
+#define FJ_FUNC_ARGS	16
 struct fj_qval {
 	int			 empty;		/* EMPTY/Unresolved */
 	char			*s;		/* literal or function */
 	int			 func;
-	char			*arg;		/* function argument */
+	char			*args[FJ_FUNC_ARGS];	/* function's */
+	size_t			 nargs;
 	size_t			 pos;
 	/* Resolved. */
 	int			 idx;
@@ -1767,6 +2021,11 @@ struct fj_qval {
 	int			 proj;
 	long			 num;		/* key number, or id if
 						   proj < 0 */
+	/* linkedIssues(): the issue, and the link types whose outward
+	 * (from it) or inward (to it) description was asked for. */
+	const struct fj_issue	*linked;
+	unsigned		 out_types;
+	unsigned		 in_types;
 };
 
 struct fj_clause {
@@ -2092,11 +2351,12 @@ fj_jql_got(struct fj_jql *q, const char *expecting, const struct fj_tok *t)
 static void
 fj_clause_free(struct fj_clause *cl)
 {
-	size_t	i;
+	size_t	i, k;
 
 	for (i = 0; i < cl->nvals; i++) {
 		free(cl->vals[i].s);
-		free(cl->vals[i].arg);
+		for (k = 0; k < cl->vals[i].nargs; k++)
+			free(cl->vals[i].args[k]);
 	}
 	free(cl->vals);
 	free(cl->fname);
@@ -2150,10 +2410,27 @@ fj_jql_value(struct fj_jql *q, struct fj_clause *cl)
 	if (t->type == FJ_TK_WORD && fj_jql_peek(q)->type == FJ_TK_LP) {
 		fj_jql_next(q);
 		v->func = 1;
-		a = fj_jql_peek(q);
-		if (a->type == FJ_TK_WORD || a->type == FJ_TK_STR) {
-			v->arg = sb_strdup(a->text);
+		/* Arguments: words or strings, separated by commas. */
+		for (;;) {
+			a = fj_jql_peek(q);
+			if (a->type != FJ_TK_WORD && a->type != FJ_TK_STR)
+				break;
+			if (v->nargs == FJ_FUNC_ARGS) {
+				fj_jql_err(q, "Error in the JQL Query: Too "
+				    "many arguments for the function '%s'. "
+				    "(line 1, character %zu)", v->s, a->pos);
+				return (-1);
+			}
+			v->args[v->nargs++] = sb_strdup(a->text);
 			fj_jql_next(q);
+			if (fj_jql_peek(q)->type != FJ_TK_COMMA)
+				break;
+			fj_jql_next(q);
+			a = fj_jql_peek(q);
+			if (a->type != FJ_TK_WORD && a->type != FJ_TK_STR) {
+				fj_jql_got(q, "a function argument", a);
+				return (-1);
+			}
 		}
 		if (fj_jql_peek(q)->type != FJ_TK_RP) {
 			fj_jql_got(q, "')'", fj_jql_peek(q));
@@ -2211,7 +2488,13 @@ fj_jql_clause(struct fj_jql *q)
 	n->type = FJ_N_CLAUSE;
 	n->cl.fname = sb_strdup(t->text);
 	n->cl.op = op;
-	if (op == FJ_OP_IN || op == FJ_OP_NIN) {
+	if ((op == FJ_OP_IN || op == FJ_OP_NIN) &&
+	    fj_jql_peek(q)->type == FJ_TK_WORD &&
+	    q->t[q->i + 1].type == FJ_TK_LP) {
+		/* A function giving the list: "issue in linkedIssues(X)". */
+		if (fj_jql_value(q, &n->cl) != 0)
+			goto fail;
+	} else if (op == FJ_OP_IN || op == FJ_OP_NIN) {
 		if (fj_jql_peek(q)->type != FJ_TK_LP) {
 			fj_jql_got(q, "'('", fj_jql_peek(q));
 			goto fail;
@@ -2323,6 +2606,9 @@ fj_jql_field(const char *name, const struct fj_qfield **qfp,
 {
 	static const struct fj_qfield	cfdate = { "", FJ_QF_CF_DATE,
 					    FJ_OPS_ORDERED, 1 };
+	static const struct fj_qfield	cfdatetime = { "",
+					    FJ_QF_CF_DATETIME, FJ_OPS_ORDERED,
+					    1 };
 	static const struct fj_qfield	cftext = { "", FJ_QF_CF_TEXT,
 					    FJ_OPS_TEXT, 1 };
 	const struct fj_field	*f = NULL;
@@ -2356,21 +2642,28 @@ fj_jql_field(const char *name, const struct fj_qfield **qfp,
 	if (f == NULL || f->custom_id == 0)
 		return (-1);
 	*cfp = f;
-	*qfp = f->kind == FJ_FK_CF_DATE ? &cfdate : &cftext;
+	*qfp = f->kind == FJ_FK_CF_DATE ? &cfdate :
+	    f->kind == FJ_FK_CF_DATETIME ? &cfdatetime : &cftext;
 	return (0);
 }
 
-/* Date functions: now(), startOf/endOf Day, Week, Month. */
+/*
+ * Date functions: now(), startOf/endOf Day, Week, Month, in the user's
+ * zone. For a date field (date) the day found is its UTC midnight, as
+ * dates are kept.
+ */
 static int
-fj_jql_datefunc(struct fj_qval *v, int64_t *out)
+fj_jql_datefunc(struct fj_qval *v, int date, int64_t *out)
 {
 	int64_t	 now = fj_now(), t, days, inc = 0;
 	int	 y, m, d, end = 0, unit;
-	char	*e;
+	char	*e, *arg = v->nargs > 0 ? v->args[0] : NULL;
 	long	 n = 0;
 
+	if (v->nargs > 1)
+		return (-1);
 	if (strcasecmp(v->s, "now") == 0) {
-		if (v->arg != NULL)
+		if (arg != NULL)
 			return (-1);
 		*out = now;
 		return (0);
@@ -2390,16 +2683,16 @@ fj_jql_datefunc(struct fj_qval *v, int64_t *out)
 		unit = 'M';
 	else
 		return (-1);
-	if (v->arg != NULL) {
-		n = strtol(v->arg, &e, 10);
-		if (e != v->arg && *e == '\0' && labs(n) < 100000)
+	if (arg != NULL) {
+		n = strtol(arg, &e, 10);
+		if (e != arg && *e == '\0' && labs(n) < 100000)
 			inc = 0;
-		else if (fj_parse_period(v->arg, &inc) == 0)
+		else if (fj_parse_period(arg, &inc) == 0)
 			n = 0;
 		else
 			return (-1);
 	}
-	days = fj_floor_div(now, FJ_DAY_MS);
+	days = fj_floor_div(now + fj_tz_off(now), FJ_DAY_MS);
 	fj_civil_from_days(days, &y, &m, &d);
 	switch (unit) {
 	case 'd':
@@ -2425,13 +2718,19 @@ fj_jql_datefunc(struct fj_qval *v, int64_t *out)
 		t = fj_days_from_civil(y, m, 1) * FJ_DAY_MS;
 		break;
 	}
+	if (!date)
+		t = fj_local_to_utc(t);
 	*out = t - end + inc;
 	return (0);
 }
 
-/* A JQL date literal; 0 or -1. */
+/*
+ * A JQL date literal, to the minute, in the user's zone; for a date
+ * field (date) the wall-clock time as if UTC, as dates are kept. 0 or
+ * -1.
+ */
 static int
-fj_jql_date(const char *s, int64_t *out)
+fj_jql_date(const char *s, int date, int64_t *out)
 {
 	char	buf[11];
 	int	h, mi;
@@ -2457,6 +2756,96 @@ fj_jql_date(const char *s, int64_t *out)
 		if (h < 0 || h > 23 || mi < 0 || mi > 59)
 			return (-1);
 		*out += ((int64_t)h * 60 + mi) * 60000;
+	}
+	if (!date)
+		*out = fj_local_to_utc(*out);
+	return (0);
+}
+
+/* Fields with time values; of those, the ones holding days. */
+static int
+fj_qf_time(enum fj_qf qf)
+{
+	return (qf == FJ_QF_CREATED || qf == FJ_QF_UPDATED ||
+	    qf == FJ_QF_RESOLVED || qf == FJ_QF_DUE || qf == FJ_QF_CF_DATE ||
+	    qf == FJ_QF_CF_DATETIME);
+}
+
+static int
+fj_qf_day(enum fj_qf qf)
+{
+	return (qf == FJ_QF_DUE || qf == FJ_QF_CF_DATE);
+}
+
+/*
+ * issue in linkedIssues(KEY|ID[, "link description"...]): the issues
+ * linked to KEY, or only those KEY "blocks", "is blocked by"... (its
+ * side of the link); descriptions are case-insensitive. Messages as
+ * Jira's own tests have them.
+ */
+static int
+fj_jql_linked(struct fj_jql *q, struct fj_clause *cl, struct fj_qval *v)
+{
+	size_t	i, k;
+	int	any;
+
+	if (cl->op != FJ_OP_IN && cl->op != FJ_OP_NIN) {
+		fj_jql_err(q, "The operator '%s' is not supported by the "
+		    "multi-value function 'linkedIssues'.",
+		    fj_op_names[cl->op]);
+		return (-1);
+	}
+	if (v->nargs < 1) {
+		fj_jql_err(q, "Incorrect number of arguments for function "
+		    "'linkedIssues'. Usage: 'linkedIssues ( issuekey [, "
+		    "linkDescription ]* )'.");
+		return (-1);
+	}
+	if ((v->linked = fj_issue_find(v->args[0])) == NULL) {
+		fj_jql_err(q, "Issue '%s' could not be found in function "
+		    "'linkedIssues'.", v->args[0]);
+		return (-1);
+	}
+	if (v->nargs == 1) {
+		v->out_types = v->in_types = (1U << FJ_NLTYPES) - 1;
+		return (0);
+	}
+	for (i = 1; i < v->nargs; i++) {
+		any = 0;
+		for (k = 0; k < FJ_NLTYPES; k++) {
+			if (strcasecmp(fj_ltypes[k].outward, v->args[i]) ==
+			    0) {
+				v->out_types |= 1U << k;
+				any = 1;
+			}
+			if (strcasecmp(fj_ltypes[k].inward, v->args[i]) == 0) {
+				v->in_types |= 1U << k;
+				any = 1;
+			}
+		}
+		if (!any) {
+			fj_jql_err(q, "Issue link type '%s' could not be found "
+			    "in function 'linkedIssues'.", v->args[i]);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Is is at the other end of a link linkedIssues() asked for? */
+static int
+fj_jql_linked_holds(const struct fj_issue *is, const struct fj_qval *v)
+{
+	const struct fj_link	*l;
+	size_t			 i;
+
+	for (i = 0; i < fj_nlinks; i++) {
+		l = fj_links[i];
+		if ((l->in == v->linked && l->out == is &&
+		    (v->out_types & (1U << l->type))) ||
+		    (l->out == v->linked && l->in == is &&
+		    (v->in_types & (1U << l->type))))
+			return (1);
 	}
 	return (0);
 }
@@ -2506,18 +2895,21 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 			if ((cl->qf == FJ_QF_ASSIGNEE ||
 			    cl->qf == FJ_QF_REPORTER) &&
 			    strcasecmp(v->s, "currentUser") == 0 &&
-			    v->arg == NULL) {
+			    v->nargs == 0) {
 				v->user = q->me;
 				continue;
 			}
-			if ((cl->qf == FJ_QF_CREATED ||
-			    cl->qf == FJ_QF_UPDATED ||
-			    cl->qf == FJ_QF_RESOLVED || cl->qf == FJ_QF_DUE ||
-			    cl->qf == FJ_QF_CF_DATE) &&
-			    fj_jql_datefunc(v, &v->t) == 0)
+			if (fj_qf_time(cl->qf) && fj_jql_datefunc(v,
+			    fj_qf_day(cl->qf), &v->t) == 0)
 				continue;
+			if (cl->qf == FJ_QF_KEY &&
+			    strcasecmp(v->s, "linkedIssues") == 0) {
+				if (fj_jql_linked(q, cl, v) != 0)
+					return (-1);
+				continue;
+			}
 			fj_jql_err(q, "Unable to find JQL function '%s(%s)'.",
-			    v->s, v->arg != NULL ? v->arg : "");
+			    v->s, v->nargs > 0 ? v->args[0] : "");
 			return (-1);
 		}
 		switch (cl->qf) {
@@ -2534,6 +2926,12 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 			break;
 		case FJ_QF_ITYPE:
 			if ((v->idx = fj_itype_find(v->s)) < 0) {
+				fj_jql_noval(q, cl, v);
+				return (-1);
+			}
+			break;
+		case FJ_QF_PRIORITY:
+			if ((v->idx = fj_priority_find(v->s)) < 0) {
 				fj_jql_noval(q, cl, v);
 				return (-1);
 			}
@@ -2607,7 +3005,8 @@ fj_jql_resolve(struct fj_jql *q, struct fj_clause *cl)
 		case FJ_QF_RESOLVED:
 		case FJ_QF_DUE:
 		case FJ_QF_CF_DATE:
-			if (fj_jql_date(v->s, &v->t) != 0) {
+		case FJ_QF_CF_DATETIME:
+			if (fj_jql_date(v->s, fj_qf_day(cl->qf), &v->t) != 0) {
 				fj_jql_err(q, "Date value '%s' for field '%s' "
 				    "is invalid. Valid formats include: "
 				    "'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', "
@@ -2879,6 +3278,9 @@ fj_issue_date(const struct fj_issue *is, enum fj_qf qf,
 		    &t) != 0)
 			return (0);
 		return (t);
+	case FJ_QF_CF_DATETIME:
+		cv = fj_get(is->custom, cf->id);
+		return (cJSON_IsNumber(cv) ? (int64_t)cv->valuedouble : 0);
 	default:
 		return (0);
 	}
@@ -2905,6 +3307,7 @@ fj_jql_isempty(const struct fj_issue *is, const struct fj_clause *cl)
 	case FJ_QF_RESOLVED:
 	case FJ_QF_DUE:
 	case FJ_QF_CF_DATE:
+	case FJ_QF_CF_DATETIME:
 		return (fj_issue_date(is, cl->qf, cl->cf) == 0);
 	case FJ_QF_DESCRIPTION:
 	case FJ_QF_CF_TEXT:
@@ -2928,11 +3331,15 @@ fj_jql_holds(const struct fj_issue *is, const struct fj_clause *cl,
 	case FJ_QF_PROJECT:
 		return (is->project == v->idx);
 	case FJ_QF_KEY:
+		if (v->func)
+			return (fj_jql_linked_holds(is, v));
 		if (v->proj < 0)
 			return (is->id == v->num);
 		return (is->project == v->proj && is->num == v->num);
 	case FJ_QF_ITYPE:
 		return (is->itype == v->idx);
+	case FJ_QF_PRIORITY:
+		return (is->priority == v->idx);
 	case FJ_QF_STATUS:
 		return (is->status == v->idx);
 	case FJ_QF_CATEGORY:
@@ -2954,6 +3361,7 @@ fj_jql_holds(const struct fj_issue *is, const struct fj_clause *cl,
 	case FJ_QF_RESOLVED:
 	case FJ_QF_DUE:
 	case FJ_QF_CF_DATE:
+	case FJ_QF_CF_DATETIME:
 		return (fj_issue_date(is, cl->qf, cl->cf) == v->t);
 	default:
 		return (0);
@@ -3094,6 +3502,10 @@ fj_sort_cb(const void *ap, const void *bp)
 		case FJ_QF_ITYPE:
 			c = a->itype - b->itype;
 			break;
+		case FJ_QF_PRIORITY:
+			/* Ascending: the least urgent first, as in Jira. */
+			c = b->priority - a->priority;
+			break;
 		case FJ_QF_STATUS:
 			c = a->status - b->status;
 			break;
@@ -3190,6 +3602,7 @@ fj_issue_new(int project, int itype, const char *summary)
 	snprintf(is->key, sizeof is->key, "%s-%d", fj_projects[project].key,
 	    is->num);
 	is->itype = itype;
+	is->priority = FJ_PRIORITY_DEFAULT;
 	is->summary = sb_strdup(summary);
 	is->labels = cJSON_CreateArray();
 	is->custom = cJSON_CreateObject();
@@ -3230,6 +3643,11 @@ fj_state_free(void)
 {
 	size_t	i;
 
+	for (i = 0; i < fj_nlinks; i++)
+		free(fj_links[i]);
+	free(fj_links);
+	fj_links = NULL;
+	fj_nlinks = 0;
 	for (i = 0; i < fj_nissues; i++)
 		fj_issue_free(fj_issues[i]);
 	free(fj_issues);
@@ -3246,6 +3664,7 @@ fj_state_reset(void)
 	fj_next_id = 10001;
 	fj_next_comment = 10000;
 	fj_next_rlink = 10000;
+	fj_next_link = 10000;
 	memset(fj_next_num, 0, sizeof fj_next_num);
 }
 
@@ -3461,6 +3880,21 @@ fj_date_in(const cJSON *v, cJSON *errors, const char *field)
 	return (0);
 }
 
+/* A reference {"first":...} (or else {"second"}) looked up with find;
+ * -1 if it names nothing. */
+static int
+fj_ref_in(const cJSON *v, const char *first, const char *second,
+    int (*find)(const char *))
+{
+	const char	*s;
+
+	if (!cJSON_IsObject(v))
+		return (-1);
+	if ((s = sb_json_str(v, first)) == NULL)
+		s = sb_json_str(v, second);
+	return (s != NULL ? find(s) : -1);
+}
+
 /*
  * Check one field value and store its normalised form in changes (ADF for
  * rich text, indexes for projects, types and users, null to clear).
@@ -3471,8 +3905,8 @@ fj_field_in(struct fj_ctx *c, const char *id, const cJSON *v, int creating,
 {
 	const struct fj_field	*f = fj_field_find(id);
 	const struct fj_user	*u;
-	const char		*s;
 	cJSON			*out = NULL;
+	int64_t			 t;
 	int			 i;
 
 	if (f == NULL || !f->settable ||
@@ -3482,13 +3916,7 @@ fj_field_in(struct fj_ctx *c, const char *id, const cJSON *v, int creating,
 	}
 	switch (f->kind) {
 	case FJ_FK_PROJECT:
-		s = NULL;
-		if (cJSON_IsObject(v)) {
-			s = sb_json_str(v, "key");
-			if (s == NULL)
-				s = sb_json_str(v, "id");
-		}
-		if (s == NULL || (i = fj_project_find(s)) < 0) {
+		if ((i = fj_ref_in(v, "key", "id", fj_project_find)) < 0) {
 			fj_seterr(errors, "project", "Specify a valid project "
 			    "ID or key");
 			return;
@@ -3496,18 +3924,32 @@ fj_field_in(struct fj_ctx *c, const char *id, const cJSON *v, int creating,
 		out = cJSON_CreateNumber(i);
 		break;
 	case FJ_FK_ISSUETYPE:
-		s = NULL;
-		if (cJSON_IsObject(v)) {
-			s = sb_json_str(v, "id");
-			if (s == NULL)
-				s = sb_json_str(v, "name");
-		}
-		if (s == NULL || (i = fj_itype_find(s)) < 0) {
+		if ((i = fj_ref_in(v, "id", "name", fj_itype_find)) < 0) {
 			fj_seterr(errors, "issuetype", "The issue type "
 			    "selected is invalid.");
 			return;
 		}
 		out = cJSON_CreateNumber(i);
+		break;
+	case FJ_FK_PRIORITY:
+		if ((i = fj_ref_in(v, "id", "name", fj_priority_find)) < 0) {
+			fj_seterr(errors, "priority", "Specify a valid 'id' or "
+			    "'name' for Priority");
+			return;
+		}
+		out = cJSON_CreateNumber(i);
+		break;
+	case FJ_FK_CF_DATETIME:
+		if (cJSON_IsNull(v))
+			break;
+		if (!cJSON_IsString(v) || fj_parse_datetime(v->valuestring, 1,
+		    &t) != 0) {
+			fj_seterr(errors, id, "Invalid date format. Please "
+			    "enter the date in the format "
+			    "\"yyyy-MM-dd'T'HH:mm:ss.SSSZ\".");
+			return;
+		}
+		out = cJSON_CreateNumber((double)t);
 		break;
 	case FJ_FK_SUMMARY:
 		if (fj_summary_in(v, errors) != 0)
@@ -3757,6 +4199,8 @@ fj_apply(struct fj_issue *is, const cJSON *changes)
 			continue;
 		if (strcmp(id, "issuetype") == 0)
 			is->itype = v->valueint;
+		else if (strcmp(id, "priority") == 0)
+			is->priority = v->valueint;
 		else if (strcmp(id, "summary") == 0) {
 			free(is->summary);
 			is->summary = sb_strdup(v->valuestring);
@@ -4399,6 +4843,293 @@ fj_transitions(struct fj_ctx *c, struct fj_issue *is)
 	cJSON_Delete(comments);
 }
 
+/* An issue named by {"key"} or {"id"} in a request, or NULL. */
+static struct fj_issue *
+fj_issue_ref(const cJSON *o)
+{
+	const cJSON	*v;
+	char		 buf[32];
+
+	if ((v = fj_get(o, "key")) == NULL)
+		v = fj_get(o, "id");
+	if (cJSON_IsString(v))
+		return (fj_issue_find(v->valuestring));
+	if (cJSON_IsNumber(v)) {
+		snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
+		return (fj_issue_find(buf));
+	}
+	return (NULL);
+}
+
+/*
+ * Link in <type outward> out; both issues are updated. 0 if made (*lp
+ * set), 1 if that link was there already, -1 if an issue has too many.
+ */
+static int
+fj_link_add(int type, struct fj_issue *in, struct fj_issue *out,
+    struct fj_link **lp)
+{
+	struct fj_link	*l;
+	size_t		 i, nin = 0, nout = 0;
+
+	for (i = 0; i < fj_nlinks; i++) {
+		l = fj_links[i];
+		if (l->type == type && l->in == in && l->out == out) {
+			*lp = l;
+			return (1);
+		}
+		nin += l->in == in || l->out == in;
+		nout += l->in == out || l->out == out;
+	}
+	if (nin >= FJ_LINKS_MAX || nout >= FJ_LINKS_MAX)
+		return (-1);
+	l = sb_calloc(1, sizeof *l);
+	l->id = fj_next_link++;
+	l->type = type;
+	l->in = in;
+	l->out = out;
+	fj_links = sb_realloc(fj_links, fj_nlinks + 1, sizeof *fj_links);
+	fj_links[fj_nlinks++] = l;
+	in->updated = out->updated = fj_now();
+	*lp = l;
+	return (0);
+}
+
+/* POST /issueLink: 201 and no body, even for a link already there. */
+static void
+fj_issue_link_post(struct fj_ctx *c)
+{
+	const cJSON	*tv, *cm;
+	struct fj_issue	*in, *out;
+	struct fj_link	*l;
+	const char	*ts;
+	cJSON		*errors, *body = NULL, *vis = NULL;
+	int		 type, rc;
+
+	if (!cJSON_IsObject(c->json)) {
+		fj_error(c, 400, "Can not deserialize instance of "
+		    "LinkIssueRequestJsonBean out of the request body.");
+		return;
+	}
+	tv = fj_get(c->json, "type");
+	if ((ts = sb_json_str(tv, "name")) == NULL)
+		ts = sb_json_str(tv, "id");
+	if (ts == NULL || !cJSON_IsObject(fj_get(c->json, "inwardIssue")) ||
+	    !cJSON_IsObject(fj_get(c->json, "outwardIssue"))) {
+		fj_error(c, 400, "An issue link needs a type (name or id), an "
+		    "inwardIssue and an outwardIssue (key or id).");
+		return;
+	}
+	if ((type = fj_ltype_find(ts)) < 0) {
+		fj_error(c, 404, "No issue link type with %s '%s' found.",
+		    sb_json_str(tv, "name") != NULL ? "name" : "id", ts);
+		return;
+	}
+	in = fj_issue_ref(fj_get(c->json, "inwardIssue"));
+	out = fj_issue_ref(fj_get(c->json, "outwardIssue"));
+	if (in == NULL || out == NULL) {
+		fj_not_found(c);
+		return;
+	}
+	if (in == out) {
+		fj_error(c, 400, "You cannot link an issue to itself.");
+		return;
+	}
+	cm = fj_get(c->json, "comment");
+	if (cm != NULL && !cJSON_IsNull(cm)) {
+		errors = cJSON_CreateObject();
+		fj_comment_in(c, cm, errors, &body, &vis);
+		if (fj_errors_reply(c, errors))
+			return;
+	}
+	if ((rc = fj_link_add(type, in, out, &l)) < 0) {
+		cJSON_Delete(body);
+		cJSON_Delete(vis);
+		fj_error(c, 413, "The number of issue links on this issue has "
+		    "reached the limit of %d.", FJ_LINKS_MAX);
+		return;
+	}
+	/* The comment goes on the "from (outward)" issue, as documented. */
+	if (body != NULL)
+		fj_comment_add(out, body, vis, c->me);
+	fj_reply(c, 201, NULL);
+}
+
+/* GET and DELETE /issueLink/{id}. */
+static void
+fj_issue_link(struct fj_ctx *c, const char *lid)
+{
+	struct fj_link	*l = NULL;
+	long long	 n;
+	size_t		 i;
+
+	if (fj_parse_int(lid, 1, LLONG_MAX, &n) != 0) {
+		fj_error(c, 400, "The issue link id '%s' is invalid.", lid);
+		return;
+	}
+	for (i = 0; i < fj_nlinks && l == NULL; i++) {
+		if (fj_links[i]->id == n)
+			l = fj_links[i];
+	}
+	if (l == NULL) {
+		fj_error(c, 404, "No issue link with id '%s' exists.", lid);
+		return;
+	}
+	if (strcmp(c->r->method, "GET") == 0) {
+		fj_reply(c, 200, fj_link_json(c, l, NULL));
+		return;
+	}
+	if (strcmp(c->r->method, "DELETE") != 0) {
+		fj_bad_method(c);
+		return;
+	}
+	l->in->updated = l->out->updated = fj_now();
+	memmove(&fj_links[i - 1], &fj_links[i], (fj_nlinks - i) *
+	    sizeof *fj_links);
+	fj_nlinks--;
+	free(l);
+	fj_reply(c, 204, NULL);
+}
+
+/* GET /issueLinkType[/{id}]. */
+static void
+fj_issue_link_types(struct fj_ctx *c, const char *tid)
+{
+	cJSON	*o, *a;
+	size_t	 i;
+
+	if (strcmp(c->r->method, "GET") != 0) {
+		fj_bad_method(c);
+		return;
+	}
+	if (tid == NULL) {
+		o = cJSON_CreateObject();
+		a = cJSON_AddArrayToObject(o, "issueLinkTypes");
+		for (i = 0; i < FJ_NLTYPES; i++)
+			cJSON_AddItemToArray(a, fj_ltype_json(c, (int)i));
+		fj_reply(c, 200, o);
+		return;
+	}
+	for (i = 0; i < FJ_NLTYPES; i++) {
+		if (strcmp(fj_ltypes[i].id, tid) == 0) {
+			fj_reply(c, 200, fj_ltype_json(c, (int)i));
+			return;
+		}
+	}
+	fj_error(c, 404, "No issue link type with id '%s' found.", tid);
+}
+
+/* GET /user: by accountId on Cloud, by username or key on Data Center. */
+static void
+fj_get_user(struct fj_ctx *c)
+{
+	const struct fj_user	*u;
+	const char		*id;
+
+	if (!c->dc) {
+		if ((id = sb_param(c->r, "accountId")) == NULL) {
+			fj_error(c, 400, "The 'accountId' query parameter "
+			    "needs to be provided.");
+			return;
+		}
+		u = fj_user_find(id);
+		if (u == NULL || strcmp(u->account_id, id) != 0) {
+			fj_error(c, 404, "Specified user does not exist or "
+			    "you do not have required permissions");
+			return;
+		}
+	} else {
+		if ((id = sb_param(c->r, "username")) == NULL &&
+		    (id = sb_param(c->r, "key")) == NULL) {
+			fj_error(c, 400, "Either the 'username' or the 'key' "
+			    "query parameters need to be provided");
+			return;
+		}
+		u = fj_user_find(id);
+		if (u == NULL || (strcasecmp(u->name, id) != 0 &&
+		    strcmp(u->key, id) != 0)) {
+			fj_error(c, 404, "The user named '%s' does not exist",
+			    id);
+			return;
+		}
+	}
+	fj_reply(c, 200, fj_user_json(c, u));
+}
+
+/* s, or one of its words, starts with prefix (case-insensitive). */
+static int
+fj_word_prefix(const char *s, const char *prefix)
+{
+	size_t	n = strlen(prefix);
+	int	start = 1;
+
+	for (; *s != '\0'; s++) {
+		if (start && strncasecmp(s, prefix, n) == 0)
+			return (1);
+		start = isspace((unsigned char)*s);
+	}
+	return (0);
+}
+
+/*
+ * GET /user/search: Cloud matches query against display names and
+ * emails by prefix (a hidden email only whole), or accountId exactly;
+ * Data Center matches username against usernames, names and emails.
+ */
+static void
+fj_user_search(struct fj_ctx *c)
+{
+	const struct fj_user	*me = fj_myself(), *u;
+	const char		*q, *acct = NULL, *p;
+	long long		 start = 0, max = 50;
+	cJSON			*a;
+	size_t			 i;
+	int			 hit, n = 0;
+
+	if (!c->dc) {
+		q = sb_param(c->r, "query");
+		acct = sb_param(c->r, "accountId");
+		if ((q == NULL) == (acct == NULL)) {
+			fj_error(c, 400, "Provide one of the 'query' and "
+			    "'accountId' query parameters.");
+			return;
+		}
+	} else if ((q = sb_param(c->r, "username")) == NULL) {
+		fj_error(c, 400, "The username query parameter was not "
+		    "provided");
+		return;
+	}
+	if (((p = sb_param(c->r, "startAt")) != NULL &&
+	    fj_parse_int(p, 0, INT_MAX, &start) != 0) ||
+	    ((p = sb_param(c->r, "maxResults")) != NULL &&
+	    fj_parse_int(p, 0, 1000, &max) != 0)) {
+		fj_error(c, 400, "The startAt and maxResults parameters must "
+		    "be non-negative integers.");
+		return;
+	}
+	a = cJSON_CreateArray();
+	for (i = 0; i <= FJ_NUSERS; i++) {
+		u = i < FJ_NUSERS ? &fj_users[i] : me;
+		if (i == FJ_NUSERS && fj_user_index(me) < (int)FJ_NUSERS)
+			break;
+		if (acct != NULL)
+			hit = strcmp(u->account_id, acct) == 0;
+		else if (c->dc)
+			hit = fj_word_prefix(u->name, q) ||
+			    fj_word_prefix(u->display, q) ||
+			    strncasecmp(u->email, q, strlen(q)) == 0;
+		else if (u->hide_email && u != me)
+			hit = fj_word_prefix(u->display, q) ||
+			    strcasecmp(u->email, q) == 0;
+		else
+			hit = fj_word_prefix(u->display, q) ||
+			    strncasecmp(u->email, q, strlen(q)) == 0;
+		if (hit && n++ >= start && cJSON_GetArraySize(a) < max)
+			cJSON_AddItemToArray(a, fj_user_json(c, u));
+	}
+	fj_reply(c, 200, a);
+}
+
 /* Opaque page token binding the next offset to the query text. */
 static uint32_t
 fj_hash(const char *s)
@@ -4882,6 +5613,26 @@ fj_handle(struct sb_req *r)
 			fj_transitions(&c, is);
 		else
 			fj_no_resource(&c);
+	} else if (nseg <= 2 && strcmp(seg[0], "issueLinkType") == 0) {
+		fj_issue_link_types(&c, nseg == 2 ? seg[1] : NULL);
+	} else if (nseg == 1 && strcmp(seg[0], "issueLink") == 0) {
+		if (post)
+			fj_issue_link_post(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg == 2 && strcmp(seg[0], "issueLink") == 0) {
+		fj_issue_link(&c, seg[1]);
+	} else if (nseg == 1 && strcmp(seg[0], "user") == 0) {
+		if (get)
+			fj_get_user(&c);
+		else
+			fj_bad_method(&c);
+	} else if (nseg == 2 && strcmp(seg[0], "user") == 0 &&
+	    strcmp(seg[1], "search") == 0) {
+		if (get)
+			fj_user_search(&c);
+		else
+			fj_bad_method(&c);
 	} else if (nseg == 1 && strcmp(seg[0], "search") == 0) {
 		if (get || post)
 			fj_search_old(&c);
@@ -4932,23 +5683,111 @@ fj_ctl_time(const cJSON *body, const char *name, int64_t *out)
 	return (NULL);
 }
 
+/*
+ * The fields of a control op body ("summary" when editing, "labels",
+ * "duedate", "description" and "fields"; rich text as text or ADF)
+ * through the REST field checks. NULL and the changes in *changes, or
+ * the error answer.
+ */
+static cJSON *
+fj_ctl_fields(const cJSON *body, int creating, cJSON **changes)
+{
+	static const char *const plain[] = { "summary", "labels", "duedate" };
+	struct fj_ctx	 c;
+	const cJSON	*v;
+	cJSON		*errors, *o;
+	size_t		 i;
+
+	memset(&c, 0, sizeof c);
+	c.dc = fj_is_dc();
+	errors = cJSON_CreateObject();
+	*changes = cJSON_CreateObject();
+	/* The issue op takes its summary apart, before the issue exists. */
+	for (i = creating ? 1 : 0; i < sizeof plain / sizeof plain[0]; i++) {
+		c.v = 3;
+		if ((v = fj_get(body, plain[i])) != NULL)
+			fj_field_in(&c, plain[i], v, creating, errors,
+			    *changes);
+	}
+	if ((v = fj_get(body, "description")) != NULL) {
+		c.v = cJSON_IsString(v) ? 2 : 3;
+		fj_field_in(&c, "description", v, creating, errors, *changes);
+	}
+	cJSON_ArrayForEach(v, fj_get(body, "fields")) {
+		c.v = cJSON_IsString(v) && fj_field_find(v->string) != NULL &&
+		    fj_field_find(v->string)->kind == FJ_FK_CF_TEXTAREA ? 2 : 3;
+		fj_field_in(&c, v->string, v, creating, errors, *changes);
+	}
+	if (cJSON_GetArraySize(errors) == 0) {
+		cJSON_Delete(errors);
+		return (NULL);
+	}
+	o = fj_ctl_error("invalid fields");
+	cJSON_AddItemToObject(o, "errors", errors);
+	cJSON_Delete(*changes);
+	*changes = NULL;
+	return (o);
+}
+
+/* What the issue and edit ops change: fields, and the people. */
+struct fj_ctl_change {
+	cJSON			*changes;
+	const struct fj_user	*people[2];	/* assignee, reporter */
+	int			 given[2];
+};
+static const char *const fj_ctl_people[2] = { "assignee", "reporter" };
+
+/*
+ * Check a control op body: the fields (fj_ctl_fields) and the people
+ * (email, accountId or username; null for nobody). NULL, or the error
+ * answer.
+ */
+static cJSON *
+fj_ctl_change_in(const cJSON *body, int creating, struct fj_ctl_change *ch)
+{
+	const cJSON	*v;
+	size_t		 i;
+
+	memset(ch, 0, sizeof *ch);
+	for (i = 0; i < 2; i++) {
+		if ((v = fj_get(body, fj_ctl_people[i])) == NULL)
+			continue;
+		ch->given[i] = 1;
+		if (cJSON_IsNull(v))
+			continue;
+		if (!cJSON_IsString(v) || (ch->people[i] =
+		    fj_user_find(v->valuestring)) == NULL)
+			return (fj_ctl_error("%s: no user '%s'",
+			    fj_ctl_people[i], cJSON_IsString(v) ?
+			    v->valuestring : ""));
+	}
+	return (fj_ctl_fields(body, creating, &ch->changes));
+}
+
+/* Apply a checked change (and free it). */
+static void
+fj_ctl_change_apply(struct fj_issue *is, struct fj_ctl_change *ch)
+{
+	fj_apply(is, ch->changes);
+	cJSON_Delete(ch->changes);
+	if (ch->given[0])
+		is->assignee = ch->people[0];
+	if (ch->given[1])
+		is->reporter = ch->people[1];
+}
+
 /* Create an issue directly, bypassing screens and validation of times. */
 static cJSON *
 fj_ctl_issue(const cJSON *body)
 {
-	struct fj_ctx		 c;
 	struct fj_issue		*is;
-	const struct fj_user	*u;
+	struct fj_ctl_change	 ch;
 	const char		*s, *summary;
-	const cJSON		*v;
-	cJSON			*errors, *changes, *o, *err;
+	cJSON			*o, *err;
 	int			 project, itype, status = 0, res = -1;
 	int64_t			 created = 0, updated = 0, resolved = 0;
 	char			 buf[32];
 
-	memset(&c, 0, sizeof c);
-	c.v = 3;
-	c.dc = fj_is_dc();
 	summary = sb_json_str(body, "summary");
 	if (summary == NULL || fj_is_blank(summary))
 		return (fj_ctl_error("summary is required"));
@@ -4968,41 +5807,10 @@ fj_ctl_issue(const cJSON *body)
 	    (err = fj_ctl_time(body, "updated", &updated)) != NULL ||
 	    (err = fj_ctl_time(body, "resolutiondate", &resolved)) != NULL)
 		return (err);
-
-	/* Everything else goes through the v3/v2 field checks. */
-	errors = cJSON_CreateObject();
-	changes = cJSON_CreateObject();
-	if ((v = fj_get(body, "labels")) != NULL)
-		fj_field_in(&c, "labels", v, 1, errors, changes);
-	if ((v = fj_get(body, "duedate")) != NULL)
-		fj_field_in(&c, "duedate", v, 1, errors, changes);
-	if ((v = fj_get(body, "description")) != NULL) {
-		c.v = cJSON_IsString(v) ? 2 : 3;
-		fj_field_in(&c, "description", v, 1, errors, changes);
-		c.v = 3;
-	}
-	cJSON_ArrayForEach(v, fj_get(body, "fields")) {
-		c.v = cJSON_IsString(v) && fj_field_find(v->string) != NULL &&
-		    fj_field_find(v->string)->kind == FJ_FK_CF_TEXTAREA ? 2 : 3;
-		fj_field_in(&c, v->string, v, 1, errors, changes);
-		c.v = 3;
-	}
-	if (cJSON_GetArraySize(errors) > 0) {
-		o = fj_ctl_error("invalid fields");
-		cJSON_AddItemToObject(o, "errors", errors);
-		cJSON_Delete(changes);
-		return (o);
-	}
-	cJSON_Delete(errors);
+	if ((err = fj_ctl_change_in(body, 1, &ch)) != NULL)
+		return (err);
 	is = fj_issue_new(project, itype, summary);
-	fj_apply(is, changes);
-	cJSON_Delete(changes);
-	if ((s = sb_json_str(body, "assignee")) != NULL &&
-	    (u = fj_user_find(s)) != NULL)
-		is->assignee = u;
-	if ((s = sb_json_str(body, "reporter")) != NULL &&
-	    (u = fj_user_find(s)) != NULL)
-		is->reporter = u;
+	fj_ctl_change_apply(is, &ch);
 	if (status != 0 || res >= 0)
 		fj_set_status(is, status, res);
 	if (created != 0)
@@ -5015,6 +5823,63 @@ fj_ctl_issue(const cJSON *body)
 	snprintf(buf, sizeof buf, "%ld", is->id);
 	cJSON_AddStringToObject(o, "id", buf);
 	cJSON_AddStringToObject(o, "key", is->key);
+	return (o);
+}
+
+/* Change an issue's fields directly, as someone editing it would. */
+static cJSON *
+fj_ctl_edit(const cJSON *body)
+{
+	struct fj_issue		*is;
+	struct fj_ctl_change	 ch;
+	const char		*key = sb_json_str(body, "key");
+	cJSON			*o, *err;
+	int64_t			 updated = 0;
+
+	if (key == NULL || (is = fj_issue_find(key)) == NULL)
+		return (fj_ctl_error("no issue '%s'", key != NULL ? key : ""));
+	if ((err = fj_ctl_time(body, "updated", &updated)) != NULL)
+		return (err);
+	if ((err = fj_ctl_change_in(body, 0, &ch)) != NULL)
+		return (err);
+	fj_ctl_change_apply(is, &ch);
+	if (updated != 0)
+		is->updated = updated;
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddStringToObject(o, "key", is->key);
+	return (o);
+}
+
+/* Link two issues: "from <outward> to". */
+static cJSON *
+fj_ctl_link(const cJSON *body)
+{
+	struct fj_issue	*from, *to;
+	struct fj_link	*l;
+	const char	*f = sb_json_str(body, "from"), *t;
+	const char	*ty = sb_json_str(body, "type");
+	cJSON		*o;
+	char		 buf[32];
+	int		 type;
+
+	t = sb_json_str(body, "to");
+	if (f == NULL || (from = fj_issue_find(f)) == NULL)
+		return (fj_ctl_error("from: no issue '%s'", f != NULL ? f :
+		    ""));
+	if (t == NULL || (to = fj_issue_find(t)) == NULL)
+		return (fj_ctl_error("to: no issue '%s'", t != NULL ? t : ""));
+	if (ty == NULL || (type = fj_ltype_find(ty)) < 0)
+		return (fj_ctl_error("type: no link type '%s'", ty != NULL ?
+		    ty : ""));
+	if (from == to)
+		return (fj_ctl_error("an issue cannot be linked to itself"));
+	if (fj_link_add(type, from, to, &l) < 0)
+		return (fj_ctl_error("too many links"));
+	o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	snprintf(buf, sizeof buf, "%ld", l->id);
+	cJSON_AddStringToObject(o, "id", buf);
 	return (o);
 }
 
@@ -5083,6 +5948,10 @@ fj_control(const char *op, cJSON *body)
 		return (fj_ctl_issue(body));
 	if (strcmp(op, "get") == 0)
 		return (fj_ctl_get(body));
+	if (strcmp(op, "edit") == 0)
+		return (fj_ctl_edit(body));
+	if (strcmp(op, "link") == 0)
+		return (fj_ctl_link(body));
 	if (strcmp(op, "transition") == 0) {
 		s = sb_json_str(body, "key");
 		if (s == NULL || (is = fj_issue_find(s)) == NULL)
@@ -5139,9 +6008,38 @@ fj_control(const char *op, cJSON *body)
 	return (NULL);
 }
 
+/*
+ * --jira-timezone: an IANA zone from the system's database, made the
+ * sandbox's local time (TZ) so localtime_r gives its offsets.
+ */
+static void
+fj_tz_init(void)
+{
+	const char	*z = sb_opts.jira_timezone, *dir;
+	char		*path;
+	FILE		*f;
+
+	if (z == NULL)
+		return;
+	if (*z == '\0' || *z == '/' || strstr(z, "..") != NULL)
+		sb_fatal("--jira-timezone %s: not a zone name", z);
+	if ((dir = getenv("TZDIR")) == NULL || *dir == '\0')
+		dir = "/usr/share/zoneinfo";
+	sb_asprintf(&path, "%s/%s", dir, z);
+	if ((f = fopen(path, "r")) == NULL)
+		sb_fatal("--jira-timezone %s: %s: %s", z, path,
+		    strerror(errno));
+	fclose(f);
+	free(path);
+	if (setenv("TZ", z, 1) != 0)
+		sb_fatal("setenv TZ: %s", strerror(errno));
+	tzset();
+}
+
 static void
 fj_init(void)
 {
+	fj_tz_init();
 	fj_state_reset();
 }
 

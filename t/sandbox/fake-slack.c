@@ -12,7 +12,24 @@
  *   wrong kind is not_allowed_token_type, an unknown one invalid_auth,
  *   none not_authed (apps.connections.open: missing_args, which is also
  *   what a token sent as a POST parameter gets). Tokens in the query or
- *   form are never looked at.
+ *   form are never looked at. The user token (--slack-user-token,
+ *   default xoxp-sandbox-user-token) is the workspace admin's (alice,
+ *   U0ALICE) and acts as her for the few methods slack-manifest.c lists
+ *   (auth.test, conversations.info, .members, .invite, .unarchive),
+ *   with the manifest's user scopes; the others refuse it with
+ *   not_allowed_token_type.
+ * - Archiving: a public channel loses its members (Slack's help: on
+ *   unarchiving, "if it's public, the former members will not be
+ *   restored"), a private one keeps them; unarchiving adds the one who
+ *   does it. So the bot, removed, can neither unarchive nor read it:
+ *   conversations.unarchive with the bot token is not_in_channel (what
+ *   Slack answers; its docs say bot tokens cannot unarchive), or
+ *   user_is_bot where it is still a member (private channels).
+ *   conversations.members of an archived channel is
+ *   fetch_members_failed (reports since 2019; Slack documents no other
+ *   error for it). Archiving and unarchiving post the channel_archive
+ *   and channel_unarchive messages; the channel_archive (group_archive)
+ *   event itself goes out only to a manifest that subscribes to it.
  * - Bodies: form or query everywhere; application/json only for the
  *   methods that take it (writes). A JSON body to a read method
  *   (conversations.history/replies/info, users.*, reactions.get) is
@@ -83,6 +100,7 @@ size_t			  sl_nhooks;
 cJSON			 *sl_ephemeral;		/* array */
 struct sl_group		**sl_groups;
 size_t			  sl_ngroups;
+const char		 *sl_caller = SLACK_BOT_USER;
 static struct sl_limit	**sl_limits;
 static size_t		  sl_nlimits;
 static int		  sl_history_max = SL_HISTORY_MAX;
@@ -105,7 +123,10 @@ static cJSON	*sl_ratelimit_set(cJSON *);
 static int	 sl_ratelimited(const char *);
 static cJSON	*sl_history_limits(long long, long long);
 static int	 sl_charset_ok(const char *);
-static const char *sl_check_auth(struct sb_req *, const struct sl_method *);
+static cJSON	*sl_check_auth(struct sb_req *, const struct sl_method *,
+		    const char **);
+static void	 sl_chan_event(const struct sl_chan *, const char *,
+		    const char *);
 static cJSON	*sl_call_args(struct sb_req *, const struct sl_method *,
 		    cJSON **);
 
@@ -267,7 +288,7 @@ sl_user_add(const char *id, const char *name, const char *real_name,
 	free(u->tz);
 	free(u->team_id);
 	u->team_id = NULL;
-	u->is_restricted = u->is_ultra_restricted = 0;
+	u->is_restricted = u->is_ultra_restricted = u->is_admin = 0;
 	u->name = sb_strdup(name);
 	u->real_name = sb_strdup(real_name != NULL ? real_name : name);
 	u->email = sl_xdup(email);
@@ -360,12 +381,18 @@ sl_chan_add(const char *id, const char *name, int is_private,
 	return (c);
 }
 
-/* Visible to the bot: public, or private/DM with the bot in it. */
+/* Visible to user: public, or private/DM with user in it. */
+int
+sl_sees(const struct sl_chan *c, const char *user)
+{
+	return ((!c->is_private && c->im_user == NULL) ||
+	    sl_is_member(c, user));
+}
+
 int
 sl_bot_sees(const struct sl_chan *c)
 {
-	return ((!c->is_private && c->im_user == NULL) ||
-	    sl_is_member(c, SLACK_BOT_USER));
+	return (sl_sees(c, SLACK_BOT_USER));
 }
 
 /* channel_type as events carry it: channel, group or im. */
@@ -572,8 +599,8 @@ sl_seed(void)
 
 	sl_user_add(SLACK_BOT_USER, SL_BOT_NAME, "IncidentBot", NULL,
 	    "Europe/London", 1);
-	sl_user_add("U0ALICE", "alice", "Alice Example", "alice@example.com",
-	    "Europe/Paris", 0);
+	sl_user_add(SL_ADMIN_USER, "alice", "Alice Example",
+	    "alice@example.com", "Europe/Paris", 0)->is_admin = 1;
 	sl_user_add("U0BOB", "bob", "Bob Example", "bob@example.com",
 	    "America/New_York", 0);
 	sl_user_add("U0CAROL", "carol", "Carol Example", "carol@example.com",
@@ -822,6 +849,107 @@ sl_msg_event(const struct sl_chan *c, const cJSON *m)
 	return (ev);
 }
 
+/* A system message (channel_join, channel_topic...) from user in c. */
+void
+sl_system_message(struct sl_chan *c, const char *user, const char *subtype,
+    const char *text, const char *key, const char *value)
+{
+	cJSON	*m;
+
+	m = sl_store(c, user, text, NULL, NULL, subtype);
+	if (key != NULL)
+		cJSON_AddStringToObject(m, key, value);
+	sl_emit(c, sl_msg_event(c, m), NULL, NULL);
+}
+
+/*
+ * channel_<what> (group_<what> for a private channel) to the app, if the
+ * manifest subscribes it and the bot is in c; user NULL: none named.
+ */
+static void
+sl_chan_event(const struct sl_chan *c, const char *what, const char *user)
+{
+	cJSON	*ev;
+	char	 type[32], ts[32];
+
+	snprintf(type, sizeof(type), "%s_%s", c->is_private ? "group" :
+	    "channel", what);
+	if (!sl_subscribed(type))
+		return;
+	sl_new_ts(ts);
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "type", type);
+	cJSON_AddStringToObject(ev, "channel", c->id);
+	if (user != NULL)
+		cJSON_AddStringToObject(ev, "user", user);
+	if (strcmp(what, "archive") == 0)
+		cJSON_AddNumberToObject(ev, "is_moved", 0);
+	cJSON_AddStringToObject(ev, "event_ts", ts);
+	sl_emit(c, ev, NULL, NULL);
+}
+
+/*
+ * user archives c (member: only from inside it, as a token must be):
+ * the channel_archive message and event while the members still get
+ * them, then a public channel loses its members.
+ */
+cJSON *
+sl_archive(struct sl_chan *c, const char *user, int member)
+{
+	size_t	i;
+
+	if (c->im_user != NULL)
+		return (sl_err("method_not_supported_for_channel_type"));
+	if (c->is_archived)
+		return (sl_err("already_archived"));
+	if (c->is_general)
+		return (sl_err("cant_archive_general"));
+	if (member && !sl_is_member(c, user))
+		return (sl_err("not_in_channel"));
+	c->is_archived = 1;
+	sl_system_message(c, user, "channel_archive", "archived the channel",
+	    NULL, NULL);
+	sl_chan_event(c, "archive", user);
+	if (!c->is_private) {
+		for (i = 0; i < c->nmembers; i++)
+			free(c->members[i]);
+		c->nmembers = 0;
+	}
+	return (NULL);
+}
+
+/* user unarchives c and is put in it. */
+cJSON *
+sl_unarchive(struct sl_chan *c, const char *user)
+{
+	if (c->im_user != NULL)
+		return (sl_err("method_not_supported_for_channel_type"));
+	if (!c->is_archived)
+		return (sl_err("not_archived"));
+	c->is_archived = 0;
+	sl_add_member(c, user);
+	sl_system_message(c, user, "channel_unarchive",
+	    "un-archived the channel", NULL, NULL);
+	sl_chan_event(c, "unarchive", user);
+	return (NULL);
+}
+
+/* An admin deletes c: gone for every method (channel_not_found). */
+void
+sl_chan_delete(struct sl_chan *c)
+{
+	size_t	i;
+
+	sl_chan_event(c, "deleted", NULL);
+	for (i = 0; i < sl_nchans; i++) {
+		if (sl_chans[i] == c) {
+			sl_chans[i] = sl_chans[--sl_nchans];
+			break;
+		}
+	}
+	sl_chan_free(c);
+}
+
 /* The bot profile attached to the bot's messages. */
 static cJSON *
 sl_bot_profile(void)
@@ -1003,8 +1131,7 @@ sl_chan_json(const struct sl_chan *c, int num_members)
 	t = cJSON_AddArrayToObject(o, "shared_team_ids");
 	cJSON_AddItemToArray(t, cJSON_CreateString(SLACK_TEAM_ID));
 	cJSON_AddArrayToObject(o, "pending_connected_team_ids");
-	cJSON_AddBoolToObject(o, "is_member", sl_is_member(c,
-	    SLACK_BOT_USER));
+	cJSON_AddBoolToObject(o, "is_member", sl_is_member(c, sl_caller));
 	t = cJSON_AddObjectToObject(o, "topic");
 	cJSON_AddStringToObject(t, "value", c->topic);
 	cJSON_AddStringToObject(t, "creator", *c->topic != '\0' ?
@@ -1087,9 +1214,9 @@ sl_user_json(const struct sl_user *u)
 		cJSON_AddTrueToObject(p, "always_active");
 	}
 	cJSON_AddStringToObject(p, "team", sl_user_team(u));
-	cJSON_AddFalseToObject(o, "is_admin");
-	cJSON_AddFalseToObject(o, "is_owner");
-	cJSON_AddFalseToObject(o, "is_primary_owner");
+	cJSON_AddBoolToObject(o, "is_admin", u->is_admin);
+	cJSON_AddBoolToObject(o, "is_owner", u->is_admin);
+	cJSON_AddBoolToObject(o, "is_primary_owner", u->is_admin);
 	cJSON_AddBoolToObject(o, "is_restricted", u->is_restricted);
 	cJSON_AddBoolToObject(o, "is_ultra_restricted",
 	    u->is_ultra_restricted);
@@ -1403,25 +1530,46 @@ sl_charset_ok(const char *ctype)
 }
 
 /*
- * Check the token. NULL if it fits the method, else the error: the app
- * token only opens connections and the bot token does everything else.
+ * Check the token. NULL and whose it is in *caller if it fits the
+ * method, else the error: the app token only opens connections, the bot
+ * token does everything else, the user token what the sandbox serves it.
  */
-static const char *
-sl_check_auth(struct sb_req *r, const struct sl_method *m)
+static cJSON *
+sl_check_auth(struct sb_req *r, const struct sl_method *m,
+    const char **caller)
 {
 	const char	*auth, *tok;
+	char		*msg;
+	cJSON		*o;
 
+	*caller = SLACK_BOT_USER;
 	if ((auth = sb_header(r, "Authorization")) == NULL)
-		return (m->app_token ? "missing_args" : "not_authed");
+		return (sl_err(m->app_token ? "missing_args" : "not_authed"));
 	if (strncasecmp(auth, "Bearer ", 7) != 0)
-		return ("invalid_auth");
+		return (sl_err("invalid_auth"));
 	for (tok = auth + 7; *tok == ' '; tok++)
 		;
 	if (strcmp(tok, sb_opts.slack_bot_token) == 0)
-		return (m->app_token ? "not_allowed_token_type" : NULL);
+		return (m->app_token ? sl_err("not_allowed_token_type") :
+		    NULL);
 	if (strcmp(tok, sb_opts.slack_app_token) == 0)
-		return (m->app_token ? NULL : "not_allowed_token_type");
-	return ("invalid_auth");
+		return (m->app_token ? NULL :
+		    sl_err("not_allowed_token_type"));
+	if (strcmp(tok, sb_opts.slack_user_token) != 0)
+		return (sl_err("invalid_auth"));
+	if (m->app_token)
+		return (sl_err("not_allowed_token_type"));
+	if (!sl_user_method(m->name)) {
+		sb_asprintf(&msg, "[ERROR] the sandbox does not act as a "
+		    "person in %s; the user token serves auth.test and "
+		    "conversations.info, .members, .invite, .unarchive",
+		    m->name);
+		o = sl_err_msg("not_allowed_token_type", msg);
+		free(msg);
+		return (o);
+	}
+	*caller = SL_ADMIN_USER;
+	return (NULL);
 }
 
 /*
@@ -1492,11 +1640,11 @@ static void
 sl_handle(struct sb_req *r)
 {
 	const struct sl_method	*m;
-	const char		*err, *headers[4];
+	const char		*headers[4], *caller;
 	char			*reqid, *retry;
 	char			 hex[17];
 	cJSON			*args, *res;
-	int			 wait;
+	int			 wait, user;
 
 	if (strncmp(r->path, "/actions/", 9) == 0) {
 		sl_hook_handle(r);
@@ -1505,7 +1653,7 @@ sl_handle(struct sb_req *r)
 	sb_random_hex(hex, 8);
 	sb_asprintf(&reqid, "X-Slack-Req-Id: %s", hex);
 	headers[0] = reqid;
-	headers[1] = sl_scopes_header();
+	headers[1] = sl_scopes_header(0);
 	headers[2] = NULL;
 	if (strncmp(r->path, "/api/", 5) != 0 ||
 	    (m = sl_method_find(r->path + 5)) == NULL) {
@@ -1528,13 +1676,18 @@ sl_handle(struct sb_req *r)
 		sb_reply(r, 200, sl_err("insecure_request"), headers);
 		goto out;
 	}
-	if ((err = sl_check_auth(r, m)) != NULL) {
-		sb_reply(r, 200, sl_err(err), headers);
+	if ((res = sl_check_auth(r, m, &caller)) != NULL) {
+		sb_reply(r, 200, res, headers);
 		goto out;
 	}
+	user = strcmp(caller, SLACK_BOT_USER) != 0;
+	headers[1] = sl_scopes_header(user);
 	if ((args = sl_call_args(r, m, &res)) != NULL) {
-		if ((res = sl_scope_check(m->name, args)) == NULL)
+		if ((res = sl_scope_check(m->name, args, user)) == NULL) {
+			sl_caller = caller;
 			res = m->fn(args);
+			sl_caller = SLACK_BOT_USER;
+		}
 		cJSON_Delete(args);
 	}
 	sb_reply(r, 200, res, headers);

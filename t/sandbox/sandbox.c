@@ -29,9 +29,11 @@
  *
  * Slack ops (POST /control/slack/<op>, GET for the read-only ones; see
  * slack-control.c and fake-socket.c for their bodies):
- *   people:  message edit delete reaction click submit
- *   model:   user usergroup channel users usergroups channels messages
- *            ephemeral views bookmarks ratelimit reset
+ *   people:  message edit delete reaction click submit bulk
+ *   model:   user usergroup channel channel_archive channel_unarchive
+ *            channel_delete users usergroups channels messages
+ *            ephemeral views bookmarks ratelimit history_limits
+ *            manifest scopes reset
  *   socket:  redeliver raw disconnect enable drop silence acks
  *            connections envelope
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
@@ -1563,11 +1565,12 @@ sb_usage(void)
 {
 	fprintf(stderr, "usage: sandbox --ports-file PATH "
 	    "[--tls-cert FILE --tls-key FILE] [--console]\n"
-	    "\t[--slack-bot-token T] [--slack-app-token T] [--public-post]\n"
-	    "\t[--manifest slack-app-manifest.yaml]\n"
+	    "\t[--slack-bot-token T] [--slack-app-token T] "
+	    "[--slack-user-token T]\n"
+	    "\t[--public-post] [--manifest slack-app-manifest.yaml]\n"
 	    "\t[--jira-email E] [--jira-token T] "
 	    "[--jira-flavor cloud|datacenter]\n"
-	    "\t[--jira-context /PATH] "
+	    "\t[--jira-context /PATH] [--jira-timezone ZONE]\n"
 	    "\t[--pd-token T] [--ping-interval SECONDS] "
 	    "[--ack-timeout SECONDS]\n");
 	exit(2);
@@ -1615,12 +1618,14 @@ main(int argc, char **argv)
 		{ "console",		no_argument,	   NULL, 'C' },
 		{ "slack-bot-token",	required_argument, NULL, 'b' },
 		{ "slack-app-token",	required_argument, NULL, 'a' },
+		{ "slack-user-token",	required_argument, NULL, 'u' },
 		{ "public-post",	no_argument,	   NULL, 'P' },
 		{ "manifest",		required_argument, NULL, 'm' },
 		{ "jira-email",		required_argument, NULL, 'e' },
 		{ "jira-token",		required_argument, NULL, 'j' },
 		{ "jira-flavor",	required_argument, NULL, 'f' },
 		{ "jira-context",	required_argument, NULL, 'x' },
+		{ "jira-timezone",	required_argument, NULL, 'z' },
 		{ "pd-token",		required_argument, NULL, 'd' },
 		{ "ping-interval",	required_argument, NULL, 'i' },
 		{ "ack-timeout",	required_argument, NULL, 't' },
@@ -1636,6 +1641,7 @@ main(int argc, char **argv)
 
 	sb_opts.slack_bot_token = "xoxb-sandbox-bot-token";
 	sb_opts.slack_app_token = "xapp-sandbox-app-token";
+	sb_opts.slack_user_token = "xoxp-sandbox-user-token";
 	sb_opts.jira_email = "bot@example.com";
 	sb_opts.jira_token = "jira-sandbox-token";
 	sb_opts.jira_flavor = "cloud";
@@ -1650,6 +1656,7 @@ main(int argc, char **argv)
 		case 'C': sb_opts.console = 1; break;
 		case 'b': sb_opts.slack_bot_token = optarg; break;
 		case 'a': sb_opts.slack_app_token = optarg; break;
+		case 'u': sb_opts.slack_user_token = optarg; break;
 		case 'P': sb_opts.public_post = 1; break;
 		case 'm': sb_opts.slack_manifest = optarg; break;
 		case 'e': sb_opts.jira_email = optarg; break;
@@ -1667,6 +1674,7 @@ main(int argc, char **argv)
 				    "trailing slash");
 			sb_opts.jira_context = optarg;
 			break;
+		case 'z': sb_opts.jira_timezone = optarg; break;
 		case 'd': sb_opts.pd_token = optarg; break;
 		case 'i':
 			sb_opts.ping_interval = sb_parse_seconds(
@@ -1685,7 +1693,8 @@ main(int argc, char **argv)
 	if ((cert == NULL) != (key == NULL))
 		sb_fatal("--tls-cert and --tls-key go together");
 	if (*sb_opts.slack_bot_token == '\0' ||
-	    *sb_opts.slack_app_token == '\0' || *sb_opts.pd_token == '\0' ||
+	    *sb_opts.slack_app_token == '\0' ||
+	    *sb_opts.slack_user_token == '\0' || *sb_opts.pd_token == '\0' ||
 	    *sb_opts.jira_token == '\0')
 		sb_fatal("tokens must not be empty");
 	v = getenv("SANDBOX_VERBOSE");

@@ -63,10 +63,12 @@ extern const struct sb_service fake_pagerduty;
 struct sb_options {
 	const char	*slack_bot_token;
 	const char	*slack_app_token;
+	const char	*slack_user_token;	/* xoxp-, the admin's */
 	const char	*jira_email;
 	const char	*jira_token;
 	const char	*jira_flavor;		/* "cloud" or "datacenter" */
 	const char	*jira_context;		/* context path ("/jira") */
+	const char	*jira_timezone;		/* API user's zone, NULL: UTC */
 	const char	*pd_token;
 	int		 tls;			/* listeners speak TLS */
 	int		 socket_port;		/* Socket Mode listener port */

@@ -6,7 +6,9 @@
  * reply, {"ok":true,...} or {"ok":false,"error":...}. The dispatcher in
  * fake-slack.c has already checked the token and the content type.
  * Errors and their order follow slack-methods/<method>.json and
- * api-notes.md §3.
+ * api-notes.md §3. sl_caller is whose token came (the bot's, or the
+ * admin's user token for the methods slack-manifest.c serves it):
+ * channels are looked up as that person sees them.
  */
 #include "config.h"
 
@@ -37,11 +39,11 @@ static cJSON	*sl_m_delete(cJSON *);
 static const char *sl_check_name(const char *);
 static cJSON	*sl_m_create(cJSON *);
 static struct sl_chan *sl_managed_chan(cJSON *, cJSON **);
-static void	 sl_system_message(struct sl_chan *, const char *, const char *,
-		    const char *, const char *, const char *);
 static cJSON	*sl_m_set_topic(cJSON *);
 static cJSON	*sl_m_invite(cJSON *);
 static cJSON	*sl_m_archive(cJSON *);
+static cJSON	*sl_m_unarchive(cJSON *);
+static cJSON	*sl_m_members(cJSON *);
 static cJSON	*sl_m_join(cJSON *);
 static cJSON	*sl_m_info(cJSON *);
 static char	*sl_cursor_encode(const char *, const char *);
@@ -110,7 +112,7 @@ sl_invalid_blocks(char *why)
 }
 
 /*
- * The channel argument as the bot sees it. by_name also accepts
+ * The channel argument as the caller sees it. by_name also accepts
  * "general"/"#general" and a user id (the DM with the bot), as
  * chat.postMessage does.
  */
@@ -134,7 +136,7 @@ sl_api_chan(cJSON *args, const char *name, int by_name, cJSON **err)
 		else
 			c = sl_chan_by_name(s);
 	}
-	if (c == NULL || !sl_bot_sees(c)) {
+	if (c == NULL || !sl_sees(c, sl_caller)) {
 		*err = sl_err("channel_not_found");
 		return (NULL);
 	}
@@ -194,10 +196,11 @@ sl_m_auth_test(cJSON *args)
 
 	cJSON_AddStringToObject(o, "url", SL_TEAM_URL);
 	cJSON_AddStringToObject(o, "team", "Sandbox");
-	cJSON_AddStringToObject(o, "user", SL_BOT_NAME);
+	cJSON_AddStringToObject(o, "user", slack_user_name(sl_caller));
 	cJSON_AddStringToObject(o, "team_id", SLACK_TEAM_ID);
-	cJSON_AddStringToObject(o, "user_id", SLACK_BOT_USER);
-	cJSON_AddStringToObject(o, "bot_id", SLACK_BOT_ID);
+	cJSON_AddStringToObject(o, "user_id", sl_caller);
+	if (strcmp(sl_caller, SLACK_BOT_USER) == 0)
+		cJSON_AddStringToObject(o, "bot_id", SLACK_BOT_ID);
 	cJSON_AddFalseToObject(o, "is_enterprise_install");
 	return (o);
 }
@@ -414,7 +417,8 @@ sl_m_create(cJSON *args)
 	return (o);
 }
 
-/* A channel the bot manages: exists, not a DM, bot inside, not archived. */
+/* A channel the caller manages: exists, not a DM, caller inside, not
+ * archived. */
 static struct sl_chan *
 sl_managed_chan(cJSON *args, cJSON **err)
 {
@@ -426,22 +430,9 @@ sl_managed_chan(cJSON *args, cJSON **err)
 		*err = sl_err("method_not_supported_for_channel_type");
 	else if (c->is_archived)
 		*err = sl_err("is_archived");
-	else if (!sl_is_member(c, SLACK_BOT_USER))
+	else if (!sl_is_member(c, sl_caller))
 		*err = sl_err("not_in_channel");
 	return (*err != NULL ? NULL : c);
-}
-
-/* A system message (channel_join, channel_topic) from user in c. */
-static void
-sl_system_message(struct sl_chan *c, const char *user, const char *subtype,
-    const char *text, const char *key, const char *value)
-{
-	cJSON	*m;
-
-	m = sl_store(c, user, text, NULL, NULL, subtype);
-	if (key != NULL)
-		cJSON_AddStringToObject(m, key, value);
-	sl_emit(c, sl_msg_event(c, m), NULL, NULL);
 }
 
 static cJSON *
@@ -505,7 +496,7 @@ sl_m_invite(cJSON *args)
 		e = NULL;
 		if (sl_user_find(id) == NULL)
 			e = sl_err("user_not_found");
-		else if (strcmp(id, SLACK_BOT_USER) == 0)
+		else if (strcmp(id, sl_caller) == 0)
 			e = sl_err("cant_invite_self");
 		else if (sl_is_member(c, id))
 			e = sl_err("already_in_channel");
@@ -539,7 +530,7 @@ sl_m_invite(cJSON *args)
 			sb_asprintf(&text, "<@%s> has joined the channel",
 			    ok[i]);
 			sl_system_message(c, ok[i], "channel_join", text,
-			    "inviter", SLACK_BOT_USER);
+			    "inviter", sl_caller);
 			free(text);
 		}
 		free(ok[i]);
@@ -562,18 +553,91 @@ sl_m_archive(cJSON *args)
 
 	if ((c = sl_api_chan(args, "channel", 0, &err)) == NULL)
 		return (err);
+	if ((err = sl_archive(c, SLACK_BOT_USER, 1)) != NULL)
+		return (err);
+	return (sl_ok());
+}
+
+/*
+ * Bot tokens cannot unarchive (the method's docs); Slack answers the bot
+ * not_in_channel, archiving having removed it, and user_is_bot is what
+ * its spec lists for a bot still in the channel.
+ */
+static cJSON *
+sl_m_unarchive(cJSON *args)
+{
+	struct sl_chan	*c;
+	cJSON		*err;
+
+	if ((c = sl_api_chan(args, "channel", 0, &err)) == NULL)
+		return (err);
 	if (c->im_user != NULL)
 		return (sl_err("method_not_supported_for_channel_type"));
-	if (c->is_archived)
-		return (sl_err("already_archived"));
-	if (c->is_general)
-		return (sl_err("cant_archive_general"));
-	if (!sl_is_member(c, SLACK_BOT_USER))
-		return (sl_err("not_in_channel"));
-	c->is_archived = 1;
-	sl_system_message(c, SLACK_BOT_USER, "channel_archive",
-	    "archived the channel", NULL, NULL);
+	if (!c->is_archived)
+		return (sl_err("not_archived"));
+	if (strcmp(sl_caller, SLACK_BOT_USER) == 0)
+		return (sl_err(sl_is_member(c, SLACK_BOT_USER) ?
+		    "user_is_bot" : "not_in_channel"));
+	if ((err = sl_unarchive(c, sl_caller)) != NULL)
+		return (err);
 	return (sl_ok());
+}
+
+/*
+ * Member ids in id order; the cursor is the id the next page starts
+ * at, so members leaving between pages do not shift it.
+ */
+static cJSON *
+sl_m_members(cJSON *args)
+{
+	struct sl_chan	 *c;
+	const char	 *cursor, *next = NULL, *id;
+	char		 *from = NULL, *enc;
+	cJSON		 *err, *o, *arr, *rm;
+	size_t		  i, k;
+	int		  limit, n = 0;
+	const char	**ids;
+
+	if ((c = sl_api_chan(args, "channel", 0, &err)) == NULL)
+		return (err);
+	if (sl_limit_arg(args, 100, 999, &limit) != 0)
+		return (sl_err("invalid_limit"));
+	cursor = sb_json_str(args, "cursor");
+	if (cursor != NULL && *cursor != '\0' &&
+	    (from = sl_cursor_decode("member", cursor)) == NULL)
+		return (sl_err("invalid_cursor"));
+	if (c->is_archived) {
+		free(from);
+		return (sl_err_msg("fetch_members_failed",
+		    "[ERROR] Failed to fetch members for the channel."));
+	}
+	/* Sort a copy of the ids (insertion: channels are small). */
+	ids = sb_calloc(c->nmembers + 1, sizeof(*ids));
+	for (i = 0; i < c->nmembers; i++) {
+		id = c->members[i];
+		for (k = i; k > 0 && strcmp(ids[k - 1], id) > 0; k--)
+			ids[k] = ids[k - 1];
+		ids[k] = id;
+	}
+	o = sl_ok();
+	arr = cJSON_AddArrayToObject(o, "members");
+	for (i = 0; i < c->nmembers; i++) {
+		if (from != NULL && strcmp(ids[i], from) < 0)
+			continue;
+		if (n == limit) {
+			next = ids[i];
+			break;
+		}
+		cJSON_AddItemToArray(arr, cJSON_CreateString(ids[i]));
+		n++;
+	}
+	rm = cJSON_AddObjectToObject(o, "response_metadata");
+	enc = next != NULL ? sl_cursor_encode("member", next) : NULL;
+	cJSON_AddStringToObject(rm, "next_cursor", enc != NULL ? enc : "");
+	free(enc);
+	free(ids);
+	free(from);
+	return (o);
 }
 
 static cJSON *
@@ -1291,8 +1355,10 @@ static const struct sl_method sl_methods[] = {
 	{ "conversations.info",		0, 0, sl_m_info },
 	{ "conversations.invite",	1, 0, sl_m_invite },
 	{ "conversations.join",		1, 0, sl_m_join },
+	{ "conversations.members",	0, 0, sl_m_members },
 	{ "conversations.replies",	0, 0, sl_m_replies },
 	{ "conversations.setTopic",	1, 0, sl_m_set_topic },
+	{ "conversations.unarchive",	1, 0, sl_m_unarchive },
 	{ "reactions.add",		1, 0, sl_m_reactions_add },
 	{ "reactions.get",		0, 0, sl_m_reactions_get },
 	{ "reactions.remove",		1, 0, sl_m_reactions_remove },

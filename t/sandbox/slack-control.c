@@ -24,6 +24,12 @@
  *   usergroup {"id":"S...","handle","name"?,"users":[...]}: create or
  *            replace (usergroups.list, usergroups.users.list)
  *   channel  {"id","name","members":[...],"is_private","created"?}
+ *   channel_archive, channel_unarchive {"channel","user"?}: a person
+ *            (default the admin, U0ALICE) archives or unarchives it from
+ *            the UI; Slack's errors (already_archived, not_archived,
+ *            cant_archive_general...) as {"error"}
+ *   channel_delete {"channel"}: an admin deletes it; every method then
+ *            answers channel_not_found (not the general channel, not DMs)
  *   bulk     {"user","channel","count","prefix"?,"tag_every"?,"tagger"?,
  *            "reaction"?} -> {"first_ts","last_ts","tagged"}: count
  *            messages "<prefix> <i>" with their events; every tag_every-th
@@ -67,6 +73,7 @@ static cJSON	*sc_submit(cJSON *);
 static cJSON	*sc_add_user(cJSON *);
 static cJSON	*sc_add_channel(cJSON *);
 static cJSON	*sc_add_group(cJSON *);
+static cJSON	*sc_channel_state(const char *, cJSON *);
 static const char *sc_overrides(cJSON *, const char **, const char **);
 static cJSON	*sc_bulk(cJSON *);
 static cJSON	*sc_list(const char *, cJSON *);
@@ -125,6 +132,10 @@ sl_control(const char *op, cJSON *body)
 		return (sc_add_channel(body));
 	if (strcmp(op, "usergroup") == 0)
 		return (sc_add_group(body));
+	if (strcmp(op, "channel_archive") == 0 ||
+	    strcmp(op, "channel_unarchive") == 0 ||
+	    strcmp(op, "channel_delete") == 0)
+		return (sc_channel_state(op + 8, body));
 	if (strcmp(op, "bulk") == 0)
 		return (sc_bulk(body));
 	if (strcmp(op, "reset") == 0)
@@ -1033,6 +1044,38 @@ sc_add_group(cJSON *body)
 	res = cJSON_CreateObject();
 	cJSON_AddTrueToObject(res, "ok");
 	cJSON_AddItemToObject(res, "usergroup", sl_group_json(g, 1));
+	return (res);
+}
+
+/* channel_archive, channel_unarchive, channel_delete: what admins do. */
+static cJSON *
+sc_channel_state(const char *what, cJSON *body)
+{
+	struct sl_chan	*c;
+	const char	*user;
+	cJSON		*err, *res;
+
+	if ((c = sc_chan(body, "channel")) == NULL)
+		return (sc_error("channel_not_found"));
+	user = sb_json_str(body, "user");
+	if (user == NULL)
+		user = SL_ADMIN_USER;
+	else if (sl_user_find(user) == NULL)
+		return (sc_error("user_not_found"));
+	if (strcmp(what, "archive") == 0)
+		err = sl_archive(c, user, 0);
+	else if (strcmp(what, "unarchive") == 0)
+		err = sl_unarchive(c, user);
+	else {
+		if (c->im_user != NULL || c->is_general)
+			return (sc_error("cant_delete_channel"));
+		sl_chan_delete(c);
+		err = NULL;
+	}
+	if (err != NULL)
+		return (sc_slack_error(err));
+	res = cJSON_CreateObject();
+	cJSON_AddTrueToObject(res, "ok");
 	return (res);
 }
 

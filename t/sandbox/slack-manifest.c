@@ -23,10 +23,22 @@
  * mpim:), as Slack checks it. GET /control/slack/scopes serves the table
  * (t/manifest.t checks the manifest covers what the daemon calls).
  *
- * Without --manifest every scope in the table is granted and the
- * Messages tab is open. The manifest is also served as JSON (GET
- * /control/slack/manifest): libyaml parses it, mappings become objects,
- * sequences arrays, plain true/false/null/integers those types.
+ * The user token (--slack-user-token, the workspace admin's) has the
+ * user scopes of the manifest (oauth_config.scopes.user) instead, and
+ * sm_user_methods[] says which methods the sandbox serves it for and
+ * with which user scopes (the same sources). Other methods answer it
+ * not_allowed_token_type: the sandbox does not act as a person there.
+ *
+ * Events other than messages and reactions (channel_archive,
+ * channel_unarchive, channel_deleted, group_*) go out only if the
+ * manifest subscribes the bot to them (settings.event_subscriptions.
+ * bot_events), as in Slack.
+ *
+ * Without --manifest every scope in the table is granted, every event
+ * subscribed and the Messages tab is open. The manifest is also served
+ * as JSON (GET /control/slack/manifest): libyaml parses it, mappings
+ * become objects, sequences arrays, plain true/false/null/integers
+ * those types.
  */
 #include "config.h"
 
@@ -78,6 +90,8 @@ static const struct sm_method sm_methods[] = {
 	{ "conversations.setTopic", { "channels:manage",
 	    "channels:write.topic", "groups:write", "groups:write.topic",
 	    "im:write", "im:write.topic", "mpim:write", "mpim:write.topic" } },
+	{ "conversations.unarchive", { "channels:manage", "channels:write",
+	    "groups:write", "im:write", "mpim:write" } },
 	{ "reactions.add", { "reactions:write" } },
 	{ "reactions.get", { "reactions:read" } },
 	{ "reactions.remove", { "reactions:write" } },
@@ -92,20 +106,51 @@ static const struct sm_method sm_methods[] = {
 	{ "views.update", { NULL } },
 };
 
-static cJSON	*sm_manifest;		/* the file as JSON, or NULL */
-static char	**sm_granted;
-static size_t	  sm_ngranted;
-static char	 *sm_header;		/* "X-OAuth-Scopes: ..." */
-static int	  sm_messages_tab = 1;
+/* Method -> user scopes, for the methods served to the user token. */
+static const struct sm_method sm_user_methods[] = {
+	{ "auth.test", { NULL } },
+	{ "conversations.info", { "channels:read", "groups:read", "im:read",
+	    "mpim:read" } },
+	{ "conversations.invite", { "channels:write",
+	    "channels:write.invites", "groups:write", "groups:write.invites",
+	    "im:write", "mpim:write" } },
+	{ "conversations.members", { "channels:read", "groups:read",
+	    "im:read", "mpim:read" } },
+	{ "conversations.unarchive", { "channels:write", "groups:write",
+	    "im:write", "mpim:write" } },
+};
 
-static const struct sm_method *sm_find(const char *);
+/* Scopes one kind of token was granted. */
+struct sm_grants {
+	char	**v;
+	size_t	  n;
+	char	 *header;		/* "X-OAuth-Scopes: ..." */
+};
+
+static cJSON		*sm_manifest;	/* the file as JSON, or NULL */
+static struct sm_grants	 sm_bot, sm_user;
+static int		 sm_messages_tab = 1;
+
+static const struct sm_method *sm_find(const struct sm_method *, size_t,
+		    const char *);
 static cJSON	*sm_node(yaml_document_t *, yaml_node_t *, int);
 static cJSON	*sm_load(const char *);
-static void	 sm_grant(const char *);
+static void	 sm_grant(struct sm_grants *, const char *);
+static void	 sm_grant_all(struct sm_grants *, const struct sm_method *,
+		    size_t);
+static void	 sm_grant_list(struct sm_grants *, const char *,
+		    const char *);
+static void	 sm_header_make(struct sm_grants *);
+static void	 sm_grants_free(struct sm_grants *);
+static cJSON	*sm_grants_json(const struct sm_grants *);
+static cJSON	*sm_table_json(const struct sm_method *, size_t);
 static const char *sm_family(cJSON *);
 static int	 sm_in_family(const char *, const char *);
-static cJSON	*sm_missing(const char *const *, size_t);
+static cJSON	*sm_missing(const struct sm_grants *, const char *const *,
+		    size_t);
 static int	 sm_has_type(const char *, const char *);
+
+#define SM_N(t)	(sizeof(t) / sizeof((t)[0]))
 
 /* users.conversations types -> scope family. */
 static const char *sm_types[4][2] = {
@@ -114,13 +159,13 @@ static const char *sm_types[4][2] = {
 };
 
 static const struct sm_method *
-sm_find(const char *name)
+sm_find(const struct sm_method *t, size_t n, const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(sm_methods) / sizeof(sm_methods[0]); i++) {
-		if (strcmp(sm_methods[i].name, name) == 0)
-			return (&sm_methods[i]);
+	for (i = 0; i < n; i++) {
+		if (strcmp(t[i].name, name) == 0)
+			return (&t[i]);
 	}
 	return (NULL);
 }
@@ -216,46 +261,87 @@ sm_load(const char *path)
 }
 
 static void
-sm_grant(const char *scope)
+sm_grant(struct sm_grants *g, const char *scope)
 {
 	size_t	i;
 
-	for (i = 0; i < sm_ngranted; i++) {
-		if (strcmp(sm_granted[i], scope) == 0)
+	for (i = 0; i < g->n; i++) {
+		if (strcmp(g->v[i], scope) == 0)
 			return;
 	}
-	sm_granted = sb_realloc(sm_granted, sm_ngranted + 1,
-	    sizeof(*sm_granted));
-	sm_granted[sm_ngranted++] = sb_strdup(scope);
+	g->v = sb_realloc(g->v, g->n + 1, sizeof(*g->v));
+	g->v[g->n++] = sb_strdup(scope);
+}
+
+/* Every scope of a method table (no manifest). */
+static void
+sm_grant_all(struct sm_grants *g, const struct sm_method *t, size_t n)
+{
+	size_t	i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < SM_MAX_SCOPES && t[i].scopes[j] != NULL; j++)
+			sm_grant(g, t[i].scopes[j]);
+	}
+}
+
+/* oauth_config.scopes.<kind> of the manifest. */
+static void
+sm_grant_list(struct sm_grants *g, const char *path, const char *kind)
+{
+	const cJSON	*s;
+
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    sm_manifest, "oauth_config"), "scopes"), kind)) {
+		if (!cJSON_IsString(s))
+			sb_fatal("--manifest %s: oauth_config.scopes.%s: not "
+			    "a list of strings", path, kind);
+		sm_grant(g, s->valuestring);
+	}
+}
+
+static void
+sm_header_make(struct sm_grants *g)
+{
+	size_t	 i, len;
+	char	*p;
+
+	len = strlen("X-OAuth-Scopes: ") + 1;
+	for (i = 0; i < g->n; i++)
+		len += strlen(g->v[i]) + 1;
+	g->header = p = sb_malloc(len);
+	p += snprintf(p, len, "X-OAuth-Scopes: ");
+	for (i = 0; i < g->n; i++)
+		p += snprintf(p, len - (size_t)(p - g->header), "%s%s",
+		    i > 0 ? "," : "", g->v[i]);
+}
+
+static void
+sm_grants_free(struct sm_grants *g)
+{
+	size_t	i;
+
+	for (i = 0; i < g->n; i++)
+		free(g->v[i]);
+	free(g->v);
+	free(g->header);
+	memset(g, 0, sizeof(*g));
 }
 
 /* Read the manifest (path NULL: grant everything) and --public-post. */
 void
 sl_manifest_init(const char *path)
 {
-	const cJSON	*bot, *s, *home;
-	size_t		 i, j, len;
-	char		*p;
+	const cJSON	*home;
 
 	if (path == NULL) {
-		for (i = 0; i < sizeof(sm_methods) / sizeof(sm_methods[0]);
-		    i++) {
-			for (j = 0; j < SM_MAX_SCOPES &&
-			    sm_methods[i].scopes[j] != NULL; j++)
-				sm_grant(sm_methods[i].scopes[j]);
-		}
+		sm_grant_all(&sm_bot, sm_methods, SM_N(sm_methods));
+		sm_grant_all(&sm_user, sm_user_methods, SM_N(sm_user_methods));
 	} else {
 		sm_manifest = sm_load(path);
-		bot = cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(sm_manifest,
-		    "oauth_config"), "scopes"), "bot");
-		cJSON_ArrayForEach(s, bot) {
-			if (!cJSON_IsString(s))
-				sb_fatal("--manifest %s: oauth_config.scopes."
-				    "bot: not a list of strings", path);
-			sm_grant(s->valuestring);
-		}
+		sm_grant_list(&sm_bot, path, "bot");
+		sm_grant_list(&sm_user, path, "user");
 		home = cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(sm_manifest, "features"),
 		    "app_home");
@@ -263,38 +349,50 @@ sl_manifest_init(const char *path)
 		    !sb_json_bool(home, "messages_tab_read_only_enabled");
 	}
 	if (sb_opts.public_post)
-		sm_grant("chat:write.public");
-	len = strlen("X-OAuth-Scopes: ") + 1;
-	for (i = 0; i < sm_ngranted; i++)
-		len += strlen(sm_granted[i]) + 1;
-	sm_header = p = sb_malloc(len);
-	p += snprintf(p, len, "X-OAuth-Scopes: ");
-	for (i = 0; i < sm_ngranted; i++)
-		p += snprintf(p, len - (size_t)(p - sm_header), "%s%s",
-		    i > 0 ? "," : "", sm_granted[i]);
+		sm_grant(&sm_bot, "chat:write.public");
+	sm_header_make(&sm_bot);
+	sm_header_make(&sm_user);
 }
 
 void
 sl_manifest_free(void)
 {
-	size_t	i;
-
-	for (i = 0; i < sm_ngranted; i++)
-		free(sm_granted[i]);
-	free(sm_granted);
-	free(sm_header);
+	sm_grants_free(&sm_bot);
+	sm_grants_free(&sm_user);
 	cJSON_Delete(sm_manifest);
-	sm_granted = NULL;
-	sm_ngranted = 0;
-	sm_header = NULL;
 	sm_manifest = NULL;
 }
 
 /* The X-OAuth-Scopes header line Slack sends with every answer. */
 const char *
-sl_scopes_header(void)
+sl_scopes_header(int user)
 {
-	return (sm_header);
+	return (user ? sm_user.header : sm_bot.header);
+}
+
+/* 1 if the sandbox serves method to the user token. */
+int
+sl_user_method(const char *method)
+{
+	return (sm_find(sm_user_methods, SM_N(sm_user_methods), method) !=
+	    NULL);
+}
+
+/* 1 if the bot is subscribed to event (no manifest: to all). */
+int
+sl_subscribed(const char *event)
+{
+	const cJSON	*e;
+
+	if (sm_manifest == NULL)
+		return (1);
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    sm_manifest, "settings"), "event_subscriptions"), "bot_events")) {
+		if (cJSON_IsString(e) && strcmp(e->valuestring, event) == 0)
+			return (1);
+	}
+	return (0);
 }
 
 /* The app's Messages tab is open: people may DM it, it may DM them. */
@@ -304,17 +402,23 @@ sl_messages_tab(void)
 	return (sm_messages_tab);
 }
 
-/* 1 if the bot has scope. */
-int
-sl_granted(const char *scope)
+/* 1 if the bot (user: the user token) has scope. */
+static int
+sm_has(const struct sm_grants *g, const char *scope)
 {
 	size_t	i;
 
-	for (i = 0; i < sm_ngranted; i++) {
-		if (strcmp(sm_granted[i], scope) == 0)
+	for (i = 0; i < g->n; i++) {
+		if (strcmp(g->v[i], scope) == 0)
 			return (1);
 	}
 	return (0);
+}
+
+int
+sl_granted(const char *scope)
+{
+	return (sm_has(&sm_bot, scope));
 }
 
 /*
@@ -371,7 +475,7 @@ sm_has_type(const char *list, const char *type)
 
 /* {"ok":false,"error":"missing_scope","needed":...,"provided":...} */
 static cJSON *
-sm_missing(const char *const *needed, size_t n)
+sm_missing(const struct sm_grants *g, const char *const *needed, size_t n)
 {
 	cJSON	*o;
 	char	*s, *t;
@@ -387,19 +491,23 @@ sm_missing(const char *const *needed, size_t n)
 	cJSON_AddStringToObject(o, "needed", s);
 	free(s);
 	cJSON_AddStringToObject(o, "provided",
-	    sm_header + strlen("X-OAuth-Scopes: "));
+	    g->header + strlen("X-OAuth-Scopes: "));
 	return (o);
 }
 
-/* NULL if the bot may call method with args, else Slack's error. */
+/* NULL if the bot (user: the user token) may call method with args,
+ * else Slack's error. */
 cJSON *
-sl_scope_check(const char *method, cJSON *args)
+sl_scope_check(const char *method, cJSON *args, int user)
 {
 	const struct sm_method	*m;
+	const struct sm_grants	*g = user ? &sm_user : &sm_bot;
 	const char		*family, *types, *kinds[4], *need[SM_MAX_SCOPES];
 	size_t			 i, k, nkinds = 0, n;
 
-	if ((m = sm_find(method)) == NULL || m->scopes[0] == NULL)
+	m = user ? sm_find(sm_user_methods, SM_N(sm_user_methods), method) :
+	    sm_find(sm_methods, SM_N(sm_methods), method);
+	if (m == NULL || m->scopes[0] == NULL)
 		return (NULL);
 	/* users.conversations needs a scope for each type it lists. */
 	if (strcmp(method, "users.conversations") == 0) {
@@ -427,21 +535,52 @@ sl_scope_check(const char *method, cJSON *args)
 				need[n++] = m->scopes[i];
 		}
 		for (i = 0; i < n; i++) {
-			if (sl_granted(need[i]))
+			if (sm_has(g, need[i]))
 				break;
 		}
 		if (i == n)
-			return (sm_missing(need, n));
+			return (sm_missing(g, need, n));
 	}
 	return (NULL);
 }
 
-/* Control ops: "manifest" (the file as JSON), "scopes" (the table). */
+static cJSON *
+sm_grants_json(const struct sm_grants *g)
+{
+	cJSON	*a;
+	size_t	 i;
+
+	a = cJSON_CreateArray();
+	for (i = 0; i < g->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(g->v[i]));
+	return (a);
+}
+
+static cJSON *
+sm_table_json(const struct sm_method *t, size_t n)
+{
+	cJSON	*o, *a;
+	size_t	 i, j;
+
+	o = cJSON_CreateObject();
+	for (i = 0; i < n; i++) {
+		a = cJSON_AddArrayToObject(o, t[i].name);
+		for (j = 0; j < SM_MAX_SCOPES && t[i].scopes[j] != NULL; j++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(
+			    t[i].scopes[j]));
+	}
+	return (o);
+}
+
+/*
+ * Control ops: "manifest" (the file as JSON, the granted bot and user
+ * scopes), "scopes" (the method -> bot scopes table, and user_methods:
+ * the methods served to the user token, with their user scopes).
+ */
 cJSON *
 sl_manifest_control(const char *op)
 {
-	cJSON	*o, *t, *a;
-	size_t	 i, j;
+	cJSON	*o;
 
 	if (strcmp(op, "manifest") == 0) {
 		o = cJSON_CreateObject();
@@ -450,24 +589,18 @@ sl_manifest_control(const char *op)
 			    cJSON_Duplicate(sm_manifest, 1));
 		else
 			cJSON_AddNullToObject(o, "manifest");
-		a = cJSON_AddArrayToObject(o, "granted");
-		for (i = 0; i < sm_ngranted; i++)
-			cJSON_AddItemToArray(a,
-			    cJSON_CreateString(sm_granted[i]));
+		cJSON_AddItemToObject(o, "granted", sm_grants_json(&sm_bot));
+		cJSON_AddItemToObject(o, "granted_user",
+		    sm_grants_json(&sm_user));
 		cJSON_AddBoolToObject(o, "messages_tab", sm_messages_tab);
 		return (o);
 	}
 	if (strcmp(op, "scopes") == 0) {
 		o = cJSON_CreateObject();
-		t = cJSON_AddObjectToObject(o, "methods");
-		for (i = 0; i < sizeof(sm_methods) / sizeof(sm_methods[0]);
-		    i++) {
-			a = cJSON_AddArrayToObject(t, sm_methods[i].name);
-			for (j = 0; j < SM_MAX_SCOPES &&
-			    sm_methods[i].scopes[j] != NULL; j++)
-				cJSON_AddItemToArray(a, cJSON_CreateString(
-				    sm_methods[i].scopes[j]));
-		}
+		cJSON_AddItemToObject(o, "methods", sm_table_json(sm_methods,
+		    SM_N(sm_methods)));
+		cJSON_AddItemToObject(o, "user_methods",
+		    sm_table_json(sm_user_methods, SM_N(sm_user_methods)));
 		return (o);
 	}
 	return (NULL);

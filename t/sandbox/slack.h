@@ -26,6 +26,7 @@ struct sl_user {
 	int	 is_bot;
 	int	 is_restricted;		/* multi-channel guest */
 	int	 is_ultra_restricted;	/* single-channel guest */
+	int	 is_admin;		/* workspace admin and owner */
 };
 
 /* A user group (S...), as usergroups.list shows it. */
@@ -82,6 +83,8 @@ struct sl_hook {
 	int		 uses;
 };
 
+/* The workspace admin, whose user token --slack-user-token is. */
+#define SL_ADMIN_USER		"U0ALICE"
 #define SL_TEAM_DOMAIN		"sandbox"
 #define SL_TEAM_URL		"https://sandbox.slack.test/"
 #define SL_BOT_NAME		"incidentbot"
@@ -111,6 +114,9 @@ extern size_t		  sl_nhooks;
 extern cJSON		 *sl_ephemeral;
 extern struct sl_group	**sl_groups;
 extern size_t		  sl_ngroups;
+/* Whose token the Web API call being answered came with: SLACK_BOT_USER
+ * for the bot token, SL_ADMIN_USER for the user token. */
+extern const char	 *sl_caller;
 
 /* fake-slack.c: replies and ids. */
 cJSON	*sl_ok(void);
@@ -136,6 +142,7 @@ struct sl_chan *sl_dm(const char *);
 int	 sl_is_member(const struct sl_chan *, const char *);
 void	 sl_add_member(struct sl_chan *, const char *);
 int	 sl_bot_sees(const struct sl_chan *);
+int	 sl_sees(const struct sl_chan *, const char *);
 const char *sl_channel_type(const struct sl_chan *);
 cJSON	*sl_chan_json(const struct sl_chan *, int);
 cJSON	*sl_user_json(const struct sl_user *);
@@ -147,6 +154,13 @@ cJSON	*sl_rich_text(const char *);
 void	 sl_emit(const struct sl_chan *, cJSON *, cJSON *, cJSON *);
 void	 sl_emit_as(const struct sl_chan *, cJSON *, const char *,
 	    const char *, cJSON *, cJSON *);
+void	 sl_system_message(struct sl_chan *, const char *, const char *,
+	    const char *, const char *, const char *);
+/* Archive (as user; member: user must be in it), unarchive, delete:
+ * NULL, or Slack's error for the channel's state. */
+cJSON	*sl_archive(struct sl_chan *, const char *, int);
+cJSON	*sl_unarchive(struct sl_chan *, const char *);
+void	 sl_chan_delete(struct sl_chan *);
 const char *sl_user_team(const struct sl_user *);
 struct sl_group *sl_group_find(const char *);
 struct sl_group *sl_group_set(const char *, const char *, const char *);
@@ -178,11 +192,16 @@ cJSON	*sl_invalid_blocks(char *);
 /* slack-manifest.c: the app's scopes and Messages tab (--manifest). */
 void	 sl_manifest_init(const char *);
 void	 sl_manifest_free(void);
-const char *sl_scopes_header(void);
+const char *sl_scopes_header(int);
 int	 sl_messages_tab(void);
 int	 sl_granted(const char *);
-/* NULL if the bot may call the method with args, else missing_scope. */
-cJSON	*sl_scope_check(const char *, cJSON *);
+/* The user token may call the method (in the sandbox). */
+int	 sl_user_method(const char *);
+/* The manifest subscribes the bot to the event. */
+int	 sl_subscribed(const char *);
+/* NULL if the bot (1: the user token) may call the method with args,
+ * else missing_scope. */
+cJSON	*sl_scope_check(const char *, cJSON *, int);
 cJSON	*sl_manifest_control(const char *);
 
 /* slack-blocks.c: Block Kit. */
