@@ -50,115 +50,30 @@
 #include <cjson/cJSON.h>
 
 #include "sandbox.h"
+#include "pagerduty.h"
 
-#define FPD_DEFAULT_TOKEN	"pd-token"
-#define FPD_RATE_DEFAULT	960
-#define FPD_WINDOW_MS		60000
-#define FPD_LIMIT_DEFAULT	25
-#define FPD_LIMIT_MAX		100
-#define FPD_OFFSET_MAX		10000
-#define FPD_TITLE_MAX		1024
-#define FPD_KEY_MAX		255
-#define FPD_DAY_MS		(86400LL * 1000)
-#define FPD_MAX_SERVICES	25000
-#define FPD_MAX_USERS		5000
-
-#define fpd_get(o, k)	cJSON_GetObjectItemCaseSensitive((o), (k))
-
-struct fpd_user {
-	char	*id;
-	char	*name;
-	char	*email;
-};
-
-/* Escalation policy whose levels each target one user directly. */
-struct fpd_ep {
-	char			 *id;
-	char			 *name;
-	struct fpd_user		**levels;
-	size_t			  nlevels;
-};
-
-struct fpd_service {
-	char		*id;
-	char		*name;
-	char		*description;
-	struct fpd_ep	*ep;
-	int64_t		 created;
-	int64_t		 last_incident;
-};
-
-struct fpd_assign {
-	struct fpd_user	*user;
-	int64_t		 at;
-};
-
-struct fpd_incident {
-	char			 id[16];
-	int			 number;
-	char			*title;
-	const char		*status;
-	char			*incident_key;	/* or NULL */
-	const char		*urgency;
-	struct fpd_service	*svc;
-	struct fpd_ep		*ep;
-	int			 level;		/* escalation level */
-	char			*details;	/* body.details or NULL */
-	cJSON			*bridge;	/* conference_bridge */
-	struct fpd_assign	*assign;
-	size_t			 nassign;
-	int			 via_ep;
-	struct fpd_assign	*acks;
-	size_t			 nacks;
-	int64_t			 created;
-	int64_t			 updated;
-	int64_t			 changed;
-	int64_t			 resolved;
-	struct fpd_user		*changed_by;	/* NULL: service */
-	cJSON			*logs;		/* log entries */
-	cJSON			*responders;	/* responders */
-	cJSON			*rrs;		/* responder reqs */
-};
-
-/* Sliding window of request times for one key. */
-struct fpd_window {
-	uint64_t	*ts;
-	size_t		 n;
-};
-
-static struct fpd_user		**fpd_users;
-static size_t			  fpd_nusers;
-static struct fpd_ep		**fpd_eps;
-static size_t			  fpd_neps;
-static struct fpd_service	**fpd_services;
-static size_t			  fpd_nservices;
-static struct fpd_incident	**fpd_incidents;
-static size_t			  fpd_nincidents;
-static cJSON			 *fpd_abilities;	/* array of names */
-static unsigned long		  fpd_next_id;
-static int			  fpd_next_number;
-static int			  fpd_per_minute = FPD_RATE_DEFAULT;
+struct fpd_user		**fpd_users;
+size_t			  fpd_nusers;
+struct fpd_ep		**fpd_eps;
+size_t			  fpd_neps;
+struct fpd_service	**fpd_services;
+size_t			  fpd_nservices;
+struct fpd_incident	**fpd_incidents;
+size_t			  fpd_nincidents;
+cJSON			 *fpd_abilities;	/* array of names */
+unsigned long		  fpd_next_id;
+static int		  fpd_next_number;
+int			  fpd_per_minute = FPD_RATE_DEFAULT;
 /* [0] the account key, [1] everything else. */
-static struct fpd_window	  fpd_windows[2];
-
-/* One request being answered. */
-struct fpd_ctx {
-	struct sb_req	*r;
-	const char	*hdrs[8];
-	char		 hbuf[6][96];
-	size_t		 nhdrs;
-};
+struct fpd_window	  fpd_windows[2];
 
 static void	 fpd_init(void);
 static void	 fpd_handle(struct sb_req *);
-static cJSON	*fpd_control(const char *, cJSON *);
 static void	 fpd_shutdown(void);
 static void	 fpd_invalid(struct fpd_ctx *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 static void	 fpd_adderr(cJSON *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
-static cJSON	*fpd_ctl_error(const char *, ...)
-		    __attribute__((__format__(printf, 1, 2)));
 
 /* The PagerDuty service as the sandbox routes to it. */
 const struct sb_service fake_pagerduty = { "pagerduty", fpd_init,
@@ -176,7 +91,7 @@ static const char *fpd_known_abilities[] = {
 /* ---------------------------------------------------------------------- */
 /* Helpers. */
 
-static int64_t
+int64_t
 fpd_now(void)
 {
 	struct timespec	ts;
@@ -221,7 +136,7 @@ fpd_civil_from_days(int64_t z, int *y, int *m, int *d)
 }
 
 /* "2015-10-06T21:30:42Z", the format PagerDuty renders. */
-static cJSON *
+cJSON *
 fpd_time_json(int64_t ms)
 {
 	int64_t	days, rem;
@@ -253,7 +168,7 @@ fpd_digits(const char *s, int n)
 }
 
 /* ISO 8601 date or date-time with Z or an offset; 0 or -1. */
-static int
+int
 fpd_parse_time(const char *s, int64_t *out)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
@@ -309,7 +224,7 @@ fpd_parse_time(const char *s, int64_t *out)
 	return (0);
 }
 
-static char *
+char *
 fpd_base(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s://127.0.0.1:%d", sb_opts.tls ? "https" : "http",
@@ -325,7 +240,7 @@ fpd_token(void)
 }
 
 /* A fresh PagerDuty-looking id: prefix and base-36 digits, 7 in all. */
-static void
+void
 fpd_new_id(const char *prefix, char *buf, size_t len)
 {
 	static const char	 digits[] =
@@ -345,7 +260,7 @@ fpd_new_id(const char *prefix, char *buf, size_t len)
 	snprintf(buf, len, "%s%s", prefix, tmp);
 }
 
-static struct fpd_user *
+struct fpd_user *
 fpd_user_find(const char *s)
 {
 	size_t	i;
@@ -360,7 +275,7 @@ fpd_user_find(const char *s)
 	return (NULL);
 }
 
-static struct fpd_user *
+struct fpd_user *
 fpd_user_by_id(const char *s)
 {
 	size_t	i;
@@ -372,7 +287,7 @@ fpd_user_by_id(const char *s)
 	return (NULL);
 }
 
-static struct fpd_ep *
+struct fpd_ep *
 fpd_ep_find(const char *s)
 {
 	size_t	i;
@@ -384,7 +299,7 @@ fpd_ep_find(const char *s)
 	return (NULL);
 }
 
-static struct fpd_service *
+struct fpd_service *
 fpd_service_find(const char *s)
 {
 	size_t	i;
@@ -397,7 +312,7 @@ fpd_service_find(const char *s)
 }
 
 /* Incident by id or by number, as GET /incidents/{id} takes either. */
-static struct fpd_incident *
+struct fpd_incident *
 fpd_incident_find(const char *s)
 {
 	size_t	 i;
@@ -433,7 +348,7 @@ fpd_has_ability(const char *name)
 	return (0);
 }
 
-static int
+int
 fpd_is_email(const char *s)
 {
 	const char	*at = strchr(s, '@');
@@ -445,7 +360,7 @@ fpd_is_email(const char *s)
 /* ---------------------------------------------------------------------- */
 /* The model. */
 
-static struct fpd_user *
+struct fpd_user *
 fpd_user_add(const char *id, const char *name, const char *email)
 {
 	struct fpd_user	*u;
@@ -459,7 +374,7 @@ fpd_user_add(const char *id, const char *name, const char *email)
 	return (u);
 }
 
-static struct fpd_ep *
+struct fpd_ep *
 fpd_ep_add(const char *id, const char *name, struct fpd_user **levels,
     size_t n)
 {
@@ -476,7 +391,7 @@ fpd_ep_add(const char *id, const char *name, struct fpd_user **levels,
 	return (ep);
 }
 
-static struct fpd_service *
+struct fpd_service *
 fpd_service_add(const char *id, const char *name, const char *description,
     struct fpd_ep *ep)
 {
@@ -550,7 +465,7 @@ fpd_state_free(void)
 	memset(fpd_windows, 0, sizeof fpd_windows);
 }
 
-static void
+void
 fpd_state_reset(void)
 {
 	struct fpd_user	*alice, *bob, *dave, *lv[2];
@@ -611,13 +526,13 @@ fpd_ref(const char *type, const char *id, const char *summary,
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_user_ref(const struct fpd_user *u)
 {
 	return (fpd_ref("user_reference", u->id, u->name, "users", "users"));
 }
 
-static cJSON *
+cJSON *
 fpd_user_json(const struct fpd_user *u)
 {
 	cJSON	*o;
@@ -646,7 +561,7 @@ fpd_ep_ref(const struct fpd_ep *ep)
 	    "escalation_policies", "escalation_policies"));
 }
 
-static cJSON *
+cJSON *
 fpd_service_ref(const struct fpd_service *s)
 {
 	return (fpd_ref("service_reference", s->id, s->name, "services",
@@ -689,7 +604,7 @@ fpd_ep_json(const struct fpd_ep *ep)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_service_json(const struct fpd_service *s, int full_ep)
 {
 	cJSON	*o, *rule;
@@ -716,7 +631,7 @@ fpd_service_json(const struct fpd_service *s, int full_ep)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_incident_ref(const struct fpd_incident *in)
 {
 	cJSON	*o;
@@ -729,95 +644,8 @@ fpd_incident_ref(const struct fpd_incident *in)
 	return (o);
 }
 
-/* "user:PUSER01" or "service:PSVCIM" as stored in log entries. */
-static cJSON *
-fpd_agent_json(const char *agent)
-{
-	struct fpd_user		*u;
-	struct fpd_service	*s;
 
-	if (strncmp(agent, "user:", 5) == 0 &&
-	    (u = fpd_user_by_id(agent + 5)) != NULL)
-		return (fpd_user_ref(u));
-	if (strncmp(agent, "service:", 8) == 0 &&
-	    (s = fpd_service_find(agent + 8)) != NULL)
-		return (fpd_service_ref(s));
-	return (cJSON_CreateNull());
-}
-
-static cJSON *
-fpd_log_json(const struct fpd_incident *in, const cJSON *le)
-{
-	cJSON		*o, *a, *ch;
-	const cJSON	*v, *w;
-	const char	*id = sb_json_str(le, "id");
-	char		 base[96], buf[256];
-	struct fpd_user	*u;
-
-	fpd_base(base, sizeof base);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "type", sb_json_str(le, "type"));
-	cJSON_AddStringToObject(o, "summary", sb_json_str(le, "summary"));
-	snprintf(buf, sizeof buf, "%s/log_entries/%s?incident_id=%s", base, id,
-	    in->id);
-	cJSON_AddStringToObject(o, "self", buf);
-	snprintf(buf, sizeof buf, "%s/incidents/%s/log_entries/%s", base,
-	    in->id, id);
-	cJSON_AddStringToObject(o, "html_url", buf);
-	cJSON_AddItemToObject(o, "created_at",
-	    fpd_time_json((int64_t)fpd_get(le, "at")->valuedouble));
-	cJSON_AddItemToObject(o, "agent",
-	    fpd_agent_json(sb_json_str(le, "agent")));
-	ch = cJSON_AddObjectToObject(o, "channel");
-	cJSON_AddStringToObject(ch, "type", sb_json_str(le, "channel"));
-	if ((v = fpd_get(le, "message")) != NULL)
-		cJSON_AddStringToObject(ch, "summary", v->valuestring);
-	cJSON_AddItemToObject(o, "incident", fpd_incident_ref(in));
-	cJSON_AddArrayToObject(o, "teams");
-	cJSON_AddArrayToObject(o, "contexts");
-	if ((v = fpd_get(le, "assignees")) != NULL) {
-		a = cJSON_AddArrayToObject(o, "assignees");
-		cJSON_ArrayForEach(w, v) {
-			if ((u = fpd_user_by_id(w->valuestring)) != NULL)
-				cJSON_AddItemToArray(a, fpd_user_ref(u));
-		}
-	}
-	if (strcmp(sb_json_str(le, "type"), "trigger_log_entry") == 0) {
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-		    "event_details"), "description", in->title);
-	}
-	if (strcmp(sb_json_str(le, "type"), "acknowledge_log_entry") == 0)
-		cJSON_AddNumberToObject(o, "acknowledgement_timeout", 1800);
-	return (o);
-}
-
-static void
-fpd_log_add(struct fpd_incident *in, const char *type, const char *agent,
-    const char *channel, const char *summary, cJSON *assignees,
-    const char *message)
-{
-	cJSON	*le;
-	char	 id[16], qid[32];
-
-	fpd_new_id("Q", id, sizeof id);
-	/* Log entry ids are long ("Q02JTSNZWHSEKV"). */
-	snprintf(qid, sizeof qid, "%s%07lu", id, fpd_next_id % 10000000UL);
-	le = cJSON_CreateObject();
-	cJSON_AddStringToObject(le, "id", qid);
-	cJSON_AddStringToObject(le, "type", type);
-	cJSON_AddNumberToObject(le, "at", (double)fpd_now());
-	cJSON_AddStringToObject(le, "agent", agent);
-	cJSON_AddStringToObject(le, "channel", channel);
-	cJSON_AddStringToObject(le, "summary", summary);
-	if (assignees != NULL)
-		cJSON_AddItemToObject(le, "assignees", assignees);
-	if (message != NULL)
-		cJSON_AddStringToObject(le, "message", message);
-	cJSON_AddItemToArray(in->logs, le);
-}
-
-static cJSON *
+cJSON *
 fpd_responder_json(const struct fpd_incident *in, const cJSON *rp)
 {
 	cJSON		*o;
@@ -883,18 +711,7 @@ fpd_rr_json(const struct fpd_incident *in, const cJSON *rr)
 	return (o);
 }
 
-/* Which include[] values were asked for. */
-struct fpd_incl {
-	int	assignees;
-	int	acknowledgers;
-	int	services;
-	int	escalation_policies;
-	int	conference_bridge;
-	int	first_trigger;
-	int	body;
-};
-
-static cJSON *
+cJSON *
 fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 {
 	cJSON		*o, *a, *e, *ac;
@@ -1014,7 +831,7 @@ fpd_json_wrap(const char *name, cJSON *item)
 /* ---------------------------------------------------------------------- */
 /* Replies. */
 
-static void
+void
 fpd_reply(struct fpd_ctx *c, int status, cJSON *body)
 {
 	c->hdrs[c->nhdrs] = NULL;
@@ -1022,7 +839,7 @@ fpd_reply(struct fpd_ctx *c, int status, cJSON *body)
 }
 
 /* {"error":{"message","code","errors":[...]}}; errors may be NULL. */
-static void
+void
 fpd_error(struct fpd_ctx *c, int status, int code, const char *message,
     cJSON *errors)
 {
@@ -1175,7 +992,7 @@ fpd_param_int(struct fpd_ctx *c, const char *name, long long min,
 	return (0);
 }
 
-static int
+int
 fpd_param_bool(struct fpd_ctx *c, const char *name, int *out)
 {
 	const char	*s = sb_param(c->r, name);
@@ -1192,14 +1009,7 @@ fpd_param_bool(struct fpd_ctx *c, const char *name, int *out)
 	return (0);
 }
 
-/* Classic pagination parameters. */
-struct fpd_page {
-	long long	limit;
-	long long	offset;
-	int		total;
-};
-
-static int
+int
 fpd_page_args(struct fpd_ctx *c, struct fpd_page *pg)
 {
 	if (fpd_param_int(c, "limit", 0, INT_MAX, FPD_LIMIT_DEFAULT,
@@ -1221,7 +1031,7 @@ fpd_page_args(struct fpd_ctx *c, struct fpd_page *pg)
 }
 
 /* Wrap items (consumed) as {"<name>":[page], limit, offset, more, total}. */
-static cJSON *
+cJSON *
 fpd_page(const struct fpd_page *pg, const char *name, cJSON *items)
 {
 	cJSON	*o, *a, *it;
@@ -1372,7 +1182,7 @@ fpd_escalate(struct fpd_incident *in, struct fpd_ep *ep, int level,
 	    "escalation policy level", fpd_ids(&u, 1), NULL);
 }
 
-static void
+void
 fpd_set_status(struct fpd_incident *in, const char *status,
     struct fpd_user *by, const char *channel)
 {
@@ -2146,46 +1956,6 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 	    rr)));
 }
 
-static void
-fpd_log_entries(struct fpd_ctx *c, struct fpd_incident *in)
-{
-	struct fpd_page	 pg;
-	const cJSON	*le;
-	const char	*s, *type;
-	cJSON		*items;
-	int64_t		 since = INT64_MIN, until = INT64_MAX, at;
-	int		 overview, i;
-
-	if (fpd_page_args(c, &pg) != 0 || fpd_param_bool(c, "is_overview",
-	    &overview) != 0)
-		return;
-	if (((s = sb_param(c->r, "since")) != NULL &&
-	    fpd_parse_time(s, &since) != 0) ||
-	    ((s = sb_param(c->r, "until")) != NULL &&
-	    fpd_parse_time(s, &until) != 0)) {
-		fpd_error(c, 400, 2004, "Invalid time values in 'since' and/or "
-		    "'until' parameters", NULL);
-		return;
-	}
-	items = cJSON_CreateArray();
-	/* Newest first. */
-	for (i = cJSON_GetArraySize(in->logs) - 1; i >= 0; i--) {
-		le = cJSON_GetArrayItem(in->logs, i);
-		type = sb_json_str(le, "type");
-		at = (int64_t)fpd_get(le, "at")->valuedouble;
-		if (at < since || at >= until)
-			continue;
-		if (overview && strcmp(type, "trigger_log_entry") != 0 &&
-		    strcmp(type, "acknowledge_log_entry") != 0 &&
-		    strcmp(type, "resolve_log_entry") != 0 &&
-		    strcmp(type, "escalate_log_entry") != 0 &&
-		    strcmp(type, "reopen_log_entry") != 0 &&
-		    strcmp(type, "urgency_change_log_entry") != 0)
-			continue;
-		cJSON_AddItemToArray(items, fpd_log_json(in, le));
-	}
-	fpd_reply(c, 200, fpd_page(&pg, "log_entries", items));
-}
 
 static void
 fpd_oncalls(struct fpd_ctx *c)
@@ -2403,268 +2173,6 @@ out:
 	free(path);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Control API. */
-
-static cJSON *
-fpd_ctl_error(const char *fmt, ...)
-{
-	cJSON	*o;
-	va_list	 ap;
-	char	*msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	o = cJSON_CreateObject();
-	cJSON_AddFalseToObject(o, "ok");
-	cJSON_AddStringToObject(o, "error", msg != NULL ? msg : "error");
-	free(msg);
-	return (o);
-}
-
-static cJSON *
-fpd_ctl_ok(const char *name, cJSON *item)
-{
-	cJSON	*o;
-
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	if (name != NULL)
-		cJSON_AddItemToObject(o, name, item);
-	return (o);
-}
-
-static int
-fpd_valid_id(const char *s)
-{
-	size_t	n = strlen(s), i;
-
-	if (n == 0 || n > 14)
-		return (0);
-	for (i = 0; i < n; i++) {
-		if (!isupper((unsigned char)s[i]) &&
-		    !isdigit((unsigned char)s[i]))
-			return (0);
-	}
-	return (1);
-}
-
-static cJSON *
-fpd_ctl_service(const cJSON *body)
-{
-	const char		*name, *id, *desc, *eps, *oncall;
-	struct fpd_ep		*ep;
-	struct fpd_user		*u;
-	struct fpd_service	*s;
-	char			 newid[16], epid[16], *epname;
-
-	name = sb_json_str(body, "name");
-	if (name == NULL || *name == '\0')
-		return (fpd_ctl_error("name is required"));
-	if (fpd_nservices >= FPD_MAX_SERVICES)
-		return (fpd_ctl_error("too many services"));
-	id = sb_json_str(body, "id");
-	if (id != NULL && (!fpd_valid_id(id) || fpd_service_find(id) != NULL))
-		return (fpd_ctl_error("id '%s' is invalid or taken", id));
-	if (id == NULL) {
-		do
-			fpd_new_id("PS", newid, sizeof newid);
-		while (fpd_service_find(newid) != NULL);
-		id = newid;
-	}
-	desc = sb_json_str(body, "description");
-	eps = sb_json_str(body, "escalation_policy");
-	oncall = sb_json_str(body, "oncall");
-	if (eps != NULL && oncall != NULL)
-		return (fpd_ctl_error("give escalation_policy or oncall"));
-	if (eps != NULL) {
-		if ((ep = fpd_ep_find(eps)) == NULL)
-			return (fpd_ctl_error("no escalation policy '%s'",
-			    eps));
-	} else if (oncall != NULL) {
-		if ((u = fpd_user_find(oncall)) == NULL)
-			return (fpd_ctl_error("no user '%s'", oncall));
-		do
-			fpd_new_id("PE", epid, sizeof epid);
-		while (fpd_ep_find(epid) != NULL);
-		sb_asprintf(&epname, "%s Escalation", name);
-		ep = fpd_ep_add(epid, epname, &u, 1);
-		free(epname);
-	} else
-		ep = fpd_eps[0];
-	s = fpd_service_add(id, name, desc != NULL ? desc : "", ep);
-	return (fpd_ctl_ok("service", fpd_service_json(s, 0)));
-}
-
-static cJSON *
-fpd_ctl_user(const cJSON *body)
-{
-	const char	*name, *email, *id;
-	char		 newid[16];
-
-	name = sb_json_str(body, "name");
-	email = sb_json_str(body, "email");
-	id = sb_json_str(body, "id");
-	if (name == NULL || *name == '\0' || email == NULL ||
-	    !fpd_is_email(email))
-		return (fpd_ctl_error("name and a valid email are required"));
-	if (fpd_user_find(email) != NULL)
-		return (fpd_ctl_error("email '%s' is taken", email));
-	if (fpd_nusers >= FPD_MAX_USERS)
-		return (fpd_ctl_error("too many users"));
-	if (id != NULL && (!fpd_valid_id(id) || fpd_user_by_id(id) != NULL))
-		return (fpd_ctl_error("id '%s' is invalid or taken", id));
-	if (id == NULL) {
-		do
-			fpd_new_id("PU", newid, sizeof newid);
-		while (fpd_user_by_id(newid) != NULL);
-		id = newid;
-	}
-	return (fpd_ctl_ok("user", fpd_user_json(fpd_user_add(id, name,
-	    email))));
-}
-
-static cJSON *
-fpd_ctl_abilities(const cJSON *body)
-{
-	const cJSON	*v;
-	int		 i;
-
-	cJSON_ArrayForEach(v, body) {
-		if (!cJSON_IsBool(v))
-			return (fpd_ctl_error("%s: true or false", v->string));
-	}
-	cJSON_ArrayForEach(v, body) {
-		for (i = cJSON_GetArraySize(fpd_abilities) - 1; i >= 0; i--) {
-			if (strcmp(cJSON_GetArrayItem(fpd_abilities,
-			    i)->valuestring, v->string) == 0)
-				cJSON_DeleteItemFromArray(fpd_abilities, i);
-		}
-		if (cJSON_IsTrue(v))
-			cJSON_AddItemToArray(fpd_abilities,
-			    cJSON_CreateString(v->string));
-	}
-	return (fpd_ctl_ok("abilities", cJSON_Duplicate(fpd_abilities, 1)));
-}
-
-static cJSON *
-fpd_ctl_incidents(void)
-{
-	struct fpd_incl	 inc;
-	cJSON		*a, *o, *logs;
-	const cJSON	*le;
-	size_t		 i;
-
-	memset(&inc, 0, sizeof inc);
-	inc.conference_bridge = inc.body = 1;
-	a = cJSON_CreateArray();
-	for (i = 0; i < fpd_nincidents; i++) {
-		o = fpd_incident_json(fpd_incidents[i], &inc);
-		logs = cJSON_AddArrayToObject(o, "log_entries");
-		cJSON_ArrayForEach(le, fpd_incidents[i]->logs)
-			cJSON_AddItemToArray(logs, fpd_log_json(
-			    fpd_incidents[i], le));
-		if (fpd_get(o, "incidents_responders") == NULL) {
-			cJSON *rs = cJSON_AddArrayToObject(o,
-			    "incidents_responders");
-
-			cJSON_ArrayForEach(le, fpd_incidents[i]->responders)
-				cJSON_AddItemToArray(rs, fpd_responder_json(
-				    fpd_incidents[i], le));
-		}
-		cJSON_AddItemToArray(a, o);
-	}
-	return (fpd_ctl_ok("incidents", a));
-}
-
-/* ack, resolve, respond: as a PagerDuty user would from the app. */
-static cJSON *
-fpd_ctl_act(const char *op, const cJSON *body)
-{
-	struct fpd_incident	*in;
-	struct fpd_user		*u;
-	struct fpd_incl		 inc;
-	const char		*state;
-	cJSON			*rp;
-	char			 agent[64];
-	int			 found = 0;
-
-	if ((in = fpd_incident_find(sb_json_str(body, "id"))) == NULL)
-		return (fpd_ctl_error("no incident '%s'", sb_json_str(body,
-		    "id") != NULL ? sb_json_str(body, "id") : ""));
-	if ((u = fpd_user_find(sb_json_str(body, "user"))) == NULL)
-		return (fpd_ctl_error("no user '%s'", sb_json_str(body,
-		    "user") != NULL ? sb_json_str(body, "user") : ""));
-	if (strcmp(op, "respond") == 0) {
-		state = sb_json_str(body, "state");
-		if (state == NULL || (strcmp(state, "joined") != 0 &&
-		    strcmp(state, "declined") != 0))
-			return (fpd_ctl_error("state: joined or declined"));
-		cJSON_ArrayForEach(rp, in->responders) {
-			if (strcmp(sb_json_str(rp, "user"), u->id) != 0 ||
-			    strcmp(sb_json_str(rp, "state"), "pending") != 0)
-				continue;
-			cJSON_ReplaceItemInObjectCaseSensitive(rp, "state",
-			    cJSON_CreateString(state));
-			cJSON_ReplaceItemInObjectCaseSensitive(rp, "updated",
-			    cJSON_CreateNumber((double)fpd_now()));
-			found = 1;
-		}
-		if (!found)
-			return (fpd_ctl_error("%s has no pending request",
-			    u->id));
-		snprintf(agent, sizeof agent, "user:%s", u->id);
-		fpd_log_add(in, "annotate_log_entry", agent, "mobile",
-		    strcmp(state, "joined") == 0 ? "Responder joined" :
-		    "Responder declined", NULL, NULL);
-	} else if (strcmp(op, "ack") == 0) {
-		if (strcmp(in->status, "resolved") == 0)
-			return (fpd_ctl_error("incident is resolved"));
-		fpd_set_status(in, "acknowledged", u, "mobile");
-	} else {
-		if (strcmp(in->status, "resolved") == 0)
-			return (fpd_ctl_error("incident is already resolved"));
-		fpd_set_status(in, "resolved", u, "mobile");
-	}
-	memset(&inc, 0, sizeof inc);
-	return (fpd_ctl_ok("incident", fpd_incident_json(in, &inc)));
-}
-
-static cJSON *
-fpd_control(const char *op, cJSON *body)
-{
-	long long	n;
-
-	if (strcmp(op, "service") == 0)
-		return (fpd_ctl_service(body));
-	if (strcmp(op, "user") == 0)
-		return (fpd_ctl_user(body));
-	if (strcmp(op, "abilities") == 0)
-		return (fpd_ctl_abilities(body));
-	if (strcmp(op, "incidents") == 0)
-		return (fpd_ctl_incidents());
-	if (strcmp(op, "ack") == 0 || strcmp(op, "resolve") == 0 ||
-	    strcmp(op, "respond") == 0)
-		return (fpd_ctl_act(op, body));
-	if (strcmp(op, "ratelimit") == 0) {
-		n = sb_json_int(body, "per_minute", -1);
-		if (n < 1 || n > 1000000)
-			return (fpd_ctl_error("per_minute: a number from 1"));
-		fpd_per_minute = (int)n;
-		free(fpd_windows[0].ts);
-		free(fpd_windows[1].ts);
-		memset(fpd_windows, 0, sizeof fpd_windows);
-		return (fpd_ctl_ok("per_minute",
-		    cJSON_CreateNumber((double)n)));
-	}
-	if (strcmp(op, "reset") == 0) {
-		fpd_state_reset();
-		return (fpd_ctl_ok(NULL, NULL));
-	}
-	return (NULL);
-}
 
 static void
 fpd_init(void)

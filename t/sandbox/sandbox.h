@@ -5,7 +5,8 @@
  * injection and the control API. Each fake (fake-slack.c, fake-socket.c,
  * fake-jira.c, fake-pagerduty.c) models one service's state and answers
  * requests routed to it; the Slack fake is split over slack-*.c with its
- * own private header, slack.h. console.c is the demo console.
+ * own private header, slack.h, and the PagerDuty fake over
+ * pagerduty-*.c with pagerduty.h. console.c is the demo console.
  */
 #ifndef SANDBOX_H
 #define SANDBOX_H
