@@ -7,12 +7,25 @@
  * window per key (960 by default); over it, 429 with code 2020. Error
  * bodies are {"error":{"message","code","errors":[...]}} as documented.
  *
+ * Served: GET /services[/{id}], /users[/{id}], /escalation_policies[/{id}],
+ * /abilities[/{name}], /oncalls, /incidents; POST /incidents; GET and PUT
+ * /incidents/{id} (include[] assignees, acknowledgers, users, agents,
+ * services, escalation_policies, conference_bridge, body,
+ * first_trigger_log_entries); POST /incidents/{id}/responder_requests;
+ * GET /incidents/{id}/log_entries, /log_entries and /log_entries/{id}
+ * (pagerduty-log.c). Incidents show pending_actions for the policy's
+ * escalation, the acknowledgement timeout and auto-resolve, but the fake
+ * never acts on them: tests do, with escalate and unack below. Every
+ * change is also a v3 webhook to the subscriptions the webhook op made
+ * (pagerduty-webhooks.c).
+ *
  * Seed: users PUSER01 alice@example.com, PUSER02 bob@example.com, PUSER03
  * dave@example.com; services PSVCIM "Incident Manager", PSVCDB "Database",
  * PSVCAPI "API Gateway", PSVCNET "Network", each with an escalation policy
  * whose levels target users directly; the coordinated_responding ability.
  *
- * Control ops (POST /control/pagerduty/<op>, JSON body; answers {"ok":...}):
+ * Control ops (POST /control/pagerduty/<op>, JSON body; answers {"ok":...};
+ * GET with query parameters for the ones that only read):
  *   service    {"name", "id", "description", "escalation_policy": EP id,
  *               "oncall": user id or email (a new one-level policy)}
  *               -> {"ok":true,"service":{...}}
@@ -21,18 +34,53 @@
  *   incidents  {} -> {"ok":true,"incidents":[every incident with body,
  *               conference_bridge, responders, responder requests and
  *               "log_entries"]}
- *   ack        {"id" (id or number), "user" (id or email)} -> acknowledge
- *               as that user, as from the PagerDuty app
- *   resolve    {"id", "user"} -> resolve likewise
+ * What people do in the PagerDuty app ("user", id or email; channel
+ * "website") and what PagerDuty's timeouts do (no "user"); each answers
+ * {"ok":true,"incident":{...}} (pagerduty-control.c):
+ *   ack        {"id" (id or number), "user"} -> acknowledge_log_entry
+ *   resolve    {"id", "user"} -> resolve_log_entry
  *   respond    {"id", "user", "state":"joined"|"declined"} -> a requested
- *               responder answers
+ *               responder answers; annotate_log_entry (the spec has no
+ *               responder entry type); incident.responder.replied
+ *   escalate   {"id", "level"? (default: the next), "user"? (who; none:
+ *               the escalation timeout)} -> escalate_log_entry, then
+ *               assign_log_entry and notify_log_entry for the level's user;
+ *               an acknowledged incident is triggered again
+ *   reassign   {"id", "user" (the new assignee), "by"? (default: the
+ *               assignee now)} -> assign_log_entry, notify_log_entry; the
+ *               incident is triggered again, assigned directly
+ *   unack      {"id", "user"?} -> the acknowledgement timed out (or was
+ *               undone): triggered again, unacknowledge_log_entry, and the
+ *               assignees are notified again
+ * v3 webhooks (pagerduty-webhooks.c):
+ *   webhook    {"url" (http://127.0.0.1:PORT/...), "secret" or "secrets":
+ *               [...] (each signs: rotation; none: one is made), "events"?:
+ *               [types], "id"? (change that subscription and enable it
+ *               again)} -> {"ok":true,"webhook_subscription":{...,
+ *               "secrets":[...]}}
+ *   webhook_send {"subscription"?, "incident"? (default: the newest),
+ *               "event_type"?, "body"? (a string: raw; an object: fields
+ *               of the event, or a whole {"event":...}), "occurred_at"?,
+ *               "signature"? ("bad", "none", or the header's value),
+ *               "duplicate_of"? (an event id: that delivery again)}
+ *               -> {"ok":true,"deliveries":[{"seq","subscription",
+ *               "webhook_id","event_id"}]}
+ *   webhooks   {"since"?: seq, "subscription"?} -> {"ok":true,
+ *               "subscriptions":[...],"deliveries":[{"seq","subscription",
+ *               "url","webhook_id","event_id","event_type","incident",
+ *               "state" (queued, sending, retrying, delivered, dropped,
+ *               not_sent),"reason","attempts","status" (the receiver's
+ *               last HTTP status),"forged","signature","duplicate_of",
+ *               "body","tries":[{"at","status","error","response"}]}],
+ *               "next"}
  *   ratelimit  {"per_minute":N} -> budget per key and minute (N > 0)
- *   reset      {} -> back to the seed state
+ *   reset      {} -> back to the seed state, without webhooks
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -70,8 +118,6 @@ struct fpd_window	  fpd_windows[2];
 static void	 fpd_init(void);
 static void	 fpd_handle(struct sb_req *);
 static void	 fpd_shutdown(void);
-static void	 fpd_invalid(struct fpd_ctx *, const char *, ...)
-		    __attribute__((__format__(printf, 2, 3)));
 static void	 fpd_adderr(cJSON *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 
@@ -135,22 +181,121 @@ fpd_civil_from_days(int64_t z, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/* "2015-10-06T21:30:42Z", the format PagerDuty renders. */
-cJSON *
-fpd_time_json(int64_t ms)
+/*
+ * The zone GET .../log_entries?time_zone= renders times in while it
+ * answers; NULL is UTC, written "Z".
+ */
+static char	*fpd_zone;
+
+/* Seconds east of UTC in the zone at that time (the tz database). */
+static long
+fpd_zone_offset(const char *zone, int64_t ms)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)fpd_floor_div(ms, 1000);
+	const char	*old = getenv("TZ");
+	char		*saved = old != NULL ? sb_strdup(old) : NULL;
+
+	setenv("TZ", zone, 1);
+	tzset();
+	if (localtime_r(&t, &tm) == NULL)
+		tm.tm_gmtoff = 0;
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+	return (tm.tm_gmtoff);
+}
+
+/* An IANA zone name the tz database knows ("Europe/Berlin"). */
+static int
+fpd_zone_valid(const char *zone)
+{
+	static const char	 ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789/_+-";
+	struct stat		 st;
+	const char		*dir = getenv("TZDIR");
+	char			*path;
+	int			 found;
+
+	if (strcmp(zone, "UTC") == 0)
+		return (1);
+	if (!isalpha((unsigned char)zone[0]) || strstr(zone, "..") != NULL ||
+	    strspn(zone, ok) != strlen(zone))
+		return (0);
+	sb_asprintf(&path, "%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo",
+	    zone);
+	found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	free(path);
+	return (found);
+}
+
+int
+fpd_zone_begin(struct fpd_ctx *c)
+{
+	const char	*zone = sb_param(c->r, "time_zone");
+
+	if (zone == NULL)
+		return (0);
+	if (!fpd_zone_valid(zone)) {
+		fpd_invalid(c, "Time zone is not a valid time zone");
+		return (-1);
+	}
+	if (strcmp(zone, "UTC") != 0 && strcmp(zone, "Etc/UTC") != 0)
+		fpd_zone = sb_strdup(zone);
+	return (0);
+}
+
+void
+fpd_zone_end(void)
+{
+	free(fpd_zone);
+	fpd_zone = NULL;
+}
+
+/*
+ * "2015-10-06T21:30:42Z" as PagerDuty renders times, or with the offset
+ * of the zone asked for ("2015-10-06T23:30:42+02:00"); millis adds the
+ * milliseconds webhooks carry ("2020-10-02T18:45:22.169Z").
+ */
+void
+fpd_time_str(int64_t ms, int millis, char *buf, size_t len)
 {
 	int64_t	days, rem;
+	long	off = 0;
 	int	y, m, d;
-	char	buf[32];
+	char	tail[16] = "Z";
 
-	if (ms == 0)
-		return (cJSON_CreateNull());
+	if (fpd_zone != NULL) {
+		off = fpd_zone_offset(fpd_zone, ms);
+		snprintf(tail, sizeof tail, "%c%02d:%02d", off < 0 ? '-' :
+		    '+', (int)(labs(off) / 3600 % 24), (int)(labs(off) / 60 %
+		    60));
+	}
+	ms += (int64_t)off * 1000;
 	days = fpd_floor_div(ms, FPD_DAY_MS);
 	rem = ms - days * FPD_DAY_MS;
 	fpd_civil_from_days(days, &y, &m, &d);
-	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d,
 	    (int)(rem / 3600000), (int)(rem / 60000 % 60),
 	    (int)(rem / 1000 % 60));
+	if (millis)
+		snprintf(buf + strlen(buf), len - strlen(buf), ".%03d",
+		    (int)(rem % 1000));
+	snprintf(buf + strlen(buf), len - strlen(buf), "%s", tail);
+}
+
+/* A time as JSON; null for 0 (never). */
+cJSON *
+fpd_time_json(int64_t ms)
+{
+	char	buf[48];
+
+	if (ms == 0)
+		return (cJSON_CreateNull());
+	fpd_time_str(ms, 0, buf, sizeof buf);
 	return (cJSON_CreateString(buf));
 }
 
@@ -336,7 +481,7 @@ fpd_incident_find(const char *s)
 	return (NULL);
 }
 
-static int
+int
 fpd_has_ability(const char *name)
 {
 	const cJSON	*a;
@@ -454,6 +599,7 @@ fpd_state_free(void)
 	}
 	free(fpd_users);
 	cJSON_Delete(fpd_abilities);
+	fpd_webhooks_clear();
 	for (i = 0; i < 2; i++)
 		free(fpd_windows[i].ts);
 	fpd_users = NULL;
@@ -554,7 +700,7 @@ fpd_user_json(const struct fpd_user *u)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_ep_ref(const struct fpd_ep *ep)
 {
 	return (fpd_ref("escalation_policy_reference", ep->id, ep->name,
@@ -589,7 +735,7 @@ fpd_ep_json(const struct fpd_ep *ep)
 		    (unsigned)((i + 1) % 100));
 		cJSON_AddStringToObject(rule, "id", rid);
 		cJSON_AddNumberToObject(rule, "escalation_delay_in_minutes",
-		    30);
+		    FPD_ESCALATION_DELAY_S / 60);
 		targets = cJSON_AddArrayToObject(rule, "targets");
 		cJSON_AddItemToArray(targets, fpd_user_ref(ep->levels[i]));
 		cJSON_AddItemToArray(rules, rule);
@@ -613,8 +759,9 @@ fpd_service_json(const struct fpd_service *s, int full_ep)
 	    "service-directory");
 	cJSON_AddStringToObject(o, "name", s->name);
 	cJSON_AddStringToObject(o, "description", s->description);
-	cJSON_AddNumberToObject(o, "auto_resolve_timeout", 14400);
-	cJSON_AddNumberToObject(o, "acknowledgement_timeout", 600);
+	cJSON_AddNumberToObject(o, "auto_resolve_timeout",
+	    FPD_AUTO_RESOLVE_S);
+	cJSON_AddNumberToObject(o, "acknowledgement_timeout", FPD_ACK_TIMEOUT_S);
 	cJSON_AddItemToObject(o, "created_at", fpd_time_json(s->created));
 	cJSON_AddStringToObject(o, "status", "active");
 	cJSON_AddItemToObject(o, "last_incident_timestamp",
@@ -711,6 +858,38 @@ fpd_rr_json(const struct fpd_incident *in, const cJSON *rr)
 	return (o);
 }
 
+static void
+fpd_pending_add(cJSON *a, const char *type, int64_t at)
+{
+	cJSON	*o;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddItemToObject(o, "at", fpd_time_json(at));
+	cJSON_AddItemToArray(a, o);
+}
+
+/*
+ * What PagerDuty's timeouts would do next, and when. The fake never does
+ * it on its own: tests act for the timeouts with the escalate and unack
+ * control ops.
+ */
+static void
+fpd_pending_actions(const struct fpd_incident *in, cJSON *a)
+{
+	if (strcmp(in->status, "resolved") == 0)
+		return;
+	if (strcmp(in->status, "triggered") == 0 && in->via_ep &&
+	    (size_t)in->level < in->ep->nlevels && in->nassign > 0)
+		fpd_pending_add(a, "escalate", in->assign[0].at +
+		    FPD_ESCALATION_DELAY_S * 1000LL);
+	if (strcmp(in->status, "acknowledged") == 0 && in->nacks > 0)
+		fpd_pending_add(a, "unacknowledge", in->acks[in->nacks - 1].at +
+		    FPD_ACK_TIMEOUT_S * 1000LL);
+	fpd_pending_add(a, "resolve", in->created + FPD_AUTO_RESOLVE_S *
+	    1000LL);
+}
+
 cJSON *
 fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 {
@@ -728,10 +907,7 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	cJSON_AddItemToObject(o, "created_at", fpd_time_json(in->created));
 	cJSON_AddItemToObject(o, "updated_at", fpd_time_json(in->updated));
 	cJSON_AddStringToObject(o, "status", in->status);
-	if (in->incident_key != NULL)
-		cJSON_AddStringToObject(o, "incident_key", in->incident_key);
-	else
-		cJSON_AddNullToObject(o, "incident_key");
+	fpd_add_str(o, "incident_key", in->incident_key);
 	cJSON_AddItemToObject(o, "service", inc->services ?
 	    fpd_service_json(in->svc, 0) : fpd_service_ref(in->svc));
 	a = cJSON_AddArrayToObject(o, "assignments");
@@ -747,12 +923,17 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	    "escalation_policy" : "direct_assignment");
 	cJSON_AddItemToObject(o, "last_status_change_at",
 	    fpd_time_json(in->changed));
-	cJSON_AddItemToObject(o, "last_status_change_by", in->changed_by !=
-	    NULL ? fpd_user_ref(in->changed_by) : fpd_service_ref(in->svc));
+	if (in->changed_by == NULL)
+		e = inc->agents ? fpd_service_json(in->svc, 0) :
+		    fpd_service_ref(in->svc);
+	else
+		e = inc->agents ? fpd_user_json(in->changed_by) :
+		    fpd_user_ref(in->changed_by);
+	cJSON_AddItemToObject(o, "last_status_change_by", e);
 	v = cJSON_GetArrayItem(in->logs, 0);
 	if (v != NULL && inc->first_trigger)
 		cJSON_AddItemToObject(o, "first_trigger_log_entry",
-		    fpd_log_json(in, v));
+		    fpd_log_json(in, v, NULL));
 	else if (v != NULL) {
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "id", sb_json_str(v, "id"));
@@ -778,7 +959,7 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	cJSON_AddItemToObject(o, "escalation_policy", inc->escalation_policies ?
 	    fpd_ep_json(in->ep) : fpd_ep_ref(in->ep));
 	cJSON_AddArrayToObject(o, "teams");
-	cJSON_AddArrayToObject(o, "pending_actions");
+	fpd_pending_actions(in, cJSON_AddArrayToObject(o, "pending_actions"));
 	ac = cJSON_AddArrayToObject(o, "acknowledgements");
 	for (i = 0; i < in->nacks; i++) {
 		e = cJSON_CreateObject();
@@ -809,16 +990,23 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	if (inc->body) {
 		e = cJSON_AddObjectToObject(o, "body");
 		cJSON_AddStringToObject(e, "type", "incident_body");
-		if (in->details != NULL)
-			cJSON_AddStringToObject(e, "details", in->details);
-		else
-			cJSON_AddNullToObject(e, "details");
+		fpd_add_str(e, "details", in->details);
 	}
 	return (o);
 }
 
+/* A string member, or null for NULL. */
+void
+fpd_add_str(cJSON *o, const char *name, const char *s)
+{
+	if (s != NULL)
+		cJSON_AddStringToObject(o, name, s);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 /* {"<name>": item} (item consumed). */
-static cJSON *
+cJSON *
 fpd_json_wrap(const char *name, cJSON *item)
 {
 	cJSON	*o;
@@ -855,7 +1043,7 @@ fpd_error(struct fpd_ctx *c, int status, int code, const char *message,
 }
 
 /* 400 Invalid Input Provided with one detail line. */
-static void
+void
 fpd_invalid(struct fpd_ctx *c, const char *fmt, ...)
 {
 	cJSON	*errors;
@@ -873,7 +1061,7 @@ fpd_invalid(struct fpd_ctx *c, const char *fmt, ...)
 	fpd_error(c, 400, 2001, "Invalid Input Provided", errors);
 }
 
-static void
+void
 fpd_not_found(struct fpd_ctx *c)
 {
 	fpd_error(c, 404, 2100, "Not Found", NULL);
@@ -1055,7 +1243,7 @@ fpd_page(const struct fpd_page *pg, const char *name, cJSON *items)
 }
 
 /* Is value one of the include[] (or name[]) parameters? */
-static int
+int
 fpd_param_has(struct fpd_ctx *c, const char *name, const char *value)
 {
 	const char	*v;
@@ -1084,6 +1272,7 @@ fpd_incl_parse(struct fpd_ctx *c, struct fpd_incl *inc)
 	inc->first_trigger = fpd_param_has(c, "include[]",
 	    "first_trigger_log_entries");
 	inc->body = fpd_param_has(c, "include[]", "body");
+	inc->agents = fpd_param_has(c, "include[]", "agents");
 }
 
 /* The From header: a valid user's email; NULL after answering if not. */
@@ -1112,7 +1301,12 @@ fpd_from(struct fpd_ctx *c)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Incident state changes. */
+/*
+ * Incident actions: what people (by) or PagerDuty itself (by NULL: its
+ * escalation and acknowledgement timeouts) do to an incident. Each one
+ * records its log entries and tells the webhook subscriptions, the same
+ * way whether it came through REST or a control op.
+ */
 
 static void
 fpd_assign_set(struct fpd_incident *in, struct fpd_user **users, size_t n)
@@ -1152,24 +1346,59 @@ fpd_assign_add(struct fpd_incident *in, struct fpd_user *u)
 	in->nassign++;
 }
 
-static cJSON *
-fpd_ids(struct fpd_user **users, size_t n)
+/* "by Alice Example" or, for PagerDuty's own timeouts, "by timeout". */
+static const char *
+fpd_by(const struct fpd_user *by)
 {
-	cJSON	*a;
-	size_t	 i;
-
-	a = cJSON_CreateArray();
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(users[i]->id));
-	return (a);
+	return (by != NULL ? by->name : "timeout");
 }
 
-/* Route to an escalation policy level (1-based). */
+/* A status change: when, and by whom (NULL: the service). */
 static void
-fpd_escalate(struct fpd_incident *in, struct fpd_ep *ep, int level,
-    const char *agent, const char *channel)
+fpd_changed(struct fpd_incident *in, struct fpd_user *by)
+{
+	in->changed = in->updated = fpd_now();
+	in->changed_by = by;
+}
+
+/* An acknowledged incident that goes to someone else is triggered again. */
+static void
+fpd_retrigger(struct fpd_incident *in, struct fpd_user *by)
+{
+	if (strcmp(in->status, "acknowledged") != 0)
+		return;
+	free(in->acks);
+	in->acks = NULL;
+	in->nacks = 0;
+	in->status = "triggered";
+	fpd_changed(in, by);
+}
+
+/* The assignee now: logged, and notified (an email each). */
+static void
+fpd_assign_log(struct fpd_incident *in, struct fpd_user *u,
+    struct fpd_user *by, const char *channel)
+{
+	char	*summary;
+
+	sb_asprintf(&summary, "Assigned to %s by %s", u->name, fpd_by(by));
+	fpd_log_assignees(fpd_log_add(in, "assign_log_entry", by, channel,
+	    summary), &u, 1);
+	free(summary);
+	fpd_log_notify(in, u);
+}
+
+/*
+ * Hand the incident to a level (1-based) of a policy. type is the entry
+ * saying why ("escalate_log_entry", "delegate_log_entry") or NULL (the
+ * first routing of a new or reopened incident).
+ */
+static void
+fpd_route(struct fpd_incident *in, struct fpd_ep *ep, int level,
+    struct fpd_user *by, const char *channel, const char *type)
 {
 	struct fpd_user	*u;
+	char		*summary;
 
 	in->ep = ep;
 	in->via_ep = 1;
@@ -1178,24 +1407,77 @@ fpd_escalate(struct fpd_incident *in, struct fpd_ep *ep, int level,
 	in->level = level;
 	u = ep->levels[level - 1];
 	fpd_assign_set(in, &u, 1);
-	fpd_log_add(in, "assign_log_entry", agent, channel, "Assigned to "
-	    "escalation policy level", fpd_ids(&u, 1), NULL);
+	fpd_retrigger(in, by);
+	if (type != NULL) {
+		if (strcmp(type, "escalate_log_entry") == 0)
+			sb_asprintf(&summary, "Escalated to %s (level %d) by "
+			    "%s", u->name, level, fpd_by(by));
+		else
+			sb_asprintf(&summary, "Delegated to %s by %s",
+			    ep->name, fpd_by(by));
+		fpd_log_assignees(fpd_log_add(in, type, by, by != NULL ?
+		    channel : "auto", summary), &u, 1);
+		free(summary);
+	}
+	fpd_assign_log(in, u, by, by != NULL ? channel : "auto");
+	in->updated = fpd_now();
 }
 
+/* Escalate to a level of the incident's policy (the caller checked it). */
+void
+fpd_escalate(struct fpd_incident *in, int level, struct fpd_user *by,
+    const char *channel)
+{
+	fpd_route(in, in->ep, level, by, channel, "escalate_log_entry");
+	fpd_webhook_incident(in, "incident.escalated", by);
+}
+
+/* Reassign to another escalation policy, at one of its levels. */
+static void
+fpd_delegate(struct fpd_incident *in, struct fpd_ep *ep, int level,
+    struct fpd_user *by, const char *channel)
+{
+	fpd_route(in, ep, level, by, channel, "delegate_log_entry");
+	fpd_webhook_incident(in, "incident.delegated", by);
+}
+
+/* Assign one user directly (the incident leaves its policy's levels). */
+void
+fpd_reassign(struct fpd_incident *in, struct fpd_user *u,
+    struct fpd_user *by, const char *channel)
+{
+	fpd_assign_set(in, &u, 1);
+	in->via_ep = 0;
+	fpd_retrigger(in, by);
+	fpd_assign_log(in, u, by, channel);
+	in->updated = fpd_now();
+	fpd_webhook_incident(in, "incident.reassigned", by);
+}
+
+/*
+ * acknowledged, resolved or triggered (reopened, or unacknowledged: by
+ * NULL is the acknowledgement timeout, whose assignees are notified
+ * again).
+ */
 void
 fpd_set_status(struct fpd_incident *in, const char *status,
     struct fpd_user *by, const char *channel)
 {
-	char	 agent[64], *summary;
-	int64_t	 now = fpd_now();
+	char	*summary;
+	size_t	 i;
 
-	snprintf(agent, sizeof agent, "user:%s", by->id);
+	if (strcmp(in->status, "resolved") == 0 &&
+	    strcmp(status, "resolved") != 0) {
+		in->resolved = 0;
+		fpd_log_add(in, "reopen_log_entry", by, channel, "Reopened");
+		in->status = "triggered";
+		fpd_changed(in, by);
+		fpd_route(in, in->ep, 1, by, channel, NULL);
+		fpd_webhook_incident(in, "incident.reopened", by);
+		if (strcmp(status, "triggered") == 0)
+			return;
+	}
 	if (strcmp(status, "acknowledged") == 0) {
-		if (strcmp(in->status, "resolved") == 0) {
-			in->resolved = 0;
-			fpd_log_add(in, "reopen_log_entry", agent, channel,
-			    "Reopened", NULL, NULL);
-		}
 		/* The acknowledger takes the incident over. */
 		if (!fpd_assigned(in, by)) {
 			fpd_assign_set(in, &by, 1);
@@ -1204,16 +1486,14 @@ fpd_set_status(struct fpd_incident *in, const char *status,
 		in->acks = sb_realloc(in->acks, in->nacks + 1,
 		    sizeof *in->acks);
 		in->acks[in->nacks].user = by;
-		in->acks[in->nacks].at = now;
+		in->acks[in->nacks].at = fpd_now();
 		in->nacks++;
 		sb_asprintf(&summary, "Acknowledged by %s", by->name);
-		fpd_log_add(in, "acknowledge_log_entry", agent, channel,
-		    summary, NULL, NULL);
-		free(summary);
+		fpd_log_add(in, "acknowledge_log_entry", by, channel, summary);
 		in->status = "acknowledged";
 	} else if (strcmp(status, "resolved") == 0) {
 		in->status = "resolved";
-		in->resolved = now;
+		in->resolved = fpd_now();
 		free(in->assign);
 		in->assign = NULL;
 		in->nassign = 0;
@@ -1221,25 +1501,23 @@ fpd_set_status(struct fpd_incident *in, const char *status,
 		in->acks = NULL;
 		in->nacks = 0;
 		sb_asprintf(&summary, "Resolved by %s", by->name);
-		fpd_log_add(in, "resolve_log_entry", agent, channel, summary,
-		    NULL, NULL);
-		free(summary);
+		fpd_log_add(in, "resolve_log_entry", by, channel, summary);
 	} else {
-		if (strcmp(in->status, "resolved") == 0) {
-			in->resolved = 0;
-			fpd_log_add(in, "reopen_log_entry", agent, channel,
-			    "Reopened", NULL, NULL);
-			fpd_escalate(in, in->ep, 1, agent, channel);
-		} else
-			fpd_log_add(in, "unacknowledge_log_entry", agent,
-			    channel, "Unacknowledged", NULL, NULL);
 		free(in->acks);
 		in->acks = NULL;
 		in->nacks = 0;
 		in->status = "triggered";
+		sb_asprintf(&summary, "Unacknowledged by %s", fpd_by(by));
+		fpd_log_add(in, "unacknowledge_log_entry", by, by != NULL ?
+		    channel : "timeout", summary);
+		for (i = 0; by == NULL && i < in->nassign; i++)
+			fpd_log_notify(in, in->assign[i].user);
 	}
-	in->changed = in->updated = now;
-	in->changed_by = by;
+	free(summary);
+	fpd_changed(in, by);
+	fpd_webhook_incident(in, strcmp(status, "acknowledged") == 0 ?
+	    "incident.acknowledged" : strcmp(status, "resolved") == 0 ?
+	    "incident.resolved" : "incident.unacknowledged", by);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1398,7 +1676,6 @@ fpd_create_incident(struct fpd_ctx *c, struct fpd_user *from)
 	const char		*s, *title = NULL, *key = NULL;
 	const char		*urgency = "high";
 	const char		*details = NULL;
-	char			 agent[64];
 	size_t			 i;
 
 	in_o = fpd_get(c->r->json, "incident");
@@ -1548,23 +1825,22 @@ fpd_create_incident(struct fpd_ctx *c, struct fpd_user *from)
 	in->responders = cJSON_CreateArray();
 	in->rrs = cJSON_CreateArray();
 	svc->last_incident = in->created;
-	snprintf(agent, sizeof agent, "user:%s", from->id);
-	fpd_log_add(in, "trigger_log_entry", agent, "api", "Triggered through "
-	    "the API", NULL, NULL);
+	fpd_incidents = sb_realloc(fpd_incidents, fpd_nincidents + 1,
+	    sizeof *fpd_incidents);
+	fpd_incidents[fpd_nincidents++] = in;
+	fpd_log_add(in, "trigger_log_entry", from, "api", "Triggered through "
+	    "the API");
 	if (assignee != NULL) {
 		in->ep = svc->ep;
 		in->level = 1;
 		fpd_assign_set(in, &assignee, 1);
-		fpd_log_add(in, "assign_log_entry", agent, "api", "Assigned",
-		    fpd_ids(&assignee, 1), NULL);
-		/* Assigning oneself creates the incident acknowledged. */
-		if (assignee == from)
-			fpd_set_status(in, "acknowledged", from, "api");
+		fpd_assign_log(in, assignee, from, "api");
 	} else
-		fpd_escalate(in, ep != NULL ? ep : svc->ep, 1, agent, "api");
-	fpd_incidents = sb_realloc(fpd_incidents, fpd_nincidents + 1,
-	    sizeof *fpd_incidents);
-	fpd_incidents[fpd_nincidents++] = in;
+		fpd_route(in, ep != NULL ? ep : svc->ep, 1, from, "api", NULL);
+	fpd_webhook_incident(in, "incident.triggered", from);
+	/* Assigning oneself creates the incident acknowledged. */
+	if (assignee == from)
+		fpd_set_status(in, "acknowledged", from, "api");
 	fpd_incl_parse(c, &inc);
 	inc.conference_bridge = in->bridge != NULL;
 	fpd_reply(c, 201, fpd_json_wrap("incident", fpd_incident_json(in,
@@ -1719,7 +1995,6 @@ fpd_update_incident(struct fpd_ctx *c, struct fpd_incident *in,
 	struct fpd_user	*assignee = NULL;
 	struct fpd_ep	*ep = NULL;
 	const char	*s, *status = NULL, *title = NULL, *urgency = NULL;
-	char		 agent[64];
 	long long	 level = 0;
 
 	o = fpd_get(c->r->json, "incident");
@@ -1814,24 +2089,21 @@ fpd_update_incident(struct fpd_ctx *c, struct fpd_incident *in,
 		fpd_error(c, 400, 1001, "Incident Already Resolved", NULL);
 		return;
 	}
-	snprintf(agent, sizeof agent, "user:%s", from->id);
 	if (title != NULL) {
 		free(in->title);
 		in->title = sb_strdup(title);
 	}
 	if (urgency != NULL && strcmp(urgency, in->urgency) != 0) {
 		in->urgency = urgency;
-		fpd_log_add(in, "urgency_change_log_entry", agent, "api",
-		    "Urgency changed", NULL, NULL);
+		fpd_log_add(in, "urgency_change_log_entry", from, "api",
+		    "Urgency changed");
 	}
-	if (assignee != NULL) {
-		fpd_assign_set(in, &assignee, 1);
-		in->via_ep = 0;
-		fpd_log_add(in, "assign_log_entry", agent, "api", "Reassigned",
-		    fpd_ids(&assignee, 1), NULL);
-	} else if (ep != NULL || level != 0)
-		fpd_escalate(in, ep != NULL ? ep : in->ep, level != 0 ?
-		    (int)level : 1, agent, "api");
+	if (assignee != NULL)
+		fpd_reassign(in, assignee, from, "api");
+	else if (ep != NULL && ep != in->ep)
+		fpd_delegate(in, ep, level != 0 ? (int)level : 1, from, "api");
+	else if (ep != NULL || level != 0)
+		fpd_escalate(in, level != 0 ? (int)level : 1, from, "api");
 	if (status != NULL)
 		fpd_set_status(in, status, from, "api");
 	in->updated = fpd_now();
@@ -1848,7 +2120,8 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 	struct fpd_user	*req, *u, *added[64];
 	struct fpd_ep	*ep;
 	const char	*s, *msg, *type, *id;
-	char		 agent[64];
+	cJSON		*le;
+	char		*summary;
 	double		 now;
 	size_t		 nadded = 0, k;
 
@@ -1909,7 +2182,6 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 		return;
 
 	now = (double)fpd_now();
-	snprintf(agent, sizeof agent, "user:%s", req->id);
 	rr = cJSON_CreateObject();
 	cJSON_AddStringToObject(rr, "requester", req->id);
 	cJSON_AddStringToObject(rr, "message", msg);
@@ -1949,9 +2221,19 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 		fpd_assign_add(in, u);
 	}
 	cJSON_AddItemToArray(in->rrs, rr);
-	fpd_log_add(in, "assign_log_entry", agent, "api", "Responders "
-	    "requested", fpd_ids(added, nadded), msg);
+	sb_asprintf(&summary, "Responders requested by %s", req->name);
+	le = fpd_log_add(in, "assign_log_entry", req, "api", summary);
+	free(summary);
+	fpd_log_assignees(le, added, nadded);
+	fpd_log_message(le, msg);
+	for (k = 0; k < nadded; k++)
+		fpd_log_notify(in, added[k]);
 	in->updated = fpd_now();
+	cJSON_ArrayForEach(rp, in->responders) {
+		if (fpd_get(rp, "at")->valuedouble == now)
+			fpd_webhook_responder(in, "incident.responder.added",
+			    rp, req);
+	}
 	fpd_reply(c, 200, fpd_json_wrap("responder_request", fpd_rr_json(in,
 	    rr)));
 }
@@ -2130,6 +2412,12 @@ fpd_handle(struct sb_req *r)
 		fpd_abilities_get(&c, nseg == 2 ? seg[1] : NULL);
 	else if (strcmp(seg[0], "oncalls") == 0 && nseg == 1 && get)
 		fpd_oncalls(&c);
+	else if (strcmp(seg[0], "log_entries") == 0 && nseg <= 2 && get) {
+		if (nseg == 1)
+			fpd_log_entries(&c, NULL);
+		else
+			fpd_log_entry(&c, seg[1]);
+	}
 	else if (strcmp(seg[0], "incidents") == 0 && nseg == 1 && get)
 		fpd_list_incidents(&c);
 	else if (strcmp(seg[0], "incidents") == 0 && nseg == 1 && post) {

@@ -20,10 +20,7 @@
 #include "sandbox.h"
 #include "pagerduty.h"
 
-static cJSON	*fpd_ctl_error(const char *, ...)
-		    __attribute__((__format__(printf, 1, 2)));
-
-static cJSON *
+cJSON *
 fpd_ctl_error(const char *fmt, ...)
 {
 	cJSON	*o;
@@ -41,7 +38,7 @@ fpd_ctl_error(const char *fmt, ...)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_ctl_ok(const char *name, cJSON *item)
 {
 	cJSON	*o;
@@ -182,7 +179,7 @@ fpd_ctl_incidents(void)
 		logs = cJSON_AddArrayToObject(o, "log_entries");
 		cJSON_ArrayForEach(le, fpd_incidents[i]->logs)
 			cJSON_AddItemToArray(logs, fpd_log_json(
-			    fpd_incidents[i], le));
+			    fpd_incidents[i], le, NULL));
 		if (fpd_get(o, "incidents_responders") == NULL) {
 			cJSON *rs = cJSON_AddArrayToObject(o,
 			    "incidents_responders");
@@ -196,55 +193,115 @@ fpd_ctl_incidents(void)
 	return (fpd_ctl_ok("incidents", a));
 }
 
-/* ack, resolve, respond: as a PagerDuty user would from the app. */
+/* A requested responder answers: joined or declined. */
+static cJSON *
+fpd_ctl_respond(struct fpd_incident *in, struct fpd_user *u,
+    const cJSON *body)
+{
+	const char	*state = sb_json_str(body, "state");
+	cJSON		*rp;
+	char		*summary;
+	int		 found = 0;
+
+	if (state == NULL || (strcmp(state, "joined") != 0 &&
+	    strcmp(state, "declined") != 0))
+		return (fpd_ctl_error("state: joined or declined"));
+	cJSON_ArrayForEach(rp, in->responders) {
+		if (strcmp(sb_json_str(rp, "user"), u->id) != 0 ||
+		    strcmp(sb_json_str(rp, "state"), "pending") != 0)
+			continue;
+		cJSON_ReplaceItemInObjectCaseSensitive(rp, "state",
+		    cJSON_CreateString(state));
+		cJSON_ReplaceItemInObjectCaseSensitive(rp, "updated",
+		    cJSON_CreateNumber((double)fpd_now()));
+		found = 1;
+	}
+	if (!found)
+		return (fpd_ctl_error("%s has no pending request", u->id));
+	/* No log entry type of the spec is about responders. */
+	sb_asprintf(&summary, "%s %s the responder request", u->name,
+	    strcmp(state, "joined") == 0 ? "accepted" : "declined");
+	fpd_log_add(in, "annotate_log_entry", u, "website", summary);
+	free(summary);
+	in->updated = fpd_now();
+	cJSON_ArrayForEach(rp, in->responders) {
+		if (strcmp(sb_json_str(rp, "user"), u->id) == 0 &&
+		    strcmp(sb_json_str(rp, "state"), state) == 0)
+			fpd_webhook_responder(in, "incident.responder.replied",
+			    rp, u);
+	}
+	return (NULL);
+}
+
+/* escalate: to "level", by default the next one. */
+static cJSON *
+fpd_ctl_escalate(struct fpd_incident *in, struct fpd_user *u,
+    const cJSON *body)
+{
+	long long	level;
+
+	level = sb_json_int(body, "level", in->level + 1);
+	if (fpd_get(body, "level") == NULL &&
+	    (size_t)in->level >= in->ep->nlevels)
+		return (fpd_ctl_error("already at the last level (%d) of %s",
+		    in->level, in->ep->id));
+	if (level < 1 || (size_t)level > in->ep->nlevels)
+		return (fpd_ctl_error("level: 1 to %zu", in->ep->nlevels));
+	/* Direct assignments do not escalate up the policy by timeout. */
+	if (u == NULL && !in->via_ep)
+		return (fpd_ctl_error("assigned directly: PagerDuty does not "
+		    "escalate it"));
+	fpd_escalate(in, (int)level, u, "website");
+	return (NULL);
+}
+
+/*
+ * What people do in the PagerDuty app ("user", by id or email) and what
+ * PagerDuty's timeouts do (no "user"): ack, resolve, respond, escalate,
+ * reassign ("user" is the new assignee, "by" who hands it over), unack.
+ */
 static cJSON *
 fpd_ctl_act(const char *op, const cJSON *body)
 {
 	struct fpd_incident	*in;
-	struct fpd_user		*u;
+	struct fpd_user		*u = NULL, *by;
 	struct fpd_incl		 inc;
-	const char		*state;
-	cJSON			*rp;
-	char			 agent[64];
-	int			 found = 0;
+	const char		*s;
+	cJSON			*err = NULL;
 
-	if ((in = fpd_incident_find(sb_json_str(body, "id"))) == NULL)
-		return (fpd_ctl_error("no incident '%s'", sb_json_str(body,
-		    "id") != NULL ? sb_json_str(body, "id") : ""));
-	if ((u = fpd_user_find(sb_json_str(body, "user"))) == NULL)
-		return (fpd_ctl_error("no user '%s'", sb_json_str(body,
-		    "user") != NULL ? sb_json_str(body, "user") : ""));
-	if (strcmp(op, "respond") == 0) {
-		state = sb_json_str(body, "state");
-		if (state == NULL || (strcmp(state, "joined") != 0 &&
-		    strcmp(state, "declined") != 0))
-			return (fpd_ctl_error("state: joined or declined"));
-		cJSON_ArrayForEach(rp, in->responders) {
-			if (strcmp(sb_json_str(rp, "user"), u->id) != 0 ||
-			    strcmp(sb_json_str(rp, "state"), "pending") != 0)
-				continue;
-			cJSON_ReplaceItemInObjectCaseSensitive(rp, "state",
-			    cJSON_CreateString(state));
-			cJSON_ReplaceItemInObjectCaseSensitive(rp, "updated",
-			    cJSON_CreateNumber((double)fpd_now()));
-			found = 1;
-		}
-		if (!found)
-			return (fpd_ctl_error("%s has no pending request",
-			    u->id));
-		snprintf(agent, sizeof agent, "user:%s", u->id);
-		fpd_log_add(in, "annotate_log_entry", agent, "mobile",
-		    strcmp(state, "joined") == 0 ? "Responder joined" :
-		    "Responder declined", NULL, NULL);
-	} else if (strcmp(op, "ack") == 0) {
-		if (strcmp(in->status, "resolved") == 0)
-			return (fpd_ctl_error("incident is resolved"));
-		fpd_set_status(in, "acknowledged", u, "mobile");
+	s = sb_json_str(body, "id");
+	if ((in = fpd_incident_find(s)) == NULL)
+		return (fpd_ctl_error("no incident '%s'", s != NULL ? s : ""));
+	s = sb_json_str(body, "user");
+	if (s != NULL && (u = fpd_user_find(s)) == NULL)
+		return (fpd_ctl_error("no user '%s'", s));
+	if (u == NULL && strcmp(op, "escalate") != 0 &&
+	    strcmp(op, "unack") != 0)
+		return (fpd_ctl_error("%s: user is required", op));
+	if (strcmp(in->status, "resolved") == 0)
+		return (fpd_ctl_error("incident is resolved"));
+	if (strcmp(op, "ack") == 0)
+		fpd_set_status(in, "acknowledged", u, "website");
+	else if (strcmp(op, "resolve") == 0)
+		fpd_set_status(in, "resolved", u, "website");
+	else if (strcmp(op, "respond") == 0)
+		err = fpd_ctl_respond(in, u, body);
+	else if (strcmp(op, "escalate") == 0)
+		err = fpd_ctl_escalate(in, u, body);
+	else if (strcmp(op, "reassign") == 0) {
+		s = sb_json_str(body, "by");
+		if (s != NULL && (by = fpd_user_find(s)) == NULL)
+			return (fpd_ctl_error("no user '%s'", s));
+		if (s == NULL)
+			by = in->nassign > 0 ? in->assign[0].user : u;
+		fpd_reassign(in, u, by, "website");
 	} else {
-		if (strcmp(in->status, "resolved") == 0)
-			return (fpd_ctl_error("incident is already resolved"));
-		fpd_set_status(in, "resolved", u, "mobile");
+		if (strcmp(in->status, "acknowledged") != 0)
+			return (fpd_ctl_error("incident is not acknowledged"));
+		fpd_set_status(in, "triggered", u, "website");
 	}
+	if (err != NULL)
+		return (err);
 	memset(&inc, 0, sizeof inc);
 	return (fpd_ctl_ok("incident", fpd_incident_json(in, &inc)));
 }
@@ -263,7 +320,8 @@ fpd_control(const char *op, cJSON *body)
 	if (strcmp(op, "incidents") == 0)
 		return (fpd_ctl_incidents());
 	if (strcmp(op, "ack") == 0 || strcmp(op, "resolve") == 0 ||
-	    strcmp(op, "respond") == 0)
+	    strcmp(op, "respond") == 0 || strcmp(op, "escalate") == 0 ||
+	    strcmp(op, "reassign") == 0 || strcmp(op, "unack") == 0)
 		return (fpd_ctl_act(op, body));
 	if (strcmp(op, "ratelimit") == 0) {
 		n = sb_json_int(body, "per_minute", -1);
@@ -280,5 +338,5 @@ fpd_control(const char *op, cJSON *body)
 		fpd_state_reset();
 		return (fpd_ctl_ok(NULL, NULL));
 	}
-	return (NULL);
+	return (fpd_webhook_control(op, body));
 }

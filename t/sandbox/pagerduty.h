@@ -7,6 +7,8 @@
  *				and listed (GET .../log_entries)
  *   pagerduty-control.c	control ops: what people and PagerDuty
  *				itself do to incidents
+ *   pagerduty-webhooks.c	v3 webhook subscriptions, signed deliveries
+ *				with retries, and forged ones for tests
  */
 #ifndef PAGERDUTY_H
 #define PAGERDUTY_H
@@ -28,6 +30,10 @@ struct sb_req;
 #define FPD_DAY_MS		(86400LL * 1000)
 #define FPD_MAX_SERVICES	25000
 #define FPD_MAX_USERS		5000
+/* The services' timeouts: what pending_actions announce. */
+#define FPD_ESCALATION_DELAY_S	(30 * 60)
+#define FPD_ACK_TIMEOUT_S	(30 * 60)
+#define FPD_AUTO_RESOLVE_S	(4 * 3600)
 
 #define fpd_get(o, k)	cJSON_GetObjectItemCaseSensitive((o), (k))
 
@@ -109,6 +115,14 @@ struct fpd_incl {
 	int	conference_bridge;
 	int	first_trigger;
 	int	body;
+	int	agents;
+};
+
+/* include[] of the log entry endpoints. */
+struct fpd_log_incl {
+	int	incidents;
+	int	services;
+	int	channels;
 };
 
 /* Classic pagination parameters. */
@@ -135,17 +149,23 @@ extern struct fpd_window	  fpd_windows[2];
 
 /* fake-pagerduty.c: helpers and the model. */
 int64_t	 fpd_now(void);
-/* "2015-10-06T21:30:42Z", the format PagerDuty renders; null for 0. */
-cJSON	*fpd_time_json(int64_t);
+/* Times as PagerDuty renders them ("2015-10-06T21:30:42Z"; millis adds
+ * ".169"), in the zone of the request's time_zone= while it lasts. */
+void	 fpd_time_str(int64_t, int millis, char *, size_t);
+cJSON	*fpd_time_json(int64_t);		/* null for 0 */
+/* time_zone=: 0, or -1 after answering 400; fpd_zone_end after. */
+int	 fpd_zone_begin(struct fpd_ctx *);
+void	 fpd_zone_end(void);
 /* ISO 8601 date or date-time with Z or an offset; 0 or -1. */
 int	 fpd_parse_time(const char *, int64_t *);
 char	*fpd_base(char *, size_t);
 void	 fpd_new_id(const char *, char *, size_t);
-struct fpd_user *fpd_user_find(const char *);
+struct fpd_user *fpd_user_find(const char *);	/* id or email */
 struct fpd_user *fpd_user_by_id(const char *);
 struct fpd_ep *fpd_ep_find(const char *);
 struct fpd_service *fpd_service_find(const char *);
-struct fpd_incident *fpd_incident_find(const char *);
+struct fpd_incident *fpd_incident_find(const char *);	/* id or number */
+int	 fpd_has_ability(const char *);
 int	 fpd_is_email(const char *);
 struct fpd_user *fpd_user_add(const char *, const char *, const char *);
 struct fpd_ep *fpd_ep_add(const char *, const char *, struct fpd_user **,
@@ -153,12 +173,20 @@ struct fpd_ep *fpd_ep_add(const char *, const char *, struct fpd_user **,
 struct fpd_service *fpd_service_add(const char *, const char *,
 	    const char *, struct fpd_ep *);
 void	 fpd_state_reset(void);
-void	 fpd_set_status(struct fpd_incident *, const char *,
-	    struct fpd_user *, const char *);
+
+/* fake-pagerduty.c: incident actions, by a user or (by NULL) by
+ * PagerDuty's timeouts; each logs and tells the webhooks. */
+void	 fpd_set_status(struct fpd_incident *, const char *status,
+	    struct fpd_user *by, const char *channel);
+void	 fpd_escalate(struct fpd_incident *, int level, struct fpd_user *by,
+	    const char *channel);
+void	 fpd_reassign(struct fpd_incident *, struct fpd_user *,
+	    struct fpd_user *by, const char *channel);
 
 /* fake-pagerduty.c: rendering. */
 cJSON	*fpd_user_ref(const struct fpd_user *);
 cJSON	*fpd_user_json(const struct fpd_user *);
+cJSON	*fpd_ep_ref(const struct fpd_ep *);
 cJSON	*fpd_service_ref(const struct fpd_service *);
 cJSON	*fpd_service_json(const struct fpd_service *, int);
 cJSON	*fpd_incident_ref(const struct fpd_incident *);
@@ -169,17 +197,48 @@ cJSON	*fpd_responder_json(const struct fpd_incident *, const cJSON *);
 /* fake-pagerduty.c: answers and parameters. */
 void	 fpd_reply(struct fpd_ctx *, int, cJSON *);
 void	 fpd_error(struct fpd_ctx *, int, int, const char *, cJSON *);
+void	 fpd_invalid(struct fpd_ctx *, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+void	 fpd_not_found(struct fpd_ctx *);
 int	 fpd_param_bool(struct fpd_ctx *, const char *, int *);
+int	 fpd_param_has(struct fpd_ctx *, const char *, const char *);
 int	 fpd_page_args(struct fpd_ctx *, struct fpd_page *);
 cJSON	*fpd_page(const struct fpd_page *, const char *, cJSON *);
+cJSON	*fpd_json_wrap(const char *, cJSON *);
+void	 fpd_add_str(cJSON *, const char *, const char *);	/* or null */
 
-/* pagerduty-log.c: log entries. */
-cJSON	*fpd_log_json(const struct fpd_incident *, const cJSON *);
-void	 fpd_log_add(struct fpd_incident *, const char *, const char *,
-	    const char *, const char *, cJSON *, const char *);
+/* pagerduty-log.c: log entries. by NULL: the incident's service. */
+cJSON	*fpd_log_add(struct fpd_incident *, const char *type,
+	    const struct fpd_user *by, const char *channel,
+	    const char *summary);
+void	 fpd_log_assignees(cJSON *, struct fpd_user **, size_t);
+/* The request's message, as the entry's channel summary. */
+void	 fpd_log_message(cJSON *, const char *);
+/* notify_log_entry: an email to the user. */
+void	 fpd_log_notify(struct fpd_incident *, struct fpd_user *);
+cJSON	*fpd_log_json(const struct fpd_incident *, const cJSON *,
+	    const struct fpd_log_incl *);
+/* GET /incidents/{id}/log_entries, GET /log_entries (in NULL). */
 void	 fpd_log_entries(struct fpd_ctx *, struct fpd_incident *);
+/* GET /log_entries/{id}. */
+void	 fpd_log_entry(struct fpd_ctx *, const char *);
 
 /* pagerduty-control.c: POST /control/pagerduty/<op>. */
 cJSON	*fpd_control(const char *, cJSON *);
+cJSON	*fpd_ctl_error(const char *, ...)
+	    __attribute__((__format__(printf, 1, 2)));
+cJSON	*fpd_ctl_ok(const char *, cJSON *);
+
+/* pagerduty-webhooks.c: v3 webhook subscriptions and deliveries. */
+/* An incident.* event whose data is the incident; agent NULL: PagerDuty. */
+void	 fpd_webhook_incident(const struct fpd_incident *, const char *type,
+	    const struct fpd_user *agent);
+/* incident.responder.added or .replied for one responder record. */
+void	 fpd_webhook_responder(const struct fpd_incident *, const char *type,
+	    const cJSON *responder, const struct fpd_user *agent);
+/* Control ops webhook, webhook_send and webhooks; NULL if not one. */
+cJSON	*fpd_webhook_control(const char *, cJSON *);
+/* Forget every subscription and delivery (reset and exit). */
+void	 fpd_webhooks_clear(void);
 
 #endif

@@ -82,6 +82,9 @@ struct sb_options {
 	int		 verbose;		/* SANDBOX_VERBOSE=1 */
 	double		 ping_interval;		/* seconds */
 	double		 ack_timeout;		/* seconds */
+	/* PagerDuty webhooks: answer timeout, first retry backoff. */
+	double		 pd_webhook_timeout;	/* seconds */
+	double		 pd_webhook_backoff;	/* seconds */
 };
 extern struct sb_options sb_opts;
 
