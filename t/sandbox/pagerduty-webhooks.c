@@ -503,8 +503,9 @@ fpd_delivery_send(struct fpd_delivery *d)
 	evhttp_add_header(h, "Content-Length", buf);
 	evbuffer_add(evhttp_request_get_output_buffer(req), d->body,
 	    strlen(d->body));
+	/* A failure may have been reported already (cb with NULL). */
 	if (evhttp_make_request(d->conn, req, EVHTTP_REQ_POST,
-	    d->sub->path) != 0) {
+	    d->sub->path) != 0 && strcmp(d->state, "sending") == 0) {
 		d->error = "cannot send";
 		fpd_delivery_cb(NULL, d);
 	}
