@@ -224,10 +224,28 @@ is_deeply([$inc->{assignments}, $inc->{acknowledgements},
 like(ctl('ack', id => $i1, user => 'PUSER03')->{error}, qr/resolved/,
     'a resolved incident is not acknowledged');
 
+# A note, through REST, still taken after the resolution.
+my ($st, $r) = pd(POST => "/incidents/$i1/notes", { note => {
+    content => 'Root cause: a full disk' } }, From => 'dave@example.com');
+is($st, 200, 'POST .../notes');
+is($r->{note}{content}, 'Root cause: a full disk', 'the note');
+is($r->{note}{user}{id}, 'PUSER03', 'by the From user');
+push @expect, 'annotate';
+types_are('note: annotate_log_entry');
+@le = entries("/incidents/$i1/log_entries");
+is_deeply([$le[0]{agent}{id}, @{$le[0]{channel}}{qw(type summary)}],
+    ['PUSER03', 'note', 'Root cause: a full disk'], 'a note by Dave');
+(undef, $r) = pd(GET => "/incidents/$i1/notes");
+is_deeply([map { $_->{content} } @{$r->{notes}}],
+    ['Root cause: a full disk'], 'GET .../notes');
+($st, $r) = pd(POST => "/incidents/$i1/notes", { note => { content => '' } },
+    From => 'dave@example.com');
+is($st, 400, 'an empty note refused');
+
 # Pagination, classic: limit, offset, more; total only when asked.
 my @all = entries("/incidents/$i1/log_entries?limit=100");
 is(scalar @all, scalar @expect, 'every entry');
-my ($st, $r) = pd(GET => "/incidents/$i1/log_entries?limit=4");
+($st, $r) = pd(GET => "/incidents/$i1/log_entries?limit=4");
 is(scalar @{$r->{log_entries}}, 4, 'limit=4');
 ok($r->{more}, 'more');
 ok(!defined $r->{total}, 'total null unless asked');
@@ -479,9 +497,11 @@ request_responder($i3, 'PUSER03', 'PUSER02', 'help');
 ok(ctl('respond', id => $i3, user => 'PUSER02', state => 'joined')->{ok},
     'respond');
 ok(ctl('resolve', id => $i3, user => 'PUSER03')->{ok}, 'resolve');
+ok(ctl('note', id => $i3, user => 'PUSER03', content => 'Review Monday')
+    ->{ok}, 'note');
 my @want = map { "incident.$_" } qw(triggered acknowledged escalated
     reassigned acknowledged unacknowledged responder.added
-    responder.replied resolved);
+    responder.replied resolved annotated);
 my @h = wait_hooks('all', scalar @want, 'the life of an incident');
 is_deeply([map { event($_)->{event_type} } @h], \@want,
     'every change, in order') or diag explain [map { event($_) } @h];
@@ -518,6 +538,8 @@ is_deeply([@{$e->{data}}{qw(type state)}, $e->{data}{user}{id}],
     ['incident_responder', 'pending', 'PUSER02'], 'responder.added');
 is(event($h[7])->{data}{state}, 'joined', 'responder.replied: joined');
 is(event($h[8])->{data}{status}, 'resolved', 'resolved');
+is_deeply([@{event($h[9])->{data}}{qw(type content)}],
+    ['incident_note', 'Review Monday'], 'annotated: the note');
 my @d = deliveries($sub);
 ok(wait_for(sub { @d = deliveries($sub);
     return @d == @want && !grep { $_->{state} ne 'delivered' } @d }),

@@ -12,6 +12,7 @@
  * /incidents/{id} (include[] assignees, acknowledgers, users, agents,
  * services, escalation_policies, conference_bridge, body,
  * first_trigger_log_entries); POST /incidents/{id}/responder_requests;
+ * GET and POST /incidents/{id}/notes;
  * GET /incidents/{id}/log_entries, /log_entries and /log_entries/{id}
  * (pagerduty-log.c). Incidents show pending_actions for the policy's
  * escalation, the acknowledgement timeout and auto-resolve, but the fake
@@ -52,6 +53,8 @@
  *   unack      {"id", "user"?} -> the acknowledgement timed out (or was
  *               undone): triggered again, unacknowledge_log_entry, and the
  *               assignees are notified again
+ *   note       {"id", "user", "content"} -> a note, as POST .../notes
+ *               makes: annotate_log_entry; incident.annotated
  * v3 webhooks (pagerduty-webhooks.c):
  *   webhook    {"url" (http://127.0.0.1:PORT/...), "secret" or "secrets":
  *               [...] (each signs: rotation; none: one is made), "events"?:
@@ -566,6 +569,7 @@ fpd_incident_free(struct fpd_incident *in)
 	cJSON_Delete(in->logs);
 	cJSON_Delete(in->responders);
 	cJSON_Delete(in->rrs);
+	cJSON_Delete(in->notes);
 	free(in);
 }
 
@@ -1454,6 +1458,52 @@ fpd_reassign(struct fpd_incident *in, struct fpd_user *u,
 	fpd_webhook_incident(in, "incident.reassigned", by);
 }
 
+/* As the notes endpoints show one. */
+static cJSON *
+fpd_note_json(const cJSON *n)
+{
+	cJSON		*o, *ch;
+	struct fpd_user	*u = fpd_user_by_id(sb_json_str(n, "user"));
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", sb_json_str(n, "id"));
+	cJSON_AddItemToObject(o, "user", u != NULL ? fpd_user_ref(u) :
+	    cJSON_CreateNull());
+	ch = cJSON_AddObjectToObject(o, "channel");
+	cJSON_AddStringToObject(ch, "summary", "The PagerDuty website or APIs");
+	cJSON_AddStringToObject(o, "content", sb_json_str(n, "content"));
+	cJSON_AddItemToObject(o, "created_at",
+	    fpd_time_json((int64_t)fpd_get(n, "at")->valuedouble));
+	cJSON_AddItemToObject(o, "updated_at",
+	    fpd_time_json((int64_t)fpd_get(n, "at")->valuedouble));
+	return (o);
+}
+
+cJSON *
+fpd_note_add(struct fpd_incident *in, struct fpd_user *by,
+    const char *content, const char *channel)
+{
+	cJSON	*n;
+	char	 id[16], *summary;
+
+	if (cJSON_GetArraySize(in->notes) >= FPD_NOTES_MAX)
+		return (NULL);
+	fpd_new_id("PN", id, sizeof id);
+	n = cJSON_CreateObject();
+	cJSON_AddStringToObject(n, "id", id);
+	cJSON_AddStringToObject(n, "user", by->id);
+	cJSON_AddStringToObject(n, "content", content);
+	cJSON_AddNumberToObject(n, "at", (double)fpd_now());
+	cJSON_AddItemToArray(in->notes, n);
+	sb_asprintf(&summary, "Note added by %s", by->name);
+	fpd_log_message(fpd_log_add(in, "annotate_log_entry", by, channel,
+	    summary), content);
+	free(summary);
+	in->updated = fpd_now();
+	fpd_webhook_note(in, n, by);
+	return (n);
+}
+
 /*
  * acknowledged, resolved or triggered (reopened, or unacknowledged: by
  * NULL is the acknowledgement timeout, whose assignees are notified
@@ -1824,6 +1874,7 @@ fpd_create_incident(struct fpd_ctx *c, struct fpd_user *from)
 	in->logs = cJSON_CreateArray();
 	in->responders = cJSON_CreateArray();
 	in->rrs = cJSON_CreateArray();
+	in->notes = cJSON_CreateArray();
 	svc->last_incident = in->created;
 	fpd_incidents = sb_realloc(fpd_incidents, fpd_nincidents + 1,
 	    sizeof *fpd_incidents);
@@ -2239,6 +2290,41 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 }
 
 
+/* POST /incidents/{id}/notes {"note":{"content"}} -> 200 {"note"}. */
+static void
+fpd_notes_create(struct fpd_ctx *c, struct fpd_incident *in,
+    struct fpd_user *from)
+{
+	const char	*content;
+	cJSON		*n, *errors;
+
+	content = sb_json_str(fpd_get(c->r->json, "note"), "content");
+	if (content == NULL || *content == '\0') {
+		fpd_invalid(c, "Note content can't be blank");
+		return;
+	}
+	if ((n = fpd_note_add(in, from, content, "note")) == NULL) {
+		errors = cJSON_CreateArray();
+		fpd_adderr(errors, "An incident can have at most %d notes",
+		    FPD_NOTES_MAX);
+		fpd_error(c, 400, 2001, "Invalid Input Provided", errors);
+		return;
+	}
+	fpd_reply(c, 200, fpd_json_wrap("note", fpd_note_json(n)));
+}
+
+static void
+fpd_notes_list(struct fpd_ctx *c, struct fpd_incident *in)
+{
+	const cJSON	*n;
+	cJSON		*a;
+
+	a = cJSON_CreateArray();
+	cJSON_ArrayForEach(n, in->notes)
+		cJSON_AddItemToArray(a, fpd_note_json(n));
+	fpd_reply(c, 200, fpd_json_wrap("notes", a));
+}
+
 static void
 fpd_oncalls(struct fpd_ctx *c)
 {
@@ -2447,6 +2533,17 @@ fpd_handle(struct sb_req *r)
 				fpd_not_found(&c);
 			else if (fpd_body(&c) == 0)
 				fpd_responder_requests(&c, in);
+		} else if (nseg == 3 && strcmp(seg[2], "notes") == 0 &&
+		    (get || post)) {
+			if (post && ((from = fpd_from(&c)) == NULL ||
+			    fpd_body(&c) != 0))
+				goto out;
+			if (in == NULL)
+				fpd_not_found(&c);
+			else if (post)
+				fpd_notes_create(&c, in, from);
+			else
+				fpd_notes_list(&c, in);
 		} else if (nseg == 3 && strcmp(seg[2], "log_entries") == 0 &&
 		    get) {
 			if (in == NULL)

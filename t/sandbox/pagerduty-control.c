@@ -258,7 +258,8 @@ fpd_ctl_escalate(struct fpd_incident *in, struct fpd_user *u,
 /*
  * What people do in the PagerDuty app ("user", by id or email) and what
  * PagerDuty's timeouts do (no "user"): ack, resolve, respond, escalate,
- * reassign ("user" is the new assignee, "by" who hands it over), unack.
+ * reassign ("user" is the new assignee, "by" who hands it over), unack,
+ * note.
  */
 static cJSON *
 fpd_ctl_act(const char *op, const cJSON *body)
@@ -278,9 +279,16 @@ fpd_ctl_act(const char *op, const cJSON *body)
 	if (u == NULL && strcmp(op, "escalate") != 0 &&
 	    strcmp(op, "unack") != 0)
 		return (fpd_ctl_error("%s: user is required", op));
-	if (strcmp(in->status, "resolved") == 0)
+	/* Notes are the one thing a resolved incident still takes. */
+	if (strcmp(op, "note") != 0 && strcmp(in->status, "resolved") == 0)
 		return (fpd_ctl_error("incident is resolved"));
-	if (strcmp(op, "ack") == 0)
+	if (strcmp(op, "note") == 0) {
+		s = sb_json_str(body, "content");
+		if (s == NULL || *s == '\0')
+			return (fpd_ctl_error("content is required"));
+		if (fpd_note_add(in, u, s, "note") == NULL)
+			return (fpd_ctl_error("too many notes"));
+	} else if (strcmp(op, "ack") == 0)
 		fpd_set_status(in, "acknowledged", u, "website");
 	else if (strcmp(op, "resolve") == 0)
 		fpd_set_status(in, "resolved", u, "website");
@@ -321,7 +329,8 @@ fpd_control(const char *op, cJSON *body)
 		return (fpd_ctl_incidents());
 	if (strcmp(op, "ack") == 0 || strcmp(op, "resolve") == 0 ||
 	    strcmp(op, "respond") == 0 || strcmp(op, "escalate") == 0 ||
-	    strcmp(op, "reassign") == 0 || strcmp(op, "unack") == 0)
+	    strcmp(op, "reassign") == 0 || strcmp(op, "unack") == 0 ||
+	    strcmp(op, "note") == 0)
 		return (fpd_ctl_act(op, body));
 	if (strcmp(op, "ratelimit") == 0) {
 		n = sb_json_int(body, "per_minute", -1);

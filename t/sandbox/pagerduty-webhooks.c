@@ -5,8 +5,8 @@
  * webhook subscription (account-wide filter) would. From then on every
  * incident change the fake makes (incident.triggered, .acknowledged,
  * .unacknowledged, .escalated, .delegated, .reassigned, .resolved,
- * .reopened, .responder.added, .responder.replied) is POSTed there, one
- * event a request,
+ * .reopened, .annotated, .responder.added, .responder.replied) is POSTed
+ * there, one event a request,
  * in the v3 envelope {"event":{"id","event_type","resource_type",
  * "occurred_at","agent","client","data"}}, with PagerDuty's headers:
  * Content-Type and Accept application/json, User-Agent
@@ -557,6 +557,23 @@ fpd_webhook_incident(const struct fpd_incident *in, const char *type,
 {
 	if (fpd_nsubs > 0)
 		fpd_emit(fpd_envelope(type, agent, fpd_incident_data(in)));
+}
+
+void
+fpd_webhook_note(const struct fpd_incident *in, const cJSON *note,
+    const struct fpd_user *agent)
+{
+	cJSON	*o;
+
+	if (fpd_nsubs == 0)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "incident", fpd_incident_ref(in));
+	cJSON_AddStringToObject(o, "id", sb_json_str(note, "id"));
+	cJSON_AddStringToObject(o, "content", sb_json_str(note, "content"));
+	cJSON_AddFalseToObject(o, "trimmed");
+	cJSON_AddStringToObject(o, "type", "incident_note");
+	fpd_emit(fpd_envelope("incident.annotated", agent, o));
 }
 
 void

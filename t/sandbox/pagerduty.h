@@ -34,6 +34,7 @@ struct sb_req;
 #define FPD_ESCALATION_DELAY_S	(30 * 60)
 #define FPD_ACK_TIMEOUT_S	(30 * 60)
 #define FPD_AUTO_RESOLVE_S	(4 * 3600)
+#define FPD_NOTES_MAX		2000
 
 #define fpd_get(o, k)	cJSON_GetObjectItemCaseSensitive((o), (k))
 
@@ -90,6 +91,7 @@ struct fpd_incident {
 	cJSON			*logs;		/* log entries */
 	cJSON			*responders;	/* responders */
 	cJSON			*rrs;		/* responder reqs */
+	cJSON			*notes;
 };
 
 /* Sliding window of request times for one key. */
@@ -182,6 +184,9 @@ void	 fpd_escalate(struct fpd_incident *, int level, struct fpd_user *by,
 	    const char *channel);
 void	 fpd_reassign(struct fpd_incident *, struct fpd_user *,
 	    struct fpd_user *by, const char *channel);
+/* A note; NULL if the incident has its maximum. */
+cJSON	*fpd_note_add(struct fpd_incident *, struct fpd_user *,
+	    const char *content, const char *channel);
 
 /* fake-pagerduty.c: rendering. */
 cJSON	*fpd_user_ref(const struct fpd_user *);
@@ -232,6 +237,9 @@ cJSON	*fpd_ctl_ok(const char *, cJSON *);
 /* pagerduty-webhooks.c: v3 webhook subscriptions and deliveries. */
 /* An incident.* event whose data is the incident; agent NULL: PagerDuty. */
 void	 fpd_webhook_incident(const struct fpd_incident *, const char *type,
+	    const struct fpd_user *agent);
+/* incident.annotated for a note. */
+void	 fpd_webhook_note(const struct fpd_incident *, const cJSON *note,
 	    const struct fpd_user *agent);
 /* incident.responder.added or .replied for one responder record. */
 void	 fpd_webhook_responder(const struct fpd_incident *, const char *type,
