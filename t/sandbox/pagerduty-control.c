@@ -214,6 +214,7 @@ fpd_ctl_respond(struct fpd_incident *in, struct fpd_user *u,
 		    cJSON_CreateString(state));
 		cJSON_ReplaceItemInObjectCaseSensitive(rp, "updated",
 		    cJSON_CreateNumber((double)fpd_now()));
+		fpd_webhook_responder(in, "incident.responder.replied", rp, u);
 		found = 1;
 	}
 	if (!found)
@@ -224,12 +225,6 @@ fpd_ctl_respond(struct fpd_incident *in, struct fpd_user *u,
 	fpd_log_add(in, "annotate_log_entry", u, "website", summary);
 	free(summary);
 	in->updated = fpd_now();
-	cJSON_ArrayForEach(rp, in->responders) {
-		if (strcmp(sb_json_str(rp, "user"), u->id) == 0 &&
-		    strcmp(sb_json_str(rp, "state"), state) == 0)
-			fpd_webhook_responder(in, "incident.responder.replied",
-			    rp, u);
-	}
 	return (NULL);
 }
 
