@@ -7,12 +7,26 @@
  * window per key (960 by default); over it, 429 with code 2020. Error
  * bodies are {"error":{"message","code","errors":[...]}} as documented.
  *
+ * Served: GET /services[/{id}], /users[/{id}], /escalation_policies[/{id}],
+ * /abilities[/{name}], /oncalls, /incidents; POST /incidents; GET and PUT
+ * /incidents/{id} (include[] assignees, acknowledgers, users, agents,
+ * services, escalation_policies, conference_bridge, body,
+ * first_trigger_log_entries); POST /incidents/{id}/responder_requests;
+ * GET and POST /incidents/{id}/notes;
+ * GET /incidents/{id}/log_entries, /log_entries and /log_entries/{id}
+ * (pagerduty-log.c). Incidents show pending_actions for the policy's
+ * escalation, the acknowledgement timeout and auto-resolve, but the fake
+ * never acts on them: tests do, with escalate and unack below. Every
+ * change is also a v3 webhook to the subscriptions the webhook op made
+ * (pagerduty-webhooks.c).
+ *
  * Seed: users PUSER01 alice@example.com, PUSER02 bob@example.com, PUSER03
  * dave@example.com; services PSVCIM "Incident Manager", PSVCDB "Database",
  * PSVCAPI "API Gateway", PSVCNET "Network", each with an escalation policy
  * whose levels target users directly; the coordinated_responding ability.
  *
- * Control ops (POST /control/pagerduty/<op>, JSON body; answers {"ok":...}):
+ * Control ops (POST /control/pagerduty/<op>, JSON body; answers {"ok":...};
+ * GET with query parameters for the ones that only read):
  *   service    {"name", "id", "description", "escalation_policy": EP id,
  *               "oncall": user id or email (a new one-level policy)}
  *               -> {"ok":true,"service":{...}}
@@ -21,18 +35,55 @@
  *   incidents  {} -> {"ok":true,"incidents":[every incident with body,
  *               conference_bridge, responders, responder requests and
  *               "log_entries"]}
- *   ack        {"id" (id or number), "user" (id or email)} -> acknowledge
- *               as that user, as from the PagerDuty app
- *   resolve    {"id", "user"} -> resolve likewise
+ * What people do in the PagerDuty app ("user", id or email; channel
+ * "website") and what PagerDuty's timeouts do (no "user"); each answers
+ * {"ok":true,"incident":{...}} (pagerduty-control.c):
+ *   ack        {"id" (id or number), "user"} -> acknowledge_log_entry
+ *   resolve    {"id", "user"} -> resolve_log_entry
  *   respond    {"id", "user", "state":"joined"|"declined"} -> a requested
- *               responder answers
+ *               responder answers; annotate_log_entry (the spec has no
+ *               responder entry type); incident.responder.replied
+ *   escalate   {"id", "level"? (default: the next), "user"? (who; none:
+ *               the escalation timeout)} -> escalate_log_entry, then
+ *               assign_log_entry and notify_log_entry for the level's user;
+ *               an acknowledged incident is triggered again
+ *   reassign   {"id", "user" (the new assignee), "by"? (default: the
+ *               assignee now)} -> assign_log_entry, notify_log_entry; the
+ *               incident is triggered again, assigned directly
+ *   unack      {"id", "user"?} -> the acknowledgement timed out (or was
+ *               undone): triggered again, unacknowledge_log_entry, and the
+ *               assignees are notified again
+ *   note       {"id", "user", "content"} -> a note, as POST .../notes
+ *               makes: annotate_log_entry; incident.annotated
+ * v3 webhooks (pagerduty-webhooks.c):
+ *   webhook    {"url" (http://127.0.0.1:PORT/...), "secret" or "secrets":
+ *               [...] (each signs: rotation; none: one is made), "events"?:
+ *               [types], "id"? (change that subscription and enable it
+ *               again)} -> {"ok":true,"webhook_subscription":{...,
+ *               "secrets":[...]}}
+ *   webhook_send {"subscription"?, "incident"? (default: the newest),
+ *               "event_type"?, "body"? (a string: raw; an object: fields
+ *               of the event, or a whole {"event":...}), "occurred_at"?,
+ *               "signature"? ("bad", "none", or the header's value),
+ *               "duplicate_of"? (an event id: that delivery again)}
+ *               -> {"ok":true,"deliveries":[{"seq","subscription",
+ *               "webhook_id","event_id"}]}
+ *   webhooks   {"since"?: seq, "subscription"?} -> {"ok":true,
+ *               "subscriptions":[...],"deliveries":[{"seq","subscription",
+ *               "url","webhook_id","event_id","event_type","incident",
+ *               "state" (queued, sending, retrying, delivered, dropped,
+ *               not_sent),"reason","attempts","status" (the receiver's
+ *               last HTTP status),"forged","signature","duplicate_of",
+ *               "body","tries":[{"at","status","error","response"}]}],
+ *               "next"}
  *   ratelimit  {"per_minute":N} -> budget per key and minute (N > 0)
- *   reset      {} -> back to the seed state
+ *   reset      {} -> back to the seed state, without webhooks
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,115 +101,28 @@
 #include <cjson/cJSON.h>
 
 #include "sandbox.h"
+#include "pagerduty.h"
 
-#define FPD_DEFAULT_TOKEN	"pd-token"
-#define FPD_RATE_DEFAULT	960
-#define FPD_WINDOW_MS		60000
-#define FPD_LIMIT_DEFAULT	25
-#define FPD_LIMIT_MAX		100
-#define FPD_OFFSET_MAX		10000
-#define FPD_TITLE_MAX		1024
-#define FPD_KEY_MAX		255
-#define FPD_DAY_MS		(86400LL * 1000)
-#define FPD_MAX_SERVICES	25000
-#define FPD_MAX_USERS		5000
-
-#define fpd_get(o, k)	cJSON_GetObjectItemCaseSensitive((o), (k))
-
-struct fpd_user {
-	char	*id;
-	char	*name;
-	char	*email;
-};
-
-/* Escalation policy whose levels each target one user directly. */
-struct fpd_ep {
-	char			 *id;
-	char			 *name;
-	struct fpd_user		**levels;
-	size_t			  nlevels;
-};
-
-struct fpd_service {
-	char		*id;
-	char		*name;
-	char		*description;
-	struct fpd_ep	*ep;
-	int64_t		 created;
-	int64_t		 last_incident;
-};
-
-struct fpd_assign {
-	struct fpd_user	*user;
-	int64_t		 at;
-};
-
-struct fpd_incident {
-	char			 id[16];
-	int			 number;
-	char			*title;
-	const char		*status;
-	char			*incident_key;	/* or NULL */
-	const char		*urgency;
-	struct fpd_service	*svc;
-	struct fpd_ep		*ep;
-	int			 level;		/* escalation level */
-	char			*details;	/* body.details or NULL */
-	cJSON			*bridge;	/* conference_bridge */
-	struct fpd_assign	*assign;
-	size_t			 nassign;
-	int			 via_ep;
-	struct fpd_assign	*acks;
-	size_t			 nacks;
-	int64_t			 created;
-	int64_t			 updated;
-	int64_t			 changed;
-	int64_t			 resolved;
-	struct fpd_user		*changed_by;	/* NULL: service */
-	cJSON			*logs;		/* log entries */
-	cJSON			*responders;	/* responders */
-	cJSON			*rrs;		/* responder reqs */
-};
-
-/* Sliding window of request times for one key. */
-struct fpd_window {
-	uint64_t	*ts;
-	size_t		 n;
-};
-
-static struct fpd_user		**fpd_users;
-static size_t			  fpd_nusers;
-static struct fpd_ep		**fpd_eps;
-static size_t			  fpd_neps;
-static struct fpd_service	**fpd_services;
-static size_t			  fpd_nservices;
-static struct fpd_incident	**fpd_incidents;
-static size_t			  fpd_nincidents;
-static cJSON			 *fpd_abilities;	/* array of names */
-static unsigned long		  fpd_next_id;
-static int			  fpd_next_number;
-static int			  fpd_per_minute = FPD_RATE_DEFAULT;
+struct fpd_user		**fpd_users;
+size_t			  fpd_nusers;
+struct fpd_ep		**fpd_eps;
+size_t			  fpd_neps;
+struct fpd_service	**fpd_services;
+size_t			  fpd_nservices;
+struct fpd_incident	**fpd_incidents;
+size_t			  fpd_nincidents;
+cJSON			 *fpd_abilities;	/* array of names */
+unsigned long		  fpd_next_id;
+static int		  fpd_next_number;
+int			  fpd_per_minute = FPD_RATE_DEFAULT;
 /* [0] the account key, [1] everything else. */
-static struct fpd_window	  fpd_windows[2];
-
-/* One request being answered. */
-struct fpd_ctx {
-	struct sb_req	*r;
-	const char	*hdrs[8];
-	char		 hbuf[6][96];
-	size_t		 nhdrs;
-};
+struct fpd_window	  fpd_windows[2];
 
 static void	 fpd_init(void);
 static void	 fpd_handle(struct sb_req *);
-static cJSON	*fpd_control(const char *, cJSON *);
 static void	 fpd_shutdown(void);
-static void	 fpd_invalid(struct fpd_ctx *, const char *, ...)
-		    __attribute__((__format__(printf, 2, 3)));
 static void	 fpd_adderr(cJSON *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
-static cJSON	*fpd_ctl_error(const char *, ...)
-		    __attribute__((__format__(printf, 1, 2)));
 
 /* The PagerDuty service as the sandbox routes to it. */
 const struct sb_service fake_pagerduty = { "pagerduty", fpd_init,
@@ -176,7 +140,7 @@ static const char *fpd_known_abilities[] = {
 /* ---------------------------------------------------------------------- */
 /* Helpers. */
 
-static int64_t
+int64_t
 fpd_now(void)
 {
 	struct timespec	ts;
@@ -220,22 +184,121 @@ fpd_civil_from_days(int64_t z, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/* "2015-10-06T21:30:42Z", the format PagerDuty renders. */
-static cJSON *
-fpd_time_json(int64_t ms)
+/*
+ * The zone GET .../log_entries?time_zone= renders times in while it
+ * answers; NULL is UTC, written "Z".
+ */
+static char	*fpd_zone;
+
+/* Seconds east of UTC in the zone at that time (the tz database). */
+static long
+fpd_zone_offset(const char *zone, int64_t ms)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)fpd_floor_div(ms, 1000);
+	const char	*old = getenv("TZ");
+	char		*saved = old != NULL ? sb_strdup(old) : NULL;
+
+	setenv("TZ", zone, 1);
+	tzset();
+	if (localtime_r(&t, &tm) == NULL)
+		tm.tm_gmtoff = 0;
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+	return (tm.tm_gmtoff);
+}
+
+/* An IANA zone name the tz database knows ("Europe/Berlin"). */
+static int
+fpd_zone_valid(const char *zone)
+{
+	static const char	 ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789/_+-";
+	struct stat		 st;
+	const char		*dir = getenv("TZDIR");
+	char			*path;
+	int			 found;
+
+	if (strcmp(zone, "UTC") == 0)
+		return (1);
+	if (!isalpha((unsigned char)zone[0]) || strstr(zone, "..") != NULL ||
+	    strspn(zone, ok) != strlen(zone))
+		return (0);
+	sb_asprintf(&path, "%s/%s", dir != NULL ? dir : "/usr/share/zoneinfo",
+	    zone);
+	found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	free(path);
+	return (found);
+}
+
+int
+fpd_zone_begin(struct fpd_ctx *c)
+{
+	const char	*zone = sb_param(c->r, "time_zone");
+
+	if (zone == NULL)
+		return (0);
+	if (!fpd_zone_valid(zone)) {
+		fpd_invalid(c, "Time zone is not a valid time zone");
+		return (-1);
+	}
+	if (strcmp(zone, "UTC") != 0 && strcmp(zone, "Etc/UTC") != 0)
+		fpd_zone = sb_strdup(zone);
+	return (0);
+}
+
+void
+fpd_zone_end(void)
+{
+	free(fpd_zone);
+	fpd_zone = NULL;
+}
+
+/*
+ * "2015-10-06T21:30:42Z" as PagerDuty renders times, or with the offset
+ * of the zone asked for ("2015-10-06T23:30:42+02:00"); millis adds the
+ * milliseconds webhooks carry ("2020-10-02T18:45:22.169Z").
+ */
+void
+fpd_time_str(int64_t ms, int millis, char *buf, size_t len)
 {
 	int64_t	days, rem;
+	long	off = 0;
 	int	y, m, d;
-	char	buf[32];
+	char	tail[16] = "Z";
 
-	if (ms == 0)
-		return (cJSON_CreateNull());
+	if (fpd_zone != NULL) {
+		off = fpd_zone_offset(fpd_zone, ms);
+		snprintf(tail, sizeof tail, "%c%02d:%02d", off < 0 ? '-' :
+		    '+', (int)(labs(off) / 3600 % 24), (int)(labs(off) / 60 %
+		    60));
+	}
+	ms += (int64_t)off * 1000;
 	days = fpd_floor_div(ms, FPD_DAY_MS);
 	rem = ms - days * FPD_DAY_MS;
 	fpd_civil_from_days(days, &y, &m, &d);
-	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d,
 	    (int)(rem / 3600000), (int)(rem / 60000 % 60),
 	    (int)(rem / 1000 % 60));
+	if (millis)
+		snprintf(buf + strlen(buf), len - strlen(buf), ".%03d",
+		    (int)(rem % 1000));
+	snprintf(buf + strlen(buf), len - strlen(buf), "%s", tail);
+}
+
+/* A time as JSON; null for 0 (never). */
+cJSON *
+fpd_time_json(int64_t ms)
+{
+	char	buf[48];
+
+	if (ms == 0)
+		return (cJSON_CreateNull());
+	fpd_time_str(ms, 0, buf, sizeof buf);
 	return (cJSON_CreateString(buf));
 }
 
@@ -253,7 +316,7 @@ fpd_digits(const char *s, int n)
 }
 
 /* ISO 8601 date or date-time with Z or an offset; 0 or -1. */
-static int
+int
 fpd_parse_time(const char *s, int64_t *out)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
@@ -309,7 +372,7 @@ fpd_parse_time(const char *s, int64_t *out)
 	return (0);
 }
 
-static char *
+char *
 fpd_base(char *buf, size_t len)
 {
 	snprintf(buf, len, "%s://127.0.0.1:%d", sb_opts.tls ? "https" : "http",
@@ -325,7 +388,7 @@ fpd_token(void)
 }
 
 /* A fresh PagerDuty-looking id: prefix and base-36 digits, 7 in all. */
-static void
+void
 fpd_new_id(const char *prefix, char *buf, size_t len)
 {
 	static const char	 digits[] =
@@ -345,7 +408,7 @@ fpd_new_id(const char *prefix, char *buf, size_t len)
 	snprintf(buf, len, "%s%s", prefix, tmp);
 }
 
-static struct fpd_user *
+struct fpd_user *
 fpd_user_find(const char *s)
 {
 	size_t	i;
@@ -360,7 +423,7 @@ fpd_user_find(const char *s)
 	return (NULL);
 }
 
-static struct fpd_user *
+struct fpd_user *
 fpd_user_by_id(const char *s)
 {
 	size_t	i;
@@ -372,7 +435,7 @@ fpd_user_by_id(const char *s)
 	return (NULL);
 }
 
-static struct fpd_ep *
+struct fpd_ep *
 fpd_ep_find(const char *s)
 {
 	size_t	i;
@@ -384,7 +447,7 @@ fpd_ep_find(const char *s)
 	return (NULL);
 }
 
-static struct fpd_service *
+struct fpd_service *
 fpd_service_find(const char *s)
 {
 	size_t	i;
@@ -397,7 +460,7 @@ fpd_service_find(const char *s)
 }
 
 /* Incident by id or by number, as GET /incidents/{id} takes either. */
-static struct fpd_incident *
+struct fpd_incident *
 fpd_incident_find(const char *s)
 {
 	size_t	 i;
@@ -421,7 +484,7 @@ fpd_incident_find(const char *s)
 	return (NULL);
 }
 
-static int
+int
 fpd_has_ability(const char *name)
 {
 	const cJSON	*a;
@@ -433,7 +496,7 @@ fpd_has_ability(const char *name)
 	return (0);
 }
 
-static int
+int
 fpd_is_email(const char *s)
 {
 	const char	*at = strchr(s, '@');
@@ -445,7 +508,7 @@ fpd_is_email(const char *s)
 /* ---------------------------------------------------------------------- */
 /* The model. */
 
-static struct fpd_user *
+struct fpd_user *
 fpd_user_add(const char *id, const char *name, const char *email)
 {
 	struct fpd_user	*u;
@@ -459,7 +522,7 @@ fpd_user_add(const char *id, const char *name, const char *email)
 	return (u);
 }
 
-static struct fpd_ep *
+struct fpd_ep *
 fpd_ep_add(const char *id, const char *name, struct fpd_user **levels,
     size_t n)
 {
@@ -476,7 +539,7 @@ fpd_ep_add(const char *id, const char *name, struct fpd_user **levels,
 	return (ep);
 }
 
-static struct fpd_service *
+struct fpd_service *
 fpd_service_add(const char *id, const char *name, const char *description,
     struct fpd_ep *ep)
 {
@@ -506,6 +569,7 @@ fpd_incident_free(struct fpd_incident *in)
 	cJSON_Delete(in->logs);
 	cJSON_Delete(in->responders);
 	cJSON_Delete(in->rrs);
+	cJSON_Delete(in->notes);
 	free(in);
 }
 
@@ -539,6 +603,7 @@ fpd_state_free(void)
 	}
 	free(fpd_users);
 	cJSON_Delete(fpd_abilities);
+	fpd_webhooks_clear();
 	for (i = 0; i < 2; i++)
 		free(fpd_windows[i].ts);
 	fpd_users = NULL;
@@ -550,7 +615,7 @@ fpd_state_free(void)
 	memset(fpd_windows, 0, sizeof fpd_windows);
 }
 
-static void
+void
 fpd_state_reset(void)
 {
 	struct fpd_user	*alice, *bob, *dave, *lv[2];
@@ -611,13 +676,13 @@ fpd_ref(const char *type, const char *id, const char *summary,
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_user_ref(const struct fpd_user *u)
 {
 	return (fpd_ref("user_reference", u->id, u->name, "users", "users"));
 }
 
-static cJSON *
+cJSON *
 fpd_user_json(const struct fpd_user *u)
 {
 	cJSON	*o;
@@ -639,14 +704,14 @@ fpd_user_json(const struct fpd_user *u)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_ep_ref(const struct fpd_ep *ep)
 {
 	return (fpd_ref("escalation_policy_reference", ep->id, ep->name,
 	    "escalation_policies", "escalation_policies"));
 }
 
-static cJSON *
+cJSON *
 fpd_service_ref(const struct fpd_service *s)
 {
 	return (fpd_ref("service_reference", s->id, s->name, "services",
@@ -674,7 +739,7 @@ fpd_ep_json(const struct fpd_ep *ep)
 		    (unsigned)((i + 1) % 100));
 		cJSON_AddStringToObject(rule, "id", rid);
 		cJSON_AddNumberToObject(rule, "escalation_delay_in_minutes",
-		    30);
+		    FPD_ESCALATION_DELAY_S / 60);
 		targets = cJSON_AddArrayToObject(rule, "targets");
 		cJSON_AddItemToArray(targets, fpd_user_ref(ep->levels[i]));
 		cJSON_AddItemToArray(rules, rule);
@@ -689,7 +754,7 @@ fpd_ep_json(const struct fpd_ep *ep)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_service_json(const struct fpd_service *s, int full_ep)
 {
 	cJSON	*o, *rule;
@@ -698,8 +763,9 @@ fpd_service_json(const struct fpd_service *s, int full_ep)
 	    "service-directory");
 	cJSON_AddStringToObject(o, "name", s->name);
 	cJSON_AddStringToObject(o, "description", s->description);
-	cJSON_AddNumberToObject(o, "auto_resolve_timeout", 14400);
-	cJSON_AddNumberToObject(o, "acknowledgement_timeout", 600);
+	cJSON_AddNumberToObject(o, "auto_resolve_timeout",
+	    FPD_AUTO_RESOLVE_S);
+	cJSON_AddNumberToObject(o, "acknowledgement_timeout", FPD_ACK_TIMEOUT_S);
 	cJSON_AddItemToObject(o, "created_at", fpd_time_json(s->created));
 	cJSON_AddStringToObject(o, "status", "active");
 	cJSON_AddItemToObject(o, "last_incident_timestamp",
@@ -716,7 +782,7 @@ fpd_service_json(const struct fpd_service *s, int full_ep)
 	return (o);
 }
 
-static cJSON *
+cJSON *
 fpd_incident_ref(const struct fpd_incident *in)
 {
 	cJSON	*o;
@@ -729,95 +795,8 @@ fpd_incident_ref(const struct fpd_incident *in)
 	return (o);
 }
 
-/* "user:PUSER01" or "service:PSVCIM" as stored in log entries. */
-static cJSON *
-fpd_agent_json(const char *agent)
-{
-	struct fpd_user		*u;
-	struct fpd_service	*s;
 
-	if (strncmp(agent, "user:", 5) == 0 &&
-	    (u = fpd_user_by_id(agent + 5)) != NULL)
-		return (fpd_user_ref(u));
-	if (strncmp(agent, "service:", 8) == 0 &&
-	    (s = fpd_service_find(agent + 8)) != NULL)
-		return (fpd_service_ref(s));
-	return (cJSON_CreateNull());
-}
-
-static cJSON *
-fpd_log_json(const struct fpd_incident *in, const cJSON *le)
-{
-	cJSON		*o, *a, *ch;
-	const cJSON	*v, *w;
-	const char	*id = sb_json_str(le, "id");
-	char		 base[96], buf[256];
-	struct fpd_user	*u;
-
-	fpd_base(base, sizeof base);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "type", sb_json_str(le, "type"));
-	cJSON_AddStringToObject(o, "summary", sb_json_str(le, "summary"));
-	snprintf(buf, sizeof buf, "%s/log_entries/%s?incident_id=%s", base, id,
-	    in->id);
-	cJSON_AddStringToObject(o, "self", buf);
-	snprintf(buf, sizeof buf, "%s/incidents/%s/log_entries/%s", base,
-	    in->id, id);
-	cJSON_AddStringToObject(o, "html_url", buf);
-	cJSON_AddItemToObject(o, "created_at",
-	    fpd_time_json((int64_t)fpd_get(le, "at")->valuedouble));
-	cJSON_AddItemToObject(o, "agent",
-	    fpd_agent_json(sb_json_str(le, "agent")));
-	ch = cJSON_AddObjectToObject(o, "channel");
-	cJSON_AddStringToObject(ch, "type", sb_json_str(le, "channel"));
-	if ((v = fpd_get(le, "message")) != NULL)
-		cJSON_AddStringToObject(ch, "summary", v->valuestring);
-	cJSON_AddItemToObject(o, "incident", fpd_incident_ref(in));
-	cJSON_AddArrayToObject(o, "teams");
-	cJSON_AddArrayToObject(o, "contexts");
-	if ((v = fpd_get(le, "assignees")) != NULL) {
-		a = cJSON_AddArrayToObject(o, "assignees");
-		cJSON_ArrayForEach(w, v) {
-			if ((u = fpd_user_by_id(w->valuestring)) != NULL)
-				cJSON_AddItemToArray(a, fpd_user_ref(u));
-		}
-	}
-	if (strcmp(sb_json_str(le, "type"), "trigger_log_entry") == 0) {
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(o,
-		    "event_details"), "description", in->title);
-	}
-	if (strcmp(sb_json_str(le, "type"), "acknowledge_log_entry") == 0)
-		cJSON_AddNumberToObject(o, "acknowledgement_timeout", 1800);
-	return (o);
-}
-
-static void
-fpd_log_add(struct fpd_incident *in, const char *type, const char *agent,
-    const char *channel, const char *summary, cJSON *assignees,
-    const char *message)
-{
-	cJSON	*le;
-	char	 id[16], qid[32];
-
-	fpd_new_id("Q", id, sizeof id);
-	/* Log entry ids are long ("Q02JTSNZWHSEKV"). */
-	snprintf(qid, sizeof qid, "%s%07lu", id, fpd_next_id % 10000000UL);
-	le = cJSON_CreateObject();
-	cJSON_AddStringToObject(le, "id", qid);
-	cJSON_AddStringToObject(le, "type", type);
-	cJSON_AddNumberToObject(le, "at", (double)fpd_now());
-	cJSON_AddStringToObject(le, "agent", agent);
-	cJSON_AddStringToObject(le, "channel", channel);
-	cJSON_AddStringToObject(le, "summary", summary);
-	if (assignees != NULL)
-		cJSON_AddItemToObject(le, "assignees", assignees);
-	if (message != NULL)
-		cJSON_AddStringToObject(le, "message", message);
-	cJSON_AddItemToArray(in->logs, le);
-}
-
-static cJSON *
+cJSON *
 fpd_responder_json(const struct fpd_incident *in, const cJSON *rp)
 {
 	cJSON		*o;
@@ -883,18 +862,39 @@ fpd_rr_json(const struct fpd_incident *in, const cJSON *rr)
 	return (o);
 }
 
-/* Which include[] values were asked for. */
-struct fpd_incl {
-	int	assignees;
-	int	acknowledgers;
-	int	services;
-	int	escalation_policies;
-	int	conference_bridge;
-	int	first_trigger;
-	int	body;
-};
+static void
+fpd_pending_add(cJSON *a, const char *type, int64_t at)
+{
+	cJSON	*o;
 
-static cJSON *
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddItemToObject(o, "at", fpd_time_json(at));
+	cJSON_AddItemToArray(a, o);
+}
+
+/*
+ * What PagerDuty's timeouts would do next, and when. The fake never does
+ * it on its own: tests act for the timeouts with the escalate and unack
+ * control ops.
+ */
+static void
+fpd_pending_actions(const struct fpd_incident *in, cJSON *a)
+{
+	if (strcmp(in->status, "resolved") == 0)
+		return;
+	if (strcmp(in->status, "triggered") == 0 && in->via_ep &&
+	    (size_t)in->level < in->ep->nlevels && in->nassign > 0)
+		fpd_pending_add(a, "escalate", in->assign[0].at +
+		    FPD_ESCALATION_DELAY_S * 1000LL);
+	if (strcmp(in->status, "acknowledged") == 0 && in->nacks > 0)
+		fpd_pending_add(a, "unacknowledge", in->acks[in->nacks - 1].at +
+		    FPD_ACK_TIMEOUT_S * 1000LL);
+	fpd_pending_add(a, "resolve", in->created + FPD_AUTO_RESOLVE_S *
+	    1000LL);
+}
+
+cJSON *
 fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 {
 	cJSON		*o, *a, *e, *ac;
@@ -911,10 +911,7 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	cJSON_AddItemToObject(o, "created_at", fpd_time_json(in->created));
 	cJSON_AddItemToObject(o, "updated_at", fpd_time_json(in->updated));
 	cJSON_AddStringToObject(o, "status", in->status);
-	if (in->incident_key != NULL)
-		cJSON_AddStringToObject(o, "incident_key", in->incident_key);
-	else
-		cJSON_AddNullToObject(o, "incident_key");
+	fpd_add_str(o, "incident_key", in->incident_key);
 	cJSON_AddItemToObject(o, "service", inc->services ?
 	    fpd_service_json(in->svc, 0) : fpd_service_ref(in->svc));
 	a = cJSON_AddArrayToObject(o, "assignments");
@@ -930,12 +927,17 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	    "escalation_policy" : "direct_assignment");
 	cJSON_AddItemToObject(o, "last_status_change_at",
 	    fpd_time_json(in->changed));
-	cJSON_AddItemToObject(o, "last_status_change_by", in->changed_by !=
-	    NULL ? fpd_user_ref(in->changed_by) : fpd_service_ref(in->svc));
+	if (in->changed_by == NULL)
+		e = inc->agents ? fpd_service_json(in->svc, 0) :
+		    fpd_service_ref(in->svc);
+	else
+		e = inc->agents ? fpd_user_json(in->changed_by) :
+		    fpd_user_ref(in->changed_by);
+	cJSON_AddItemToObject(o, "last_status_change_by", e);
 	v = cJSON_GetArrayItem(in->logs, 0);
 	if (v != NULL && inc->first_trigger)
 		cJSON_AddItemToObject(o, "first_trigger_log_entry",
-		    fpd_log_json(in, v));
+		    fpd_log_json(in, v, NULL));
 	else if (v != NULL) {
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "id", sb_json_str(v, "id"));
@@ -961,7 +963,7 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	cJSON_AddItemToObject(o, "escalation_policy", inc->escalation_policies ?
 	    fpd_ep_json(in->ep) : fpd_ep_ref(in->ep));
 	cJSON_AddArrayToObject(o, "teams");
-	cJSON_AddArrayToObject(o, "pending_actions");
+	fpd_pending_actions(in, cJSON_AddArrayToObject(o, "pending_actions"));
 	ac = cJSON_AddArrayToObject(o, "acknowledgements");
 	for (i = 0; i < in->nacks; i++) {
 		e = cJSON_CreateObject();
@@ -992,16 +994,23 @@ fpd_incident_json(const struct fpd_incident *in, const struct fpd_incl *inc)
 	if (inc->body) {
 		e = cJSON_AddObjectToObject(o, "body");
 		cJSON_AddStringToObject(e, "type", "incident_body");
-		if (in->details != NULL)
-			cJSON_AddStringToObject(e, "details", in->details);
-		else
-			cJSON_AddNullToObject(e, "details");
+		fpd_add_str(e, "details", in->details);
 	}
 	return (o);
 }
 
+/* A string member, or null for NULL. */
+void
+fpd_add_str(cJSON *o, const char *name, const char *s)
+{
+	if (s != NULL)
+		cJSON_AddStringToObject(o, name, s);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 /* {"<name>": item} (item consumed). */
-static cJSON *
+cJSON *
 fpd_json_wrap(const char *name, cJSON *item)
 {
 	cJSON	*o;
@@ -1014,7 +1023,7 @@ fpd_json_wrap(const char *name, cJSON *item)
 /* ---------------------------------------------------------------------- */
 /* Replies. */
 
-static void
+void
 fpd_reply(struct fpd_ctx *c, int status, cJSON *body)
 {
 	c->hdrs[c->nhdrs] = NULL;
@@ -1022,7 +1031,7 @@ fpd_reply(struct fpd_ctx *c, int status, cJSON *body)
 }
 
 /* {"error":{"message","code","errors":[...]}}; errors may be NULL. */
-static void
+void
 fpd_error(struct fpd_ctx *c, int status, int code, const char *message,
     cJSON *errors)
 {
@@ -1038,7 +1047,7 @@ fpd_error(struct fpd_ctx *c, int status, int code, const char *message,
 }
 
 /* 400 Invalid Input Provided with one detail line. */
-static void
+void
 fpd_invalid(struct fpd_ctx *c, const char *fmt, ...)
 {
 	cJSON	*errors;
@@ -1056,7 +1065,7 @@ fpd_invalid(struct fpd_ctx *c, const char *fmt, ...)
 	fpd_error(c, 400, 2001, "Invalid Input Provided", errors);
 }
 
-static void
+void
 fpd_not_found(struct fpd_ctx *c)
 {
 	fpd_error(c, 404, 2100, "Not Found", NULL);
@@ -1175,7 +1184,7 @@ fpd_param_int(struct fpd_ctx *c, const char *name, long long min,
 	return (0);
 }
 
-static int
+int
 fpd_param_bool(struct fpd_ctx *c, const char *name, int *out)
 {
 	const char	*s = sb_param(c->r, name);
@@ -1192,14 +1201,7 @@ fpd_param_bool(struct fpd_ctx *c, const char *name, int *out)
 	return (0);
 }
 
-/* Classic pagination parameters. */
-struct fpd_page {
-	long long	limit;
-	long long	offset;
-	int		total;
-};
-
-static int
+int
 fpd_page_args(struct fpd_ctx *c, struct fpd_page *pg)
 {
 	if (fpd_param_int(c, "limit", 0, INT_MAX, FPD_LIMIT_DEFAULT,
@@ -1221,7 +1223,7 @@ fpd_page_args(struct fpd_ctx *c, struct fpd_page *pg)
 }
 
 /* Wrap items (consumed) as {"<name>":[page], limit, offset, more, total}. */
-static cJSON *
+cJSON *
 fpd_page(const struct fpd_page *pg, const char *name, cJSON *items)
 {
 	cJSON	*o, *a, *it;
@@ -1245,7 +1247,7 @@ fpd_page(const struct fpd_page *pg, const char *name, cJSON *items)
 }
 
 /* Is value one of the include[] (or name[]) parameters? */
-static int
+int
 fpd_param_has(struct fpd_ctx *c, const char *name, const char *value)
 {
 	const char	*v;
@@ -1274,6 +1276,7 @@ fpd_incl_parse(struct fpd_ctx *c, struct fpd_incl *inc)
 	inc->first_trigger = fpd_param_has(c, "include[]",
 	    "first_trigger_log_entries");
 	inc->body = fpd_param_has(c, "include[]", "body");
+	inc->agents = fpd_param_has(c, "include[]", "agents");
 }
 
 /* The From header: a valid user's email; NULL after answering if not. */
@@ -1302,7 +1305,12 @@ fpd_from(struct fpd_ctx *c)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Incident state changes. */
+/*
+ * Incident actions: what people (by) or PagerDuty itself (by NULL: its
+ * escalation and acknowledgement timeouts) do to an incident. Each one
+ * records its log entries and tells the webhook subscriptions, the same
+ * way whether it came through REST or a control op.
+ */
 
 static void
 fpd_assign_set(struct fpd_incident *in, struct fpd_user **users, size_t n)
@@ -1342,24 +1350,59 @@ fpd_assign_add(struct fpd_incident *in, struct fpd_user *u)
 	in->nassign++;
 }
 
-static cJSON *
-fpd_ids(struct fpd_user **users, size_t n)
+/* "by Alice Example" or, for PagerDuty's own timeouts, "by timeout". */
+static const char *
+fpd_by(const struct fpd_user *by)
 {
-	cJSON	*a;
-	size_t	 i;
-
-	a = cJSON_CreateArray();
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(users[i]->id));
-	return (a);
+	return (by != NULL ? by->name : "timeout");
 }
 
-/* Route to an escalation policy level (1-based). */
+/* A status change: when, and by whom (NULL: the service). */
 static void
-fpd_escalate(struct fpd_incident *in, struct fpd_ep *ep, int level,
-    const char *agent, const char *channel)
+fpd_changed(struct fpd_incident *in, struct fpd_user *by)
+{
+	in->changed = in->updated = fpd_now();
+	in->changed_by = by;
+}
+
+/* An acknowledged incident that goes to someone else is triggered again. */
+static void
+fpd_retrigger(struct fpd_incident *in, struct fpd_user *by)
+{
+	if (strcmp(in->status, "acknowledged") != 0)
+		return;
+	free(in->acks);
+	in->acks = NULL;
+	in->nacks = 0;
+	in->status = "triggered";
+	fpd_changed(in, by);
+}
+
+/* The assignee now: logged, and notified (an email each). */
+static void
+fpd_assign_log(struct fpd_incident *in, struct fpd_user *u,
+    struct fpd_user *by, const char *channel)
+{
+	char	*summary;
+
+	sb_asprintf(&summary, "Assigned to %s by %s", u->name, fpd_by(by));
+	fpd_log_assignees(fpd_log_add(in, "assign_log_entry", by, channel,
+	    summary), &u, 1);
+	free(summary);
+	fpd_log_notify(in, u);
+}
+
+/*
+ * Hand the incident to a level (1-based) of a policy. type is the entry
+ * saying why ("escalate_log_entry", "delegate_log_entry") or NULL (the
+ * first routing of a new or reopened incident).
+ */
+static void
+fpd_route(struct fpd_incident *in, struct fpd_ep *ep, int level,
+    struct fpd_user *by, const char *channel, const char *type)
 {
 	struct fpd_user	*u;
+	char		*summary;
 
 	in->ep = ep;
 	in->via_ep = 1;
@@ -1368,24 +1411,123 @@ fpd_escalate(struct fpd_incident *in, struct fpd_ep *ep, int level,
 	in->level = level;
 	u = ep->levels[level - 1];
 	fpd_assign_set(in, &u, 1);
-	fpd_log_add(in, "assign_log_entry", agent, channel, "Assigned to "
-	    "escalation policy level", fpd_ids(&u, 1), NULL);
+	fpd_retrigger(in, by);
+	if (type != NULL) {
+		if (strcmp(type, "escalate_log_entry") == 0)
+			sb_asprintf(&summary, "Escalated to %s (level %d) by "
+			    "%s", u->name, level, fpd_by(by));
+		else
+			sb_asprintf(&summary, "Delegated to %s by %s",
+			    ep->name, fpd_by(by));
+		fpd_log_assignees(fpd_log_add(in, type, by, by != NULL ?
+		    channel : "auto", summary), &u, 1);
+		free(summary);
+	}
+	fpd_assign_log(in, u, by, by != NULL ? channel : "auto");
+	in->updated = fpd_now();
 }
 
+/* Escalate to a level of the incident's policy (the caller checked it). */
+void
+fpd_escalate(struct fpd_incident *in, int level, struct fpd_user *by,
+    const char *channel)
+{
+	fpd_route(in, in->ep, level, by, channel, "escalate_log_entry");
+	fpd_webhook_incident(in, "incident.escalated", by);
+}
+
+/* Reassign to another escalation policy, at one of its levels. */
 static void
+fpd_delegate(struct fpd_incident *in, struct fpd_ep *ep, int level,
+    struct fpd_user *by, const char *channel)
+{
+	fpd_route(in, ep, level, by, channel, "delegate_log_entry");
+	fpd_webhook_incident(in, "incident.delegated", by);
+}
+
+/* Assign one user directly (the incident leaves its policy's levels). */
+void
+fpd_reassign(struct fpd_incident *in, struct fpd_user *u,
+    struct fpd_user *by, const char *channel)
+{
+	fpd_assign_set(in, &u, 1);
+	in->via_ep = 0;
+	fpd_retrigger(in, by);
+	fpd_assign_log(in, u, by, channel);
+	in->updated = fpd_now();
+	fpd_webhook_incident(in, "incident.reassigned", by);
+}
+
+/* As the notes endpoints show one. */
+static cJSON *
+fpd_note_json(const cJSON *n)
+{
+	cJSON		*o, *ch;
+	struct fpd_user	*u = fpd_user_by_id(sb_json_str(n, "user"));
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", sb_json_str(n, "id"));
+	cJSON_AddItemToObject(o, "user", u != NULL ? fpd_user_ref(u) :
+	    cJSON_CreateNull());
+	ch = cJSON_AddObjectToObject(o, "channel");
+	cJSON_AddStringToObject(ch, "summary", "The PagerDuty website or APIs");
+	cJSON_AddStringToObject(o, "content", sb_json_str(n, "content"));
+	cJSON_AddItemToObject(o, "created_at",
+	    fpd_time_json((int64_t)fpd_get(n, "at")->valuedouble));
+	cJSON_AddItemToObject(o, "updated_at",
+	    fpd_time_json((int64_t)fpd_get(n, "at")->valuedouble));
+	return (o);
+}
+
+cJSON *
+fpd_note_add(struct fpd_incident *in, struct fpd_user *by,
+    const char *content, const char *channel)
+{
+	cJSON	*n;
+	char	 id[16], *summary;
+
+	if (cJSON_GetArraySize(in->notes) >= FPD_NOTES_MAX)
+		return (NULL);
+	fpd_new_id("PN", id, sizeof id);
+	n = cJSON_CreateObject();
+	cJSON_AddStringToObject(n, "id", id);
+	cJSON_AddStringToObject(n, "user", by->id);
+	cJSON_AddStringToObject(n, "content", content);
+	cJSON_AddNumberToObject(n, "at", (double)fpd_now());
+	cJSON_AddItemToArray(in->notes, n);
+	sb_asprintf(&summary, "Note added by %s", by->name);
+	fpd_log_message(fpd_log_add(in, "annotate_log_entry", by, channel,
+	    summary), content);
+	free(summary);
+	in->updated = fpd_now();
+	fpd_webhook_note(in, n, by);
+	return (n);
+}
+
+/*
+ * acknowledged, resolved or triggered (reopened, or unacknowledged: by
+ * NULL is the acknowledgement timeout, whose assignees are notified
+ * again).
+ */
+void
 fpd_set_status(struct fpd_incident *in, const char *status,
     struct fpd_user *by, const char *channel)
 {
-	char	 agent[64], *summary;
-	int64_t	 now = fpd_now();
+	char	*summary;
+	size_t	 i;
 
-	snprintf(agent, sizeof agent, "user:%s", by->id);
+	if (strcmp(in->status, "resolved") == 0 &&
+	    strcmp(status, "resolved") != 0) {
+		in->resolved = 0;
+		fpd_log_add(in, "reopen_log_entry", by, channel, "Reopened");
+		in->status = "triggered";
+		fpd_changed(in, by);
+		fpd_route(in, in->ep, 1, by, channel, NULL);
+		fpd_webhook_incident(in, "incident.reopened", by);
+		if (strcmp(status, "triggered") == 0)
+			return;
+	}
 	if (strcmp(status, "acknowledged") == 0) {
-		if (strcmp(in->status, "resolved") == 0) {
-			in->resolved = 0;
-			fpd_log_add(in, "reopen_log_entry", agent, channel,
-			    "Reopened", NULL, NULL);
-		}
 		/* The acknowledger takes the incident over. */
 		if (!fpd_assigned(in, by)) {
 			fpd_assign_set(in, &by, 1);
@@ -1394,16 +1536,14 @@ fpd_set_status(struct fpd_incident *in, const char *status,
 		in->acks = sb_realloc(in->acks, in->nacks + 1,
 		    sizeof *in->acks);
 		in->acks[in->nacks].user = by;
-		in->acks[in->nacks].at = now;
+		in->acks[in->nacks].at = fpd_now();
 		in->nacks++;
 		sb_asprintf(&summary, "Acknowledged by %s", by->name);
-		fpd_log_add(in, "acknowledge_log_entry", agent, channel,
-		    summary, NULL, NULL);
-		free(summary);
+		fpd_log_add(in, "acknowledge_log_entry", by, channel, summary);
 		in->status = "acknowledged";
 	} else if (strcmp(status, "resolved") == 0) {
 		in->status = "resolved";
-		in->resolved = now;
+		in->resolved = fpd_now();
 		free(in->assign);
 		in->assign = NULL;
 		in->nassign = 0;
@@ -1411,25 +1551,23 @@ fpd_set_status(struct fpd_incident *in, const char *status,
 		in->acks = NULL;
 		in->nacks = 0;
 		sb_asprintf(&summary, "Resolved by %s", by->name);
-		fpd_log_add(in, "resolve_log_entry", agent, channel, summary,
-		    NULL, NULL);
-		free(summary);
+		fpd_log_add(in, "resolve_log_entry", by, channel, summary);
 	} else {
-		if (strcmp(in->status, "resolved") == 0) {
-			in->resolved = 0;
-			fpd_log_add(in, "reopen_log_entry", agent, channel,
-			    "Reopened", NULL, NULL);
-			fpd_escalate(in, in->ep, 1, agent, channel);
-		} else
-			fpd_log_add(in, "unacknowledge_log_entry", agent,
-			    channel, "Unacknowledged", NULL, NULL);
 		free(in->acks);
 		in->acks = NULL;
 		in->nacks = 0;
 		in->status = "triggered";
+		sb_asprintf(&summary, "Unacknowledged by %s", fpd_by(by));
+		fpd_log_add(in, "unacknowledge_log_entry", by, by != NULL ?
+		    channel : "timeout", summary);
+		for (i = 0; by == NULL && i < in->nassign; i++)
+			fpd_log_notify(in, in->assign[i].user);
 	}
-	in->changed = in->updated = now;
-	in->changed_by = by;
+	free(summary);
+	fpd_changed(in, by);
+	fpd_webhook_incident(in, strcmp(status, "acknowledged") == 0 ?
+	    "incident.acknowledged" : strcmp(status, "resolved") == 0 ?
+	    "incident.resolved" : "incident.unacknowledged", by);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1588,7 +1726,6 @@ fpd_create_incident(struct fpd_ctx *c, struct fpd_user *from)
 	const char		*s, *title = NULL, *key = NULL;
 	const char		*urgency = "high";
 	const char		*details = NULL;
-	char			 agent[64];
 	size_t			 i;
 
 	in_o = fpd_get(c->r->json, "incident");
@@ -1737,24 +1874,24 @@ fpd_create_incident(struct fpd_ctx *c, struct fpd_user *from)
 	in->logs = cJSON_CreateArray();
 	in->responders = cJSON_CreateArray();
 	in->rrs = cJSON_CreateArray();
+	in->notes = cJSON_CreateArray();
 	svc->last_incident = in->created;
-	snprintf(agent, sizeof agent, "user:%s", from->id);
-	fpd_log_add(in, "trigger_log_entry", agent, "api", "Triggered through "
-	    "the API", NULL, NULL);
+	fpd_incidents = sb_realloc(fpd_incidents, fpd_nincidents + 1,
+	    sizeof *fpd_incidents);
+	fpd_incidents[fpd_nincidents++] = in;
+	fpd_log_add(in, "trigger_log_entry", from, "api", "Triggered through "
+	    "the API");
 	if (assignee != NULL) {
 		in->ep = svc->ep;
 		in->level = 1;
 		fpd_assign_set(in, &assignee, 1);
-		fpd_log_add(in, "assign_log_entry", agent, "api", "Assigned",
-		    fpd_ids(&assignee, 1), NULL);
-		/* Assigning oneself creates the incident acknowledged. */
-		if (assignee == from)
-			fpd_set_status(in, "acknowledged", from, "api");
+		fpd_assign_log(in, assignee, from, "api");
 	} else
-		fpd_escalate(in, ep != NULL ? ep : svc->ep, 1, agent, "api");
-	fpd_incidents = sb_realloc(fpd_incidents, fpd_nincidents + 1,
-	    sizeof *fpd_incidents);
-	fpd_incidents[fpd_nincidents++] = in;
+		fpd_route(in, ep != NULL ? ep : svc->ep, 1, from, "api", NULL);
+	fpd_webhook_incident(in, "incident.triggered", from);
+	/* Assigning oneself creates the incident acknowledged. */
+	if (assignee == from)
+		fpd_set_status(in, "acknowledged", from, "api");
 	fpd_incl_parse(c, &inc);
 	inc.conference_bridge = in->bridge != NULL;
 	fpd_reply(c, 201, fpd_json_wrap("incident", fpd_incident_json(in,
@@ -1909,7 +2046,6 @@ fpd_update_incident(struct fpd_ctx *c, struct fpd_incident *in,
 	struct fpd_user	*assignee = NULL;
 	struct fpd_ep	*ep = NULL;
 	const char	*s, *status = NULL, *title = NULL, *urgency = NULL;
-	char		 agent[64];
 	long long	 level = 0;
 
 	o = fpd_get(c->r->json, "incident");
@@ -2004,24 +2140,21 @@ fpd_update_incident(struct fpd_ctx *c, struct fpd_incident *in,
 		fpd_error(c, 400, 1001, "Incident Already Resolved", NULL);
 		return;
 	}
-	snprintf(agent, sizeof agent, "user:%s", from->id);
 	if (title != NULL) {
 		free(in->title);
 		in->title = sb_strdup(title);
 	}
 	if (urgency != NULL && strcmp(urgency, in->urgency) != 0) {
 		in->urgency = urgency;
-		fpd_log_add(in, "urgency_change_log_entry", agent, "api",
-		    "Urgency changed", NULL, NULL);
+		fpd_log_add(in, "urgency_change_log_entry", from, "api",
+		    "Urgency changed");
 	}
-	if (assignee != NULL) {
-		fpd_assign_set(in, &assignee, 1);
-		in->via_ep = 0;
-		fpd_log_add(in, "assign_log_entry", agent, "api", "Reassigned",
-		    fpd_ids(&assignee, 1), NULL);
-	} else if (ep != NULL || level != 0)
-		fpd_escalate(in, ep != NULL ? ep : in->ep, level != 0 ?
-		    (int)level : 1, agent, "api");
+	if (assignee != NULL)
+		fpd_reassign(in, assignee, from, "api");
+	else if (ep != NULL && ep != in->ep)
+		fpd_delegate(in, ep, level != 0 ? (int)level : 1, from, "api");
+	else if (ep != NULL || level != 0)
+		fpd_escalate(in, level != 0 ? (int)level : 1, from, "api");
 	if (status != NULL)
 		fpd_set_status(in, status, from, "api");
 	in->updated = fpd_now();
@@ -2038,7 +2171,8 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 	struct fpd_user	*req, *u, *added[64];
 	struct fpd_ep	*ep;
 	const char	*s, *msg, *type, *id;
-	char		 agent[64];
+	cJSON		*le;
+	char		*summary;
 	double		 now;
 	size_t		 nadded = 0, k;
 
@@ -2099,7 +2233,6 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 		return;
 
 	now = (double)fpd_now();
-	snprintf(agent, sizeof agent, "user:%s", req->id);
 	rr = cJSON_CreateObject();
 	cJSON_AddStringToObject(rr, "requester", req->id);
 	cJSON_AddStringToObject(rr, "message", msg);
@@ -2139,52 +2272,57 @@ fpd_responder_requests(struct fpd_ctx *c, struct fpd_incident *in)
 		fpd_assign_add(in, u);
 	}
 	cJSON_AddItemToArray(in->rrs, rr);
-	fpd_log_add(in, "assign_log_entry", agent, "api", "Responders "
-	    "requested", fpd_ids(added, nadded), msg);
+	sb_asprintf(&summary, "Responders requested by %s", req->name);
+	le = fpd_log_add(in, "assign_log_entry", req, "api", summary);
+	free(summary);
+	fpd_log_assignees(le, added, nadded);
+	fpd_log_message(le, msg);
+	for (k = 0; k < nadded; k++)
+		fpd_log_notify(in, added[k]);
 	in->updated = fpd_now();
+	cJSON_ArrayForEach(rp, in->responders) {
+		if (fpd_get(rp, "at")->valuedouble == now)
+			fpd_webhook_responder(in, "incident.responder.added",
+			    rp, req);
+	}
 	fpd_reply(c, 200, fpd_json_wrap("responder_request", fpd_rr_json(in,
 	    rr)));
 }
 
-static void
-fpd_log_entries(struct fpd_ctx *c, struct fpd_incident *in)
-{
-	struct fpd_page	 pg;
-	const cJSON	*le;
-	const char	*s, *type;
-	cJSON		*items;
-	int64_t		 since = INT64_MIN, until = INT64_MAX, at;
-	int		 overview, i;
 
-	if (fpd_page_args(c, &pg) != 0 || fpd_param_bool(c, "is_overview",
-	    &overview) != 0)
-		return;
-	if (((s = sb_param(c->r, "since")) != NULL &&
-	    fpd_parse_time(s, &since) != 0) ||
-	    ((s = sb_param(c->r, "until")) != NULL &&
-	    fpd_parse_time(s, &until) != 0)) {
-		fpd_error(c, 400, 2004, "Invalid time values in 'since' and/or "
-		    "'until' parameters", NULL);
+/* POST /incidents/{id}/notes {"note":{"content"}} -> 200 {"note"}. */
+static void
+fpd_notes_create(struct fpd_ctx *c, struct fpd_incident *in,
+    struct fpd_user *from)
+{
+	const char	*content;
+	cJSON		*n, *errors;
+
+	content = sb_json_str(fpd_get(c->r->json, "note"), "content");
+	if (content == NULL || *content == '\0') {
+		fpd_invalid(c, "Note content can't be blank");
 		return;
 	}
-	items = cJSON_CreateArray();
-	/* Newest first. */
-	for (i = cJSON_GetArraySize(in->logs) - 1; i >= 0; i--) {
-		le = cJSON_GetArrayItem(in->logs, i);
-		type = sb_json_str(le, "type");
-		at = (int64_t)fpd_get(le, "at")->valuedouble;
-		if (at < since || at >= until)
-			continue;
-		if (overview && strcmp(type, "trigger_log_entry") != 0 &&
-		    strcmp(type, "acknowledge_log_entry") != 0 &&
-		    strcmp(type, "resolve_log_entry") != 0 &&
-		    strcmp(type, "escalate_log_entry") != 0 &&
-		    strcmp(type, "reopen_log_entry") != 0 &&
-		    strcmp(type, "urgency_change_log_entry") != 0)
-			continue;
-		cJSON_AddItemToArray(items, fpd_log_json(in, le));
+	if ((n = fpd_note_add(in, from, content, "note")) == NULL) {
+		errors = cJSON_CreateArray();
+		fpd_adderr(errors, "An incident can have at most %d notes",
+		    FPD_NOTES_MAX);
+		fpd_error(c, 400, 2001, "Invalid Input Provided", errors);
+		return;
 	}
-	fpd_reply(c, 200, fpd_page(&pg, "log_entries", items));
+	fpd_reply(c, 200, fpd_json_wrap("note", fpd_note_json(n)));
+}
+
+static void
+fpd_notes_list(struct fpd_ctx *c, struct fpd_incident *in)
+{
+	const cJSON	*n;
+	cJSON		*a;
+
+	a = cJSON_CreateArray();
+	cJSON_ArrayForEach(n, in->notes)
+		cJSON_AddItemToArray(a, fpd_note_json(n));
+	fpd_reply(c, 200, fpd_json_wrap("notes", a));
 }
 
 static void
@@ -2360,6 +2498,12 @@ fpd_handle(struct sb_req *r)
 		fpd_abilities_get(&c, nseg == 2 ? seg[1] : NULL);
 	else if (strcmp(seg[0], "oncalls") == 0 && nseg == 1 && get)
 		fpd_oncalls(&c);
+	else if (strcmp(seg[0], "log_entries") == 0 && nseg <= 2 && get) {
+		if (nseg == 1)
+			fpd_log_entries(&c, NULL);
+		else
+			fpd_log_entry(&c, seg[1]);
+	}
 	else if (strcmp(seg[0], "incidents") == 0 && nseg == 1 && get)
 		fpd_list_incidents(&c);
 	else if (strcmp(seg[0], "incidents") == 0 && nseg == 1 && post) {
@@ -2389,6 +2533,17 @@ fpd_handle(struct sb_req *r)
 				fpd_not_found(&c);
 			else if (fpd_body(&c) == 0)
 				fpd_responder_requests(&c, in);
+		} else if (nseg == 3 && strcmp(seg[2], "notes") == 0 &&
+		    (get || post)) {
+			if (post && ((from = fpd_from(&c)) == NULL ||
+			    fpd_body(&c) != 0))
+				goto out;
+			if (in == NULL)
+				fpd_not_found(&c);
+			else if (post)
+				fpd_notes_create(&c, in, from);
+			else
+				fpd_notes_list(&c, in);
 		} else if (nseg == 3 && strcmp(seg[2], "log_entries") == 0 &&
 		    get) {
 			if (in == NULL)
@@ -2403,268 +2558,6 @@ out:
 	free(path);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Control API. */
-
-static cJSON *
-fpd_ctl_error(const char *fmt, ...)
-{
-	cJSON	*o;
-	va_list	 ap;
-	char	*msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	o = cJSON_CreateObject();
-	cJSON_AddFalseToObject(o, "ok");
-	cJSON_AddStringToObject(o, "error", msg != NULL ? msg : "error");
-	free(msg);
-	return (o);
-}
-
-static cJSON *
-fpd_ctl_ok(const char *name, cJSON *item)
-{
-	cJSON	*o;
-
-	o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	if (name != NULL)
-		cJSON_AddItemToObject(o, name, item);
-	return (o);
-}
-
-static int
-fpd_valid_id(const char *s)
-{
-	size_t	n = strlen(s), i;
-
-	if (n == 0 || n > 14)
-		return (0);
-	for (i = 0; i < n; i++) {
-		if (!isupper((unsigned char)s[i]) &&
-		    !isdigit((unsigned char)s[i]))
-			return (0);
-	}
-	return (1);
-}
-
-static cJSON *
-fpd_ctl_service(const cJSON *body)
-{
-	const char		*name, *id, *desc, *eps, *oncall;
-	struct fpd_ep		*ep;
-	struct fpd_user		*u;
-	struct fpd_service	*s;
-	char			 newid[16], epid[16], *epname;
-
-	name = sb_json_str(body, "name");
-	if (name == NULL || *name == '\0')
-		return (fpd_ctl_error("name is required"));
-	if (fpd_nservices >= FPD_MAX_SERVICES)
-		return (fpd_ctl_error("too many services"));
-	id = sb_json_str(body, "id");
-	if (id != NULL && (!fpd_valid_id(id) || fpd_service_find(id) != NULL))
-		return (fpd_ctl_error("id '%s' is invalid or taken", id));
-	if (id == NULL) {
-		do
-			fpd_new_id("PS", newid, sizeof newid);
-		while (fpd_service_find(newid) != NULL);
-		id = newid;
-	}
-	desc = sb_json_str(body, "description");
-	eps = sb_json_str(body, "escalation_policy");
-	oncall = sb_json_str(body, "oncall");
-	if (eps != NULL && oncall != NULL)
-		return (fpd_ctl_error("give escalation_policy or oncall"));
-	if (eps != NULL) {
-		if ((ep = fpd_ep_find(eps)) == NULL)
-			return (fpd_ctl_error("no escalation policy '%s'",
-			    eps));
-	} else if (oncall != NULL) {
-		if ((u = fpd_user_find(oncall)) == NULL)
-			return (fpd_ctl_error("no user '%s'", oncall));
-		do
-			fpd_new_id("PE", epid, sizeof epid);
-		while (fpd_ep_find(epid) != NULL);
-		sb_asprintf(&epname, "%s Escalation", name);
-		ep = fpd_ep_add(epid, epname, &u, 1);
-		free(epname);
-	} else
-		ep = fpd_eps[0];
-	s = fpd_service_add(id, name, desc != NULL ? desc : "", ep);
-	return (fpd_ctl_ok("service", fpd_service_json(s, 0)));
-}
-
-static cJSON *
-fpd_ctl_user(const cJSON *body)
-{
-	const char	*name, *email, *id;
-	char		 newid[16];
-
-	name = sb_json_str(body, "name");
-	email = sb_json_str(body, "email");
-	id = sb_json_str(body, "id");
-	if (name == NULL || *name == '\0' || email == NULL ||
-	    !fpd_is_email(email))
-		return (fpd_ctl_error("name and a valid email are required"));
-	if (fpd_user_find(email) != NULL)
-		return (fpd_ctl_error("email '%s' is taken", email));
-	if (fpd_nusers >= FPD_MAX_USERS)
-		return (fpd_ctl_error("too many users"));
-	if (id != NULL && (!fpd_valid_id(id) || fpd_user_by_id(id) != NULL))
-		return (fpd_ctl_error("id '%s' is invalid or taken", id));
-	if (id == NULL) {
-		do
-			fpd_new_id("PU", newid, sizeof newid);
-		while (fpd_user_by_id(newid) != NULL);
-		id = newid;
-	}
-	return (fpd_ctl_ok("user", fpd_user_json(fpd_user_add(id, name,
-	    email))));
-}
-
-static cJSON *
-fpd_ctl_abilities(const cJSON *body)
-{
-	const cJSON	*v;
-	int		 i;
-
-	cJSON_ArrayForEach(v, body) {
-		if (!cJSON_IsBool(v))
-			return (fpd_ctl_error("%s: true or false", v->string));
-	}
-	cJSON_ArrayForEach(v, body) {
-		for (i = cJSON_GetArraySize(fpd_abilities) - 1; i >= 0; i--) {
-			if (strcmp(cJSON_GetArrayItem(fpd_abilities,
-			    i)->valuestring, v->string) == 0)
-				cJSON_DeleteItemFromArray(fpd_abilities, i);
-		}
-		if (cJSON_IsTrue(v))
-			cJSON_AddItemToArray(fpd_abilities,
-			    cJSON_CreateString(v->string));
-	}
-	return (fpd_ctl_ok("abilities", cJSON_Duplicate(fpd_abilities, 1)));
-}
-
-static cJSON *
-fpd_ctl_incidents(void)
-{
-	struct fpd_incl	 inc;
-	cJSON		*a, *o, *logs;
-	const cJSON	*le;
-	size_t		 i;
-
-	memset(&inc, 0, sizeof inc);
-	inc.conference_bridge = inc.body = 1;
-	a = cJSON_CreateArray();
-	for (i = 0; i < fpd_nincidents; i++) {
-		o = fpd_incident_json(fpd_incidents[i], &inc);
-		logs = cJSON_AddArrayToObject(o, "log_entries");
-		cJSON_ArrayForEach(le, fpd_incidents[i]->logs)
-			cJSON_AddItemToArray(logs, fpd_log_json(
-			    fpd_incidents[i], le));
-		if (fpd_get(o, "incidents_responders") == NULL) {
-			cJSON *rs = cJSON_AddArrayToObject(o,
-			    "incidents_responders");
-
-			cJSON_ArrayForEach(le, fpd_incidents[i]->responders)
-				cJSON_AddItemToArray(rs, fpd_responder_json(
-				    fpd_incidents[i], le));
-		}
-		cJSON_AddItemToArray(a, o);
-	}
-	return (fpd_ctl_ok("incidents", a));
-}
-
-/* ack, resolve, respond: as a PagerDuty user would from the app. */
-static cJSON *
-fpd_ctl_act(const char *op, const cJSON *body)
-{
-	struct fpd_incident	*in;
-	struct fpd_user		*u;
-	struct fpd_incl		 inc;
-	const char		*state;
-	cJSON			*rp;
-	char			 agent[64];
-	int			 found = 0;
-
-	if ((in = fpd_incident_find(sb_json_str(body, "id"))) == NULL)
-		return (fpd_ctl_error("no incident '%s'", sb_json_str(body,
-		    "id") != NULL ? sb_json_str(body, "id") : ""));
-	if ((u = fpd_user_find(sb_json_str(body, "user"))) == NULL)
-		return (fpd_ctl_error("no user '%s'", sb_json_str(body,
-		    "user") != NULL ? sb_json_str(body, "user") : ""));
-	if (strcmp(op, "respond") == 0) {
-		state = sb_json_str(body, "state");
-		if (state == NULL || (strcmp(state, "joined") != 0 &&
-		    strcmp(state, "declined") != 0))
-			return (fpd_ctl_error("state: joined or declined"));
-		cJSON_ArrayForEach(rp, in->responders) {
-			if (strcmp(sb_json_str(rp, "user"), u->id) != 0 ||
-			    strcmp(sb_json_str(rp, "state"), "pending") != 0)
-				continue;
-			cJSON_ReplaceItemInObjectCaseSensitive(rp, "state",
-			    cJSON_CreateString(state));
-			cJSON_ReplaceItemInObjectCaseSensitive(rp, "updated",
-			    cJSON_CreateNumber((double)fpd_now()));
-			found = 1;
-		}
-		if (!found)
-			return (fpd_ctl_error("%s has no pending request",
-			    u->id));
-		snprintf(agent, sizeof agent, "user:%s", u->id);
-		fpd_log_add(in, "annotate_log_entry", agent, "mobile",
-		    strcmp(state, "joined") == 0 ? "Responder joined" :
-		    "Responder declined", NULL, NULL);
-	} else if (strcmp(op, "ack") == 0) {
-		if (strcmp(in->status, "resolved") == 0)
-			return (fpd_ctl_error("incident is resolved"));
-		fpd_set_status(in, "acknowledged", u, "mobile");
-	} else {
-		if (strcmp(in->status, "resolved") == 0)
-			return (fpd_ctl_error("incident is already resolved"));
-		fpd_set_status(in, "resolved", u, "mobile");
-	}
-	memset(&inc, 0, sizeof inc);
-	return (fpd_ctl_ok("incident", fpd_incident_json(in, &inc)));
-}
-
-static cJSON *
-fpd_control(const char *op, cJSON *body)
-{
-	long long	n;
-
-	if (strcmp(op, "service") == 0)
-		return (fpd_ctl_service(body));
-	if (strcmp(op, "user") == 0)
-		return (fpd_ctl_user(body));
-	if (strcmp(op, "abilities") == 0)
-		return (fpd_ctl_abilities(body));
-	if (strcmp(op, "incidents") == 0)
-		return (fpd_ctl_incidents());
-	if (strcmp(op, "ack") == 0 || strcmp(op, "resolve") == 0 ||
-	    strcmp(op, "respond") == 0)
-		return (fpd_ctl_act(op, body));
-	if (strcmp(op, "ratelimit") == 0) {
-		n = sb_json_int(body, "per_minute", -1);
-		if (n < 1 || n > 1000000)
-			return (fpd_ctl_error("per_minute: a number from 1"));
-		fpd_per_minute = (int)n;
-		free(fpd_windows[0].ts);
-		free(fpd_windows[1].ts);
-		memset(fpd_windows, 0, sizeof fpd_windows);
-		return (fpd_ctl_ok("per_minute",
-		    cJSON_CreateNumber((double)n)));
-	}
-	if (strcmp(op, "reset") == 0) {
-		fpd_state_reset();
-		return (fpd_ctl_ok(NULL, NULL));
-	}
-	return (NULL);
-}
 
 static void
 fpd_init(void)

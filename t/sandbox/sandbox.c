@@ -1572,7 +1572,9 @@ sb_usage(void)
 	    "[--jira-flavor cloud|datacenter]\n"
 	    "\t[--jira-context /PATH] [--jira-timezone ZONE]\n"
 	    "\t[--pd-token T] [--ping-interval SECONDS] "
-	    "[--ack-timeout SECONDS]\n");
+	    "[--ack-timeout SECONDS]\n"
+	    "\t[--pd-webhook-timeout SECONDS] "
+	    "[--pd-webhook-backoff SECONDS]\n");
 	exit(2);
 }
 
@@ -1629,6 +1631,8 @@ main(int argc, char **argv)
 		{ "pd-token",		required_argument, NULL, 'd' },
 		{ "ping-interval",	required_argument, NULL, 'i' },
 		{ "ack-timeout",	required_argument, NULL, 't' },
+		{ "pd-webhook-timeout",	required_argument, NULL, 'W' },
+		{ "pd-webhook-backoff",	required_argument, NULL, 'B' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1648,6 +1652,9 @@ main(int argc, char **argv)
 	sb_opts.pd_token = "pd-sandbox-token";
 	sb_opts.ping_interval = 10;
 	sb_opts.ack_timeout = 3;
+	/* PagerDuty wants a 2xx within 5 s; tests shorten the backoff. */
+	sb_opts.pd_webhook_timeout = 5;
+	sb_opts.pd_webhook_backoff = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p': ports_file = optarg; break;
@@ -1683,6 +1690,14 @@ main(int argc, char **argv)
 		case 't':
 			sb_opts.ack_timeout = sb_parse_seconds("--ack-timeout",
 			    optarg);
+			break;
+		case 'W':
+			sb_opts.pd_webhook_timeout = sb_parse_seconds(
+			    "--pd-webhook-timeout", optarg);
+			break;
+		case 'B':
+			sb_opts.pd_webhook_backoff = sb_parse_seconds(
+			    "--pd-webhook-backoff", optarg);
 			break;
 		default:
 			sb_usage();

@@ -5,7 +5,8 @@
  * injection and the control API. Each fake (fake-slack.c, fake-socket.c,
  * fake-jira.c, fake-pagerduty.c) models one service's state and answers
  * requests routed to it; the Slack fake is split over slack-*.c with its
- * own private header, slack.h. console.c is the demo console.
+ * own private header, slack.h, and the PagerDuty fake over
+ * pagerduty-*.c with pagerduty.h. console.c is the demo console.
  */
 #ifndef SANDBOX_H
 #define SANDBOX_H
@@ -83,6 +84,9 @@ struct sb_options {
 	int		 verbose;		/* SANDBOX_VERBOSE=1 */
 	double		 ping_interval;		/* seconds */
 	double		 ack_timeout;		/* seconds */
+	/* PagerDuty webhooks: answer timeout, first retry backoff. */
+	double		 pd_webhook_timeout;	/* seconds */
+	double		 pd_webhook_backoff;	/* seconds */
 };
 extern struct sb_options sb_opts;
 
