@@ -298,6 +298,7 @@ cmd_run(const char *channel, const char *user, const char *ts,
 		goto done;
 	}
 	log_info("command %s from %s in %s", e->name, item->user, channel);
+	metrics_command(e->name);
 	item->entry = e;
 	item->args = cmd_skip_words(item->text, used);
 	item->argc = nwords - used;

@@ -101,6 +101,7 @@ static int	conf_check_pd_id(char *, const char **);
 static int	conf_check_short_text(char *, const char **);
 static int	conf_check_timezone(char *, const char **);
 static int	conf_check_access_id(char *, const char **);
+static int	conf_check_listen(char *, const char **);
 
 static const char *const conf_pd_modes[] = {
 	"per_incident", "per_page", NULL
@@ -231,6 +232,11 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "timeline.backfill_max", .type = CONF_DURATION,
 	  .off = O(timeline.backfill_max), .def = "30d", .min = 3600,
 	  .max = CONF_MAX_DURATION },
+
+	{ .path = "metrics.listen", .type = CONF_STRING,
+	  .off = O(metrics.listen), .check = conf_check_listen },
+	{ .path = "metrics.listen_public", .type = CONF_BOOL,
+	  .off = O(metrics.listen_public), .def = "false" },
 };
 #undef O
 #define CONF_NENTRIES	(sizeof(conf_table) / sizeof(conf_table[0]))
@@ -1752,6 +1758,7 @@ conf_rules(struct conf_ctx *ctx)
 	struct url	 u;
 	const char	*errstr;
 	size_t		 len;
+	int		 loopback;
 	int		 fi = conf_find("jira.flavor");
 	int		 ui = conf_find("jira.url");
 
@@ -1760,6 +1767,14 @@ conf_rules(struct conf_ctx *ctx)
 		conf_error(ctx, ctx->line[conf_find("map_size_max")],
 		    "map_size_max (%lld) is smaller than map_size (%lld)",
 		    conf->map_size_max, conf->map_size);
+	/* The endpoint has no authentication: loopback unless asked. */
+	if (conf->metrics.listen != NULL && !conf->metrics.listen_public &&
+	    metrics_listen_check(conf->metrics.listen, &loopback,
+	    &errstr) == 0 && !loopback)
+		conf_error(ctx, ctx->line[conf_find("metrics.listen")],
+		    "metrics.listen: %s is not a loopback address; set "
+		    "metrics.listen_public: true to serve metrics beyond this "
+		    "host", conf->metrics.listen);
 	if (ctx->given[conf_find("jira.email")])
 		return;
 	/* Cloud only takes email:token Basic auth; no email means a PAT. */
@@ -2394,6 +2409,13 @@ conf_check_timezone(char *s, const char **errstr)
 		return (-1);
 	}
 	return (0);
+}
+
+/* metrics.listen: HOST:PORT or a bare PORT (metrics.c parses it). */
+static int
+conf_check_listen(char *s, const char **errstr)
+{
+	return (metrics_listen_check(s, NULL, errstr));
 }
 
 /* Watch the shortcuts file: reload on a new mtime, keep the old if bad. */

@@ -149,6 +149,7 @@ struct http_req {
 	int			 timeout_ms;
 	int			 max_attempts;
 	int			 is_head;
+	uint64_t		 started;	/* now_ms() */
 	http_cb			 cb;
 	void			*arg;
 
@@ -1246,6 +1247,7 @@ http_request(const struct http_request_args *args, http_cb cb, void *arg)
 	req = xcalloc(1, sizeof(*req));
 	req->cb = cb;
 	req->arg = arg;
+	req->started = now_ms();
 	if ((req->timer = evtimer_new(reactor_base, http_req_timer_cb,
 	    req)) == NULL)
 		fatalx("%s: evtimer_new failed", __func__);
@@ -1462,6 +1464,7 @@ http_req_deliver(struct http_req *req)
 	resp.body = body;
 	resp.body_len = len;
 	resp.attempts = req->attempts;
+	resp.elapsed_ms = now_ms() - req->started;
 	resp.priv = req;
 
 	/* Out of the lists first: the callback may cancel or shut down. */

@@ -187,6 +187,10 @@ struct config {
 		char		*aar_expectations;	/* mrkdwn */
 	} schedule;
 	struct {
+		char		*listen;	/* "127.0.0.1:9464", or NULL */
+		int		 listen_public;	/* not only loopback */
+	} metrics;
+	struct {
 		char		*timezone;		/* "Europe/Paris" */
 		long long	 history_per_minute;	/* history-tier pace */
 		long long	 history_page_size;
@@ -328,6 +332,7 @@ struct http_response {
 	const char	*body;		/* NUL-terminated */
 	size_t		 body_len;
 	int		 attempts;
+	uint64_t	 elapsed_ms;	/* since http_request, with retries */
 	const void	*priv;
 };
 typedef void (*http_cb)(const struct http_response *, void *);
@@ -608,6 +613,7 @@ extern const struct job_kind *jobs_kinds[];
 void	 jobs_init(void);
 void	 jobs_drain(void);
 int	 jobs_running(void);
+int	 jobs_queued(void);
 void	 jobs_shutdown(void);
 int	 jobs_reconcile(void);
 char	*job_create(const char *kind, const char *key, struct cJSON *args,
@@ -857,5 +863,57 @@ struct cJSON *page_outcome(const char *id);
 extern const struct job_kind page_pd_incident_job;
 extern const struct job_kind page_pd_responder_job;
 extern const struct job_kind page_announce_job;
+
+/* metrics.c: Prometheus metrics, GET /metrics and /healthz (see its top). */
+struct metrics;
+struct metric;
+enum metrics_type {
+	METRICS_COUNTER = 0,
+	METRICS_GAUGE,
+	METRICS_HISTOGRAM
+};
+#define METRICS_MAX_LABELS	2
+#define METRICS_MAX_SERIES	64	/* per metric; more count as "other" */
+#define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+struct metrics *metrics_new(void);
+void	 metrics_free(struct metrics *);
+/*
+ * Register a metric. labels: NULL or comma-separated names ("service,
+ * status"); bounds: a histogram's upper bounds, ascending (+Inf is
+ * implied). Bad names or bounds are fatal (a programming error).
+ */
+struct metric *metrics_add(struct metrics *, enum metrics_type,
+	    const char *name, const char *help, const char *labels,
+	    const double *bounds, size_t nbounds);
+/* values: one per label, in order; NULL for a metric without labels. */
+void	 metrics_inc(struct metric *, const char *const *values, double);
+void	 metrics_set(struct metric *, const char *const *values, double);
+void	 metrics_observe(struct metric *, const char *const *values, double);
+/* The text exposition format 0.0.4; caller frees. */
+char	*metrics_render(struct metrics *, size_t *len);
+/* The daemon's metrics: at start (listens on metrics.listen), after a
+ * reload (rebinds if it changed), at the end. */
+int	 metrics_init(char **cause);
+void	 metrics_reload(void);
+void	 metrics_shutdown(void);
+/* A metrics.listen value: HOST:PORT (an IP address), or a bare PORT for
+ * 127.0.0.1; 0 or -1 with *errstr. loopback may be NULL. */
+int	 metrics_listen_check(const char *, int *loopback,
+	    const char **errstr);
+/* Hooks: one call where each thing happens. */
+void	 metrics_envelope(const char *type);
+void	 metrics_ack(uint64_t received_ms);
+void	 metrics_api_call(const char *service, const struct http_response *);
+void	 metrics_command(const char *name);
+void	 metrics_job_ended(const char *kind, const char *outcome);
+/* The Jira poller (follow.c) succeeded at this time; /healthz reads it. */
+void	 metrics_poll_ok(time_t);
+/* What GET /metrics answers, gauges read now; caller frees. */
+char	*metrics_text(size_t *len);
+/* What GET /healthz says: NULL if healthy, else why (caller frees). */
+char	*metrics_health(void);
+/* The same from its inputs (last_poll 0: no good poll yet, not judged). */
+char	*metrics_health_why(int connected, time_t last_poll,
+	    long long poll_interval, time_t now);
 
 #endif

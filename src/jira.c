@@ -297,6 +297,7 @@ jira_call_cb(const struct http_response *res, void *arg)
 	cJSON			*json = NULL;
 	char			*err = NULL;
 
+	metrics_api_call("jira", res);
 	/* A search on the wrong flavour's endpoint: switch and resend. */
 	if (c->search && cfg->jira.flavor == JIRA_FLAVOR_AUTO &&
 	    (res->status == 404 || res->status == 410)) {

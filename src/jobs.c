@@ -117,6 +117,7 @@ static int	 jobs_resume_cb(const char *, const char *, size_t, void *);
 static int	 jobs_reconcile_cb(const char *, const char *, size_t, void *);
 static void	 jobs_job_free(struct job *);
 static int	 jobs_attempts_max(const struct job_kind *);
+static int	 jobs_count(const struct jobs_list *);
 
 static uint64_t
 jobs_wall_ms(void)
@@ -515,6 +516,7 @@ jobs_end(struct job *j, const char *state, cJSON *result, const char *why)
 	else
 		log_warnx("job %s failed: %s", j->id, why != NULL ? why : "?");
 	jobs_ended_count++;
+	metrics_job_ended(j->kind->name, state);
 	reactor_after_commit_or_abort(jobs_free_id_cb, jobs_requeue_cb,
 	    xstrdup(j->id));
 	if (j->kind->ended != NULL)
@@ -885,16 +887,29 @@ jobs_drain(void)
 	jobs_draining = 1;
 }
 
-/* Jobs lent to kinds right now, for the shutdown drain. */
+static int
+jobs_count(const struct jobs_list *list)
+{
+	const struct job	*j;
+	int			 n = 0;
+
+	TAILQ_FOREACH(j, list, entry)
+		n++;
+	return (n);
+}
+
+/* Jobs lent to kinds right now, for the shutdown drain and metrics. */
 int
 jobs_running(void)
 {
-	struct job	*j;
-	int		 n = 0;
+	return (jobs_count(&jobs_active));
+}
 
-	TAILQ_FOREACH(j, &jobs_active, entry)
-		n++;
-	return (n);
+/* Jobs waiting for their turn or due time, for metrics. */
+int
+jobs_queued(void)
+{
+	return (jobs_count(&jobs_waiting));
 }
 
 /* Free everything; unfinished jobs stay in the store for next time. */

@@ -92,6 +92,7 @@ pd_call_cb(const struct http_response *res, void *arg)
 	char			*err = NULL;
 	const char		*h;
 
+	metrics_api_call("pagerduty", res);
 	memset(&pr, 0, sizeof(pr));
 	pr.status = res->status;
 	pr.rl_remaining = pr.rl_reset = -1;

@@ -44,6 +44,7 @@
 struct socket_ack {
 	char			*text;
 	size_t			 len;
+	uint64_t		 received;	/* now_ms(), for metrics */
 	TAILQ_ENTRY(socket_ack)	 entry;
 };
 TAILQ_HEAD(socket_acks, socket_ack);
@@ -534,6 +535,7 @@ socket_frame(struct socket_conn *c, const char *data, size_t len)
 	}
 	type = json_str(j, "type");
 	envelope_id = json_str(j, "envelope_id");
+	metrics_envelope(type);
 	if (envelope_id != NULL)
 		socket_envelope(c, j, type, envelope_id);
 	else if (type != NULL && strcmp(type, "hello") == 0)
@@ -642,6 +644,7 @@ socket_envelope(struct socket_conn *c, const cJSON *j, const char *type,
 	const char		*reason;
 	double			 attempt;
 	char			*q;
+	uint64_t		 received = now_ms();
 
 	memset(&env, 0, sizeof(env));
 	env.type = type != NULL ? type : "";
@@ -662,6 +665,7 @@ socket_envelope(struct socket_conn *c, const cJSON *j, const char *type,
 	events_handle(&env);
 
 	a = xcalloc(1, sizeof(*a));
+	a->received = received;
 	q = json_quote(envelope_id);
 	if (env.ack_payload != NULL)
 		a->len = xasprintf(&a->text, "{\"envelope_id\":%s,"
@@ -722,6 +726,8 @@ socket_flush_cb(void *arg)
 			if (ws_send_text(c->ws, a->text, a->len) != 0)
 				log_warnx("socket mode: could not send an ack "
 				    "to %s", c->host);
+			else
+				metrics_ack(a->received);
 			free(a->text);
 			free(a);
 		}

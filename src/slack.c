@@ -159,6 +159,7 @@ slack_call_cb(const struct http_response *res, void *arg)
 	cJSON			*json = NULL;
 	char			 buf[64];
 
+	metrics_api_call("slack", res);
 	memset(&sr, 0, sizeof(sr));
 	sr.http_status = res->status;
 	if (res->status == 0) {

@@ -359,6 +359,8 @@ test_defaults(void)
 	is_str(c->schedule.aar_expectations, "Please have the postmortem "
 	    "draft ready and the timeline attached (type `get timeline` in "
 	    "the incident channel).", "default aar_expectations");
+	ok(c->metrics.listen == NULL, "no metrics listener");
+	is_int(c->metrics.listen_public, 0, "metrics on loopback only");
 	is_int(c->warnings.n, 0, "no warnings");
 	config_free(c);
 	strlist_free(&errors);
@@ -450,6 +452,8 @@ test_full(void)
 	is_int(c->schedule.followup_warn_before, 36 * 3600, "warn 36h");
 	is_str(c->schedule.aar_expectations, "Bring *the draft*.\nAnd the "
 	    "timeline.", "literal block, trailing newlines dropped");
+	is_str(c->metrics.listen, "0.0.0.0:9464", "metrics.listen");
+	is_int(c->metrics.listen_public, 1, "metrics.listen_public");
 	config_free(c);
 	strlist_free(&errors);
 }
@@ -1247,6 +1251,67 @@ test_aar_expectations(void)
 	    "\"\\n \\t\\n\"\n" REQUIRED_JIRA REQUIRED_PD, blank);
 }
 
+/* metrics.listen: an address, loopback unless listen_public says so. */
+static void
+test_metrics(void)
+{
+	static const char *const public[] = {
+		"%/metrics.yaml:2: metrics.listen: 10.0.0.1:9464 is not a "
+		    "loopback address; set metrics.listen_public: true to "
+		    "serve metrics beyond this host",
+		NULL
+	};
+	static const char *const bad[] = {
+		"%/metrics.yaml:2: metrics.listen: must be HOST:PORT with an "
+		    "IP address, like 127.0.0.1:9464 or [::1]:9464",
+		"%/metrics.yaml:3: metrics.listen_public: must be true or "
+		    "false",
+		NULL
+	};
+	static const char *const port[] = {
+		"%/metrics.yaml:3: metrics.listen: the port must be a number "
+		    "from 1 to 65535",
+		NULL
+	};
+	static const struct {
+		const char	*yaml;
+		const char	*listen;
+		int		 public;
+	} t[] = {
+		{ "metrics:\n  listen: 127.0.0.1:9464\n", "127.0.0.1:9464", 0 },
+		{ "metrics:\n  listen: \"[::1]:9100\"\n", "[::1]:9100", 0 },
+		{ "metrics:\n  listen: 9464\n", "9464", 0 },
+		{ "metrics:\n  listen: 10.0.0.1:9464\n  listen_public: true\n",
+		    "10.0.0.1:9464", 1 },
+		{ "metrics:\n  listen:\n", NULL, 0 },
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+	char		*yaml;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		xasprintf(&yaml, "%s" REQUIRED_JIRA REQUIRED_PD, t[i].yaml);
+		c = load_text("metrics.yaml", yaml, &errors);
+		free(yaml);
+		ok(c != NULL && errors.n == 0, t[i].yaml);
+		strlist_free(&errors);
+		if (c == NULL)
+			continue;
+		is_str(c->metrics.listen, t[i].listen, "metrics.listen");
+		is_int(c->metrics.listen_public, t[i].public,
+		    "metrics.listen_public");
+		config_free(c);
+	}
+	expect_text_errors("metrics.yaml", "metrics:\n  listen: 10.0.0.1:9464\n"
+	    REQUIRED_JIRA REQUIRED_PD, public);
+	expect_text_errors("metrics.yaml", "metrics:\n  listen: "
+	    "metrics.example.com:9464\n  listen_public: maybe\n" REQUIRED_JIRA
+	    REQUIRED_PD, bad);
+	expect_text_errors("metrics.yaml", "metrics:\n  listen_public: false\n"
+	    "  listen: 127.0.0.1:65536\n" REQUIRED_JIRA REQUIRED_PD, port);
+}
+
 static const struct {
 	const char	*name;
 	void		(*fn)(void);
@@ -1265,6 +1330,7 @@ static const struct {
 	{ "user_token", test_user_token },
 	{ "jira_users", test_jira_users },
 	{ "aar_expectations", test_aar_expectations },
+	{ "metrics", test_metrics },
 };
 
 int
