@@ -675,7 +675,8 @@ nc_create_run(struct job *j)
 
 	/* Another job (a moved key, an older generation) made one. */
 	if ((inc = incident_load(json_str(a, "ikey"))) != NULL &&
-	    (ch = json_str(inc, "channel")) != NULL && nc_valid_id(ch)) {
+	    (ch = json_str(inc, "channel")) != NULL && nc_valid_id(ch) &&
+	    !follow_channel_archived(json_str(a, "ikey"), ch)) {
 		nc_set(a, "channel", cJSON_CreateString(ch));
 		cJSON_Delete(inc);
 		nc_finish(j, 1);

@@ -134,6 +134,7 @@ static void	 follow_archived_cb(const struct slack_result *, void *);
 static void	 follow_archive_ended(struct job *);
 static void	 follow_unarchive_run(struct job *);
 static void	 follow_unarchived_cb(const struct slack_result *, void *);
+static void	 follow_rejoined_cb(const struct slack_result *, void *);
 static void	 follow_unarchive_ended(struct job *);
 
 const struct job_kind follow_poll_job = {
@@ -269,6 +270,7 @@ follow_init(void)
 
 	m = follow_meta();
 	seq = (int)json_num(m, "seq", 0);
+	metrics_poll_ok((time_t)json_num(m, "last_ok", 0));
 	cJSON_Delete(m);
 	xasprintf(&id, "%s/%d", FOLLOW_POLL_KIND, seq);
 	rec = seq > 0 ? job_load(id) : NULL;
@@ -354,7 +356,11 @@ follow_poll_cb(const struct jira_result *jr, void *arg)
 			cap = 300000;
 		if (cap < cfg->schedule.poll_interval * 1000)
 			cap = cfg->schedule.poll_interval * 1000;
-		log_warnx("jira poll: %s", jr->error);
+		if (jr->status > 0)
+			log_warnx("jira poll: HTTP %d: %s", jr->status,
+			    jr->error);
+		else
+			log_warnx("jira poll: %s", jr->error);
 		job_retry(j, (long long)backoff_ms((unsigned)job_attempt(j),
 		    1000, (uint64_t)cap), jr->error);
 		free(p->cursor);
@@ -382,6 +388,7 @@ follow_poll_cb(const struct jira_result *jr, void *arg)
 		    p->started));
 		(void)store_put_json(store, STORE_META, FOLLOW_META_KEY, m);
 		cJSON_Delete(m);
+		metrics_poll_ok(p->started);
 	}
 	log_debug("jira poll: %d ticket(s) changed in the last %lld min",
 	    p->seen, p->minutes);
@@ -1504,8 +1511,34 @@ follow_unarchived_cb(const struct slack_result *sr, void *arg)
 {
 	struct job	*j = arg;
 
+	cJSON		*args;
+
+	if (!sr->ok && (sr->error == NULL ||
+	    strcmp(sr->error, "not_archived") != 0)) {
+		slack_job_failed(j, sr);
+		return;
+	}
+	/*
+	 * Archiving removed the bot from the channel, and a bot cannot
+	 * join back by itself where it is not invited: the token's user,
+	 * now a member again, invites it. Run again, both steps say
+	 * "already": not_archived, already_in_channel.
+	 */
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", json_str(job_args(j),
+	    "channel"));
+	cJSON_AddStringToObject(args, "users", slack_self.user_id != NULL ?
+	    slack_self.user_id : "");
+	slack_call_user("conversations.invite", args, follow_rejoined_cb, j);
+}
+
+static void
+follow_rejoined_cb(const struct slack_result *sr, void *arg)
+{
+	struct job	*j = arg;
+
 	if (sr->ok || (sr->error != NULL &&
-	    strcmp(sr->error, "not_archived") == 0))
+	    strcmp(sr->error, "already_in_channel") == 0))
 		job_done(j, NULL);
 	else
 		slack_job_failed(j, sr);

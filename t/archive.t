@@ -34,8 +34,12 @@ sub chan_info {
 	return $c;
 }
 sub archived { my $c = chan_info($_[0]); return $c && $c->{is_archived} }
+# The text, or the text of any of its blocks.
+sub post_text { my ($p) = @_;
+    return join("\n", $p->{text} // '', map { $_->{text}{text} // '' }
+        @{$p->{blocks} // []}) }
 sub posts_like { my ($ch, $re) = @_;
-    return grep { ($_->{text} // '') =~ $re } $sb->bot_posts($ch) }
+    return grep { post_text($_) =~ $re } $sb->bot_posts($ch) }
 
 sub incident_with_channel {
 	my ($summary) = @_;

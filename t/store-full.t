@@ -130,14 +130,25 @@ ok(wait_for(sub {
     . 'gave up');
 ok($sb->connections->{redelivered} > $redelivered0, 'redelivered');
 
-my $r = $sb->message(channel => 'C0GENERAL', text => '<@U0BOT> help');
-my $cmd_event = $r->{event_ids}[-1];	# the app_mention copy
-ok(wait_for(sub {
-	$d->check_alive;
-	return posts_like(qr/\Q$NOT_RECORDED\E/);
-}, 'the could-not-record reply'), 'the command is told it was not recorded');
+# A failed big write does not mean a small one fails too: a command may
+# still fit in the last free pages. Each one that fits uses pages the
+# pinned snapshot keeps from being reused, so ask until one does not.
+my ($cmd_event, $answers, $outcome);
+for (1 .. 50) {
+	$answers = posts_like(qr/What I can do/);
+	my $r = $sb->message(channel => 'C0GENERAL',
+	    text => '<@U0BOT> help');
+	$cmd_event = $r->{event_ids}[-1];	# the app_mention copy
+	$outcome = undef;
+	wait_for(sub {
+		$d->check_alive;
+		$outcome = posts_like(qr/\Q$NOT_RECORDED\E/) ? 'full' :
+		    posts_like(qr/What I can do/) > $answers ? 'ran' : undef;
+	}, 'the command answered');
+	last if ($outcome // '') ne 'ran';
+}
+is($outcome, 'full', 'the command is told it was not recorded');
 ok(!acked_events()->{$cmd_event}, 'its envelope was not acknowledged');
-my $answers = posts_like(qr/What I can do/);
 
 # 3. The reader lets go: the redelivery runs the command, once.
 close($hold_in);
