@@ -24,7 +24,8 @@
  * it is stale and ends without a word.
  *
  *   aar_notice        an incident's AAR field got a value or a new one:
- *		       one DM to the owner (assignee, else reporter) with the
+ *		       one DM to the owner (assignee, else declarer or
+ *		       reporter: follow_incident_owner) with the
  *		       time in their zone (users.info). Keyed by a sequence
  *		       number per ticket: a changed value is a new notice,
  *		       the same value seen again is none.
@@ -99,6 +100,7 @@ static void	 follow_poll_cb(const struct jira_result *, void *);
 static void	 follow_poll_ended(struct job *);
 static void	 follow_issue(const cJSON *);
 static cJSON	*follow_owner(const cJSON *);
+static void	 follow_incident_owner(cJSON *, const cJSON *);
 static char	*follow_aar_value(const cJSON *);
 static int	 follow_aar_past(const char *);
 static void	 follow_incident(cJSON *, const cJSON *, const char *);
@@ -466,7 +468,10 @@ follow_issue(const cJSON *is)
 	cJSON_Delete(rec);
 }
 
-/* Assignee, else reporter, as {"id", "name", "email"}; NULL if none. */
+/*
+ * Assignee, else reporter, as {"role", "id", "name", "email"}; NULL if
+ * none.
+ */
 static cJSON *
 follow_owner(const cJSON *f)
 {
@@ -474,14 +479,19 @@ follow_owner(const cJSON *f)
 	const char	*id;
 	cJSON		*o;
 
-	if (!cJSON_IsObject(u))
+	const char	*role = "assignee";
+
+	if (!cJSON_IsObject(u)) {
 		u = json_path(f, "reporter");
+		role = "reporter";
+	}
 	if (!cJSON_IsObject(u))
 		return (NULL);
 	if ((id = json_str(u, "accountId")) == NULL &&
 	    (id = json_str(u, "name")) == NULL)
 		id = json_str(u, "key");
 	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "role", role);
 	if (id != NULL && strlen(id) <= 128)
 		cJSON_AddStringToObject(o, "id", id);
 	if (json_str(u, "displayName") != NULL)
@@ -829,8 +839,7 @@ follow_check_run(struct job *j)
 			job_done(j, NULL);
 			return;
 		}
-		if ((owner = json_path(rec, "owner")) != NULL)
-			follow_set(a, "owner", cJSON_Duplicate(owner, 1));
+		follow_incident_owner(a, rec);
 		follow_set(a, "summary", cJSON_CreateString(json_str(rec,
 		    "summary") != NULL ? json_str(rec, "summary") : ""));
 		cJSON_Delete(rec);
@@ -845,8 +854,7 @@ follow_check_run(struct job *j)
 			job_done(j, NULL);
 			return;
 		}
-		if ((owner = json_path(rec, "owner")) != NULL)
-			follow_set(a, "owner", cJSON_Duplicate(owner, 1));
+		follow_incident_owner(a, rec);
 		follow_set(a, "summary", cJSON_CreateString(json_str(rec,
 		    "summary") != NULL ? json_str(rec, "summary") : ""));
 		/* The members remembered at archive time are told too. */
@@ -910,6 +918,35 @@ follow_check_cb(const struct jira_result *jr, void *arg)
 	follow_notice_next(j, "who");
 }
 
+/*
+ * An incident ticket's owner, into the job's args: the assignee; else,
+ * for a ticket `new incident` opened (its reporter is incidentd's own
+ * Jira account), whoever declared it; else the reporter; else whoever
+ * brought the ticket to Slack.
+ */
+static void
+follow_incident_owner(cJSON *a, const cJSON *rec)
+{
+	const cJSON	*owner = json_path(rec, "owner");
+	const char	*role = json_str(owner, "role");
+	cJSON		*inc, *o;
+	const char	*by;
+
+	o = owner != NULL ? cJSON_Duplicate(owner, 1) : cJSON_CreateObject();
+	if (role == NULL || strcmp(role, "assignee") != 0) {
+		inc = incident_load(json_str(a, "key"));
+		by = json_str(inc, "declared_by");
+		if (by != NULL && *by != '\0' && strlen(by) < 32 &&
+		    (role == NULL || json_str(inc, "origin_channel") != NULL))
+			follow_set(o, "slack", cJSON_CreateString(by));
+		cJSON_Delete(inc);
+	}
+	if (o->child != NULL)
+		follow_set(a, "owner", o);
+	else
+		cJSON_Delete(o);
+}
+
 /* The owner's Slack user: jira.users, then users.lookupByEmail. */
 static void
 follow_who_run(struct job *j)
@@ -918,6 +955,10 @@ follow_who_run(struct job *j)
 	const char	*id = json_str(a, "owner.id");
 	const char	*email = json_str(a, "owner.email"), *u = NULL;
 
+	if ((u = json_str(a, "owner.slack")) != NULL) {
+		follow_who_done(j, u);
+		return;
+	}
 	if (id != NULL)
 		u = config_map_get(&cfg->jira.users, id);
 	if (u == NULL && email != NULL)

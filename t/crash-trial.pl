@@ -459,9 +459,15 @@ sub is_archived {
 
 sub dump_state {
 	my ($w) = @_;
-	my $out = `'$ENV{INCIDENTD}' -c '${\ $w->{d}->conf_path}' dump 2>&1`;
+	# stdout is the JSON; stderr (config warnings, errors) is kept apart.
+	my $err = $w->{d}->conf_path . '.dump-stderr';
+	my $out = `'$ENV{INCIDENTD}' -c '${\ $w->{d}->conf_path}' dump 2>'$err'`;
 	my $st = $?;
 	my $j = eval { $JSON->decode($out) };
+	if (!$j && open(my $fh, '<', $err)) {
+		local $/;
+		$out = <$fh> . $out;
+	}
 	return ($j, $st, $out);
 }
 

@@ -274,8 +274,12 @@ ok(defined $used && $used > 0 && $used <= $map && $map <= $max,
     'store bytes: 0 < used <= map <= max');
 cmp_ok(abs(time - (sample($m, 'incidentd_start_time_seconds') // 0)), '<',
     300, 'start time is now-ish');
-is(sample($m, 'incidentd_jira_last_poll_success_timestamp_seconds'), 0,
-    'no Jira poll yet');
+# The Jira poller runs at start-up: its success is stamped.
+my $polled;
+ok(wait_for(sub { $polled = sample(scrape(),
+    'incidentd_jira_last_poll_success_timestamp_seconds') }, 'a Jira poll'),
+    'the first Jira poll is stamped');
+cmp_ok(abs(time - ($polled // 0)), '<', 300, 'at a now-ish time');
 my ($build) = @{$m->{incidentd_build_info}{samples} // [{}]};
 like($build->{labels}{version} // '', qr/^\S+$/, 'build info has a version');
 is($build->{value}, 1, 'build info is 1');
