@@ -78,6 +78,25 @@ strlist_join_words(const struct strlist *l, const char *word)
 	return (s);
 }
 
+/* The items joined with sep between them; caller frees. */
+char *
+strlist_join(const struct strlist *l, const char *sep)
+{
+	size_t	 i, len = 1;
+	char	*s;
+
+	for (i = 0; i < l->n; i++)
+		len += strlen(l->v[i]) + strlen(sep);
+	s = xmalloc(len);
+	*s = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			strlcat(s, sep, len);
+		strlcat(s, l->v[i], len);
+	}
+	return (s);
+}
+
 /* Parse an absolute http(s)/ws(s) URL. */
 int
 url_parse(const char *s, struct url *u, const char **errstr)
@@ -529,4 +548,23 @@ time_parse_iso(const char *s, time_t *out)
 		return (-1);
 	*out -= off;
 	return (0);
+}
+
+/* A span in at most two units: "45s", "4m 10s", "1h 05m", "2d 3h". */
+char *
+duration_short(long long s)
+{
+	char	*out;
+
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		xasprintf(&out, "%llds", s);
+	else if (s < 3600)
+		xasprintf(&out, "%lldm %02llds", s / 60, s % 60);
+	else if (s < 86400)
+		xasprintf(&out, "%lldh %02lldm", s / 3600, (s % 3600) / 60);
+	else
+		xasprintf(&out, "%lldd %lldh", s / 86400, (s % 86400) / 3600);
+	return (out);
 }
