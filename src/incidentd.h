@@ -74,7 +74,7 @@ char	*time_format_zone(time_t, const char *tz, const char *fmt)
 	    __attribute__((__format__(strftime, 3, 0)));
 int	 time_day_end(const char *day, const char *tz, time_t *);
 int	 time_parse_iso(const char *, time_t *);
-/* A span in at most two units: "45s", "4m 10s", "1h 05m", "2d 3h". */
+/* A span in at most two units: "45s", "4m 10s", "2h", "1h 05m", "2d 3h". */
 char	*duration_short(long long secs);
 
 /* json.c: helpers over cJSON; only this file walks raw trees. */

@@ -550,21 +550,25 @@ time_parse_iso(const char *s, time_t *out)
 	return (0);
 }
 
-/* A span in at most two units: "45s", "4m 10s", "1h 05m", "2d 3h". */
+/* A span in at most two units: "45s", "4m 10s", "2h", "1h 05m", "2d 3h". */
 char *
 duration_short(long long s)
 {
-	char	*out;
+	static const long long	 unit[] = { 86400, 3600, 60, 1 };
+	static const char	*name[] = { "d", "h", "m", "s" };
+	char			*out;
+	long long		 rest;
+	size_t			 i;
 
 	if (s < 0)
 		s = 0;
-	if (s < 60)
-		xasprintf(&out, "%llds", s);
-	else if (s < 3600)
-		xasprintf(&out, "%lldm %02llds", s / 60, s % 60);
-	else if (s < 86400)
-		xasprintf(&out, "%lldh %02lldm", s / 3600, (s % 3600) / 60);
+	for (i = 0; i < 3 && s < unit[i]; i++)
+		;
+	rest = i < 3 ? (s % unit[i]) / unit[i + 1] : 0;
+	if (rest == 0)
+		xasprintf(&out, "%lld%s", s / unit[i], name[i]);
 	else
-		xasprintf(&out, "%lldd %lldh", s / 86400, (s % 86400) / 3600);
+		xasprintf(&out, i == 0 ? "%lld%s %lld%s" : "%lld%s %02lld%s",
+		    s / unit[i], name[i], rest, name[i + 1]);
 	return (out);
 }
