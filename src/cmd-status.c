@@ -3,7 +3,7 @@
  *
  * One message says where an incident stands: the ticket as Jira has it
  * now (read live; if Jira does not answer, what the poller last saw, and
- * the message says so), the channel, when it was declared, every page
+ * the message says so; the pinned message always shows the poller's), the channel, when it was declared, every page
  * with its PagerDuty state and who holds it (page_summary: the states
  * known when each target ended; the PagerDuty watcher's live states
  * replace them), the open corrective actions and the AAR. Remote text is
@@ -40,8 +40,7 @@
 /* A status being built: the ticket is read from Jira first. */
 struct status_req {
 	char			*key;
-	struct cmd_item		*item;	/* the command's, or NULL */
-	struct job		*job;	/* the pinned message's, or NULL */
+	struct cmd_item		*item;
 };
 
 static enum cmd_retval	 status_exec(struct cmd_item *);
@@ -133,13 +132,9 @@ status_jira_cb(const struct jira_result *jr, void *arg)
 	struct status_req	*r = arg;
 	char			*text;
 
-	text = status_text(r->key, jr->error == NULL ? jr->json : NULL,
-	    r->job != NULL);
-	if (r->item != NULL) {
-		cmd_reply(r->item, "%s", text);
-		cmd_finish(r->item);
-	} else
-		status_job_send(r->job, text);
+	text = status_text(r->key, jr->error == NULL ? jr->json : NULL, 0);
+	cmd_reply(r->item, "%s", text);
+	cmd_finish(r->item);
 	free(text);
 	free(r->key);
 	free(r);
@@ -155,8 +150,8 @@ status_when(time_t t)
 
 /*
  * The status of key as mrkdwn (caller frees); issue is Jira's answer or
- * NULL when Jira did not give one. pinned: the kept message, which says
- * when it was last updated instead of "ago".
+ * NULL (Jira did not answer; for the pinned message, not asked). pinned:
+ * the kept message, from what the poller saw, with when it was updated.
  */
 static char *
 status_text(const char *key, const cJSON *issue, int pinned)
@@ -188,7 +183,7 @@ status_text(const char *key, const cJSON *issue, int pinned)
 	e1 = slack_escape(jst != NULL ? jst : "unknown");
 	e2 = slack_escape(who);
 	strlist_addf(&l, "• Jira: %s, %s%s%s", e1, who != NULL ?
-	    "assigned to " : "unassigned", e2, issue == NULL ?
+	    "assigned to " : "unassigned", e2, issue == NULL && !pinned ?
 	    " _(Jira did not answer: as of the last poll)_" : "");
 	free(e1);
 	free(e2);
@@ -237,7 +232,7 @@ status_text(const char *key, const cJSON *issue, int pinned)
 		free(e2);
 	}
 	e1 = slack_escape(json_str(fs, "aar"));
-	strlist_addf(&l, "• After-action review: %s", json_str(fs, "aar") !=
+	strlist_addf(&l, "• AAR: %s", json_str(fs, "aar") !=
 	    NULL ? e1 : "not scheduled");
 	free(e1);
 	if (pinned) {
@@ -373,8 +368,8 @@ incident_changed(const char *key)
 static void
 status_run(struct job *j)
 {
-	struct status_req	*r;
 	const char		*key = json_str(job_args(j), "key");
+	char			*text;
 	cJSON			*inc;
 
 	if (json_str(job_args(j), "step") != NULL &&
@@ -389,10 +384,10 @@ status_run(struct job *j)
 		return;
 	}
 	cJSON_Delete(inc);
-	r = xcalloc(1, sizeof(*r));
-	r->key = xstrdup(key);
-	r->job = j;
-	status_read(r);
+	/* What the poller saw: no Jira read for every change. */
+	text = status_text(key, NULL, 1);
+	status_job_send(j, text);
+	free(text);
 }
 
 static void

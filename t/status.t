@@ -63,7 +63,7 @@ like(post_text($ans[0]), qr/Jira: To Do, assigned to/, 'live Jira status');
 like(post_text($ans[0]), qr/Pages: none/, 'no pages yet');
 like(post_text($ans[0]), qr/\(\d+s ago\)|\(\d+m \d\ds ago\)/,
     'how long ago');
-like(post_text($ans[0]), qr/After-action review: not scheduled/,
+like(post_text($ans[0]), qr/AAR: not scheduled/,
     'no AAR yet');
 
 ############################################################ changed
