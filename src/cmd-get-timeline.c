@@ -1019,6 +1019,9 @@ gt_send_ended(struct job *j)
 	if (text != NULL)
 		cmd_reply_job(json_str(a, "reply_channel"),
 		    json_str(a, "reply_thread"), text, job_id(j));
+	if (job_succeeded(j) && json_str(a, "key") != NULL)
+		evlog_add_id(json_str(a, "key"), EVLOG_TIMELINE_SENT,
+		    now_wall(), job_token(j));
 	free(text);
 	free(ch);
 }

@@ -581,6 +581,8 @@ nc_finish(struct job *j, int existing)
 	if (json_str(a, "name") != NULL)
 		cJSON_AddStringToObject(res, "name", json_str(a, "name"));
 	cJSON_AddBoolToObject(res, "existing", existing);
+	/* The pinned status message, posted (or refreshed) after this. */
+	incident_changed(json_str(a, "ikey"));
 	job_done(j, res);
 }
 
@@ -733,7 +735,7 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 static int
 nc_adopt(struct job *j, const char *id)
 {
-	cJSON		*a = job_args(j);
+	cJSON		*a = job_args(j), *d;
 	const char	*key = json_str(a, "ikey");
 
 	nc_set(a, "channel", cJSON_CreateString(id));
@@ -744,6 +746,9 @@ nc_adopt(struct job *j, const char *id)
 	}
 	log_info("incident %s: channel #%s (%s) for %s", key,
 	    json_str(a, "name"), id, json_str(a, "user"));
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "channel", id);
+	evlog_add(key, EVLOG_CHANNEL_OPENED, now_wall(), d);
 	return (0);
 }
 

@@ -261,7 +261,7 @@ ni_create_ended(struct job *j)
 {
 	const cJSON	*a = job_args(j);
 	const char	*key = json_str(job_result(j), "key");
-	cJSON		*inc, *im, *args;
+	cJSON		*inc, *im, *args, *by;
 	char		*text, *err, *id;
 	int		 refused;
 
@@ -306,6 +306,10 @@ ni_create_ended(struct job *j)
 		im = cJSON_AddObjectToObject(inc, "im_page");
 		cJSON_AddStringToObject(im, "state", "asked");
 		incident_save(inc);
+		by = cJSON_CreateObject();
+		cJSON_AddStringToObject(by, "by", json_str(a, "user"));
+		evlog_add(key, EVLOG_DECLARED, (time_t)json_num(inc,
+		    "declared_at", 0), by);
 		log_info("incident %s declared by %s", key,
 		    json_str(a, "user"));
 	}
@@ -840,6 +844,7 @@ ni_modal_submit(const cJSON *payload, struct envelope *env)
 	cJSON_AddStringToObject(page, "incident_key", tmp);
 	free(tmp);
 	cJSON_AddStringToObject(page, "announce", ni_announce_job.name);
+	cJSON_AddTrueToObject(page, "im");
 	log_info("incident %s: paging the incident manager (page %s)", key,
 	    id);
 	if (page_start(page) != 0)

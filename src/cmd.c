@@ -29,6 +29,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_page_entry,
 	&cmd_get_timeline_entry,
 	&cmd_keep_open_entry,
+	&cmd_status_entry,
+	&cmd_metrics_entry,
 	NULL
 };
 

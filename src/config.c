@@ -102,6 +102,8 @@ static int	conf_check_short_text(char *, const char **);
 static int	conf_check_timezone(char *, const char **);
 static int	conf_check_access_id(char *, const char **);
 static int	conf_check_listen(char *, const char **);
+static int	conf_check_action(char *, const char **);
+static int	conf_check_minutes(char *, const char **);
 
 static const char *const conf_pd_modes[] = {
 	"per_incident", "per_page", NULL
@@ -237,6 +239,12 @@ static const struct conf_entry conf_table[] = {
 	  .off = O(metrics.listen), .check = conf_check_listen },
 	{ .path = "metrics.listen_public", .type = CONF_BOOL,
 	  .off = O(metrics.listen_public), .def = "false" },
+	{ .path = "metrics.manual_minutes", .type = CONF_MAP,
+	  .off = O(metrics.manual_minutes), .check_key = conf_check_action,
+	  .check = conf_check_minutes },
+	{ .path = "metrics.aar_within", .type = CONF_DURATION,
+	  .off = O(metrics.aar_within), .def = "7d", .min = 3600,
+	  .max = CONF_MAX_DURATION },
 };
 #undef O
 #define CONF_NENTRIES	(sizeof(conf_table) / sizeof(conf_table[0]))
@@ -2412,6 +2420,32 @@ conf_check_timezone(char *s, const char **errstr)
 }
 
 /* metrics.listen: HOST:PORT or a bare PORT (metrics.c parses it). */
+/* An automated action of metrics.manual_minutes (cmd-metrics.c). */
+static int
+conf_check_action(char *s, const char **errstr)
+{
+	if (!cmd_metrics_action_valid(s)) {
+		*errstr = "must be one of new_incident, new_channel, page, "
+		    "timeline, reminder, archive, postmortem";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Minutes a person would spend: a whole number, 0 to 1440. */
+static int
+conf_check_minutes(char *s, const char **errstr)
+{
+	const char	*e = NULL;
+
+	(void)strtonum(s, 0, 1440, &e);
+	if (e != NULL) {
+		*errstr = "must be a whole number of minutes from 0 to 1440";
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 conf_check_listen(char *s, const char **errstr)
 {

@@ -10,8 +10,8 @@
  *
  *	{ "key", "kind": "incident"|"action", "summary", "status", "cat",
  *	  "owner": {"id", "name", "email"}, "aar", "aar_seq", "due",
- *	  "incident", "label", "archive": {"gen", "channel", "state", "at",
- *	  "members", "archived_at"} }
+ *	  "incident", "label", "closes", "archive": {"gen", "channel",
+ *	  "state", "at", "members", "archived_at"} }
  *
  * This file owns those records and the poll state (STORE_META key
  * "follow.poll": {"seq", "last_ok"}). Everything a change calls for is a
@@ -106,6 +106,11 @@ static int	 follow_aar_past(const char *);
 static void	 follow_incident(cJSON *, const cJSON *, const char *);
 static void	 follow_action(cJSON *, const cJSON *, const char *);
 static char	*follow_linked_incident(const cJSON *);
+static void	 follow_log_close(cJSON *, int, int);
+static void	 follow_log_action_closed(const cJSON *, const char *,
+		    const char *);
+static void	 follow_aar_plan(const char *, const char *, int);
+static void	 follow_aar_held_run(struct job *);
 static void	 follow_archive_schedule(cJSON *, const char *, const char *);
 static char	*follow_when(time_t);
 static char	*follow_incident_channel(const char *);
@@ -138,6 +143,13 @@ static void	 follow_unarchive_run(struct job *);
 static void	 follow_unarchived_cb(const struct slack_result *, void *);
 static void	 follow_rejoined_cb(const struct slack_result *, void *);
 static void	 follow_unarchive_ended(struct job *);
+
+/* No side effect but the log entry: repeat freely. */
+const struct job_kind follow_aar_held_job = {
+	.name = "aar_held",
+	.run = follow_aar_held_run,
+	.max_attempts = 4
+};
 
 const struct job_kind follow_poll_job = {
 	.name = FOLLOW_POLL_KIND,
@@ -257,6 +269,72 @@ follow_channel_archived(const char *key, const char *channel)
 	    strcmp(st, "reopened") == 0);
 	cJSON_Delete(rec);
 	return (yes);
+}
+
+struct follow_actions_walk {
+	const char	*key;
+	cJSON		*out;
+};
+
+static int
+follow_actions_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	struct follow_actions_walk *w = arg;
+	cJSON			*rec, *o;
+	const char		*inc, *kind, *cat;
+
+	if ((rec = cJSON_ParseWithLength(val, len)) == NULL)
+		return (0);
+	kind = json_str(rec, "kind");
+	inc = json_str(rec, "incident");
+	cat = json_str(rec, "cat");
+	if (kind != NULL && strcmp(kind, "action") == 0 && inc != NULL &&
+	    strcmp(inc, w->key) == 0 && (cat == NULL ||
+	    strcmp(cat, "done") != 0)) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "key", key);
+		cJSON_AddStringToObject(o, "summary", json_str(rec,
+		    "summary") != NULL ? json_str(rec, "summary") : "");
+		if (json_str(rec, "due") != NULL)
+			cJSON_AddStringToObject(o, "due", json_str(rec, "due"));
+		if (json_str(rec, "owner.name") != NULL)
+			cJSON_AddStringToObject(o, "owner", json_str(rec,
+			    "owner.name"));
+		cJSON_AddItemToArray(w->out, o);
+	}
+	cJSON_Delete(rec);
+	return (0);
+}
+
+/*
+ * What the poller last saw of incident key, for its status (caller
+ * frees): {"summary", "status", "owner", "aar", "actions": [{"key",
+ * "summary", "due", "owner"}] (the open corrective actions)}; the ticket's
+ * fields are absent until a poll has read it.
+ */
+cJSON *
+follow_status(const char *key)
+{
+	struct follow_actions_walk w;
+	cJSON		*rec, *o;
+	const char	*v;
+
+	o = cJSON_CreateObject();
+	if ((rec = follow_load(key)) != NULL) {
+		if ((v = json_str(rec, "summary")) != NULL)
+			cJSON_AddStringToObject(o, "summary", v);
+		if ((v = json_str(rec, "status")) != NULL && *v != '\0')
+			cJSON_AddStringToObject(o, "status", v);
+		if ((v = json_str(rec, "owner.name")) != NULL)
+			cJSON_AddStringToObject(o, "owner", v);
+		if ((v = json_str(rec, "aar")) != NULL)
+			cJSON_AddStringToObject(o, "aar", v);
+		cJSON_Delete(rec);
+	}
+	w.key = key;
+	w.out = cJSON_AddArrayToObject(o, "actions");
+	(void)store_foreach(store, STORE_FOLLOW, "", follow_actions_cb, &w);
+	return (o);
 }
 
 /* ------------------------------------------------------------ polling */
@@ -465,6 +543,11 @@ follow_issue(const cJSON *is)
 		follow_action(rec, f, cat);
 	follow_set(rec, "cat", cJSON_CreateString(cat != NULL ? cat : ""));
 	follow_save(rec);
+	/* Its incident's pinned status shows the ticket and its actions. */
+	if (incident)
+		incident_changed(key);
+	else if (json_str(rec, "incident") != NULL)
+		incident_changed(json_str(rec, "incident"));
 	cJSON_Delete(rec);
 }
 
@@ -564,6 +647,7 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 			free(id);
 			free(k);
 		}
+		follow_aar_plan(key, aar, seq);
 	} else if (aar == NULL && json_str(rec, "aar") != NULL)
 		follow_set(rec, "aar", NULL);
 	free(aar);
@@ -573,6 +657,7 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 	prev = json_str(rec, "cat");
 	done = cat != NULL && strcmp(cat, "done") == 0;
 	was_done = prev != NULL && strcmp(prev, "done") == 0;
+	follow_log_close(rec, done, was_done);
 	a = json_path(rec, "archive");
 	st = json_str(a, "state");
 	ach = json_str(a, "channel");
@@ -689,8 +774,10 @@ follow_action(cJSON *rec, const cJSON *f, const char *cat)
 	follow_set(rec, "due", due != NULL ? cJSON_CreateString(due) : NULL);
 	follow_set(rec, "incident", inc != NULL ? cJSON_CreateString(inc) :
 	    NULL);
-	if (cat != NULL && strcmp(cat, "done") == 0)
+	if (cat != NULL && strcmp(cat, "done") == 0) {
+		follow_log_action_closed(rec, inc, due);
 		goto out;
+	}
 	if (due == NULL || inc == NULL ||
 	    time_day_end(due, cfg->timeline.timezone, &end) != 0)
 		goto out;
@@ -715,6 +802,105 @@ follow_action(cJSON *rec, const cJSON *f, const char *cat)
 	free(k);
 out:
 	free(inc);
+}
+
+/*
+ * The poll saw an incident ticket close or reopen: an entry in the event
+ * log, numbered per ticket ("closes" on the record) so each close counts
+ * once. Only for incidents we hold a record of (declared here, or with a
+ * channel): the first poll's look back is not news.
+ */
+static void
+follow_log_close(cJSON *rec, int done, int was_done)
+{
+	const char	*key = json_str(rec, "key");
+	cJSON		*inc;
+	char		 id[32];
+	int		 n = (int)json_num(rec, "closes", 0);
+
+	if (done == was_done || (inc = incident_load(key)) == NULL)
+		return;
+	cJSON_Delete(inc);
+	if (done) {
+		n++;
+		follow_set(rec, "closes", cJSON_CreateNumber(n));
+		(void)snprintf(id, sizeof(id), "%d", n);
+		evlog_add_id(key, EVLOG_TICKET_CLOSED, now_wall(), id);
+	} else if (n > 0) {
+		(void)snprintf(id, sizeof(id), "%d", n);
+		evlog_add_id(key, EVLOG_TICKET_REOPENED, now_wall(), id);
+	}
+}
+
+/*
+ * A corrective action of incident inc is done: on time if before its due
+ * date ended (midnight in timeline.timezone). Its first close counts.
+ */
+static void
+follow_log_action_closed(const cJSON *rec, const char *inc,
+    const char *due)
+{
+	const char	*prev = json_str(rec, "cat");
+	time_t		 end, now = now_wall();
+	cJSON		*d;
+
+	if (inc == NULL || (prev != NULL && strcmp(prev, "done") == 0))
+		return;
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "id", json_str(rec, "key"));
+	if (due != NULL)
+		cJSON_AddStringToObject(d, "due", due);
+	cJSON_AddBoolToObject(d, "on_time", due == NULL ||
+	    time_day_end(due, cfg->timeline.timezone, &end) != 0 ||
+	    now <= end);
+	evlog_add(inc, EVLOG_ACTION_CLOSED, now, d);
+}
+
+/*
+ * The AAR is held when its time passes: a job due then (for a date, at
+ * the end of that day in timeline.timezone) logs it, if the AAR is still
+ * the same value. A value that is no time (an option) is not planned.
+ */
+static void
+follow_aar_plan(const char *key, const char *aar, int seq)
+{
+	cJSON	*args;
+	char	*k;
+	time_t	 at;
+
+	if (time_parse_iso(aar, &at) != 0 &&
+	    time_day_end(aar, cfg->timeline.timezone, &at) != 0)
+		return;
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "key", key);
+	cJSON_AddStringToObject(args, "aar", aar);
+	cJSON_AddNumberToObject(args, "seq", seq);
+	cJSON_AddNumberToObject(args, "at", (double)at);
+	xasprintf(&k, "%s.%d", key, seq);
+	free(job_create(follow_aar_held_job.name, k, args, at));
+	free(k);
+}
+
+/* aar_held: the AAR's time came; log it if it is still the plan. */
+static void
+follow_aar_held_run(struct job *j)
+{
+	cJSON		*a = job_args(j), *rec, *d;
+	const char	*key = json_str(a, "key");
+	char		 id[32];
+
+	if ((rec = follow_load(key)) != NULL && json_num(rec, "aar_seq", 0) ==
+	    json_num(a, "seq", -1)) {
+		d = cJSON_CreateObject();
+		(void)snprintf(id, sizeof(id), "%d", (int)json_num(a, "seq",
+		    0));
+		cJSON_AddStringToObject(d, "id", id);
+		cJSON_AddStringToObject(d, "aar", json_str(a, "aar"));
+		evlog_add(key, EVLOG_AAR_HELD, (time_t)json_num(a, "at", 0), d);
+		incident_changed(key);
+	}
+	cJSON_Delete(rec);
+	job_done(j, NULL);
 }
 
 /* The first linked ticket that is an incident of jira.project. */
@@ -1239,7 +1425,11 @@ follow_sent_cb(const struct slack_result *sr, void *arg)
 	} else if (!sr->ok) {
 		slack_job_failed(j, sr);
 		return;
-	}
+	} else if (next == 0 && strcmp(json_str(a, "what"), "reopened") != 0)
+		/* A reminder (AAR, due soon, overdue) went out. */
+		evlog_add_id(json_str(a, "incident") != NULL ? json_str(a,
+		    "incident") : json_str(a, "key"), EVLOG_REMINDER_SENT,
+		    now_wall(), job_token(j));
 	follow_set(a, "next", cJSON_CreateNumber(next + 1));
 	job_checkpoint(j, follow_send_run);
 }
@@ -1410,7 +1600,7 @@ follow_archived_cb(const struct slack_result *sr, void *arg)
 static void
 follow_archive_ended(struct job *j)
 {
-	cJSON		*a = job_args(j), *rec, *ar, *args;
+	cJSON		*a = job_args(j), *rec, *ar, *args, *d;
 	const char	*key = json_str(a, "key"), *out;
 	char		*k, *text, *id;
 
@@ -1438,6 +1628,14 @@ follow_archive_ended(struct job *j)
 	follow_set(ar, "archived_at", cJSON_CreateNumber((double)now_wall()));
 	follow_set(ar, "members", cJSON_Duplicate(json_path(a, "members"),
 	    1));
+	if (strcmp(out, "channel_not_found") != 0) {
+		d = cJSON_CreateObject();
+		xasprintf(&id, "%d", (int)json_num(a, "gen", 0));
+		cJSON_AddStringToObject(d, "id", id);
+		free(id);
+		cJSON_AddStringToObject(d, "channel", json_str(a, "channel"));
+		evlog_add(key, EVLOG_CHANNEL_ARCHIVED, now_wall(), d);
+	}
 	log_info("follow %s: #%s %s", key, json_str(a, "channel"),
 	    strcmp(out, "channel_not_found") == 0 ? "was deleted already" :
 	    "archived");

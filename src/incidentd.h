@@ -40,6 +40,7 @@ void	 strlist_addf(struct strlist *, const char *, ...)
 void	 strlist_free(struct strlist *);
 /* "a", "a or b", "a, b or c" (word is "or", "and"); caller frees. */
 char	*strlist_join_words(const struct strlist *, const char *word);
+char	*strlist_join(const struct strlist *, const char *sep);
 
 struct url {
 	char	*scheme;	/* "http", "https", "ws" or "wss" */
@@ -73,6 +74,8 @@ char	*time_format_zone(time_t, const char *tz, const char *fmt)
 	    __attribute__((__format__(strftime, 3, 0)));
 int	 time_day_end(const char *day, const char *tz, time_t *);
 int	 time_parse_iso(const char *, time_t *);
+/* A span in at most two units: "45s", "4m 10s", "2h", "1h 05m", "2d 3h". */
+char	*duration_short(long long secs);
 
 /* json.c: helpers over cJSON; only this file walks raw trees. */
 /* Look up a dotted path ("event.item.ts"); NULL if absent. */
@@ -189,6 +192,8 @@ struct config {
 	struct {
 		char		*listen;	/* "127.0.0.1:9464", or NULL */
 		int		 listen_public;	/* not only loopback */
+		struct conf_map	 manual_minutes; /* action -> minutes */
+		long long	 aar_within;	/* seconds after the close */
 	} metrics;
 	struct {
 		char		*timezone;		/* "Europe/Paris" */
@@ -234,6 +239,7 @@ enum store_db {
 	STORE_TIMELINE,		/* channel/ts -> tagged message */
 	STORE_JOBS,		/* job id -> pending outbound work */
 	STORE_FOLLOW,		/* Jira key -> what the poller knows */
+	STORE_EVLOG,		/* key/type[/id] -> incident event */
 	STORE_NDB
 };
 #define STORE_OK		0
@@ -567,6 +573,35 @@ int	 incident_set_channel(const char *key, const char *summary,
 /* The Jira key of the incident whose channel this is, or NULL. */
 char	*incident_key_for_channel(const char *channel);
 
+/* evlog.c: the incident event log (STORE_EVLOG; types at its top). */
+#define EVLOG_DECLARED		"declared"
+#define EVLOG_IM_PAGED		"im_paged"
+#define EVLOG_PAGE		"page"
+#define EVLOG_CHANNEL_OPENED	"channel_opened"
+#define EVLOG_FIRST_ACK		"first_ack"
+#define EVLOG_TICKET_CLOSED	"ticket_closed"
+#define EVLOG_TICKET_REOPENED	"ticket_reopened"
+#define EVLOG_AAR_HELD		"aar_held"
+#define EVLOG_ACTION_CLOSED	"action_closed"
+#define EVLOG_REMINDER_SENT	"reminder_sent"
+#define EVLOG_CHANNEL_ARCHIVED	"channel_archived"
+#define EVLOG_TIMELINE_SENT	"timeline_sent"
+#define EVLOG_POSTMORTEM	"postmortem_drafted"
+int	 evlog_type_valid(const char *);
+/* In this turn; detail consumed; 1 added, 0 already there, -1 error. */
+int	 evlog_add(const char *key, const char *type, time_t,
+	    struct cJSON *detail);
+int	 evlog_add_id(const char *key, const char *type, time_t,
+	    const char *id);
+int	 evlog_foreach(const char *key, const char *type,
+	    int (*)(const struct cJSON *, void *), void *);
+size_t	 evlog_count(const char *type);
+
+/* cmd-status.c: the status answer and the pinned status message. */
+/* The incident changed: refresh its pinned status (a coalescing job). */
+void	 incident_changed(const char *key);
+extern const struct job_kind status_update_job;
+
 /* slack-socket.c: Socket Mode connection manager. */
 struct envelope {
 	const char		*type;		/* events_api, interactive, ... */
@@ -644,11 +679,13 @@ int	 job_unknown(const struct job *);
 extern const struct job_kind follow_poll_job, follow_aar_job,
 	    follow_warn_job, follow_overdue_job, follow_reopened_job,
 	    follow_archive_notice_job, follow_archive_job,
-	    follow_unarchive_job;
+	    follow_unarchive_job, follow_aar_held_job;
 void	 follow_init(void);
 int	 follow_channel_archived(const char *key, const char *channel);
 /* Postpone archiving key's channel (gen: the notice's, or 0); the reply. */
 char	*follow_keep_open(const char *key, const char *user, int gen);
+/* What the poller knows of incident key and its open actions. */
+struct cJSON *follow_status(const char *key);
 /* Unarchive key's channel with slack.user_token; NULL or why not. */
 char	*follow_unarchive(const char *key, const char *user);
 
@@ -815,6 +852,13 @@ extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_new_incident_entry;
 extern const struct cmd_entry cmd_new_channel_entry;
 extern const struct cmd_entry cmd_keep_open_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_metrics_entry;
+/* cmd-metrics.c: a metrics.manual_minutes action name; its minutes. */
+int	 cmd_metrics_action_valid(const char *);
+long long cmd_metrics_minutes(const char *action);
+/* The metrics answer for the window (seconds) ending at now. */
+char	*cmd_metrics_report(long long window, time_t now);
 extern const struct cmd_entry cmd_get_timeline_entry;
 void	 cmd_get_timeline_shutdown(void);
 /* timeline_send: a timeline's pieces, in order, then the reply. */
@@ -860,6 +904,8 @@ char	*page_new_id(void);
 int	 page_start(struct cJSON *page);
 /* What became of each target of page id (see page.c); caller frees. */
 struct cJSON *page_outcome(const char *id);
+/* The pages of incident key with their targets' states (see page.c). */
+struct cJSON *page_summary(const char *key);
 extern const struct job_kind page_pd_incident_job;
 extern const struct job_kind page_pd_responder_job;
 extern const struct job_kind page_announce_job;

@@ -82,6 +82,8 @@ const struct job_kind *jobs_kinds[] = {
 	&follow_archive_notice_job,
 	&follow_archive_job,
 	&follow_unarchive_job,
+	&follow_aar_held_job,
+	&status_update_job,
 	NULL
 };
 

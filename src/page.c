@@ -102,6 +102,7 @@ static void	 page_rr_log_cb(const struct pd_result *, void *);
 static int	 page_has_marker(const cJSON *, struct job *);
 static void	 page_target_ended(struct job *);
 static void	 page_check_over(const char *);
+static void	 page_log(const cJSON *);
 static void	 page_announce_run(struct job *);
 static void	 page_announce_user_cb(const struct pd_result *, void *);
 static void	 page_announce_slack_cb(const struct slack_result *, void *);
@@ -314,6 +315,8 @@ page_start(cJSON *page)
 	if (page_save(page) != 0)
 		rv = -1;
 	log_info("page %s: %d job(s) recorded", id, i);
+	if (key != NULL)
+		incident_changed(key);
 	free(creator);
 	cJSON_Delete(inc);
 	return (rv);
@@ -1048,6 +1051,66 @@ page_outcome(const char *id)
 	return (out);
 }
 
+struct page_summary_walk {
+	const char	*key;
+	cJSON		*out;
+};
+
+static int
+page_summary_cb(const char *id, const char *val, size_t len, void *arg)
+{
+	struct page_summary_walk *w = arg;
+	cJSON			*page, *o, *out, *ts;
+	const cJSON		*t;
+	const char		*inc, *st;
+
+	if ((page = cJSON_ParseWithLength(val, len)) == NULL)
+		return (0);
+	inc = json_str(page, "incident");
+	if (inc == NULL || strcmp(inc, w->key) != 0) {
+		cJSON_Delete(page);
+		return (0);
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddNumberToObject(o, "created", json_num(page, "created", 0));
+	if (json_str(page, "user") != NULL)
+		cJSON_AddStringToObject(o, "by", json_str(page, "user"));
+	st = json_str(page, "state");
+	cJSON_AddStringToObject(o, "state", st != NULL ? st : "?");
+	ts = cJSON_AddArrayToObject(o, "targets");
+	/* While paging, the targets are listed but not all have ended. */
+	if ((out = page_outcome(id)) != NULL)
+		cJSON_ArrayForEach(t, json_path(out, "targets")) {
+			if (st != NULL && strcmp(st, "paging") == 0 &&
+			    strcmp(json_str(t, "state"), "unsent") == 0)
+				cJSON_ReplaceItemInObject((cJSON *)t, "state",
+				    cJSON_CreateString("paging"));
+			cJSON_AddItemToArray(ts, cJSON_Duplicate(t, 1));
+		}
+	cJSON_Delete(out);
+	cJSON_AddItemToArray(w->out, o);
+	cJSON_Delete(page);
+	return (0);
+}
+
+/*
+ * The pages of incident key, oldest first (caller frees): [{"id",
+ * "created", "by", "state", "targets": [as page_outcome's, "state" also
+ * "paging"]}]. The PagerDuty states are those known when each target
+ * ended (the watcher's live states replace them: pd_watch_summary).
+ */
+cJSON *
+page_summary(const char *key)
+{
+	struct page_summary_walk w;
+
+	w.key = key;
+	w.out = cJSON_CreateArray();
+	(void)store_foreach(store, STORE_PAGES, "", page_summary_cb, &w);
+	return (w.out);
+}
+
 /*
  * If every job of the page has ended (or its record is gone), record the
  * page done and create its announcement, keyed by the page: once.
@@ -1092,6 +1155,7 @@ page_check_over(const char *id)
 		goto out;
 	log_info("page %s: %d paged, %d failed", id,
 	    (int)json_num(page, "paged", 0), (int)json_num(page, "failed", 0));
+	page_log(page);
 	kind = json_str(page, "announce") != NULL ? json_str(page,
 	    "announce") : "page_announce";
 	args = cJSON_CreateObject();
@@ -1101,6 +1165,54 @@ page_check_over(const char *id)
 	free(aid);
 out:
 	cJSON_Delete(page);
+}
+
+/*
+ * The page ended: its entry in the event log (the targets and how each
+ * went), the incident manager's first page that reached PagerDuty, and
+ * a refresh of the incident's status.
+ */
+static void
+page_log(const cJSON *page)
+{
+	const char	*id = json_str(page, "id");
+	const char	*key = json_str(page, "incident");
+	const cJSON	*t, *pt;
+	cJSON		*out, *d, *ts, *e;
+	int		 i = 0, im = json_bool(page, "im");
+
+	if ((out = page_outcome(id)) == NULL)
+		return;
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "id", id);
+	cJSON_AddBoolToObject(d, "im", im);
+	cJSON_AddNumberToObject(d, "paged", json_num(out, "paged", 0));
+	cJSON_AddNumberToObject(d, "failed", json_num(out, "failed", 0));
+	ts = cJSON_AddArrayToObject(d, "targets");
+	cJSON_ArrayForEach(t, json_path(out, "targets")) {
+		pt = cJSON_GetArrayItem(json_path(page, "targets"), i++);
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", json_str(pt, "label") !=
+		    NULL ? json_str(pt, "label") : json_str(t, "name"));
+		cJSON_AddStringToObject(e, "kind", json_str(pt, "kind") !=
+		    NULL ? json_str(pt, "kind") : "?");
+		cJSON_AddStringToObject(e, "state", json_str(t, "state"));
+		cJSON_AddItemToArray(ts, e);
+	}
+	evlog_add(key, EVLOG_PAGE, (time_t)json_num(page, "created",
+	    (double)now_wall()), d);
+	t = cJSON_GetArrayItem(json_path(out, "targets"), 0);
+	if (im && key != NULL && json_num(out, "paged", 0) > 0) {
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "page", id);
+		if (json_str(t, "pd_incident") != NULL)
+			cJSON_AddStringToObject(d, "pd_incident",
+			    json_str(t, "pd_incident"));
+		evlog_add(key, EVLOG_IM_PAGED, now_wall(), d);
+	}
+	cJSON_Delete(out);
+	if (key != NULL)
+		incident_changed(key);
 }
 
 /* page_announce: report, name who was paged, invite them. */

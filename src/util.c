@@ -78,6 +78,25 @@ strlist_join_words(const struct strlist *l, const char *word)
 	return (s);
 }
 
+/* The items joined with sep between them; caller frees. */
+char *
+strlist_join(const struct strlist *l, const char *sep)
+{
+	size_t	 i, len = 1;
+	char	*s;
+
+	for (i = 0; i < l->n; i++)
+		len += strlen(l->v[i]) + strlen(sep);
+	s = xmalloc(len);
+	*s = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			strlcat(s, sep, len);
+		strlcat(s, l->v[i], len);
+	}
+	return (s);
+}
+
 /* Parse an absolute http(s)/ws(s) URL. */
 int
 url_parse(const char *s, struct url *u, const char **errstr)
@@ -529,4 +548,27 @@ time_parse_iso(const char *s, time_t *out)
 		return (-1);
 	*out -= off;
 	return (0);
+}
+
+/* A span in at most two units: "45s", "4m 10s", "2h", "1h 05m", "2d 3h". */
+char *
+duration_short(long long s)
+{
+	static const long long	 unit[] = { 86400, 3600, 60, 1 };
+	static const char	*name[] = { "d", "h", "m", "s" };
+	char			*out;
+	long long		 rest;
+	size_t			 i;
+
+	if (s < 0)
+		s = 0;
+	for (i = 0; i < 3 && s < unit[i]; i++)
+		;
+	rest = i < 3 ? (s % unit[i]) / unit[i + 1] : 0;
+	if (rest == 0)
+		xasprintf(&out, "%lld%s", s / unit[i], name[i]);
+	else
+		xasprintf(&out, i == 0 ? "%lld%s %lld%s" : "%lld%s %02lld%s",
+		    s / unit[i], name[i], rest, name[i + 1]);
+	return (out);
 }

@@ -1107,6 +1107,60 @@ sl_m_reactions_remove(cJSON *args)
 	return (sl_ok());
 }
 
+/*
+ * pins.add (pins:write): the bot must be in the channel; the message must
+ * exist there; pinning twice is already_pinned (the spec's error list).
+ * The pin is kept on the message as "pinned_to", as Slack shows it.
+ */
+static cJSON *
+sl_m_pins_add(cJSON *args)
+{
+	struct sl_chan	*c;
+	const char	*ts;
+	cJSON		*err, *m, *to;
+
+	if ((c = sl_api_chan(args, "channel", 0, &err)) == NULL)
+		return (err);
+	ts = sb_json_str(args, "timestamp");
+	if (ts == NULL || *ts == '\0')
+		return (sl_err("no_item_specified"));
+	if (c->is_archived)
+		return (sl_err("is_archived"));
+	if (!sl_is_member(c, SLACK_BOT_USER))
+		return (sl_err("not_in_channel"));
+	if ((m = sl_msg_find(c, ts)) == NULL)
+		return (sl_err("message_not_found"));
+	if ((to = cJSON_GetObjectItem(m, "pinned_to")) != NULL)
+		return (sl_err("already_pinned"));
+	to = cJSON_AddArrayToObject(m, "pinned_to");
+	cJSON_AddItemToArray(to, cJSON_CreateString(c->id));
+	return (sl_ok());
+}
+
+/* pins.list (pins:read): the pinned messages of a channel. */
+static cJSON *
+sl_m_pins_list(cJSON *args)
+{
+	struct sl_chan	*c;
+	const cJSON	*m;
+	cJSON		*err, *o, *items, *it;
+
+	if ((c = sl_api_chan(args, "channel", 0, &err)) == NULL)
+		return (err);
+	o = sl_ok();
+	items = cJSON_AddArrayToObject(o, "items");
+	cJSON_ArrayForEach(m, c->messages) {
+		if (cJSON_GetObjectItem(m, "pinned_to") == NULL)
+			continue;
+		it = cJSON_CreateObject();
+		cJSON_AddStringToObject(it, "type", "message");
+		cJSON_AddStringToObject(it, "channel", c->id);
+		cJSON_AddItemToObject(it, "message", cJSON_Duplicate(m, 1));
+		cJSON_AddItemToArray(items, it);
+	}
+	return (o);
+}
+
 static cJSON *
 sl_m_bookmarks_add(cJSON *args)
 {
@@ -1359,6 +1413,8 @@ static const struct sl_method sl_methods[] = {
 	{ "conversations.replies",	0, 0, sl_m_replies },
 	{ "conversations.setTopic",	1, 0, sl_m_set_topic },
 	{ "conversations.unarchive",	1, 0, sl_m_unarchive },
+	{ "pins.add",			1, 0, sl_m_pins_add },
+	{ "pins.list",			0, 0, sl_m_pins_list },
 	{ "reactions.add",		1, 0, sl_m_reactions_add },
 	{ "reactions.get",		0, 0, sl_m_reactions_get },
 	{ "reactions.remove",		1, 0, sl_m_reactions_remove },

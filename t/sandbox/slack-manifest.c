@@ -92,6 +92,8 @@ static const struct sm_method sm_methods[] = {
 	    "im:write", "im:write.topic", "mpim:write", "mpim:write.topic" } },
 	{ "conversations.unarchive", { "channels:manage", "channels:write",
 	    "groups:write", "im:write", "mpim:write" } },
+	{ "pins.add", { "pins:write" } },
+	{ "pins.list", { "pins:read" } },
 	{ "reactions.add", { "reactions:write" } },
 	{ "reactions.get", { "reactions:read" } },
 	{ "reactions.remove", { "reactions:write" } },
