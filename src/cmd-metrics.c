@@ -346,8 +346,8 @@ cmd_metrics_report(long long window, time_t now)
 		mins = cmd_metrics_minutes(mx_actions[i].name);
 		total += mins * st.count[i];
 		if (st.count[i] > 0)
-			strlist_addf(&parts, "%ld %s × %lld min",
-			    st.count[i], mx_actions[i].label, mins);
+			strlist_addf(&parts, "%s %ld × %lld min",
+			    mx_actions[i].label, st.count[i], mins);
 	}
 	txt = strlist_join_words(&parts, "and");
 	strlist_free(&parts);

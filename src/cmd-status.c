@@ -161,7 +161,7 @@ status_text(const char *key, const cJSON *issue, int pinned)
 	const char	*summary, *jst, *who, *ch;
 	struct strlist	 l = { NULL, 0 };
 	char		*url, *e1, *e2, *when, *ago, *out;
-	time_t		 now = now_wall(), decl;
+	time_t		 now = now_wall(), decl, aar;
 
 	inc = incident_load(key);
 	fs = follow_status(key);
@@ -231,7 +231,11 @@ status_text(const char *key, const cJSON *issue, int pinned)
 		free(e1);
 		free(e2);
 	}
-	e1 = slack_escape(json_str(fs, "aar"));
+	/* A datetime in the configured zone; a date or other value as is. */
+	if (time_parse_iso(json_str(fs, "aar"), &aar) == 0)
+		e1 = status_when(aar);
+	else
+		e1 = slack_escape(json_str(fs, "aar"));
 	strlist_addf(&l, "• AAR: %s", json_str(fs, "aar") !=
 	    NULL ? e1 : "not scheduled");
 	free(e1);
