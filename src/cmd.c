@@ -29,6 +29,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_page_entry,
 	&cmd_get_timeline_entry,
 	&cmd_keep_open_entry,
+	&cmd_pagerduty_entry,
 	NULL
 };
 

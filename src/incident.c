@@ -86,3 +86,14 @@ incident_key_for_channel(const char *channel)
 		return (NULL);
 	return (val);
 }
+
+/*
+ * Something about incident key changed (pd-watch.c stored a PagerDuty
+ * event). The status module will update the pinned status message from
+ * here; for now it is only logged.
+ */
+void
+incident_changed(const char *key)
+{
+	log_debug("incident %s changed", key);
+}

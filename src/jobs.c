@@ -82,6 +82,11 @@ const struct job_kind *jobs_kinds[] = {
 	&follow_archive_notice_job,
 	&follow_archive_job,
 	&follow_unarchive_job,
+	&pd_watch_job,
+	&pd_post_job,
+	&pd_nudge_job,
+	&pd_escalate_job,
+	&pd_resolve_job,
 	NULL
 };
 
