@@ -1,5 +1,5 @@
 /*
- * cmd-get-timeline.c: "get timeline [#channel|KEY] [markdown|jira]".
+ * cmd-get-timeline.c: "get timeline [#channel|KEY] [markdown|jira] [nopd]".
  *
  * Compiles the messages tagged with the timeline emoji (timeline.c keeps
  * the index live) into one line each, in time order: date and time in UTC
@@ -10,7 +10,9 @@
  * issue. A channel's timeline is only for its members (and incident
  * managers). When the index may have missed something (downtime, a
  * channel older than the index, tags on messages never seen), history is
- * read first and the reply says so.
+ * read first and the reply says so. The incident's PagerDuty events
+ * (pd-watch.c) join the lines in time order, marked as PagerDuty's,
+ * unless "nopd" leaves them out.
  */
 #include "config.h"
 
@@ -56,6 +58,8 @@ TAILQ_HEAD(gt_names, gt_name);
 struct gt_state {
 	struct cmd_item		*item;
 	int			 mode;
+	int			 nopd;		/* leave PagerDuty out */
+	size_t			 npd;		/* PagerDuty events shown */
 	char			*channel;
 	char			*channel_name;
 	char			*key;
@@ -107,6 +111,7 @@ static struct gt_bucket	*gt_name_bucket(const char *);
 static void		gt_name_drop(struct gt_name *);
 static void		gt_want(struct gt_state *, const char *);
 static char		*gt_plain(const char *);
+static char		*gt_pd_line(struct gt_state *, const cJSON *);
 static char		*gt_line(struct gt_state *,
 			    const struct timeline_entry *);
 static void		gt_chunk(struct strlist *, const char *, size_t,
@@ -116,10 +121,11 @@ static uint64_t		 gt_now_us(void);
 
 const struct cmd_entry cmd_get_timeline_entry = {
 	.name = "get timeline",
-	.usage = "get timeline [#channel|KEY] [markdown|jira]",
+	.usage = "get timeline [#channel|KEY] [markdown|jira] [nopd]",
 	.help = "DM you the incident's timeline: the messages tagged with "
 	    "the timeline emoji, in time order (`markdown` for a copyable "
-	    "block, `jira` to post it on the Jira issue).",
+	    "block, `jira` to post it on the Jira issue), with the PagerDuty "
+	    "events of the incident (`nopd` leaves them out).",
 	.exec = gt_exec
 };
 
@@ -258,12 +264,14 @@ gt_exec(struct cmd_item *item)
 	char		*key = NULL, *channel = NULL, *k, *p;
 	const char	*w;
 	size_t		 len;
-	int		 i, mode = GT_DM;
+	int		 i, mode = GT_DM, nopd = 0;
 
 	for (i = 0; i < item->argc; i++) {
 		w = item->argv[i];
 		if (strcasecmp(w, "jira") == 0)
 			mode = GT_JIRA;
+		else if (strcasecmp(w, "nopd") == 0)
+			nopd = 1;
 		else if (strcasecmp(w, "markdown") == 0 ||
 		    strcasecmp(w, "md") == 0)
 			mode = GT_MARKDOWN;
@@ -321,6 +329,7 @@ gt_exec(struct cmd_item *item)
 	st->start_ms = now_ms();
 	st->item = item;
 	st->mode = mode;
+	st->nopd = nopd;
 	st->channel = channel;
 	st->key = key;
 	st->in_channel = strcmp(channel, item->channel) == 0;
@@ -704,6 +713,34 @@ gt_line(struct gt_state *st, const struct timeline_entry *e)
 	return (line);
 }
 
+/* One PagerDuty event (pd_watch_events), marked as PagerDuty's. */
+static char *
+gt_pd_line(struct gt_state *st, const cJSON *ev)
+{
+	char	 ts[32], *when, *text, *line;
+
+	snprintf(ts, sizeof(ts), "%.0f.000000", json_num(ev, "at", 0));
+	when = timeline_format_time(ts);
+	switch (st->mode) {
+	case GT_JIRA:
+		text = gt_jira_escape(json_str(ev, "text"));
+		xasprintf(&line, "* %s *PagerDuty event*: %s", when, text);
+		break;
+	case GT_MARKDOWN:
+		text = slack_escape(json_str(ev, "text"));
+		xasprintf(&line, "- %s — **PagerDuty event**: %s", when, text);
+		break;
+	default:
+		text = slack_escape(json_str(ev, "text"));
+		xasprintf(&line, "• *%s* — :pager: *PagerDuty event*: %s",
+		    when, text);
+		break;
+	}
+	free(text);
+	free(when);
+	return (line);
+}
+
 /*
  * Append line to the chunks, starting a new one when max would be
  * passed; a line longer than max is split (at a space when it can be)
@@ -756,7 +793,9 @@ gt_render(struct gt_state *st)
 	struct timeline_list	 l;
 	struct strlist		 chunks = { NULL, 0 };
 	const char		*head = "", *tail = "";
-	char			*line, *hdr, *sum, *ch, *tz, *tmp, *bf;
+	char			*line, *hdr, *sum, *ch, *tz, *tmp, *bf, *pdn;
+	cJSON			*pd;
+	const cJSON		*ev;
 	size_t			 i, max;
 	uint64_t		 t0;
 
@@ -772,13 +811,28 @@ gt_render(struct gt_state *st)
 		head = "```\n";
 		tail = "\n```";
 	}
+	/* PagerDuty's events (pd-watch.c) merged in time order. */
+	pd = st->key != NULL && !st->nopd ? pd_watch_events(st->key) :
+	    cJSON_CreateArray();
+	st->npd = (size_t)cJSON_GetArraySize(pd);
+	ev = pd->child;
 	timeline_tz_begin();
-	for (i = 0; i < l.n; i++) {
+	for (i = 0; i <= l.n; i++) {
+		while (ev != NULL && (i == l.n || json_num(ev, "at", 0) <=
+		    strtod(l.v[i].ts, NULL))) {
+			line = gt_pd_line(st, ev);
+			gt_chunk(&chunks, line, max, head, tail);
+			free(line);
+			ev = ev->next;
+		}
+		if (i == l.n)
+			break;
 		line = gt_line(st, &l.v[i]);
 		gt_chunk(&chunks, line, max, head, tail);
 		free(line);
 	}
 	timeline_tz_end();
+	cJSON_Delete(pd);
 	timeline_list_free(&l);
 
 	/* The heading: incident, summary, channel, zone, backfill. */
@@ -802,11 +856,16 @@ gt_render(struct gt_state *st)
 		free(tmp);
 	} else
 		bf = xstrdup("");
+	if (st->npd > 0)
+		xasprintf(&pdn, " and %zu PagerDuty event%s", st->npd,
+		    st->npd == 1 ? "" : "s");
+	else
+		pdn = xstrdup("");
 	if (st->key != NULL)
 		xasprintf(&hdr, "%sTimeline of %s%s%s (#%s): %zu tagged "
-		    "message%s, %s.%s", st->mode == GT_JIRA ? "" : ":memo: ",
+		    "message%s%s, %s.%s", st->mode == GT_JIRA ? "" : ":memo: ",
 		    st->key, *sum != '\0' ? ": " : "", sum, ch, st->nentries,
-		    st->nentries == 1 ? "" : "s", tz, bf);
+		    st->nentries == 1 ? "" : "s", pdn, tz, bf);
 	else
 		xasprintf(&hdr, ":memo: Timeline of #%s: %zu tagged message%s, "
 		    "%s.%s", ch, st->nentries, st->nentries == 1 ? "" : "s",
@@ -815,6 +874,7 @@ gt_render(struct gt_state *st)
 	free(ch);
 	free(tz);
 	free(bf);
+	free(pdn);
 	if (st->nentries == 0) {
 		xasprintf(&tmp, "%s\nNothing is tagged yet: add the :%s: "
 		    "reaction to the messages that matter.", hdr,

@@ -3,10 +3,11 @@
  *
  * One message says where an incident stands: the ticket as Jira has it
  * now (read live; if Jira does not answer, what the poller last saw, and
- * the message says so; the pinned message always shows the poller's), the channel, when it was declared, every page
- * with its PagerDuty state and who holds it (page_summary: the states
- * known when each target ended; the PagerDuty watcher's live states
- * replace them), the open corrective actions and the AAR. Remote text is
+ * the message says so; the pinned message always shows the poller's),
+ * the channel, when it was declared, every page with its PagerDuty state
+ * and who holds it (page_summary's states from when each target ended,
+ * replaced by the watcher's live ones: status_live), the open corrective
+ * actions and the AAR. Remote text is
  * escaped; times are in timeline.timezone.
  *
  * The same text is pinned in the incident's channel and kept current:
@@ -49,6 +50,7 @@ static void		 status_jira_cb(const struct jira_result *, void *);
 static char		*status_text(const char *, const cJSON *, int);
 static char		*status_when(time_t);
 static void		 status_target(struct strlist *, const cJSON *);
+static void		 status_live(cJSON *, const char *);
 static cJSON		*status_meta_load(const char *);
 static void		 status_meta_save(const char *, const cJSON *);
 static void		 status_job_send(struct job *, const char *);
@@ -204,6 +206,7 @@ status_text(const char *key, const cJSON *issue, int pinned)
 		free(ago);
 	}
 	pages = page_summary(key);
+	status_live(pages, key);
 	if (cJSON_GetArraySize(pages) == 0)
 		strlist_add(&l, "• Pages: none");
 	cJSON_ArrayForEach(p, pages) {
@@ -255,6 +258,41 @@ status_text(const char *key, const cJSON *issue, int pinned)
 
 /* One target of a page: "– payments: acknowledged (PagerDuty Q1), held
  * by Bob". */
+/*
+ * What the PagerDuty watcher knows now replaces the state each target had
+ * when it was paged: its status and who holds it.
+ */
+static void
+status_live(cJSON *pages, const char *key)
+{
+	cJSON		*live, *t, *p;
+	const cJSON	*l;
+	const char	*pd;
+
+	live = pd_watch_summary(key);
+	cJSON_ArrayForEach(p, pages) {
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(p, "targets")) {
+			if ((pd = json_str(t, "pd_incident")) == NULL)
+				continue;
+			cJSON_ArrayForEach(l, live) {
+				if (json_str(l, "id") == NULL ||
+				    strcmp(json_str(l, "id"), pd) != 0)
+					continue;
+				cJSON_DeleteItemFromObject(t, "status");
+				cJSON_AddStringToObject(t, "status",
+				    json_str(l, "status") != NULL ?
+				    json_str(l, "status") : "?");
+				cJSON_DeleteItemFromObject(t, "users");
+				cJSON_AddItemToObject(t, "users",
+				    cJSON_Duplicate(json_path(l, "assignees"),
+				    1));
+				break;
+			}
+		}
+	}
+	cJSON_Delete(live);
+}
+
 static void
 status_target(struct strlist *l, const cJSON *t)
 {

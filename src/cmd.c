@@ -31,6 +31,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_keep_open_entry,
 	&cmd_status_entry,
 	&cmd_metrics_entry,
+	&cmd_pagerduty_entry,
 	NULL
 };
 

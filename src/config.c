@@ -108,6 +108,9 @@ static int	conf_check_minutes(char *, const char **);
 static const char *const conf_pd_modes[] = {
 	"per_incident", "per_page", NULL
 };
+static const char *const conf_pd_resolve[] = {
+	"ask", "auto", "never", NULL	/* enum conf_pd_resolve */
+};
 static const char *const conf_flavors[] = {
 	"auto", "cloud", "datacenter", NULL	/* enum conf_jira_flavor */
 };
@@ -203,6 +206,16 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "pagerduty.max_concurrency", .type = CONF_INT,
 	  .off = O(pagerduty.max_concurrency), .def = "8", .min = 1,
 	  .max = 64 },
+	{ .path = "pagerduty.poll_interval", .type = CONF_DURATION,
+	  .off = O(pagerduty.poll_interval), .def = "30s", .min = 1,
+	  .max = 86400, .warn_below = 10,
+	  .warn_why = "each poll reads every open PagerDuty incident" },
+	{ .path = "pagerduty.ack_timeout", .type = CONF_DURATION,
+	  .off = O(pagerduty.ack_timeout), .def = "5m", .min = 1,
+	  .max = CONF_MAX_DURATION },
+	{ .path = "pagerduty.resolve_on_close", .type = CONF_ENUM,
+	  .off = O(pagerduty.resolve_on_close), .def = "ask",
+	  .names = conf_pd_resolve },
 
 	{ .path = "schedule.poll_interval", .type = CONF_DURATION,
 	  .off = O(schedule.poll_interval), .def = "5m", .min = 1,

@@ -127,7 +127,6 @@ static void	 follow_who_done(struct job *, const char *);
 static void	 follow_tz_run(struct job *);
 static void	 follow_tz_cb(const struct slack_result *, void *);
 static char	*follow_fallback_channel(struct job *);
-static char	*follow_duration(long long);
 static void	 follow_send_run(struct job *);
 static void	 follow_sent_cb(const struct slack_result *, void *);
 static char	*follow_notice_text(struct job *, int);
@@ -661,6 +660,9 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 	a = json_path(rec, "archive");
 	st = json_str(a, "state");
 	ach = json_str(a, "channel");
+	/* PagerDuty: watching may end; resolve_on_close. */
+	if (done && !was_done)
+		pd_watch_ticket_closed(key);
 	if (done && channel != NULL && (!was_done || ach == NULL ||
 	    strcmp(ach, channel) != 0) && !(ach != NULL &&
 	    strcmp(ach, channel) == 0 && st != NULL &&
@@ -1464,7 +1466,7 @@ follow_archive_notice_run(struct job *j)
 		job_done(j, NULL);
 		return;
 	}
-	dur = follow_duration(cfg->schedule.archive_after);
+	dur = duration_text(cfg->schedule.archive_after);
 	when = follow_when((time_t)json_num(a, "at", 0));
 	key = slack_escape(json_str(a, "key"));
 	url = jira_browse_url(json_str(a, "key"));
@@ -1487,27 +1489,6 @@ follow_archive_notice_run(struct job *j)
 	free(key);
 	free(url);
 	free(dur);
-}
-
-/* "10 days", "1 hour", "90 seconds": the largest whole unit. */
-static char *
-follow_duration(long long s)
-{
-	static const struct {
-		long long	 secs;
-		const char	*unit;
-	} u[] = { { 86400, "day" }, { 3600, "hour" }, { 60, "minute" },
-	    { 1, "second" } };
-	char	*out;
-	size_t	 i;
-
-	for (i = 0; i < sizeof(u) / sizeof(u[0]) - 1; i++) {
-		if (s >= u[i].secs && s % u[i].secs == 0)
-			break;
-	}
-	xasprintf(&out, "%lld %s%s", s / u[i].secs, u[i].unit,
-	    s / u[i].secs == 1 ? "" : "s");
-	return (out);
 }
 
 static void

@@ -251,6 +251,7 @@ main_run(const char *path, int debug)
 	jobs_init();
 	page_init();
 	follow_init();
+	pd_watch_init();
 	timeline_init();
 	(void)store_size(store, &sz);
 	log_info("%s %s starting (state in %s: %llu KiB used, map %llu KiB, "
@@ -265,6 +266,7 @@ main_run(const char *path, int debug)
 
 	socket_stop();
 	page_shutdown();
+	pd_watch_shutdown();
 	jobs_shutdown();
 	slack_shutdown();
 	http_shutdown();

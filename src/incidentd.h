@@ -76,6 +76,8 @@ int	 time_day_end(const char *day, const char *tz, time_t *);
 int	 time_parse_iso(const char *, time_t *);
 /* A span in at most two units: "45s", "4m 10s", "2h", "1h 05m", "2d 3h". */
 char	*duration_short(long long secs);
+/* "10 days", "1 hour", "90 seconds": the largest whole unit; caller frees. */
+char	*duration_text(long long secs);
 
 /* json.c: helpers over cJSON; only this file walks raw trees. */
 /* Look up a dotted path ("event.item.ts"); NULL if absent. */
@@ -121,6 +123,11 @@ enum conf_jira_flavor {
 enum conf_pd_mode {
 	PD_MODE_PER_INCIDENT = 0,	/* one PD incident, responders added */
 	PD_MODE_PER_PAGE		/* one PD incident per paged target */
+};
+enum conf_pd_resolve {
+	PD_RESOLVE_ASK = 0,		/* a prompt with a Resolve button */
+	PD_RESOLVE_AUTO,		/* resolve it */
+	PD_RESOLVE_NEVER
 };
 struct shortcut {
 	char	*name;
@@ -182,6 +189,9 @@ struct config {
 		struct shortcuts shortcuts;
 		long long	 max_concurrency;
 		int		 incident_mode;	/* enum conf_pd_mode */
+		long long	 poll_interval;	/* seconds, pd-watch.c */
+		long long	 ack_timeout;	/* seconds before a nudge */
+		int		 resolve_on_close; /* enum conf_pd_resolve */
 	} pagerduty;
 	struct {
 		long long	 poll_interval;		/* seconds */
@@ -240,6 +250,7 @@ enum store_db {
 	STORE_JOBS,		/* job id -> pending outbound work */
 	STORE_FOLLOW,		/* Jira key -> what the poller knows */
 	STORE_EVLOG,		/* key/type[/id] -> incident event */
+	STORE_PDWATCH,		/* Jira key[/ev/...] -> PagerDuty status */
 	STORE_NDB
 };
 #define STORE_OK		0
@@ -558,6 +569,12 @@ void	 pd_responder_request(const char *incident, const char *requester,
 void	 pd_incident_find_by_key(const char *incident_key, pd_cb, void *);
 void	 pd_incident_get(const char *id, pd_cb, void *);
 void	 pd_incident_log_entries(const char *id, pd_cb, void *);
+/* One page of log entries created at or after since (NULL: all). */
+void	 pd_incident_log_page(const char *id, const char *since, int offset,
+	    pd_cb, void *);
+/* Changes to an incident, sent once (jobs probe before a resend). */
+void	 pd_incident_escalate(const char *id, int level, pd_cb, void *);
+void	 pd_incident_resolve(const char *id, pd_cb, void *);
 void	 pd_service_get(const char *id, pd_cb, void *);
 void	 pd_service_search(const char *query, int limit, pd_cb, void *);
 void	 pd_user_get(const char *id, pd_cb, void *);
@@ -572,6 +589,8 @@ int	 incident_set_channel(const char *key, const char *summary,
 	    const char *user, const char *channel, const char *name);
 /* The Jira key of the incident whose channel this is, or NULL. */
 char	*incident_key_for_channel(const char *channel);
+/* Something about incident key changed (a PagerDuty event was stored). */
+void	 incident_changed(const char *key);
 
 /* evlog.c: the incident event log (STORE_EVLOG; types at its top). */
 #define EVLOG_DECLARED		"declared"
@@ -906,9 +925,39 @@ int	 page_start(struct cJSON *page);
 struct cJSON *page_outcome(const char *id);
 /* The pages of incident key with their targets' states (see page.c). */
 struct cJSON *page_summary(const char *key);
+/* Name PagerDuty users ([{id, name}], consumed, handed to the callback):
+ * "name" and "email" from PagerDuty, "slack" if that email is in Slack. */
+typedef void (*page_people_cb)(struct cJSON *users, void *);
+void	 page_people(struct cJSON *users, page_people_cb, void *);
 extern const struct job_kind page_pd_incident_job;
 extern const struct job_kind page_pd_responder_job;
 extern const struct job_kind page_announce_job;
+
+/*
+ * pd-watch.c: live PagerDuty status in the incident channel (STORE_PDWATCH).
+ */
+extern const struct job_kind pd_watch_job, pd_post_job, pd_nudge_job,
+	    pd_escalate_job, pd_resolve_job;
+extern const struct cmd_entry cmd_pagerduty_entry;
+void	 pd_watch_init(void);
+void	 pd_watch_shutdown(void);
+/* Follow PagerDuty incident pd of incident key (page.c, in its turn). */
+void	 pd_watch_start(const char *key, const char *pd);
+/* key's ticket closed (follow.c, in its turn): pagerduty.resolve_on_close. */
+void	 pd_watch_ticket_closed(const char *key);
+/*
+ * The PagerDuty incidents of incident key as last polled (caller frees),
+ * an array, empty if none, of
+ *	{ "id", "html_url" (or null), "service" (name, or null),
+ *	  "status" ("triggered", "acknowledged" or "resolved"),
+ *	  "assignees": [{"id", "name", "email" (or null)}],
+ *	  "escalation_level" (1-based), "acknowledged_at" (the first
+ *	  acknowledgement, ISO 8601, or null), "resolved_at" (or null) }
+ */
+struct cJSON *pd_watch_summary(const char *key);
+/* Its stored PagerDuty events in time order (caller frees):
+ * [{"at" (seconds), "pd", "type", "text" (plain, with names)}]. */
+struct cJSON *pd_watch_events(const char *key);
 
 /* metrics.c: Prometheus metrics, GET /metrics and /healthz (see its top). */
 struct metrics;

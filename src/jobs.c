@@ -84,6 +84,11 @@ const struct job_kind *jobs_kinds[] = {
 	&follow_unarchive_job,
 	&follow_aar_held_job,
 	&status_update_job,
+	&pd_watch_job,
+	&pd_post_job,
+	&pd_nudge_job,
+	&pd_escalate_job,
+	&pd_resolve_job,
 	NULL
 };
 

@@ -52,17 +52,24 @@
 #define PAGE_RATE_MAX_S		60
 #define PAGE_CLOCK_SKEW		120	/* s between our clock and PagerDuty's */
 
-/* Announcing a finished page: PD users to map to Slack users. */
+/* Announcing a finished page. */
 struct page_announce {
 	struct job	*job;
 	char		*page;
 	cJSON		*users;		/* [{id, name, slack}] */
-	int		 pending;
 	struct strlist	 lines;
 };
 
+/* PagerDuty users being mapped to Slack users (page_people). */
+struct page_people {
+	cJSON		*users;
+	int		 pending;
+	page_people_cb	 cb;
+	void		*arg;
+};
+
 struct page_user_ctx {
-	struct page_announce	*an;
+	struct page_people	*pp;
 	int			 idx;
 };
 
@@ -104,8 +111,10 @@ static void	 page_target_ended(struct job *);
 static void	 page_check_over(const char *);
 static void	 page_log(const cJSON *);
 static void	 page_announce_run(struct job *);
-static void	 page_announce_user_cb(const struct pd_result *, void *);
-static void	 page_announce_slack_cb(const struct slack_result *, void *);
+static void	 page_people_user_cb(const struct pd_result *, void *);
+static void	 page_people_slack_cb(const struct slack_result *, void *);
+static void	 page_people_one(struct page_people *);
+static void	 page_announce_people_cb(cJSON *, void *);
 static void	 page_announce_post(struct page_announce *);
 static void	 page_announce_free(struct page_announce *);
 static int	 page_resume_cb(const char *, const char *, size_t, void *);
@@ -968,6 +977,9 @@ page_target_ended(struct job *j)
 
 	if (key != NULL && (inc = incident_load(key)) != NULL) {
 		creator = json_str(inc, "pd.job");
+		if (job_succeeded(j) && json_str(job_result(j), "id") != NULL)
+			/* Its status is followed in the incident's channel. */
+			pd_watch_start(key, json_str(job_result(j), "id"));
 		if (creator != NULL && strcmp(creator, job_id(j)) == 0) {
 			if (job_succeeded(j)) {
 				page_inc_set(inc, "incident",
@@ -1220,12 +1232,11 @@ static void
 page_announce_run(struct job *j)
 {
 	struct page_announce	*an;
-	struct page_user_ctx	*uc;
-	cJSON			*page, *out, *u, *x;
+	cJSON			*page, *out, *x, *users;
 	const cJSON		*t, *pu;
 	const char		*id = job_key(j), *key;
 	char			*n, *e, *pd;
-	int			 ok, failed, fallback = 0, idx;
+	int			 ok, failed, fallback = 0;
 
 	if ((page = page_load(id)) == NULL ||
 	    (out = page_outcome(id)) == NULL) {
@@ -1283,60 +1294,102 @@ page_announce_run(struct job *j)
 	    " (this page belongs to no incident)");
 	cJSON_Delete(out);
 	cJSON_Delete(page);
-	an->pending = cJSON_GetArraySize(an->users);
-	if (an->pending == 0) {
-		page_announce_post(an);
-		return;
-	}
-	idx = 0;
-	cJSON_ArrayForEach(u, an->users) {
-		uc = xcalloc(1, sizeof(*uc));
-		uc->an = an;
-		uc->idx = idx++;
-		pd_user_get(json_str(u, "id"), page_announce_user_cb, uc);
-	}
+	users = an->users;
+	an->users = NULL;
+	page_people(users, page_announce_people_cb, an);
 }
 
 static void
-page_announce_user_cb(const struct pd_result *pr, void *arg)
+page_announce_people_cb(cJSON *users, void *arg)
+{
+	struct page_announce	*an = arg;
+
+	an->users = users;
+	page_announce_post(an);
+}
+
+/*
+ * Name the PagerDuty users of users ([{id, name}], consumed and handed to
+ * cb, once): each gets the user's "name" and "email" from PagerDuty and,
+ * when that email is a Slack user's (users.lookupByEmail), "slack". One
+ * that cannot be looked up keeps what it had.
+ */
+void
+page_people(cJSON *users, page_people_cb cb, void *arg)
+{
+	struct page_people	*pp;
+	struct page_user_ctx	*uc;
+	const cJSON		*u;
+	int			 idx = 0;
+
+	pp = xcalloc(1, sizeof(*pp));
+	pp->users = users;
+	pp->cb = cb;
+	pp->arg = arg;
+	pp->pending = cJSON_GetArraySize(users) + 1;
+	cJSON_ArrayForEach(u, users) {
+		uc = xcalloc(1, sizeof(*uc));
+		uc->pp = pp;
+		uc->idx = idx++;
+		pd_user_get(json_str(u, "id"), page_people_user_cb, uc);
+	}
+	page_people_one(pp);
+}
+
+/* One lookup ended: the last one hands the users over. */
+static void
+page_people_one(struct page_people *pp)
+{
+	if (--pp->pending > 0)
+		return;
+	pp->cb(pp->users, pp->arg);
+	free(pp);
+}
+
+static void
+page_people_user_cb(const struct pd_result *pr, void *arg)
 {
 	struct page_user_ctx	*uc = arg;
-	struct page_announce	*an = uc->an;
+	struct page_people	*pp = uc->pp;
 	cJSON			*u, *args;
 	const char		*email;
 
-	u = cJSON_GetArrayItem(an->users, uc->idx);
+	u = cJSON_GetArrayItem(pp->users, uc->idx);
 	email = json_str(pr->json, "user.email");
 	if (pr->error == NULL && json_str(pr->json, "user.name") != NULL) {
 		cJSON_DeleteItemFromObject(u, "name");
 		cJSON_AddStringToObject(u, "name", json_str(pr->json,
 		    "user.name"));
 	}
+	if (email != NULL) {
+		cJSON_DeleteItemFromObject(u, "email");
+		cJSON_AddStringToObject(u, "email", email);
+	}
 	if (email == NULL || page_stopped) {
 		free(uc);
-		if (--an->pending == 0)
-			page_announce_post(an);
+		page_people_one(pp);
 		return;
 	}
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "email", email);
-	slack_call("users.lookupByEmail", args, page_announce_slack_cb, uc);
+	slack_call("users.lookupByEmail", args, page_people_slack_cb, uc);
 }
 
 static void
-page_announce_slack_cb(const struct slack_result *sr, void *arg)
+page_people_slack_cb(const struct slack_result *sr, void *arg)
 {
 	struct page_user_ctx	*uc = arg;
-	struct page_announce	*an = uc->an;
+	struct page_people	*pp = uc->pp;
 	cJSON			*u;
 
-	u = cJSON_GetArrayItem(an->users, uc->idx);
-	if (sr->ok && json_str(sr->json, "user.id") != NULL)
+	u = cJSON_GetArrayItem(pp->users, uc->idx);
+	if (sr->ok && json_str(sr->json, "user.id") != NULL) {
+		cJSON_DeleteItemFromObject(u, "slack");
 		cJSON_AddStringToObject(u, "slack", json_str(sr->json,
 		    "user.id"));
+	}
 	free(uc);
-	if (--an->pending == 0)
-		page_announce_post(an);
+	page_people_one(pp);
 }
 
 static void

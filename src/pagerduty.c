@@ -44,6 +44,8 @@ static char	*pd_error_text(const cJSON *, int);
 static void	pd_get(const char *, const char *, const char *, pd_cb,
 		    void *);
 static void	pd_user_by_email_cb(const struct pd_result *, void *);
+static void	pd_change(const char *, const char *, const char *, cJSON *,
+		    pd_cb, void *);
 
 static char *
 pd_error_text(const cJSON *j, int status)
@@ -252,6 +254,75 @@ pd_incident_log_entries(const char *id, pd_cb cb, void *arg)
 }
 
 /*
+ * One page (limit 100, from offset) of an incident's log entries created
+ * at or after since (ISO 8601; NULL: all), newest first, the agents and
+ * assignees as references. json: {"log_entries": [...], "more"}.
+ */
+void
+pd_incident_log_page(const char *id, const char *since, int offset,
+    pd_cb cb, void *arg)
+{
+	char	*s, *suffix;
+
+	s = url_encode(since != NULL ? since : "");
+	xasprintf(&suffix, "/log_entries?limit=" PD_LIST_MAX_S "&offset=%d"
+	    "&time_zone=UTC%s%s", offset, since != NULL ? "&since=" : "",
+	    since != NULL ? s : "");
+	pd_get("/incidents/", id, suffix, cb, arg);
+	free(s);
+	free(suffix);
+}
+
+/* PUT /incidents/{id} with the fields of upd (consumed); sent once. */
+static void
+pd_incident_update(const char *id, cJSON *upd, pd_cb cb, void *arg)
+{
+	cJSON	*body;
+
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(upd, "type", "incident_reference");
+	cJSON_AddItemToObject(body, "incident", upd);
+	pd_change("PUT", id, "", body, cb, arg);
+}
+
+/* A change to /incidents/{id}<suffix>, sent once; body is consumed. */
+static void
+pd_change(const char *method, const char *id, const char *suffix,
+    cJSON *body, pd_cb cb, void *arg)
+{
+	char	*q, *path;
+
+	q = url_encode(id);
+	xasprintf(&path, "/incidents/%s%s", q, suffix);
+	pd_request(method, path, body, HTTP_NO_RETRY, cb, arg);
+	free(q);
+	free(path);
+}
+
+/*
+ * Escalate an incident to level (1-based) of its escalation policy: the
+ * people of that level are notified. Sent once. json: {"incident"}.
+ */
+void
+pd_incident_escalate(const char *id, int level, pd_cb cb, void *arg)
+{
+	cJSON	*upd = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(upd, "escalation_level", level);
+	pd_incident_update(id, upd, cb, arg);
+}
+
+/* Resolve an incident (resolving twice is harmless). json: {"incident"}. */
+void
+pd_incident_resolve(const char *id, pd_cb cb, void *arg)
+{
+	cJSON	*upd = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(upd, "status", "resolved");
+	pd_incident_update(id, upd, cb, arg);
+}
+
+/*
  * Ask target (a user, or an escalation policy when is_ep) to join the
  * incident; sent once. json: {"responder_request": {...}}.
  */
@@ -260,7 +331,6 @@ pd_responder_request(const char *incident, const char *requester,
     const char *message, int is_ep, const char *target, pd_cb cb, void *arg)
 {
 	cJSON	*body, *ts, *w, *t;
-	char	*q, *path;
 
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "requester_id", requester);
@@ -272,11 +342,7 @@ pd_responder_request(const char *incident, const char *requester,
 	cJSON_AddStringToObject(t, "type", is_ep ?
 	    "escalation_policy_reference" : "user_reference");
 	cJSON_AddItemToArray(ts, w);
-	q = url_encode(incident);
-	xasprintf(&path, "/incidents/%s/responder_requests", q);
-	pd_request("POST", path, body, HTTP_NO_RETRY, cb, arg);
-	free(q);
-	free(path);
+	pd_change("POST", incident, "/responder_requests", body, cb, arg);
 }
 
 /* One service (and its escalation policy). json: {"service": {...}}. */

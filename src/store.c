@@ -97,7 +97,7 @@ int	(*store_test_migration)(struct store *, int);
 
 static const char *store_db_names[STORE_NDB] = {
 	"meta", "events", "incidents", "channels", "pages", "timeline", "jobs",
-	"follow", "evlog"
+	"follow", "evlog", "pdwatch"
 };
 
 struct store_out {

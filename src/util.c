@@ -572,3 +572,24 @@ duration_short(long long s)
 		    s / unit[i], name[i], rest, name[i + 1]);
 	return (out);
 }
+
+/* "10 days", "1 hour", "90 seconds": the largest whole unit. */
+char *
+duration_text(long long s)
+{
+	static const struct {
+		long long	 secs;
+		const char	*unit;
+	} u[] = { { 86400, "day" }, { 3600, "hour" }, { 60, "minute" },
+	    { 1, "second" } };
+	char	*out;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(u) / sizeof(u[0]) - 1; i++) {
+		if (s >= u[i].secs && s % u[i].secs == 0)
+			break;
+	}
+	xasprintf(&out, "%lld %s%s", s / u[i].secs, u[i].unit,
+	    s / u[i].secs == 1 ? "" : "s");
+	return (out);
+}
