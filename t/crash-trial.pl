@@ -474,9 +474,13 @@ sub dump_state {
 sub unfinished {
 	my ($j) = @_;
 	my $jobs = $j->{databases}{jobs} // {};
-	# The next Jira poll is always pending: that is the poller at rest.
+	# Jobs due later are at rest, not left behind: the next Jira poll,
+	# the next PagerDuty poll, a no-answer nudge, an AAR's date.
+	my $now_ms = time * 1000;
 	return grep { ($jobs->{$_}{state} // '') !~ $TERMINAL &&
-	    !/^jira_poll\// } sort keys %$jobs;
+	    !/^(jira_poll|pd_watch)\// &&
+	    !(($jobs->{$_}{state} // '') eq 'queued' &&
+	    ($jobs->{$_}{due} // 0) > $now_ms) } sort keys %$jobs;
 }
 
 # Let the restarted daemon finish what it resumed.
