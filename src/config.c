@@ -57,6 +57,7 @@ enum conf_type {
 	CONF_ENUM,		/* int, index into names */
 	CONF_BOOL,		/* int, true/false/yes/no */
 	CONF_LIST,		/* struct strlist */
+	CONF_SECRET_LIST,	/* struct strlist of secrets (inline only) */
 	CONF_SHORTCUTS,		/* struct shortcuts */
 	CONF_SHORTCUTS_FILE,	/* PATH, loaded into off2 */
 	CONF_MAP		/* struct conf_map of strings */
@@ -102,6 +103,7 @@ static int	conf_check_short_text(char *, const char **);
 static int	conf_check_timezone(char *, const char **);
 static int	conf_check_access_id(char *, const char **);
 static int	conf_check_listen(char *, const char **);
+static int	conf_check_url_path(char *, const char **);
 static int	conf_check_action(char *, const char **);
 static int	conf_check_minutes(char *, const char **);
 
@@ -213,6 +215,18 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "pagerduty.ack_timeout", .type = CONF_DURATION,
 	  .off = O(pagerduty.ack_timeout), .def = "5m", .min = 1,
 	  .max = CONF_MAX_DURATION },
+	{ .path = "pagerduty.webhook.listen", .type = CONF_STRING,
+	  .off = O(pagerduty.webhook.listen), .check = conf_check_listen },
+	{ .path = "pagerduty.webhook.listen_public", .type = CONF_BOOL,
+	  .off = O(pagerduty.webhook.listen_public), .def = "false" },
+	{ .path = "pagerduty.webhook.path", .type = CONF_STRING,
+	  .off = O(pagerduty.webhook.path), .def = "/pagerduty",
+	  .check = conf_check_url_path },
+	{ .path = "pagerduty.webhook.secrets", .type = CONF_SECRET_LIST,
+	  .off = O(pagerduty.webhook.secrets) },
+	{ .path = "pagerduty.webhook.max_age", .type = CONF_DURATION,
+	  .off = O(pagerduty.webhook.max_age), .def = "5m", .min = 1,
+	  .max = 86400 },
 	{ .path = "pagerduty.resolve_on_close", .type = CONF_ENUM,
 	  .off = O(pagerduty.resolve_on_close), .def = "ask",
 	  .names = conf_pd_resolve },
@@ -295,6 +309,8 @@ static const char *conf_kind(const yaml_node_t *);
 static int	 conf_is_null(const yaml_node_t *);
 static int	 conf_find(const char *);
 static int	 conf_section_find(const char *);
+static int	 conf_subsection(const char *);
+static void	 conf_walk_sub(struct conf_ctx *, const char *, yaml_node_t *);
 static int	 conf_section_of(size_t);
 static size_t	 conf_section_line(struct conf_ctx *, size_t);
 static void	 conf_ctx_init(struct conf_ctx *, const char *,
@@ -979,11 +995,50 @@ conf_walk(struct conf_ctx *ctx, yaml_node_t *root)
 			if ((key2 = conf_key(ctx, k2)) == NULL || v2 == NULL)
 				continue;
 			xasprintf(&path, "%s.%s", key, key2);
-			conf_walk_key(ctx, key2, path, k2, v2);
+			if (v2->type == YAML_MAPPING_NODE &&
+			    conf_subsection(path))
+				conf_walk_sub(ctx, path, v2);
+			else
+				conf_walk_key(ctx, key2, path, k2, v2);
 			free(path);
 		}
 	}
 	return (0);
+}
+
+/* 1 if path ("pagerduty.webhook") has keys of its own below it. */
+static int
+conf_subsection(const char *path)
+{
+	size_t	i, len = strlen(path);
+
+	for (i = 0; i < CONF_NENTRIES; i++) {
+		if (strncmp(conf_table[i].path, path, len) == 0 &&
+		    conf_table[i].path[len] == '.')
+			return (1);
+	}
+	return (0);
+}
+
+/* The keys of a mapping one level down ("pagerduty.webhook.listen"). */
+static void
+conf_walk_sub(struct conf_ctx *ctx, const char *prefix, yaml_node_t *v)
+{
+	yaml_node_pair_t	*q;
+	yaml_node_t		*k, *v2;
+	const char		*key;
+	char			*path;
+
+	for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+	    q++) {
+		k = yaml_document_get_node(ctx->doc, q->key);
+		v2 = yaml_document_get_node(ctx->doc, q->value);
+		if ((key = conf_key(ctx, k)) == NULL || v2 == NULL)
+			continue;
+		xasprintf(&path, "%s.%s", prefix, key);
+		conf_walk_key(ctx, key, path, k, v2);
+		free(path);
+	}
 }
 
 /* One key: a table entry, a secret's k_file, or unknown. */
@@ -1068,10 +1123,11 @@ conf_set(struct conf_ctx *ctx, size_t i, yaml_node_t *v, int from_file)
 		ctx->fgiven[i] = 1;
 	else {
 		ctx->given[i] = 1;
-		if (e->type == CONF_SECRET && ctx->inline_secret == 0)
+		if ((e->type == CONF_SECRET ||
+		    e->type == CONF_SECRET_LIST) && ctx->inline_secret == 0)
 			ctx->inline_secret = CONF_LINE(v);
 	}
-	if (e->type == CONF_LIST) {
+	if (e->type == CONF_LIST || e->type == CONF_SECRET_LIST) {
 		conf_set_list(ctx, i, v);
 		return;
 	}
@@ -1133,12 +1189,18 @@ conf_set_list(struct conf_ctx *ctx, size_t i, yaml_node_t *v)
 		if ((s = conf_scalar(ctx, e->path, n)) == NULL ||
 		    conf_check_text(ctx, e->path, s, CONF_LINE(n), 0) == -1)
 			continue;
+		if (e->type == CONF_SECRET_LIST && !conf_is_token(s)) {
+			conf_error(ctx, CONF_LINE(n), "%s: must be printable "
+			    "ASCII without spaces", e->path);
+			continue;
+		}
 		copy = xstrdup(s);
 		if (e->check != NULL && e->check(copy, &errstr) == -1)
 			conf_error(ctx, CONF_LINE(n), "%s: %s", e->path,
 			    errstr);
 		else
 			strlist_add(sl, copy);
+		explicit_bzero(copy, strlen(copy));
 		free(copy);
 	}
 }
@@ -1413,6 +1475,7 @@ conf_assign(struct conf_ctx *ctx, size_t i, const char *s, size_t line,
 		*CONF_STR(conf, e) = copy;
 		break;
 	case CONF_LIST:
+	case CONF_SECRET_LIST:
 	case CONF_SHORTCUTS:
 	case CONF_MAP:
 		fatalx("%s: %s is not a scalar", __func__, e->path);
@@ -1796,6 +1859,21 @@ conf_rules(struct conf_ctx *ctx)
 		    "metrics.listen: %s is not a loopback address; set "
 		    "metrics.listen_public: true to serve metrics beyond this "
 		    "host", conf->metrics.listen);
+	/* The webhook checks signatures, but is meant behind a proxy. */
+	if (conf->pagerduty.webhook.listen != NULL &&
+	    !conf->pagerduty.webhook.listen_public &&
+	    listen_check(conf->pagerduty.webhook.listen, &loopback,
+	    &errstr) == 0 && !loopback)
+		conf_error(ctx, ctx->line[conf_find("pagerduty.webhook.listen")],
+		    "pagerduty.webhook.listen: %s is not a loopback address; "
+		    "put a TLS proxy in front, or set "
+		    "pagerduty.webhook.listen_public: true",
+		    conf->pagerduty.webhook.listen);
+	if (conf->pagerduty.webhook.listen != NULL &&
+	    conf->pagerduty.webhook.secrets.n == 0)
+		conf_error(ctx, ctx->line[conf_find("pagerduty.webhook.listen")],
+		    "pagerduty.webhook.listen needs pagerduty.webhook.secrets "
+		    "(the subscription's signing secret)");
 	if (ctx->given[conf_find("jira.email")])
 		return;
 	/* Cloud only takes email:token Basic auth; no email means a PAT. */
@@ -1873,7 +1951,8 @@ config_free(struct config *conf)
 {
 	const struct conf_entry	*e;
 	char			*s;
-	size_t			 i;
+	struct strlist		*sl;
+	size_t			 i, k;
 
 	if (conf == NULL)
 		return;
@@ -1891,6 +1970,11 @@ config_free(struct config *conf)
 			free(*CONF_STR(conf, e));
 			*CONF_STR(conf, e) = NULL;
 			break;
+		case CONF_SECRET_LIST:
+			sl = CONF_PTR(conf, e);
+			for (k = 0; k < sl->n; k++)
+				explicit_bzero(sl->v[k], strlen(sl->v[k]));
+			/* FALLTHROUGH */
 		case CONF_LIST:
 			strlist_free(CONF_PTR(conf, e));
 			break;
@@ -2119,13 +2203,20 @@ void
 config_redact_secrets(const struct config *conf)
 {
 	const struct conf_entry	*e;
-	size_t			 i;
+	const struct strlist	*sl;
+	size_t			 i, k;
 
 	for (i = 0; i < CONF_NENTRIES; i++) {
 		e = &conf_table[i];
 		if (e->type == CONF_SECRET)
 			log_redact(*(char *const *)((const char *)conf +
 			    e->off));
+		if (e->type == CONF_SECRET_LIST) {
+			sl = (const struct strlist *)((const char *)conf +
+			    e->off);
+			for (k = 0; k < sl->n; k++)
+				log_redact(sl->v[k]);
+		}
 	}
 }
 
@@ -2462,7 +2553,18 @@ conf_check_minutes(char *s, const char **errstr)
 static int
 conf_check_listen(char *s, const char **errstr)
 {
-	return (metrics_listen_check(s, NULL, errstr));
+	return (listen_check(s, NULL, errstr));
+}
+
+/* An absolute path of printable ASCII, no query: "/pagerduty". */
+static int
+conf_check_url_path(char *s, const char **errstr)
+{
+	if (*s != '/' || strcspn(s, "?# ") != strlen(s) || !conf_is_token(s)) {
+		*errstr = "must be a path like /pagerduty (no query)";
+		return (-1);
+	}
+	return (0);
 }
 
 /* Watch the shortcuts file: reload on a new mtime, keep the old if bad. */

@@ -158,6 +158,7 @@ main_reload(void)
 	cfg = c;
 	log_setlevel(c->log_level);
 	metrics_reload();
+	pd_webhook_reload();
 	(void)timeline_expire();	/* cache_days may have shrunk */
 	/* Callbacks of this turn may still hold strings of the old one. */
 	reactor_defer(main_free_config_cb, old);
@@ -241,6 +242,8 @@ main_run(const char *path, int debug)
 	http_init();
 	if (metrics_init(&cause) != 0)
 		fatalx("%s", cause);
+	if (pd_webhook_init(&cause) != 0)
+		fatalx("%s", cause);
 	schedule_init();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		main_sigev[i] = event_new(reactor_base, sigs[i],
@@ -290,6 +293,7 @@ main_run(const char *path, int debug)
 	store_abort(store);
 	store_close(store);
 	store = NULL;
+	pd_webhook_shutdown();
 	metrics_shutdown();
 	reactor_free();
 	tls_free();

@@ -192,6 +192,13 @@ struct config {
 		long long	 poll_interval;	/* seconds, pd-watch.c */
 		long long	 ack_timeout;	/* seconds before a nudge */
 		int		 resolve_on_close; /* enum conf_pd_resolve */
+		struct {
+			char		*listen;	/* or NULL */
+			int		 listen_public;
+			char		*path;		/* "/pagerduty" */
+			struct strlist	 secrets;	/* any one signs */
+			long long	 max_age;	/* seconds */
+		} webhook;		/* pd-webhook.c */
 	} pagerduty;
 	struct {
 		long long	 poll_interval;		/* seconds */
@@ -943,6 +950,12 @@ void	 pd_watch_init(void);
 void	 pd_watch_shutdown(void);
 /* Follow PagerDuty incident pd of incident key (page.c, in its turn). */
 void	 pd_watch_start(const char *key, const char *pd);
+/*
+ * Poll PagerDuty incident pd now (pd-webhook.c, in its turn): the watch
+ * that follows it gets a poll due now. 1 if one is, 0 if nobody watches
+ * it (or no longer), -1 if the store refused.
+ */
+int	 pd_watch_poke(const char *pd);
 /* key's ticket closed (follow.c, in its turn): pagerduty.resolve_on_close. */
 void	 pd_watch_ticket_closed(const char *key);
 /*
@@ -958,6 +971,38 @@ struct cJSON *pd_watch_summary(const char *key);
 /* Its stored PagerDuty events in time order (caller frees):
  * [{"at" (seconds), "pd", "type", "text" (plain, with names)}]. */
 struct cJSON *pd_watch_events(const char *key);
+
+/* pd-webhook.c: PagerDuty v3 webhooks make pd-watch.c poll at once. */
+extern const char *const pd_webhook_outcomes[];	/* NULL-terminated */
+int	 pd_webhook_init(char **cause);
+void	 pd_webhook_reload(void);
+void	 pd_webhook_shutdown(void);
+/* 0 if sig (an X-PagerDuty-Signature value) holds a v1= HMAC-SHA256 of
+ * body with one of secrets; else -1. Constant time per comparison. */
+int	 pd_webhook_verify(const char *sig, const char *body, size_t len,
+	    const struct strlist *secrets);
+
+/* listen.c: small inbound HTTP servers on configured addresses. */
+struct evhttp_request;
+struct listen_srv;
+struct listen_limits {
+	size_t	 max_headers;	/* bytes of a request's head */
+	size_t	 max_body;	/* bytes; more: 413 */
+	int	 timeout_s;	/* per connection, read and write */
+};
+/* A listen value: HOST:PORT (an IP address), or a bare PORT for
+ * 127.0.0.1; 0 or -1 with *errstr. loopback may be NULL. */
+int	 listen_check(const char *, int *loopback, const char **errstr);
+/* name for logs ("metrics"), key for errors ("metrics.listen"), what it
+ * serves for the log line; every request (any method) goes to cb. */
+struct listen_srv *listen_new(const char *name, const char *key,
+	    const char *what, const struct listen_limits *,
+	    void (*cb)(struct evhttp_request *, void *), void *arg);
+/* Listen on addr; 0, or -1 with *cause (caller frees). */
+int	 listen_bind(struct listen_srv *, const char *addr, char **cause);
+/* Rebind if want (NULL: not listening) differs; the old one if it fails. */
+void	 listen_reload(struct listen_srv *, const char *want);
+void	 listen_free(struct listen_srv *);
 
 /* metrics.c: Prometheus metrics, GET /metrics and /healthz (see its top). */
 struct metrics;
@@ -1001,6 +1046,8 @@ void	 metrics_ack(uint64_t received_ms);
 void	 metrics_api_call(const char *service, const struct http_response *);
 void	 metrics_command(const char *name);
 void	 metrics_job_ended(const char *kind, const char *outcome);
+/* A PagerDuty webhook request answered (pd_webhook_outcomes). */
+void	 metrics_pd_webhook(const char *outcome);
 /* The Jira poller (follow.c) succeeded at this time; /healthz reads it. */
 void	 metrics_poll_ok(time_t);
 /* What GET /metrics answers, gauges read now; caller frees. */

@@ -15,33 +15,21 @@
  * from outside (an envelope type) cannot grow it without bound; the rest
  * are counted under "other".
  *
- * Why evhttp here, when http.c avoids it (STYLE.md 4.4): that is about
- * evhttp's client. This is a small inbound server on loopback whose every
- * answer is built from memory in its callback and handed to evhttp in one
- * piece, so no request waits on anything and none of the client's
- * lifetime traps apply. Requests are bounded (headers, body, a timeout per
- * connection); any method but GET and HEAD is answered 405, any other
- * path 404. A non-loopback address needs metrics.listen_public, checked
- * by config.c: there is no authentication.
+ * The listener (listen.c, shared with pd-webhook.c) answers each request
+ * from memory in its callback, in one piece. Requests are bounded
+ * (headers, body, a timeout per connection); any method but GET and HEAD
+ * is answered 405, any other path 404. A non-loopback address needs
+ * metrics.listen_public, checked by config.c: there is no authentication.
  *
  * /healthz says 200 "ok" only while Socket Mode is connected (hello
  * received) and, once the Jira poller has succeeded, while its last good
  * poll is recent (3 x schedule.poll_interval + 60 s); else 503 and the
  * reason on one line.
  *
- * SIGHUP: metrics_reload rebinds when metrics.listen changed. If the new
- * address cannot be bound, the old one is bound again and the error
- * logged; the rest of the configuration still applies, and the next
- * reload tries again.
+ * SIGHUP: metrics_reload rebinds when metrics.listen changed (listen.c).
  */
 #include "config.h"
 
-#include <sys/types.h>
-#include <sys/socket.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +39,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 
 #include "incidentd.h"
 
@@ -60,7 +47,6 @@
 #define METRICS_MAX_HEADERS	8192	/* bytes of a request's head */
 #define METRICS_MAX_BODY	1024
 #define METRICS_TIMEOUT_S	10	/* per connection, read and write */
-#define METRICS_BACKLOG		16
 #define METRICS_POLL_SLACK	60	/* seconds past 3 poll intervals */
 
 struct metrics_series {
@@ -106,13 +92,12 @@ static struct {
 	struct metric	*poll_time;
 	struct metric	*start_time;
 	struct metric	*build;
+	struct metric	*pd_webhooks;
 } metrics_d;
 
 static time_t			 metrics_last_poll;
 static time_t			 metrics_started;
-static struct evhttp		*metrics_http;
-static struct evhttp_bound_socket *metrics_bound;
-static char			*metrics_addr;	/* what metrics_bound serves */
+static struct listen_srv	*metrics_listen;
 
 static const double	metrics_ack_bounds[] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
@@ -136,10 +121,6 @@ static void	 metrics_render_buf(struct metrics *, struct evbuffer *);
 static char	*metrics_buf_text(struct evbuffer *, size_t *);
 static void	 metrics_daemon(void);
 static void	 metrics_scrape(void);
-static int	 metrics_parse(const char *, struct sockaddr_storage *,
-		    socklen_t *, int *, const char **);
-static int	 metrics_bind(const char *, char **);
-static void	 metrics_unbind(void);
 static void	 metrics_http_cb(struct evhttp_request *, void *);
 static void	 metrics_reply(struct evhttp_request *, int, const char *,
 		    const char *, size_t);
@@ -542,6 +523,11 @@ metrics_daemon(void)
 	metrics_d.build = metrics_add(r, METRICS_GAUGE, "incidentd_build_info",
 	    "Always 1; the version is a label.", "version", NULL, 0);
 	metrics_set(metrics_d.build, (const char *[]){ PACKAGE_VERSION }, 1);
+	metrics_d.pd_webhooks = metrics_add(r, METRICS_COUNTER,
+	    "incidentd_pagerduty_webhooks_total", "PagerDuty webhook requests "
+	    "by outcome (see pd-webhook.c).", "outcome", NULL, 0);
+	for (i = 0; pd_webhook_outcomes[i] != NULL; i++)
+		metrics_inc(metrics_d.pd_webhooks, &pd_webhook_outcomes[i], 0);
 
 	/* Known commands and job kinds show as 0 before their first use. */
 	for (i = 0; cmd_table[i] != NULL; i++)
@@ -608,6 +594,14 @@ metrics_job_ended(const char *kind, const char *outcome)
 	metrics_daemon();
 	metrics_inc(metrics_d.jobs_ended, (const char *[]){ kind, outcome },
 	    1);
+}
+
+/* A PagerDuty webhook request was answered (pd-webhook.c). */
+void
+metrics_pd_webhook(const char *outcome)
+{
+	metrics_daemon();
+	metrics_inc(metrics_d.pd_webhooks, &outcome, 1);
 }
 
 /* The Jira poller's pass succeeded at t (follow.c). */
@@ -679,194 +673,42 @@ metrics_health(void)
 	    cfg != NULL ? cfg->schedule.poll_interval : 0, now_wall()));
 }
 
-/*
- * HOST:PORT with HOST an IPv4 address, a bracketed IPv6 address or
- * localhost; a bare PORT is 127.0.0.1. No name lookups: a bind never
- * waits on DNS. ss and len may be NULL (only checking).
- */
-static int
-metrics_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len,
-    int *loopback, const char **errstr)
-{
-	struct sockaddr_in	*sin;
-	struct sockaddr_in6	*sin6;
-	struct in_addr		 a4;
-	struct in6_addr		 a6;
-	char			 host[INET6_ADDRSTRLEN + 1];
-	const char		*port, *end;
-	size_t			 hlen;
-	long			 n;
-	int			 v6 = 0, loop;
-
-	*errstr = "must be HOST:PORT with an IP address, like 127.0.0.1:9464 "
-	    "or [::1]:9464";
-	if (s[0] == '[') {
-		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
-			return (-1);
-		hlen = end - s - 1;
-		memcpy(host, s + 1, hlen < sizeof(host) ? hlen : 0);
-		port = end + 2;
-		v6 = 1;
-	} else if ((end = strrchr(s, ':')) != NULL) {
-		if (end == s) {
-			*errstr = "give the address too: 127.0.0.1:PORT, or "
-			    "0.0.0.0:PORT for every interface";
-			return (-1);
-		}
-		hlen = end - s;
-		memcpy(host, s, hlen < sizeof(host) ? hlen : 0);
-		port = end + 1;
-	} else {
-		if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
-			return (-1);
-		hlen = strlen("127.0.0.1");
-		memcpy(host, "127.0.0.1", hlen);
-		port = s;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return (-1);
-	host[hlen] = '\0';
-	if (!v6 && strcmp(host, "localhost") == 0)
-		strlcpy(host, "127.0.0.1", sizeof(host));
-	if (strspn(port, "0123456789") != strlen(port) || *port == '\0' ||
-	    strlen(port) > 5 || (n = strtol(port, NULL, 10)) < 1 ||
-	    n > 65535) {
-		*errstr = "the port must be a number from 1 to 65535";
-		return (-1);
-	}
-	if (v6 ? inet_pton(AF_INET6, host, &a6) != 1 :
-	    inet_pton(AF_INET, host, &a4) != 1)
-		return (-1);
-	if (v6)
-		loop = IN6_IS_ADDR_LOOPBACK(&a6) ||
-		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-	else
-		loop = (ntohl(a4.s_addr) >> 24) == 127;
-	if (loopback != NULL)
-		*loopback = loop;
-	if (ss != NULL) {
-		memset(ss, 0, sizeof(*ss));
-		if (v6) {
-			sin6 = (struct sockaddr_in6 *)ss;
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_port = htons((uint16_t)n);
-			sin6->sin6_addr = a6;
-			*len = sizeof(*sin6);
-		} else {
-			sin = (struct sockaddr_in *)ss;
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons((uint16_t)n);
-			sin->sin_addr = a4;
-			*len = sizeof(*sin);
-		}
-	}
-	*errstr = NULL;
-	return (0);
-}
-
 /* Check a metrics.listen value (config.c); 0 or -1 with *errstr. */
 int
 metrics_listen_check(const char *s, int *loopback, const char **errstr)
 {
-	return (metrics_parse(s, NULL, NULL, loopback, errstr));
-}
-
-/* Listen on addr; 0, or -1 with *cause (caller frees). */
-static int
-metrics_bind(const char *addr, char **cause)
-{
-	struct sockaddr_storage	 ss;
-	struct evconnlistener	*lev;
-	socklen_t		 len;
-	const char		*errstr;
-
-	if (metrics_parse(addr, &ss, &len, NULL, &errstr) != 0) {
-		xasprintf(cause, "metrics.listen: %s", errstr);
-		return (-1);
-	}
-	lev = evconnlistener_new_bind(reactor_base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
-	    METRICS_BACKLOG, (struct sockaddr *)&ss, (int)len);
-	if (lev == NULL) {
-		xasprintf(cause, "metrics.listen: cannot listen on %s: %s",
-		    addr, strerror(errno));
-		return (-1);
-	}
-	if (metrics_http == NULL) {
-		if ((metrics_http = evhttp_new(reactor_base)) == NULL)
-			fatalx("%s: evhttp_new failed", __func__);
-		evhttp_set_max_headers_size(metrics_http, METRICS_MAX_HEADERS);
-		evhttp_set_max_body_size(metrics_http, METRICS_MAX_BODY);
-		evhttp_set_timeout(metrics_http, METRICS_TIMEOUT_S);
-		/* All reach metrics_http_cb, for a 405 (evhttp says 501). */
-		evhttp_set_allowed_methods(metrics_http, EVHTTP_REQ_GET |
-		    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-		    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-		    EVHTTP_REQ_PATCH);
-		evhttp_set_gencb(metrics_http, metrics_http_cb, NULL);
-	}
-	if ((metrics_bound = evhttp_bind_listener(metrics_http, lev)) == NULL)
-		fatalx("%s: evhttp_bind_listener failed", __func__);
-	metrics_addr = xstrdup(addr);
-	log_info("metrics: serving /metrics and /healthz on %s", addr);
-	return (0);
-}
-
-/* Stop listening; connections already open finish on their own. */
-static void
-metrics_unbind(void)
-{
-	if (metrics_bound != NULL)
-		evhttp_del_accept_socket(metrics_http, metrics_bound);
-	metrics_bound = NULL;
-	free(metrics_addr);
-	metrics_addr = NULL;
+	return (listen_check(s, loopback, errstr));
 }
 
 /* At start: register, note the time, listen if metrics.listen is set. */
 int
 metrics_init(char **cause)
 {
+	static const struct listen_limits lim = { METRICS_MAX_HEADERS,
+	    METRICS_MAX_BODY, METRICS_TIMEOUT_S };
+
 	metrics_daemon();
 	metrics_started = now_wall();
+	metrics_listen = listen_new("metrics", "metrics.listen",
+	    "/metrics and /healthz", &lim, metrics_http_cb, NULL);
 	if (cfg->metrics.listen == NULL)
 		return (0);
-	return (metrics_bind(cfg->metrics.listen, cause));
+	return (listen_bind(metrics_listen, cfg->metrics.listen, cause));
 }
 
-/* After a reload: rebind if metrics.listen changed (see the top). */
+/* After a reload: rebind if metrics.listen changed. */
 void
 metrics_reload(void)
 {
-	const char	*want = cfg->metrics.listen;
-	char		*old, *cause;
-
-	if (want == NULL ? metrics_addr == NULL : metrics_addr != NULL &&
-	    strcmp(want, metrics_addr) == 0)
-		return;
-	old = metrics_addr != NULL ? xstrdup(metrics_addr) : NULL;
-	metrics_unbind();
-	if (want == NULL)
-		log_info("metrics: no longer listening on %s", old);
-	else if (metrics_bind(want, &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
-		if (old != NULL && metrics_bind(old, &cause) != 0) {
-			log_error("%s", cause);
-			free(cause);
-		}
-	}
-	free(old);
+	listen_reload(metrics_listen, cfg->metrics.listen);
 }
 
 /* Close the listener and its connections, free the registry. */
 void
 metrics_shutdown(void)
 {
-	metrics_unbind();
-	if (metrics_http != NULL)
-		evhttp_free(metrics_http);
-	metrics_http = NULL;
+	listen_free(metrics_listen);
+	metrics_listen = NULL;
 	metrics_free(metrics_d.reg);
 	memset(&metrics_d, 0, sizeof(metrics_d));
 	metrics_last_poll = 0;

@@ -36,6 +36,14 @@
  * ("pd_escalate" keyed by the level, "pd_resolve") that probe before a
  * resend. The buttons belong to the "pagerduty" command below.
  *
+ * PagerDuty webhooks (pd-webhook.c) only hurry the poller along:
+ * pd_watch_poke makes the watch's next poll due now (a poll in flight
+ * leaves "again" on the record, and the next one follows at once). The
+ * poll stays the one path that stores and posts events, so an event seen
+ * by both a webhook and a poll is posted once, by its log entry id. A
+ * poke replaces a queued poll with a new sequence number; the old job
+ * finds itself superseded and ends without polling.
+ *
  * Every change stored calls incident_changed(key); pd_watch_summary and
  * pd_watch_events are how others read these records.
  */
@@ -334,6 +342,74 @@ pd_watch_start(const char *key, const char *pd)
 	free(k);
 }
 
+/* The watch that follows PagerDuty incident pd (a pd_watch_poke). */
+struct pdw_find {
+	const char	*pd;
+	char		*key;
+};
+
+static int
+pdw_find_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	struct pdw_find	*f = arg;
+	cJSON		*rec;
+	int		 found = 0;
+
+	if (strstr(key, PDW_EV) != NULL)
+		return (0);
+	if ((rec = cJSON_ParseWithLength(val, len)) != NULL) {
+		found = pdw_pd(rec, f->pd) != NULL;
+		cJSON_Delete(rec);
+	}
+	if (found)
+		f->key = xstrdup(key);
+	return (found);
+}
+
+/*
+ * Poll PagerDuty incident pd now (a webhook said it changed), in this
+ * turn. The poll due now is the current one if it is queued and due, else
+ * a new one; a poll in flight gets a successor at once (see the top).
+ */
+int
+pd_watch_poke(const char *pd)
+{
+	struct pdw_find	 f = { pd, NULL };
+	cJSON		*rec = NULL, *j = NULL;
+	const char	*st;
+	char		*id = NULL;
+	int		 rv = 0;
+
+	if (pdw_stopped || pd == NULL || *pd == '\0')
+		return (0);
+	if (store_foreach(store, STORE_PDWATCH, "", pdw_find_cb, &f) < 0 ||
+	    f.key == NULL || (rec = pdw_load(f.key)) == NULL ||
+	    !pdw_watching(rec))
+		goto out;
+	xasprintf(&id, "%s/%s.%d", PDW_POLL_KIND, f.key,
+	    (int)json_num(rec, "seq", 0));
+	j = job_load(id);
+	st = json_str(j, "state") != NULL ? json_str(j, "state") : "";
+	rv = 1;
+	if (strcmp(st, "running") == 0) {
+		pdw_set(rec, "again", cJSON_CreateBool(1));
+		if (pdw_save(rec) != 0)
+			rv = -1;
+	} else if (strcmp(st, "queued") != 0 ||
+	    json_num(j, "due", 0) > (double)now_wall() * 1000) {
+		log_debug("pd watch %s: %s changed, polling now", f.key, pd);
+		pdw_schedule(rec, 0);
+		if (store_failed(store))
+			rv = -1;
+	}
+out:
+	cJSON_Delete(j);
+	cJSON_Delete(rec);
+	free(id);
+	free(f.key);
+	return (rv);
+}
+
 /* Start up: every watch whose last poll ended gets its next one. */
 static int
 pdw_init_cb(const char *key, const char *val, size_t len, void *arg)
@@ -432,7 +508,10 @@ pdw_poll_run(struct job *j)
 	p->job = j;
 	p->key = xstrndup(key, dot != NULL ? (size_t)(dot - key) :
 	    strlen(key));
-	if ((rec = pdw_load(p->key)) == NULL) {
+	/* Superseded (pd_watch_poke) or gone: the newer poll does it. */
+	if ((rec = pdw_load(p->key)) == NULL || (dot != NULL &&
+	    atoi(dot + 1) != (int)json_num(rec, "seq", 0))) {
+		cJSON_Delete(rec);
 		pdw_poll_free(p);
 		job_done(j, NULL);
 		return;
@@ -864,14 +943,18 @@ pdw_poll_ended(struct job *j)
 	const char	*key = job_key(j), *dot = strrchr(key, '.');
 	cJSON		*rec;
 	char		*k;
+	int		 again;
 
 	k = xstrndup(key, dot != NULL ? (size_t)(dot - key) : strlen(key));
 	if ((rec = pdw_load(k)) != NULL && dot != NULL &&
 	    atoi(dot + 1) == (int)json_num(rec, "seq", 0)) {
-		if (pdw_watching(rec))
-			pdw_schedule(rec, now_wall() +
+		if (pdw_watching(rec)) {
+			/* A webhook came while it ran: again, now. */
+			again = json_bool(rec, "again");
+			pdw_set(rec, "again", NULL);
+			pdw_schedule(rec, again ? 0 : now_wall() +
 			    (time_t)cfg->pagerduty.poll_interval);
-		else
+		} else
 			log_info("pd watch %s: resolved and closed; no longer "
 			    "watched", k);
 	}

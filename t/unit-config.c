@@ -1312,10 +1312,66 @@ test_metrics(void)
 	    "  listen: 127.0.0.1:65536\n" REQUIRED_JIRA REQUIRED_PD, port);
 }
 
+/* pagerduty.webhook: a third level of keys, a list of secrets. */
+#define WEBHOOK_PD	"  from: incident-bot@example.com\n" \
+			"  incident_manager_service: PIMGR01\n"
+static void
+test_webhook(void)
+{
+	static const char *const bad[] = {
+		"%/webhook.yaml:4: pagerduty.webhook.path: must be a path like "
+		    "/pagerduty (no query)",
+		"%/webhook.yaml:6: pagerduty.webhook.secrets: must be printable "
+		    "ASCII without spaces",
+		"%/webhook.yaml:7: pagerduty.webhook.max_age: expected a number "
+		    "at 's' (use s, m, h or d after whole numbers, like 1h30m)",
+		"%/webhook.yaml:3: pagerduty.webhook.listen: 10.0.0.1:9465 is "
+		    "not a loopback address; put a TLS proxy in front, or set "
+		    "pagerduty.webhook.listen_public: true",
+		/* The one secret was refused. */
+		"%/webhook.yaml:3: pagerduty.webhook.listen needs "
+		    "pagerduty.webhook.secrets (the subscription's signing "
+		    "secret)",
+		NULL
+	};
+	static const char *const nosecret[] = {
+		"%/webhook.yaml:3: pagerduty.webhook.listen needs "
+		    "pagerduty.webhook.secrets (the subscription's signing "
+		    "secret)",
+		NULL
+	};
+	struct strlist	 errors = { NULL, 0 };
+	struct config	*c;
+
+	c = load_text("webhook.yaml", "pagerduty:\n  webhook:\n"
+	    "    listen: 9465\n    secrets: [old-one, new-two]\n"
+	    WEBHOOK_PD REQUIRED_JIRA, &errors);
+	ok(c != NULL && errors.n == 0, "webhook: a good one");
+	strlist_free(&errors);
+	if (c != NULL) {
+		is_str(c->pagerduty.webhook.listen, "9465", "webhook.listen");
+		is_str(c->pagerduty.webhook.path, "/pagerduty", "path default");
+		is_int(c->pagerduty.webhook.max_age, 300, "max_age default");
+		is_int((int)c->pagerduty.webhook.secrets.n, 2, "two secrets");
+		is_str(c->pagerduty.webhook.secrets.v[1], "new-two",
+		    "in order");
+		ok(pd_webhook_verify("v1=00, v1=0", "", 0,
+		    &c->pagerduty.webhook.secrets) == -1, "bad signature");
+		config_free(c);
+	}
+	expect_text_errors("webhook.yaml", "pagerduty:\n  webhook:\n"
+	    "    listen: 10.0.0.1:9465\n    path: pagerduty\n"
+	    "    secrets:\n      - \"two words\"\n    max_age: soon\n"
+	    WEBHOOK_PD REQUIRED_JIRA, bad);
+	expect_text_errors("webhook.yaml", "pagerduty:\n  webhook:\n"
+	    "    listen: 127.0.0.1:9465\n" WEBHOOK_PD REQUIRED_JIRA, nosecret);
+}
+
 static const struct {
 	const char	*name;
 	void		(*fn)(void);
 } tests[] = {
+	{ "webhook", test_webhook },
 	{ "duration", test_duration },
 	{ "base_url", test_base_url },
 	{ "defaults", test_defaults },
