@@ -474,9 +474,10 @@ sub dump_state {
 sub unfinished {
 	my ($j) = @_;
 	my $jobs = $j->{databases}{jobs} // {};
-	# Jobs due later are at rest, not left behind: the next Jira poll,
-	# the next PagerDuty poll, a no-answer nudge, an AAR's date.
-	my $now_ms = time * 1000;
+	# Jobs due well after the trial are at rest, not left behind: the
+	# next Jira or PagerDuty poll, a no-answer nudge, an AAR's date. One
+	# due within a minute (an archive, a retry) is waited for.
+	my $now_ms = (time + 60) * 1000;
 	return grep { ($jobs->{$_}{state} // '') !~ $TERMINAL &&
 	    !/^(jira_poll|pd_watch)\// &&
 	    !(($jobs->{$_}{state} // '') eq 'queued' &&
