@@ -13,6 +13,10 @@
  * read first and the reply says so. The incident's PagerDuty events
  * (pd-watch.c) join the lines in time order, marked as PagerDuty's,
  * unless "nopd" leaves them out.
+ *
+ * The postmortem drafter (cmd-postmortem.c) takes the same lines in Jira
+ * markup through cmd_get_timeline_jira: the same access rule, backfill
+ * and name resolution, handed back instead of sent.
  */
 #include "config.h"
 
@@ -77,6 +81,8 @@ struct gt_state {
 	time_t			 created;	/* the channel's */
 	uint64_t		 busy_us;	/* own work, not waiting */
 	size_t			 nsent;
+	cmd_get_timeline_cb	 done;		/* lines handed back here */
+	void			*done_arg;
 	TAILQ_ENTRY(gt_state)	 entry;
 };
 TAILQ_HEAD(gt_states, gt_state);
@@ -105,6 +111,9 @@ static void		gt_send_probe(struct job *);
 static void		gt_comments_cb(const struct jira_result *, void *);
 static void		gt_send_ended(struct job *);
 static void		gt_finish(struct gt_state *);
+static void		gt_hand_back(struct gt_state *,
+			    const struct strlist *);
+static int		gt_lines(struct gt_state *, struct strlist *);
 static const char	*gt_name_get(const char *);
 static void		gt_name_set(const char *, const char *);
 static struct gt_bucket	*gt_name_bucket(const char *);
@@ -254,6 +263,46 @@ gt_valid_id(const char *s, size_t len)
 			return (0);
 	}
 	return (1);
+}
+
+/*
+ * The timeline of channel (incident key's) for item's requester, one line
+ * each in Jira markup as `get timeline jira` renders it, PagerDuty events
+ * included; names, the ids in names (Slack users) are resolved too (read
+ * them with cmd_get_timeline_name). cb gets the lines, or NULL after the
+ * reason was told to item; either way item is the callback's again.
+ */
+void
+cmd_get_timeline_jira(struct cmd_item *item, const char *key,
+    const char *channel, const struct strlist *names, cmd_get_timeline_cb cb,
+    void *arg)
+{
+	struct gt_state	*st;
+	cJSON		*args;
+	size_t		 i;
+
+	st = xcalloc(1, sizeof(*st));
+	st->start_ms = now_ms();
+	st->item = item;
+	st->mode = GT_JIRA;
+	st->channel = xstrdup(channel);
+	st->key = xstrdup(key);
+	st->in_channel = strcmp(channel, item->channel) == 0;
+	st->done = cb;
+	st->done_arg = arg;
+	for (i = 0; names != NULL && i < names->n; i++)
+		gt_want(st, names->v[i]);
+	TAILQ_INSERT_TAIL(&gt_busy, st, entry);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", channel);
+	slack_call("conversations.info", args, gt_info_cb, st);
+}
+
+/* Jira wiki markup escaped, as the timeline's lines are. */
+char *
+cmd_get_timeline_jira_escape(const char *s)
+{
+	return (gt_jira_escape(s != NULL ? s : ""));
 }
 
 static enum cmd_retval
@@ -787,31 +836,21 @@ gt_chunk(struct strlist *chunks, const char *line, size_t max,
 	}
 }
 
-static void
-gt_render(struct gt_state *st)
+/*
+ * The timeline's lines in the state's mode: tagged messages and, unless
+ * nopd, PagerDuty's events (pd-watch.c) merged in time order. 0 or -1.
+ */
+static int
+gt_lines(struct gt_state *st, struct strlist *lines)
 {
 	struct timeline_list	 l;
-	struct strlist		 chunks = { NULL, 0 };
-	const char		*head = "", *tail = "";
-	char			*line, *hdr, *sum, *ch, *tz, *tmp, *bf, *pdn;
 	cJSON			*pd;
 	const cJSON		*ev;
-	size_t			 i, max;
-	uint64_t		 t0;
+	size_t			 i;
 
-	t0 = gt_now_us();
-	if (timeline_load(st->channel, &l) != 0) {
-		cmd_error(st->item, "I could not read the timeline index.");
-		gt_finish(st);
-		return;
-	}
+	if (timeline_load(st->channel, &l) != 0)
+		return (-1);
 	st->nentries = l.n;
-	max = st->mode == GT_JIRA ? GT_JIRA_CHUNK : GT_SLACK_CHUNK;
-	if (st->mode == GT_MARKDOWN) {
-		head = "```\n";
-		tail = "\n```";
-	}
-	/* PagerDuty's events (pd-watch.c) merged in time order. */
 	pd = st->key != NULL && !st->nopd ? pd_watch_events(st->key) :
 	    cJSON_CreateArray();
 	st->npd = (size_t)cJSON_GetArraySize(pd);
@@ -820,20 +859,52 @@ gt_render(struct gt_state *st)
 	for (i = 0; i <= l.n; i++) {
 		while (ev != NULL && (i == l.n || json_num(ev, "at", 0) <=
 		    strtod(l.v[i].ts, NULL))) {
-			line = gt_pd_line(st, ev);
-			gt_chunk(&chunks, line, max, head, tail);
-			free(line);
+			lines->v = xreallocarray(lines->v, lines->n + 1,
+			    sizeof(*lines->v));
+			lines->v[lines->n++] = gt_pd_line(st, ev);
 			ev = ev->next;
 		}
 		if (i == l.n)
 			break;
-		line = gt_line(st, &l.v[i]);
-		gt_chunk(&chunks, line, max, head, tail);
-		free(line);
+		lines->v = xreallocarray(lines->v, lines->n + 1,
+		    sizeof(*lines->v));
+		lines->v[lines->n++] = gt_line(st, &l.v[i]);
 	}
 	timeline_tz_end();
 	cJSON_Delete(pd);
 	timeline_list_free(&l);
+	return (0);
+}
+
+static void
+gt_render(struct gt_state *st)
+{
+	struct strlist		 chunks = { NULL, 0 }, lines = { NULL, 0 };
+	const char		*head = "", *tail = "";
+	char			*hdr, *sum, *ch, *tz, *tmp, *bf, *pdn;
+	size_t			 i, max;
+	uint64_t		 t0;
+
+	t0 = gt_now_us();
+	if (gt_lines(st, &lines) != 0) {
+		strlist_free(&lines);
+		cmd_error(st->item, "I could not read the timeline index.");
+		gt_finish(st);
+		return;
+	}
+	if (st->done != NULL) {
+		gt_hand_back(st, &lines);
+		strlist_free(&lines);
+		return;
+	}
+	max = st->mode == GT_JIRA ? GT_JIRA_CHUNK : GT_SLACK_CHUNK;
+	if (st->mode == GT_MARKDOWN) {
+		head = "```\n";
+		tail = "\n```";
+	}
+	for (i = 0; i < lines.n; i++)
+		gt_chunk(&chunks, lines.v[i], max, head, tail);
+	strlist_free(&lines);
 
 	/* The heading: incident, summary, channel, zone, backfill. */
 	sum = st->summary != NULL ? xstrdup(st->summary) : xstrdup("");
@@ -1094,11 +1165,29 @@ const struct job_kind gt_send_job = {
 	.max_attempts = 8
 };
 
+/* Give the lines to the caller that asked for them. */
+static void
+gt_hand_back(struct gt_state *st, const struct strlist *lines)
+{
+	cmd_get_timeline_cb	 cb = st->done;
+
+	st->done = NULL;
+	cb(st->item, lines, st->done_arg);
+	st->item = NULL;
+	gt_finish(st);
+}
+
 static void
 gt_finish(struct gt_state *st)
 {
+	cmd_get_timeline_cb	cb = st->done;
+
 	TAILQ_REMOVE(&gt_busy, st, entry);
-	cmd_finish(st->item);
+	/* Handed back on failure: the caller finishes the item. */
+	if (cb != NULL)
+		cb(st->item, NULL, st->done_arg);
+	else if (st->item != NULL)
+		cmd_finish(st->item);
 	free(st->channel);
 	free(st->channel_name);
 	free(st->key);

@@ -30,6 +30,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_get_timeline_entry,
 	&cmd_keep_open_entry,
 	&cmd_status_entry,
+	&cmd_postmortem_entry,
 	&cmd_metrics_entry,
 	&cmd_pagerduty_entry,
 	NULL

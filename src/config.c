@@ -96,6 +96,7 @@ static int	conf_check_emoji(char *, const char **);
 static int	conf_check_channel_prefix(char *, const char **);
 static int	conf_check_project(char *, const char **);
 static int	conf_check_field(char *, const char **);
+static int	conf_check_text_field(char *, const char **);
 static int	conf_check_label(char *, const char **);
 static int	conf_check_email(char *, const char **);
 static int	conf_check_pd_id(char *, const char **);
@@ -177,6 +178,8 @@ static const struct conf_entry conf_table[] = {
 	  .check = conf_check_short_text },
 	{ .path = "jira.aar_field", .type = CONF_STRING,
 	  .off = O(jira.aar_field), .check = conf_check_field },
+	{ .path = "jira.postmortem_field", .type = CONF_STRING,
+	  .off = O(jira.postmortem_field), .check = conf_check_text_field },
 	{ .path = "jira.followup_label", .type = CONF_STRING,
 	  .off = O(jira.followup_label), .def = "corrective-action",
 	  .check = conf_check_label },
@@ -2398,6 +2401,17 @@ conf_check_field(char *s, const char **errstr)
 		return (-1);
 	}
 	return (0);
+}
+
+/* The postmortem's field: description or a custom (text) field. */
+static int
+conf_check_text_field(char *s, const char **errstr)
+{
+	if (strcmp(s, "description") == 0 || conf_check_field(s, errstr) == 0)
+		return (0);
+	*errstr = "must be description or a custom field id like "
+	    "customfield_10050";
+	return (-1);
 }
 
 static int

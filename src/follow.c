@@ -273,6 +273,7 @@ follow_channel_archived(const char *key, const char *channel)
 struct follow_actions_walk {
 	const char	*key;
 	cJSON		*out;
+	int		 all;		/* done ones too, with their status */
 };
 
 static int
@@ -288,7 +289,7 @@ follow_actions_cb(const char *key, const char *val, size_t len, void *arg)
 	inc = json_str(rec, "incident");
 	cat = json_str(rec, "cat");
 	if (kind != NULL && strcmp(kind, "action") == 0 && inc != NULL &&
-	    strcmp(inc, w->key) == 0 && (cat == NULL ||
+	    strcmp(inc, w->key) == 0 && (w->all || cat == NULL ||
 	    strcmp(cat, "done") != 0)) {
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "key", key);
@@ -299,6 +300,13 @@ follow_actions_cb(const char *key, const char *val, size_t len, void *arg)
 		if (json_str(rec, "owner.name") != NULL)
 			cJSON_AddStringToObject(o, "owner", json_str(rec,
 			    "owner.name"));
+		if (w->all) {
+			if (json_str(rec, "status") != NULL)
+				cJSON_AddStringToObject(o, "status",
+				    json_str(rec, "status"));
+			cJSON_AddBoolToObject(o, "done", cat != NULL &&
+			    strcmp(cat, "done") == 0);
+		}
 		cJSON_AddItemToArray(w->out, o);
 	}
 	cJSON_Delete(rec);
@@ -332,8 +340,26 @@ follow_status(const char *key)
 	}
 	w.key = key;
 	w.out = cJSON_AddArrayToObject(o, "actions");
+	w.all = 0;
 	(void)store_foreach(store, STORE_FOLLOW, "", follow_actions_cb, &w);
 	return (o);
+}
+
+/*
+ * Every corrective action of incident key the poller has seen, done ones
+ * too (caller frees): [{"key", "summary", "due", "owner", "status",
+ * "done"}], in key order.
+ */
+cJSON *
+follow_actions(const char *key)
+{
+	struct follow_actions_walk w;
+
+	w.key = key;
+	w.out = cJSON_CreateArray();
+	w.all = 1;
+	(void)store_foreach(store, STORE_FOLLOW, "", follow_actions_cb, &w);
+	return (w.out);
 }
 
 /* ------------------------------------------------------------ polling */
@@ -1247,7 +1273,7 @@ follow_notice_text(struct job *j, int direct)
 	cJSON		*a = job_args(j);
 	const char	*what = json_str(a, "what"), *v, *tz;
 	char		*url, *key, *sum, *text, *when, *inc, *iurl, *isum;
-	char		*who, *ch, *owner, *exp, *tmp;
+	char		*who, *ch, *owner, *exp, *tmp, *pm;
 	cJSON		*irec;
 	time_t		 t, end;
 
@@ -1276,10 +1302,20 @@ follow_notice_text(struct job *j, int direct)
 			ch = xstrdup("");
 		exp = xstrdup(cfg->schedule.aar_expectations != NULL ?
 		    cfg->schedule.aar_expectations : "");
+		/* The draft if there is one, else how to get one. */
+		if ((pm = postmortem_url(json_str(a, "key"))) != NULL) {
+			xasprintf(&tmp, "\nThe postmortem draft: <%s|on %s>.",
+			    pm, key);
+			free(pm);
+			pm = tmp;
+		} else
+			pm = xstrdup("\nType `postmortem` in the incident "
+			    "channel for a draft.");
 		xasprintf(&text, ":spiral_calendar_pad: *After-action review "
-		    "for <%s|%s>*: %s\n*When:* %s%s\n%s%s", url, key, sum, when,
-		    direct && json_str(a, "tz") != NULL ? " (your time)" : "",
-		    ch, exp);
+		    "for <%s|%s>*: %s\n*When:* %s%s\n%s%s%s", url, key, sum,
+		    when, direct && json_str(a, "tz") != NULL ? " (your time)" :
+		    "", ch, exp, pm);
+		free(pm);
 		free(exp);
 		free(ch);
 		free(when);

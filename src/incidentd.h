@@ -175,6 +175,7 @@ struct config {
 		struct strlist	 projects;	/* also accepted */
 		char		*issue_type;
 		char		*aar_field;
+		char		*postmortem_field;	/* NULL: a comment */
 		char		*followup_label;
 		int		 flavor;	/* enum conf_jira_flavor */
 		struct conf_map	 users;		/* Jira user -> Slack id */
@@ -526,6 +527,13 @@ void	 jira_issue_comment(const char *key, const char *text, jira_cb,
 	    void *);
 /* The newest max comments, for a probe before commenting again. */
 void	 jira_issue_comments(const char *key, int max, jira_cb, void *);
+/* Replace comment id's body; set a text field (both once, no retry). */
+void	 jira_issue_comment_update(const char *key, const char *id,
+	    const char *text, jira_cb, void *);
+void	 jira_issue_set_field(const char *key, const char *field,
+	    const char *text, jira_cb, void *);
+/* A browse link that opens comment id of key; caller frees. */
+char	*jira_comment_url(const char *key, const char *id);
 /* A remote link, upserted by global_id: safe to send again. */
 struct jira_link {
 	const char	*global_id;
@@ -712,6 +720,8 @@ int	 follow_channel_archived(const char *key, const char *channel);
 char	*follow_keep_open(const char *key, const char *user, int gen);
 /* What the poller knows of incident key and its open actions. */
 struct cJSON *follow_status(const char *key);
+/* All its corrective actions, done ones too, with their status. */
+struct cJSON *follow_actions(const char *key);
 /* Unarchive key's channel with slack.user_token; NULL or why not. */
 char	*follow_unarchive(const char *key, const char *user);
 
@@ -880,6 +890,11 @@ extern const struct cmd_entry cmd_new_channel_entry;
 extern const struct cmd_entry cmd_keep_open_entry;
 extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_metrics_entry;
+/* cmd-postmortem.c: the postmortem draft and its Jira write. */
+extern const struct cmd_entry cmd_postmortem_entry;
+extern const struct job_kind postmortem_job;
+/* A link to the draft once it is in Jira, or NULL; caller frees. */
+char	*postmortem_url(const char *key);
 /* cmd-metrics.c: a metrics.manual_minutes action name; its minutes. */
 int	 cmd_metrics_action_valid(const char *);
 long long cmd_metrics_minutes(const char *action);
@@ -887,6 +902,14 @@ long long cmd_metrics_minutes(const char *action);
 char	*cmd_metrics_report(long long window, time_t now);
 extern const struct cmd_entry cmd_get_timeline_entry;
 void	 cmd_get_timeline_shutdown(void);
+/* The timeline's lines in Jira markup, handed back (see its comment). */
+typedef void (*cmd_get_timeline_cb)(struct cmd_item *,
+	    const struct strlist *lines, void *);
+void	 cmd_get_timeline_jira(struct cmd_item *, const char *key,
+	    const char *channel, const struct strlist *names,
+	    cmd_get_timeline_cb, void *);
+/* Escape Jira wiki markup so text stays text; caller frees. */
+char	*cmd_get_timeline_jira_escape(const char *);
 /* timeline_send: a timeline's pieces, in order, then the reply. */
 extern const struct job_kind gt_send_job;
 /* The display-name cache: bounded, entries expire (tests pass now). */

@@ -574,6 +574,59 @@ jira_issue_comment(const char *key, const char *text, jira_cb cb, void *arg)
 	free(path);
 }
 
+/*
+ * Replace the body of comment id on key (plain text, wiki markup). The
+ * same body sent twice leaves the same comment: safe for a job to resend,
+ * but not retried by the HTTP layer (a caller decides).
+ */
+void
+jira_issue_comment_update(const char *key, const char *id, const char *text,
+    jira_cb cb, void *arg)
+{
+	cJSON	*body;
+	char	*path, *eid;
+
+	if (jira_bad_key(key, cb, arg))
+		return;
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "body", text);
+	eid = url_encode(id);
+	xasprintf(&path, "/rest/api/2/issue/%s/comment/%s", key, eid);
+	jira_request("PUT", path, body, 0, cb, arg);
+	free(path);
+	free(eid);
+}
+
+/* Set one text field of key (a field id: "description", "customfield_1"). */
+void
+jira_issue_set_field(const char *key, const char *field, const char *text,
+    jira_cb cb, void *arg)
+{
+	cJSON	*body, *fields;
+	char	*path;
+
+	if (jira_bad_key(key, cb, arg))
+		return;
+	body = cJSON_CreateObject();
+	fields = cJSON_AddObjectToObject(body, "fields");
+	cJSON_AddStringToObject(fields, field, text);
+	xasprintf(&path, "/rest/api/2/issue/%s", key);
+	jira_request("PUT", path, body, 0, cb, arg);
+	free(path);
+}
+
+/* A link to comment id of key, for people. */
+char *
+jira_comment_url(const char *key, const char *id)
+{
+	char	*url, *out;
+
+	url = jira_browse_url(key);
+	xasprintf(&out, "%s?focusedCommentId=%s#comment-%s", url, id, id);
+	free(url);
+	return (out);
+}
+
 /* The newest max comments of key ("comments" in the answer). */
 void
 jira_issue_comments(const char *key, int max, jira_cb cb, void *arg)

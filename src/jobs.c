@@ -89,6 +89,7 @@ const struct job_kind *jobs_kinds[] = {
 	&pd_nudge_job,
 	&pd_escalate_job,
 	&pd_resolve_job,
+	&postmortem_job,
 	NULL
 };
 

@@ -75,6 +75,8 @@ like($n[0]{text}, qr/16:00 CET|15:00 GMT|15:00 UTC|your time/,
     'meeting time in the owner\'s zone');
 like($n[0]{text}, qr/<#\Q$chan\E>/, 'links the incident channel');
 like($n[0]{text}, qr/get timeline/, 'says what to bring');
+like($n[0]{text}, qr/Type `postmortem` in the incident channel/,
+    'and how to draft the postmortem');
 
 wait_polls(4);
 is(scalar(dms('D0ALICE', qr/After-action review/)), 1,

@@ -4503,14 +4503,64 @@ out:
 	cJSON_Delete(comments);
 }
 
+/* Comment cid (its id as text) of is, or NULL. */
+static struct fj_comment *
+fj_comment_find(struct fj_issue *is, const char *cid)
+{
+	size_t	i;
+	char	buf[32];
+
+	for (i = 0; i < is->ncomments; i++) {
+		snprintf(buf, sizeof buf, "%ld", is->comments[i]->id);
+		if (strcmp(buf, cid) == 0)
+			return (is->comments[i]);
+	}
+	return (NULL);
+}
+
+/*
+ * PUT issue/{key}/comment/{id} (updateComment): a new body (and
+ * visibility, when given) for an existing comment; 200 with the comment,
+ * 400 for a bad body, 404 for a comment not on this issue.
+ */
+static void
+fj_comment_update(struct fj_ctx *c, struct fj_issue *is, const char *cid)
+{
+	struct fj_comment	*cm;
+	cJSON			*errors, *body, *vis;
+
+	if ((cm = fj_comment_find(is, cid)) == NULL) {
+		fj_error(c, 404, "Can not find a comment for the id: %s.", cid);
+		return;
+	}
+	if (!cJSON_IsObject(c->json)) {
+		fj_error(c, 400, "Can not deserialize instance of "
+		    "Comment out of the request body.");
+		return;
+	}
+	errors = cJSON_CreateObject();
+	fj_comment_in(c, c->json, errors, &body, &vis);
+	if (fj_errors_reply(c, errors))
+		return;
+	cJSON_Delete(cm->body);
+	cm->body = body;
+	if (fj_get(c->json, "visibility") != NULL) {
+		cJSON_Delete(cm->visibility);
+		cm->visibility = vis;
+	} else
+		cJSON_Delete(vis);
+	cm->updated = fj_now();
+	is->updated = cm->updated;
+	fj_reply(c, 200, fj_comment_json(c, is, cm));
+}
+
 static void
 fj_comments(struct fj_ctx *c, struct fj_issue *is, const char *cid)
 {
-	cJSON		*errors, *body, *vis;
-	const char	*order;
-	long long	 start = 0, max = 100;
-	size_t		 i;
-	char		 buf[32];
+	struct fj_comment	*cm;
+	cJSON			*errors, *body, *vis;
+	const char		*order;
+	long long		 start = 0, max = 100;
 
 	if (strcmp(c->r->method, "POST") == 0) {
 		if (cid != NULL) {
@@ -4538,20 +4588,20 @@ fj_comments(struct fj_ctx *c, struct fj_issue *is, const char *cid)
 		    is->comments[is->ncomments - 1]));
 		return;
 	}
+	if (strcmp(c->r->method, "PUT") == 0 && cid != NULL) {
+		fj_comment_update(c, is, cid);
+		return;
+	}
 	if (strcmp(c->r->method, "GET") != 0) {
 		fj_bad_method(c);
 		return;
 	}
 	if (cid != NULL) {
-		for (i = 0; i < is->ncomments; i++) {
-			snprintf(buf, sizeof buf, "%ld", is->comments[i]->id);
-			if (strcmp(buf, cid) == 0) {
-				fj_reply(c, 200, fj_comment_json(c, is,
-				    is->comments[i]));
-				return;
-			}
-		}
-		fj_error(c, 404, "Can not find a comment for the id: %s.", cid);
+		if ((cm = fj_comment_find(is, cid)) != NULL)
+			fj_reply(c, 200, fj_comment_json(c, is, cm));
+		else
+			fj_error(c, 404, "Can not find a comment for the id: "
+			    "%s.", cid);
 		return;
 	}
 	order = sb_param(c->r, "orderBy");

@@ -39,7 +39,8 @@
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
- * (after delay_ms). status 0 with delay_ms only delays normal handling;
+ * (after delay_ms); an optional "method" ("POST") narrows the match.
+ * status 0 with delay_ms only delays normal handling;
  * status -1 drops the connection without an answer; "never":true holds
  * the request unanswered until the client closes the connection.
  *
@@ -157,6 +158,7 @@ struct sb_fault {
 	int			 id;
 	char			*service;
 	char			*match;
+	char			*method;	/* or NULL: any */
 	int			 status;
 	int			 retry_after;	/* -1: no header */
 	int			 count;
@@ -899,6 +901,7 @@ sb_fault_free(struct sb_fault *f)
 {
 	free(f->service);
 	free(f->match);
+	free(f->method);
 	cJSON_Delete(f->body);
 	free(f);
 }
@@ -1122,7 +1125,8 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	p = sb_pending_new(req, svc);
 	TAILQ_FOREACH(f, &sb_faults, entry) {
 		if (strcmp(f->service, svc->name) == 0 &&
-		    strstr(p->r.path, f->match) != NULL && f->count > 0)
+		    strstr(p->r.path, f->match) != NULL && f->count > 0 &&
+		    (f->method == NULL || strcmp(f->method, p->r.method) == 0))
 			break;
 	}
 	if (f == NULL) {
@@ -1246,6 +1250,8 @@ sb_control_fault(cJSON *body, cJSON **out)
 	f->id = ++sb_fault_id;
 	f->service = sb_strdup(service);
 	f->match = sb_strdup(match != NULL ? match : "");
+	if (sb_json_str(body, "method") != NULL)
+		f->method = sb_strdup(sb_json_str(body, "method"));
 	f->status = (int)status;
 	f->retry_after = (int)retry_after;
 	f->count = (int)count;
@@ -1275,6 +1281,8 @@ sb_faults_list(void)
 		cJSON_AddNumberToObject(e, "id", f->id);
 		cJSON_AddStringToObject(e, "service", f->service);
 		cJSON_AddStringToObject(e, "match", f->match);
+		if (f->method != NULL)
+			cJSON_AddStringToObject(e, "method", f->method);
 		cJSON_AddNumberToObject(e, "status", f->status);
 		cJSON_AddNumberToObject(e, "retry_after", f->retry_after);
 		cJSON_AddNumberToObject(e, "count", f->count);
