@@ -32,6 +32,7 @@ static int		main_dump(const char *, int);
 static int		main_run(const char *, int);
 static struct config	*main_load_config(const char *);
 static void		main_reload(void);
+static void		main_reload_config(void);
 static void		main_signal_cb(evutil_socket_t, short, void *);
 static void		main_shutdown(void);
 static void		main_drain_cb(evutil_socket_t, short, void *);
@@ -128,6 +129,15 @@ main_free_config_cb(void *arg)
 static void
 main_reload(void)
 {
+	notify_reloading();
+	main_reload_config();
+	notify_reloaded();
+}
+
+/* The reload proper: every way out leaves the running one or the new. */
+static void
+main_reload_config(void)
+{
 	struct strlist	 errors = { NULL, 0 };
 	struct config	*c, *old = cfg;
 	char		*cause;
@@ -186,6 +196,7 @@ main_shutdown(void)
 	if (main_drain_ev != NULL)
 		return;
 	log_info("shutting down");
+	notify_stopping();
 	socket_stop();
 	jobs_drain();
 	main_drain_deadline = now_ms() + INCIDENTD_DRAIN_MS;
@@ -238,6 +249,8 @@ main_run(const char *path, int debug)
 	if (tls_init(cfg->tls_ca_file, &cause) != 0)
 		fatalx("tls: %s", cause);
 	reactor_init();
+	notify_init();
+	notify_watchdog_start();
 	http_init();
 	if (metrics_init(&cause) != 0)
 		fatalx("%s", cause);
@@ -258,6 +271,8 @@ main_run(const char *path, int debug)
 	    cfg->state_dir, (unsigned long long)sz.used >> 10,
 	    (unsigned long long)sz.map >> 10,
 	    (unsigned long long)sz.max >> 10);
+	/* Config loaded, store open: READY=1 once Slack says hello. */
+	notify_wait_ready("Slack Socket Mode to say hello");
 	slack_identify(main_identified_cb, NULL);
 
 	if (reactor_run() != 0)
@@ -289,6 +304,7 @@ main_run(const char *path, int debug)
 	store_close(store);
 	store = NULL;
 	metrics_shutdown();
+	notify_shutdown();
 	reactor_free();
 	tls_free();
 	config_free(cfg);

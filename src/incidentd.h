@@ -109,6 +109,21 @@ void	 reactor_after_commit_or_abort(void (*fn)(void *),
 /* In an abort_fn: the store error, and whether a redo can now fit. */
 int	 reactor_turn_error(int *room);
 
+/* notify.c: the sd_notify protocol to $NOTIFY_SOCKET, without libsystemd. */
+/* READY=1 at the latest this long after notify_wait_ready. */
+#define INCIDENTD_READY_WAIT_MS	45000
+void	 notify_init(void);
+void	 notify_send(const char *, ...)
+	    __attribute__((__format__(printf, 1, 2)));
+void	 notify_status(const char *);
+void	 notify_wait_ready(const char *why);
+void	 notify_ready(const char *status);
+void	 notify_reloading(void);
+void	 notify_reloaded(void);
+void	 notify_stopping(void);
+void	 notify_watchdog_start(void);
+void	 notify_shutdown(void);
+
 /* config.c */
 enum conf_jira_flavor {
 	JIRA_FLAVOR_AUTO = 0,
