@@ -256,12 +256,19 @@ enum store_db {
 #define STORE_MAP_FULL		(-30792)	/* MDB_MAP_FULL */
 #define STORE_SCHEMA_VERSION	1
 #define STORE_RDONLY		0x1
+/* Writer without the state directory's lock: only for t/store-edit,
+ * which edits behind a running daemon's back on purpose. */
+#define STORE_NOLOCK		0x2
+#define STORE_LOCK_FILE		"incidentd.pid"
 struct store;
 extern struct store	*store;
 /* Open (creating state_dir 0700) and migrate; errors via *cause. */
 int	 store_open(const char *dir, long long map_size, int flags,
 	    struct store **, char **cause);
 void	 store_close(struct store *);
+/* A compacted copy of the store (a data.mdb) written to path through a
+ * temporary name and a rename; safe beside the running writer. */
+int	 store_backup(struct store *, const char *path, char **cause);
 const char *store_strerror(int);
 const char *store_db_name(enum store_db);
 /*
