@@ -8,6 +8,9 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,10 +31,14 @@ static uint64_t		 main_drain_deadline;
 
 static __dead void	main_usage(int);
 static int		main_check_config(const char *);
+static int		main_open_reader(const char *, struct config **,
+			    struct store **);
 static int		main_dump(const char *, int);
+static int		main_backup(const char *, const char *);
 static int		main_run(const char *, int);
 static struct config	*main_load_config(const char *);
 static void		main_reload(void);
+static void		main_reload_config(void);
 static void		main_signal_cb(evutil_socket_t, short, void *);
 static void		main_shutdown(void);
 static void		main_drain_cb(evutil_socket_t, short, void *);
@@ -51,6 +58,9 @@ main_usage(int status)
 	    "                print the stored state as JSON (safe while "
 	    "running);\n"
 	    "                message text only with --messages\n"
+	    "  backup FILE   write a compacted copy of the store to FILE "
+	    "(safe while\n"
+	    "                running)\n"
 	    "  version       print the version\n"
 	    "\n"
 	    "options:\n"
@@ -90,29 +100,62 @@ main_check_config(const char *path)
 	return (0);
 }
 
+/* Open the store read-only beside a running daemon, for dump and backup. */
+static int
+main_open_reader(const char *path, struct config **cp, struct store **stp)
+{
+	char	*cause;
+
+	if ((*cp = main_load_config(path)) == NULL)
+		return (-1);
+	if (store_open((*cp)->state_dir, (*cp)->map_size, STORE_RDONLY, stp,
+	    &cause) != 0) {
+		fprintf(stderr, "%s: %s\n", INCIDENTD_NAME, cause);
+		free(cause);
+		config_free(*cp);
+		return (-1);
+	}
+	/* Read-only: only shown in the dump's "size". */
+	(void)store_set_map_max(*stp, config_map_size_max(*cp));
+	return (0);
+}
+
 static int
 main_dump(const char *path, int flags)
 {
 	struct config	*c;
 	struct store	*st;
-	char		*cause;
 	int		 rv;
 
-	if ((c = main_load_config(path)) == NULL)
+	if (main_open_reader(path, &c, &st) != 0)
 		return (1);
-	if (store_open(c->state_dir, c->map_size, STORE_RDONLY, &st,
-	    &cause) != 0) {
-		fprintf(stderr, "%s: %s\n", INCIDENTD_NAME, cause);
-		free(cause);
-		config_free(c);
-		return (1);
-	}
-	/* Read-only: only shown in the dump's "size". */
-	(void)store_set_map_max(st, config_map_size_max(c));
 	rv = store_dump(st, STDOUT_FILENO, flags);
 	if (rv != 0)
 		fprintf(stderr, "%s: dump: %s\n", INCIDENTD_NAME,
 		    store_strerror(rv));
+	store_close(st);
+	config_free(c);
+	return (rv != 0);
+}
+
+/* A compacted, consistent copy of the store; safe while the daemon runs. */
+static int
+main_backup(const char *path, const char *file)
+{
+	struct config	*c;
+	struct store	*st;
+	struct stat	 sb;
+	char		*cause;
+	int		 rv;
+
+	if (main_open_reader(path, &c, &st) != 0)
+		return (1);
+	if ((rv = store_backup(st, file, &cause)) != 0) {
+		fprintf(stderr, "%s: backup: %s\n", INCIDENTD_NAME, cause);
+		free(cause);
+	} else if (stat(file, &sb) == 0)
+		printf("%s: backup of %s (%lld KiB)\n", file, c->state_dir,
+		    (long long)sb.st_size >> 10);
 	store_close(st);
 	config_free(c);
 	return (rv != 0);
@@ -127,6 +170,15 @@ main_free_config_cb(void *arg)
 /* SIGHUP: swap in a new configuration if it is valid. */
 static void
 main_reload(void)
+{
+	notify_reloading();
+	main_reload_config();
+	notify_reloaded();
+}
+
+/* The reload proper: every way out leaves the running one or the new. */
+static void
+main_reload_config(void)
 {
 	struct strlist	 errors = { NULL, 0 };
 	struct config	*c, *old = cfg;
@@ -187,6 +239,7 @@ main_shutdown(void)
 	if (main_drain_ev != NULL)
 		return;
 	log_info("shutting down");
+	notify_stopping();
 	socket_stop();
 	jobs_drain();
 	main_drain_deadline = now_ms() + INCIDENTD_DRAIN_MS;
@@ -239,6 +292,8 @@ main_run(const char *path, int debug)
 	if (tls_init(cfg->tls_ca_file, &cause) != 0)
 		fatalx("tls: %s", cause);
 	reactor_init();
+	notify_init();
+	notify_watchdog_start();
 	http_init();
 	if (metrics_init(&cause) != 0)
 		fatalx("%s", cause);
@@ -262,6 +317,8 @@ main_run(const char *path, int debug)
 	    cfg->state_dir, (unsigned long long)sz.used >> 10,
 	    (unsigned long long)sz.map >> 10,
 	    (unsigned long long)sz.max >> 10);
+	/* Config loaded, store open: READY=1 once Slack says hello. */
+	notify_wait_ready("Slack Socket Mode to say hello");
 	slack_identify(main_identified_cb, NULL);
 
 	if (reactor_run() != 0)
@@ -295,6 +352,7 @@ main_run(const char *path, int debug)
 	store = NULL;
 	pd_webhook_shutdown();
 	metrics_shutdown();
+	notify_shutdown();
 	reactor_free();
 	tls_free();
 	config_free(cfg);
@@ -333,6 +391,8 @@ main(int argc, char **argv)
 	if (argc == 2 && strcmp(cmd, "dump") == 0 &&
 	    strcmp(argv[1], "--messages") == 0)
 		return (main_dump(path, STORE_DUMP_MESSAGES));
+	if (argc == 2 && strcmp(cmd, "backup") == 0)
+		return (main_backup(path, argv[1]));
 	if (argc > 1)
 		main_usage(1);
 

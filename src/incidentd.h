@@ -114,6 +114,21 @@ void	 reactor_after_commit_or_abort(void (*fn)(void *),
 /* In an abort_fn: the store error, and whether a redo can now fit. */
 int	 reactor_turn_error(int *room);
 
+/* notify.c: the sd_notify protocol to $NOTIFY_SOCKET, without libsystemd. */
+/* READY=1 at the latest this long after notify_wait_ready. */
+#define INCIDENTD_READY_WAIT_MS	45000
+void	 notify_init(void);
+void	 notify_send(const char *, ...)
+	    __attribute__((__format__(printf, 1, 2)));
+void	 notify_status(const char *);
+void	 notify_wait_ready(const char *why);
+void	 notify_ready(const char *status);
+void	 notify_reloading(void);
+void	 notify_reloaded(void);
+void	 notify_stopping(void);
+void	 notify_watchdog_start(void);
+void	 notify_shutdown(void);
+
 /* config.c */
 enum conf_jira_flavor {
 	JIRA_FLAVOR_AUTO = 0,
@@ -266,12 +281,19 @@ enum store_db {
 #define STORE_MAP_FULL		(-30792)	/* MDB_MAP_FULL */
 #define STORE_SCHEMA_VERSION	1
 #define STORE_RDONLY		0x1
+/* Writer without the state directory's lock: only for t/store-edit,
+ * which edits behind a running daemon's back on purpose. */
+#define STORE_NOLOCK		0x2
+#define STORE_LOCK_FILE		"incidentd.pid"
 struct store;
 extern struct store	*store;
 /* Open (creating state_dir 0700) and migrate; errors via *cause. */
 int	 store_open(const char *dir, long long map_size, int flags,
 	    struct store **, char **cause);
 void	 store_close(struct store *);
+/* A compacted copy of the store (a data.mdb) written to path through a
+ * temporary name and a rename; safe beside the running writer. */
+int	 store_backup(struct store *, const char *path, char **cause);
 const char *store_strerror(int);
 const char *store_db_name(enum store_db);
 /*

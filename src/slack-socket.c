@@ -570,6 +570,7 @@ socket_hello(struct socket_conn *c, const cJSON *j)
 	}
 	log_info("socket mode connected (host %s, %d connection%s)", c->host,
 	    n, n == 1 ? "" : "s");
+	notify_ready("connected to Slack (Socket Mode)");
 
 	/* The replacement is up: retire the connections it replaces, after
 	 * their pending acks have gone out (see socket_flush_cb). */

@@ -23,6 +23,14 @@
  * is open, as LMDB requires. LMDB records the largest map a writer used,
  * so a restart adopts the grown size instead of failing all over again.
  *
+ * One writer per state directory: store_open takes an exclusive flock on
+ * STORE_LOCK_FILE in it (holding the writer's pid, for the refusal's
+ * message) for as long as the store is open. LMDB would let two writers
+ * take turns, and two daemons would then each act on the other's jobs.
+ * Readers (dump, backup) take no lock: LMDB readers never block, nor are
+ * blocked by, the writer. The lock goes with the process, so a crash
+ * leaves nothing to clean up.
+ *
  * store_* functions never log; they return 0 or an LMDB or errno code for
  * store_strerror. Values are opaque bytes to the store (JSON text by
  * convention); only store_dump looks at them, to tell JSON records from
@@ -31,9 +39,12 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +69,7 @@ struct store {
 	int		 have[STORE_NDB];	/* 0: absent (read-only open) */
 	int		 flags;
 	char		*dir;
+	int		 lock_fd;	/* STORE_LOCK_FILE, or -1 */
 	size_t		 key_max;
 
 	MDB_txn		*wtxn;		/* this turn's writes, or NULL */
@@ -108,6 +120,7 @@ struct store_out {
 };
 
 static int	store_check_dir(const char *, int, char **);
+static int	store_lock(struct store *, char **);
 static int	store_open_dbs(struct store *, char **);
 static int	store_schema(struct store *, char **);
 static int	store_read_version(struct store *, int *, char **);
@@ -201,6 +214,55 @@ store_check_dir(const char *dir, int flags, char **cause)
 		    (unsigned)st.st_uid, (unsigned)geteuid());
 		return (EPERM);
 	}
+	return (0);
+}
+
+/*
+ * Take the state directory's lock, or say who holds it. The pid written
+ * is only for that message; the flock is the lock.
+ */
+static int
+store_lock(struct store *s, char **cause)
+{
+	char	*path, buf[32];
+	ssize_t	 n;
+	int	 fd, error;
+
+	xasprintf(&path, "%s/%s", s->dir, STORE_LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		error = errno;
+		xasprintf(cause, "%s: %s", path, strerror(error));
+		free(path);
+		return (error);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		error = errno;
+		if (error == EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			xasprintf(cause, "state in %s is in use by another "
+			    "incidentd (pid %s); one daemon per state "
+			    "directory", s->dir, *buf != '\0' ? buf : "unknown");
+			error = EBUSY;
+		} else
+			xasprintf(cause, "%s: lock: %s", path,
+			    strerror(error));
+		close(fd);
+		free(path);
+		return (error);
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		error = errno;
+		xasprintf(cause, "%s: %s", path, strerror(error));
+		close(fd);
+		free(path);
+		return (error);
+	}
+	free(path);
+	s->lock_fd = fd;
 	return (0);
 }
 
@@ -400,6 +462,10 @@ store_open(const char *dir, long long map_size, int flags,
 	s = xcalloc(1, sizeof(*s));
 	s->flags = flags;
 	s->dir = xstrdup(dir);
+	s->lock_fd = -1;
+	if (!(flags & (STORE_RDONLY | STORE_NOLOCK)) &&
+	    (rv = store_lock(s, cause)) != 0)
+		goto fail;
 	if (!(flags & STORE_RDONLY))
 		s->map_min = (size_t)map_size;
 	if ((rv = mdb_env_create(&s->env)) != 0) {
@@ -476,8 +542,69 @@ store_close(struct store *s)
 		mdb_txn_abort(s->rtxn);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	if (s->lock_fd != -1)
+		close(s->lock_fd);	/* the lock goes last */
 	free(s->dir);
 	free(s);
+}
+
+/*
+ * Write a compacted copy of the environment (one data.mdb) to path. LMDB
+ * copies from a read transaction, so the writer goes on meanwhile and the
+ * copy is one consistent snapshot. It goes to a temporary name in path's
+ * directory, is synced, then renamed over path: path is at all times the
+ * old file or a complete new one.
+ */
+int
+store_backup(struct store *s, const char *path, char **cause)
+{
+	char	*tmp = NULL, *dcopy = NULL;
+	int	 fd = -1, dfd, rv;
+
+	*cause = NULL;
+	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		rv = errno;
+		xasprintf(cause, "%s: %s", tmp, strerror(rv));
+		goto out;
+	}
+	if ((rv = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT)) != 0) {
+		xasprintf(cause, "copying %s: %s", s->dir, mdb_strerror(rv));
+		goto fail;
+	}
+	rv = fsync(fd) == -1 ? errno : 0;
+	if (close(fd) == -1 && rv == 0)
+		rv = errno;
+	fd = -1;
+	if (rv != 0) {
+		xasprintf(cause, "%s: %s", tmp, strerror(rv));
+		goto fail;
+	}
+	if (rename(tmp, path) == -1) {
+		rv = errno;
+		xasprintf(cause, "%s: %s", path, strerror(rv));
+		goto fail;
+	}
+	/* The rename itself, on disk. */
+	dcopy = xstrdup(path);
+	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	rv = 0;
+	goto out;
+
+fail:
+	if (fd != -1)
+		close(fd);
+	fd = -1;
+	(void)unlink(tmp);
+out:
+	free(dcopy);
+	free(tmp);
+	return (rv);
 }
 
 static int

@@ -76,7 +76,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "store-edit: no database %s\n", argv[3]);
 		return (2);
 	}
-	if (store_open(argv[1], STORE_EDIT_MAP_SIZE, 0, &st, &cause) != 0) {
+	if (store_open(argv[1], STORE_EDIT_MAP_SIZE, STORE_NOLOCK, &st,
+	    &cause) != 0) {
 		fprintf(stderr, "store-edit: %s\n", cause);
 		free(cause);
 		return (1);

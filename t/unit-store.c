@@ -1352,6 +1352,75 @@ test_open_errors(void)
 	free(dir);
 }
 
+/* One writer per state directory; readers and backups beside it. */
+static void
+test_lock_and_backup(void)
+{
+	struct store	*w, *w2, *r, *b;
+	char		*dir = t_dir(), *bdir, *file, *cause, *want, *val;
+	int		 rv;
+
+	if (store_open(dir, 1 << 20, 0, &w, &cause) != 0) {
+		ok(0, "store_open");
+		diag(cause);
+		free(cause);
+		free(dir);
+		return;
+	}
+	rv = store_open(dir, 1 << 20, 0, &w2, &cause);
+	xasprintf(&want, "state in %s is in use by another incidentd "
+	    "(pid %ld); one daemon per state directory", dir,
+	    (long)getpid());
+	ok(rv == EBUSY && w2 == NULL, "a second writer is refused");
+	is_str(rv != 0 ? cause : "", want, "naming the holder's pid");
+	if (rv != 0)
+		free(cause);
+	else
+		store_close(w2);
+	free(want);
+
+	ok(store_put(w, STORE_INCIDENTS, "INC-1", "{}", 2) == 0 &&
+	    store_commit(w) == 0, "a record written");
+	rv = store_open(dir, 0, STORE_RDONLY, &r, &cause);
+	is_int(rv, 0, "a reader opens beside the writer");
+	if (rv != 0)
+		free(cause);
+	else {
+		xasprintf(&file, "%s/backup.mdb", t_root);
+		rv = store_backup(r, file, &cause);
+		is_int(rv, 0, "backup beside the writer");
+		if (rv != 0)
+			free(cause);
+		bdir = t_dir();
+		mkdir(bdir, 0700);
+		xasprintf(&want, "%s/data.mdb", bdir);
+		ok(rename(file, want) == 0, "backup restored as data.mdb");
+		val = NULL;
+		rv = store_open(bdir, 1 << 20, 0, &b, &cause);
+		is_int(rv, 0, "the backup opens");
+		if (rv == 0) {
+			ok(store_get(b, STORE_INCIDENTS, "INC-1", &val,
+			    NULL) == 0, "with the record");
+			if (val != NULL)
+				free(val);
+			store_close(b);
+		} else
+			free(cause);
+		free(want);
+		free(bdir);
+		free(file);
+		store_close(r);
+	}
+	store_close(w);
+	rv = store_open(dir, 1 << 20, 0, &w, &cause);
+	is_int(rv, 0, "the lock goes with store_close");
+	if (rv == 0)
+		store_close(w);
+	else
+		free(cause);
+	free(dir);
+}
+
 /* Reactor turns: two callbacks' writes in one turn, one commit. */
 static struct {
 	int		 turn_done;
@@ -1438,6 +1507,7 @@ main(void)
 	test_resized();
 	test_dump();
 	test_open_errors();
+	test_lock_and_backup();
 	test_reactor();
 	test_reactor_abort();
 
