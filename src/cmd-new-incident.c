@@ -877,7 +877,7 @@ ni_announce_run(struct job *j)
 	cJSON		*page, *out = NULL, *inc = NULL, *im;
 	const cJSON	*t;
 	const char	*url, *id, *by, *st, *err;
-	char		*status, *text;
+	char		*status, *text, *when;
 
 	if ((page = page_load(job_key(j))) == NULL ||
 	    (out = page_outcome(job_key(j))) == NULL ||
@@ -930,13 +930,14 @@ ni_announce_run(struct job *j)
 		xasprintf(&text, "PagerDuty %s", status);
 		free(status);
 	}
+	when = slack_date(now_wall(), "{date_short_pretty} {time}");
 	xasprintf(&status, ":pager: Incident manager paged by <@%s> at "
-	    "<!date^%lld^{date_short_pretty} {time}|%lld> (%s).%s", by,
-	    (long long)now_wall(), (long long)now_wall(), text,
+	    "%s (%s).%s", by, when, text,
 	    json_str(t, "status") != NULL && strcmp(json_str(t, "status"),
 	    "resolved") == 0 ? " That PagerDuty incident was already "
 	    "resolved; it was not opened again." : "");
 	free(text);
+	free(when);
 	ni_update_prompt(inc, status);
 	free(status);
 	ni_comment(inc, id);

@@ -112,7 +112,6 @@ static void	 follow_log_action_closed(const cJSON *, const char *,
 static void	 follow_aar_plan(const char *, const char *, int);
 static void	 follow_aar_held_run(struct job *);
 static void	 follow_archive_schedule(cJSON *, const char *, const char *);
-static char	*follow_when(time_t);
 static char	*follow_incident_channel(const char *);
 static void	 follow_reconcile(void);
 static int	 follow_reconcile_cb(const char *, const char *, size_t,
@@ -1250,19 +1249,6 @@ follow_tz_cb(const struct slack_result *sr, void *arg)
 	follow_notice_next(j, "send");
 }
 
-/* "<!date^T^{date_long_pretty} at {time}|fallback>": the reader's zone. */
-static char *
-follow_when(time_t t)
-{
-	char	*utc, *out;
-
-	utc = time_format_zone(t, "UTC", "%Y-%m-%d %H:%M UTC");
-	xasprintf(&out, "<!date^%lld^{date_long_pretty} at {time}|%s>",
-	    (long long)t, utc);
-	free(utc);
-	return (out);
-}
-
 /*
  * The notice's text. direct: to the owner ("you"); otherwise for the
  * incident channel, because the owner could not be found in Slack.
@@ -1503,7 +1489,8 @@ follow_archive_notice_run(struct job *j)
 		return;
 	}
 	dur = duration_text(cfg->schedule.archive_after);
-	when = follow_when((time_t)json_num(a, "at", 0));
+	when = slack_date((time_t)json_num(a, "at", 0),
+	    "{date_long_pretty} at {time}");
 	key = slack_escape(json_str(a, "key"));
 	url = jira_browse_url(json_str(a, "key"));
 	xasprintf(&text, ":file_cabinet: <%s|%s> is closed in Jira, so this "
@@ -1697,7 +1684,8 @@ follow_keep_open(const char *key, const char *user, int gen)
 		return (text);
 	}
 	if (gen > 0 && json_num(rec, "archive.gen", 0) != gen) {
-		when = follow_when((time_t)json_num(rec, "archive.at", 0));
+		when = slack_date((time_t)json_num(rec, "archive.at", 0),
+		    "{date_long_pretty} at {time}");
 		cJSON_Delete(rec);
 		xasprintf(&text, "This channel is already kept open: it will "
 		    "be archived on %s.", when);
@@ -1707,7 +1695,8 @@ follow_keep_open(const char *key, const char *user, int gen)
 	ch = xstrdup(ch);
 	follow_archive_schedule(rec, key, ch);
 	follow_save(rec);
-	when = follow_when((time_t)json_num(rec, "archive.at", 0));
+	when = slack_date((time_t)json_num(rec, "archive.at", 0),
+		    "{date_long_pretty} at {time}");
 	xasprintf(&text, ":file_cabinet: <@%s> kept this channel open: it "
 	    "will be archived on %s unless %s is reopened.", user, when, key);
 	log_info("follow %s: kept open by %s", key, user);

@@ -484,6 +484,7 @@ void	 slack_call_after_commit(const char *method, struct cJSON *args);
 char	*slack_permalink(const char *channel, const char *ts);
 /* Escape &, < and > so remote text cannot form mentions or links; NULL: "". */
 char	*slack_escape(const char *);
+char	*slack_date(time_t, const char *);
 /* Undo slack_escape on text Slack sent us. */
 char	*slack_unescape(const char *);
 /* Slack markup to readable plain text: <@U1> -> @U1, <url|l> -> l (url). */

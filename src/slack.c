@@ -251,6 +251,22 @@ slack_call_user(const char *method, cJSON *args, slack_cb cb, void *arg)
 	slack_call_token(cfg->slack.user_token, method, args, cb, arg);
 }
 
+/*
+ * A time each reader sees in their own zone: "<!date^T^tokens|fallback>"
+ * (tokens such as "{date_short_pretty} {time}"), the fallback in UTC for
+ * clients that cannot render it. Caller frees.
+ */
+char *
+slack_date(time_t t, const char *tokens)
+{
+	char	*utc, *out;
+
+	utc = time_format_zone(t, "UTC", "%Y-%m-%d %H:%M UTC");
+	xasprintf(&out, "<!date^%lld^%s|%s>", (long long)t, tokens, utc);
+	free(utc);
+	return (out);
+}
+
 /* Escape the three characters Slack treats as markup; NULL gives "". */
 char *
 slack_escape(const char *s)

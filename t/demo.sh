@@ -58,6 +58,24 @@ pagerduty:
   api_token: pd-sandbox-token
   from: alice@example.com
   incident_manager_service: PSVCIM
+  # Short polls so the channel shows PagerDuty's answers at once.
+  poll_interval: 5s
+  shortcuts:
+    db:
+      service: PSVCDB
+      description: Primary databases on-call
+    api:
+      service: PSVCAPI
+      description: Public API edge
+    network:
+      service: PSVCNET
+      description: Core network
+timeline:
+  timezone: Europe/Berlin
+schedule:
+  # Seconds, not days, so the whole lifecycle fits in a demo.
+  poll_interval: 5s
+  archive_after: 2m
 YAML
 
 "$incidentd" -c "$dir/incidentd.yaml" 2>"$dir/incidentd.log" &

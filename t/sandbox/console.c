@@ -238,6 +238,7 @@ cn_banner(void)
 	    "  /react N EMOJI    react to message N (e.g. /react 3 memo)\n"
 	    "  /set N VALUE      fill in field N of an open form; /submit\n"
 	    "  /as USER          become bob or carol; /in CHANNEL switches\n"
+	    "  /join             join the channel you are in (as Slack asks)\n"
 	    "  /help, /quit\n\n");
 }
 
@@ -458,6 +459,12 @@ cn_line(char *line)
 			cn_printf("-- now talking in #%s\n",
 			    slack_channel_name(id));
 		}
+	} else if (strcmp(line, "/join") == 0) {
+		body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "user", cn_user);
+		cJSON_AddStringToObject(body, "channel", cn_channel);
+		cn_show_error(slack_control("channel_join", body));
+		cJSON_Delete(body);
 	} else if (strcmp(line, "/click") == 0)
 		cn_click(arg);
 	else if ((strcmp(line, "/react") == 0 ||

@@ -28,6 +28,9 @@
  *            (default the admin, U0ALICE) archives or unarchives it from
  *            the UI; Slack's errors (already_archived, not_archived,
  *            cant_archive_general...) as {"error"}
+ *   channel_join {"channel","user"}: a person joins a public channel
+ *            from the UI (is_archived, private and DM channels refused
+ *            as conversations.join refuses them)
  *   channel_delete {"channel"}: an admin deletes it; every method then
  *            answers channel_not_found (not the general channel, not DMs)
  *   bulk     {"user","channel","count","prefix"?,"tag_every"?,"tagger"?,
@@ -134,6 +137,7 @@ sl_control(const char *op, cJSON *body)
 		return (sc_add_group(body));
 	if (strcmp(op, "channel_archive") == 0 ||
 	    strcmp(op, "channel_unarchive") == 0 ||
+	    strcmp(op, "channel_join") == 0 ||
 	    strcmp(op, "channel_delete") == 0)
 		return (sc_channel_state(op + 8, body));
 	if (strcmp(op, "bulk") == 0)
@@ -1066,7 +1070,19 @@ sc_channel_state(const char *what, cJSON *body)
 		err = sl_archive(c, user, 0);
 	else if (strcmp(what, "unarchive") == 0)
 		err = sl_unarchive(c, user);
-	else {
+	else if (strcmp(what, "join") == 0) {
+		if (c->is_archived)
+			return (sc_error("is_archived"));
+		if (c->im_user != NULL || c->is_private)
+			return (sc_error("method_not_supported_for_channel_"
+			    "type"));
+		if (!sl_is_member(c, user)) {
+			sl_add_member(c, user);
+			sl_system_message(c, user, "channel_join",
+			    "has joined the channel", NULL, NULL);
+		}
+		err = NULL;
+	} else {
 		if (c->im_user != NULL || c->is_general)
 			return (sc_error("cant_delete_channel"));
 		sl_chan_delete(c);
