@@ -290,7 +290,7 @@ pm_section_summary(struct strlist *l, struct pm_req *r, const cJSON *inc)
 	if (r->issue == NULL) {
 		sum = json_str(fs, "summary");
 		st = json_str(fs, "status");
-		who = json_str(fs, "owner");
+		who = json_str(fs, "assignee");
 	}
 	if (sum == NULL)
 		sum = json_str(inc, "summary");

@@ -175,7 +175,7 @@ status_text(const char *key, const cJSON *issue, int pinned)
 	} else {
 		summary = json_str(fs, "summary");
 		jst = json_str(fs, "status");
-		who = json_str(fs, "owner");
+		who = json_str(fs, "assignee");
 	}
 	if (summary == NULL)
 		summary = json_str(inc, "summary");

@@ -314,7 +314,7 @@ follow_actions_cb(const char *key, const char *val, size_t len, void *arg)
 
 /*
  * What the poller last saw of incident key, for its status (caller
- * frees): {"summary", "status", "owner", "aar", "actions": [{"key",
+ * frees): {"summary", "status", "assignee", "aar", "actions": [{"key",
  * "summary", "due", "owner"}] (the open corrective actions)}; the ticket's
  * fields are absent until a poll has read it.
  */
@@ -331,8 +331,11 @@ follow_status(const char *key)
 			cJSON_AddStringToObject(o, "summary", v);
 		if ((v = json_str(rec, "status")) != NULL && *v != '\0')
 			cJSON_AddStringToObject(o, "status", v);
-		if ((v = json_str(rec, "owner.name")) != NULL)
-			cJSON_AddStringToObject(o, "owner", v);
+		/* The owner may be the reporter: only an assignee counts. */
+		if ((v = json_str(rec, "owner.name")) != NULL &&
+		    json_str(rec, "owner.role") != NULL &&
+		    strcmp(json_str(rec, "owner.role"), "assignee") == 0)
+			cJSON_AddStringToObject(o, "assignee", v);
 		if ((v = json_str(rec, "aar")) != NULL)
 			cJSON_AddStringToObject(o, "aar", v);
 		cJSON_Delete(rec);
