@@ -76,7 +76,6 @@ struct nc_step {
 	void		(*probe)(struct job *);	/* NULL: run it again */
 };
 
-static void		 nc_set(cJSON *, const char *, cJSON *);
 static void		 nc_refusal(const char *, char **);
 static enum cmd_retval	 nc_exec(struct cmd_item *);
 static void		 nc_pick_cb(const struct jira_result *, void *);
@@ -174,13 +173,6 @@ const struct job_kind nc_setup_job = {
 	.concurrency = 4
 };
 
-/* Set a job argument, replacing it (a step may run more than once). */
-static void
-nc_set(cJSON *a, const char *name, cJSON *v)
-{
-	cJSON_DeleteItemFromObject(a, name);
-	cJSON_AddItemToObject(a, name, v);
-}
 
 /* A ticket outside our projects: say which ones (plain text). */
 static void
@@ -565,7 +557,7 @@ nc_advance(struct job *j, const char *next)
 {
 	cJSON	*a = job_args(j);
 
-	nc_set(a, "step", cJSON_CreateString(next));
+	json_set(a, "step", cJSON_CreateString(next));
 	job_checkpoint(j, nc_run);
 }
 
@@ -655,15 +647,15 @@ nc_issue_cb(const struct jira_result *jr, void *arg)
 	}
 	sum = json_str(jr->json, "fields.summary");
 	cat = json_str(jr->json, "fields.status.statusCategory.key");
-	nc_set(a, "ikey", cJSON_CreateString(key));
-	nc_set(a, "summary", cJSON_CreateString(sum != NULL ? sum : ""));
-	nc_set(a, "closed", cJSON_CreateBool(cat != NULL &&
+	json_set(a, "ikey", cJSON_CreateString(key));
+	json_set(a, "summary", cJSON_CreateString(sum != NULL ? sum : ""));
+	json_set(a, "closed", cJSON_CreateBool(cat != NULL &&
 	    strcmp(cat, "done") == 0));
 	/* The name is chosen, and recorded, before any create is sent. */
 	name = nc_channel_name(key);
-	nc_set(a, "base", cJSON_CreateString(name));
-	nc_set(a, "name", cJSON_CreateString(name));
-	nc_set(a, "suffix", cJSON_CreateNumber(0));
+	json_set(a, "base", cJSON_CreateString(name));
+	json_set(a, "name", cJSON_CreateString(name));
+	json_set(a, "suffix", cJSON_CreateNumber(0));
 	free(name);
 	nc_advance(j, "create");
 }
@@ -679,7 +671,7 @@ nc_create_run(struct job *j)
 	if ((inc = incident_load(json_str(a, "ikey"))) != NULL &&
 	    (ch = json_str(inc, "channel")) != NULL && nc_valid_id(ch) &&
 	    !follow_channel_archived(json_str(a, "ikey"), ch)) {
-		nc_set(a, "channel", cJSON_CreateString(ch));
+		json_set(a, "channel", cJSON_CreateString(ch));
 		cJSON_Delete(inc);
 		nc_finish(j, 1);
 		return;
@@ -738,7 +730,7 @@ nc_adopt(struct job *j, const char *id)
 	cJSON		*a = job_args(j), *d;
 	const char	*key = json_str(a, "ikey");
 
-	nc_set(a, "channel", cJSON_CreateString(id));
+	json_set(a, "channel", cJSON_CreateString(id));
 	if (incident_set_channel(key, json_str(a, "summary"),
 	    json_str(a, "user"), id, json_str(a, "name")) != 0) {
 		job_retry(j, 1000, "could not record the channel");
@@ -815,7 +807,7 @@ nc_lookup_cb(const struct slack_result *sr, void *arg)
 			free(lk);
 			return;
 		}
-		nc_set(job_args(j), "step", cJSON_CreateString("topic"));
+		json_set(job_args(j), "step", cJSON_CreateString("topic"));
 		nc_lookup_end(lk);
 		return;
 	}
@@ -883,8 +875,8 @@ nc_lookup_next_name(struct nc_lookup *lk)
 	xasprintf(&name, "%s-%d", json_str(a, "base"), suffix + 1);
 	log_info("job %s: #%s is taken; trying #%s", job_id(j),
 	    json_str(a, "name"), name);
-	nc_set(a, "name", cJSON_CreateString(name));
-	nc_set(a, "suffix", cJSON_CreateNumber(suffix));
+	json_set(a, "name", cJSON_CreateString(name));
+	json_set(a, "suffix", cJSON_CreateNumber(suffix));
 	free(name);
 	nc_lookup_end(lk);
 }

@@ -79,9 +79,6 @@ static time_t		 pm_evlog_time(const char *, const char *, int,
 			    cJSON **);
 static const char	*pm_name(const char *);
 static void		 pm_preview(struct pm_req *, const char *);
-static cJSON		*pm_load(const char *);
-static void		 pm_save(const char *, const cJSON *);
-static void		 pm_set(cJSON *, const char *, cJSON *);
 static cJSON		*pm_click(const cJSON *, const cJSON *,
 			    const char **);
 static void		 pm_update_preview(const cJSON *, const cJSON *,
@@ -620,40 +617,8 @@ pm_draft(struct pm_req *r, const struct strlist *lines)
 
 /* ------------------------------------------------------------ preview */
 
-static cJSON *
-pm_load(const char *key)
-{
-	cJSON	*m;
-	char	*k;
 
-	xasprintf(&k, "postmortem.%s", key);
-	if (store_get_json(store, STORE_META, k, &m) != 0 ||
-	    !cJSON_IsObject(m)) {
-		cJSON_Delete(m);
-		m = NULL;
-	}
-	free(k);
-	return (m);
-}
 
-static void
-pm_save(const char *key, const cJSON *m)
-{
-	char	*k;
-	int	 rv;
-
-	xasprintf(&k, "postmortem.%s", key);
-	if ((rv = store_put_json(store, STORE_META, k, m)) != 0)
-		log_warnx("postmortem %s: store: %s", key, store_strerror(rv));
-	free(k);
-}
-
-static void
-pm_set(cJSON *o, const char *name, cJSON *v)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
-	cJSON_AddItemToObject(o, name, v);
-}
 
 /* The preview's blocks: what it is, the draft's start, the buttons. */
 static cJSON *
@@ -694,16 +659,16 @@ pm_preview(struct pm_req *r, const char *body)
 	char	*url, *intro, *where;
 	int	 n;
 
-	if ((m = pm_load(r->key)) == NULL)
+	if ((m = store_meta_get("postmortem", r->key)) == NULL)
 		m = cJSON_CreateObject();
 	n = (int)json_num(m, "n", 0) + 1;
-	pm_set(m, "n", cJSON_CreateNumber(n));
-	pm_set(m, "user", cJSON_CreateString(r->item->user));
-	pm_set(m, "state", cJSON_CreateString("preview"));
-	pm_set(m, "body", cJSON_CreateString(body));
-	pm_set(m, "channel", cJSON_CreateString(r->item->channel));
+	json_set(m, "n", cJSON_CreateNumber(n));
+	json_set(m, "user", cJSON_CreateString(r->item->user));
+	json_set(m, "state", cJSON_CreateString("preview"));
+	json_set(m, "body", cJSON_CreateString(body));
+	json_set(m, "channel", cJSON_CreateString(r->item->channel));
 	if (r->item->thread_ts != NULL)
-		pm_set(m, "thread", cJSON_CreateString(r->item->thread_ts));
+		json_set(m, "thread", cJSON_CreateString(r->item->thread_ts));
 	else
 		cJSON_DeleteItemFromObject(m, "thread");
 	url = jira_browse_url(r->key);
@@ -718,7 +683,7 @@ pm_preview(struct pm_req *r, const char *body)
 	    "characters in Jira markup; the start below). *Write to Jira* "
 	    "puts it on the issue %s; only <@%s> can.", url, r->key,
 	    strlen(body), where, r->item->user);
-	pm_save(r->key, m);
+	(void)store_meta_put("postmortem", r->key, m);
 	cmd_reply_blocks(r->item, intro, pm_blocks(r->key, intro, body, n));
 	free(intro);
 	free(where);
@@ -743,7 +708,7 @@ pm_click(const cJSON *payload, const cJSON *action, const char **user)
 		return (NULL);
 	key = xstrndup(v, strcspn(v, "|"));
 	n = atoi(strchr(v, '|') + 1);
-	m = pm_load(key);
+	m = store_meta_get("postmortem", key);
 	free(key);
 	st = json_str(m, "state");
 	if (m == NULL || (int)json_num(m, "n", 0) != n)
@@ -813,8 +778,8 @@ pm_confirm_click(const cJSON *payload, const cJSON *action,
 		cJSON_AddStringToObject(args, "thread", json_str(m, "thread"));
 	xasprintf(&k, "%s.%d", key, n);
 	if ((id = job_create(PM_KIND, k, args, 0)) != NULL) {
-		pm_set(m, "state", cJSON_CreateString("writing"));
-		pm_save(key, m);
+		json_set(m, "state", cJSON_CreateString("writing"));
+		(void)store_meta_put("postmortem", key, m);
 		xasprintf(&status, ":hourglass_flowing_sand: <@%s> confirmed: "
 		    "writing the postmortem draft to %s…", user, key);
 		pm_update_preview(payload, m, status);
@@ -837,8 +802,8 @@ pm_cancel_click(const cJSON *payload, const cJSON *action,
 	if ((m = pm_click(payload, action, &user)) == NULL)
 		return;
 	key = xstrndup(v, strcspn(v, "|"));
-	pm_set(m, "state", cJSON_CreateString("cancelled"));
-	pm_save(key, m);
+	json_set(m, "state", cJSON_CreateString("cancelled"));
+	(void)store_meta_put("postmortem", key, m);
 	xasprintf(&status, "Cancelled by <@%s>: nothing was written to %s.",
 	    user, key);
 	pm_update_preview(payload, m, status);
@@ -857,7 +822,7 @@ postmortem_url(const char *key)
 	cJSON	*m;
 	char	*url = NULL;
 
-	if (key == NULL || (m = pm_load(key)) == NULL)
+	if (key == NULL || (m = store_meta_get("postmortem", key)) == NULL)
 		return (NULL);
 	if (json_str(m, "comment") != NULL)
 		url = jira_comment_url(key, json_str(m, "comment"));
@@ -919,7 +884,7 @@ pm_found_cb(const struct jira_result *jr, void *arg)
 		return;
 	}
 	if ((c = pm_find(jr, json_str(a, "key"))) != NULL) {
-		pm_set(a, "comment", cJSON_CreateString(json_str(c, "id")));
+		json_set(a, "comment", cJSON_CreateString(json_str(c, "id")));
 		jira_issue_comment_update(json_str(a, "key"), json_str(c,
 		    "id"), json_str(a, "body"), pm_written_cb, j);
 	} else {
@@ -997,21 +962,21 @@ pm_ended(struct job *j)
 	char		*url, *text, *e;
 	int		 current;
 
-	m = pm_load(key);
+	m = store_meta_get("postmortem", key);
 	current = m != NULL && (int)json_num(m, "n", 0) ==
 	    (int)json_num(a, "n", 0);
 	if (job_succeeded(j)) {
 		if (m != NULL) {
 			if (comment != NULL)
-				pm_set(m, "comment",
+				json_set(m, "comment",
 				    cJSON_CreateString(comment));
 			if (json_str(a, "field") != NULL)
-				pm_set(m, "field", cJSON_CreateString(
+				json_set(m, "field", cJSON_CreateString(
 				    json_str(a, "field")));
 			if (current)
-				pm_set(m, "state",
+				json_set(m, "state",
 				    cJSON_CreateString("written"));
-			pm_save(key, m);
+			(void)store_meta_put("postmortem", key, m);
 		}
 		d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "by", json_str(a, "user"));
@@ -1030,8 +995,8 @@ pm_ended(struct job *j)
 		free(url);
 	} else {
 		if (current) {
-			pm_set(m, "state", cJSON_CreateString("failed"));
-			pm_save(key, m);
+			json_set(m, "state", cJSON_CreateString("failed"));
+			(void)store_meta_put("postmortem", key, m);
 		}
 		e = slack_escape(job_error(j));
 		xasprintf(&text, ":warning: Jira did not take the postmortem "

@@ -51,8 +51,6 @@ static char		*status_text(const char *, const cJSON *, int);
 static char		*status_when(time_t);
 static void		 status_target(struct strlist *, const cJSON *);
 static void		 status_live(cJSON *, const char *);
-static cJSON		*status_meta_load(const char *);
-static void		 status_meta_save(const char *, const cJSON *);
 static void		 status_job_send(struct job *, const char *);
 static void		 status_run(struct job *);
 static void		 status_updated_cb(const struct slack_result *, void *);
@@ -110,7 +108,7 @@ status_exec(struct cmd_item *item)
 		return (CMD_ERROR);
 	}
 	/* The first status in a channel without its pinned message. */
-	m = status_meta_load(key);
+	m = store_meta_get("status", key);
 	if (json_str(inc, "channel") != NULL && m == NULL)
 		incident_changed(key);
 	cJSON_Delete(m);
@@ -323,40 +321,8 @@ status_target(struct strlist *l, const cJSON *t)
 
 /* ---------------------------------------------------- pinned message */
 
-static cJSON *
-status_meta_load(const char *key)
-{
-	cJSON	*m;
-	char	*k;
 
-	xasprintf(&k, "status.%s", key);
-	if (store_get_json(store, STORE_META, k, &m) != 0 ||
-	    !cJSON_IsObject(m)) {
-		cJSON_Delete(m);
-		m = NULL;
-	}
-	free(k);
-	return (m);
-}
 
-static void
-status_meta_save(const char *key, const cJSON *m)
-{
-	char	*k;
-	int	 rv;
-
-	xasprintf(&k, "status.%s", key);
-	if ((rv = store_put_json(store, STORE_META, k, m)) != 0)
-		log_warnx("status %s: store: %s", key, store_strerror(rv));
-	free(k);
-}
-
-static void
-status_set(cJSON *o, const char *name, cJSON *v)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
-	cJSON_AddItemToObject(o, name, v);
-}
 
 /* Start the status_update job for key's change number seq. */
 static void
@@ -370,7 +336,7 @@ status_schedule(const char *key, cJSON *m, int seq)
 	cJSON_AddNumberToObject(args, "seq", seq);
 	xasprintf(&k, "%s.%d", key, seq);
 	id = job_create(STATUS_KIND, k, args, 0);
-	status_set(m, "queued", cJSON_CreateBool(id != NULL));
+	json_set(m, "queued", cJSON_CreateBool(id != NULL));
 	free(id);
 	free(k);
 }
@@ -396,13 +362,13 @@ incident_changed(const char *key)
 		return;
 	}
 	cJSON_Delete(inc);
-	if ((m = status_meta_load(key)) == NULL)
+	if ((m = store_meta_get("status", key)) == NULL)
 		m = cJSON_CreateObject();
 	seq = (int)json_num(m, "seq", 0) + 1;
-	status_set(m, "seq", cJSON_CreateNumber(seq));
+	json_set(m, "seq", cJSON_CreateNumber(seq));
 	if (!json_bool(m, "queued"))
 		status_schedule(key, m, seq);
-	status_meta_save(key, m);
+	(void)store_meta_put("status", key, m);
 	cJSON_Delete(m);
 }
 
@@ -445,7 +411,7 @@ status_job_send(struct job *j, const char *text)
 		job_done(j, NULL);
 		return;
 	}
-	m = status_meta_load(key);
+	m = store_meta_get("status", key);
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "channel", ch);
 	cJSON_AddStringToObject(args, "text", text);
@@ -479,9 +445,9 @@ status_updated_cb(const struct slack_result *sr, void *arg)
 		/* Deleted (or not ours to edit): post and pin a new one. */
 		log_info("job %s: the status message: %s; posting anew",
 		    job_id(j), sr->error);
-		if ((m = status_meta_load(key)) != NULL) {
+		if ((m = store_meta_get("status", key)) != NULL) {
 			cJSON_DeleteItemFromObject(m, "ts");
-			status_meta_save(key, m);
+			(void)store_meta_put("status", key, m);
 			cJSON_Delete(m);
 		}
 		job_checkpoint(j, status_run);
@@ -503,13 +469,13 @@ status_posted_cb(const struct slack_result *sr, void *arg)
 		slack_job_failed(j, sr);
 		return;
 	}
-	if ((m = status_meta_load(key)) == NULL)
+	if ((m = store_meta_get("status", key)) == NULL)
 		m = cJSON_CreateObject();
-	status_set(m, "channel", cJSON_CreateString(ch));
-	status_set(m, "ts", cJSON_CreateString(ts));
-	status_meta_save(key, m);
+	json_set(m, "channel", cJSON_CreateString(ch));
+	json_set(m, "ts", cJSON_CreateString(ts));
+	(void)store_meta_put("status", key, m);
 	cJSON_Delete(m);
-	status_set(job_args(j), "step", cJSON_CreateString("pin"));
+	json_set(job_args(j), "step", cJSON_CreateString("pin"));
 	job_checkpoint(j, status_pin_run);
 }
 
@@ -520,7 +486,7 @@ status_pin_run(struct job *j)
 	const char	*key = json_str(job_args(j), "key");
 	cJSON		*m, *args;
 
-	if ((m = status_meta_load(key)) == NULL || json_str(m, "ts") ==
+	if ((m = store_meta_get("status", key)) == NULL || json_str(m, "ts") ==
 	    NULL) {
 		cJSON_Delete(m);
 		job_done(j, NULL);
@@ -561,11 +527,11 @@ status_ended(struct job *j)
 	cJSON		*m;
 	int		 seq = (int)json_num(job_args(j), "seq", 0);
 
-	if ((m = status_meta_load(key)) == NULL)
+	if ((m = store_meta_get("status", key)) == NULL)
 		return;
-	status_set(m, "queued", cJSON_CreateBool(0));
+	json_set(m, "queued", cJSON_CreateBool(0));
 	if ((int)json_num(m, "seq", 0) > seq)
 		status_schedule(key, m, (int)json_num(m, "seq", 0));
-	status_meta_save(key, m);
+	(void)store_meta_put("status", key, m);
 	cJSON_Delete(m);
 }

@@ -91,7 +91,6 @@ struct follow_poll {
 
 static cJSON	*follow_load(const char *);
 static int	 follow_save(const cJSON *);
-static void	 follow_set(cJSON *, const char *, cJSON *);
 static cJSON	*follow_meta(void);
 static void	 follow_schedule_poll(time_t);
 static void	 follow_poll_run(struct job *);
@@ -228,14 +227,6 @@ follow_save(const cJSON *rec)
 	return (rv);
 }
 
-/* Replace o's member name with v (consumed); v NULL deletes it. */
-static void
-follow_set(cJSON *o, const char *name, cJSON *v)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
-	if (v != NULL)
-		cJSON_AddItemToObject(o, name, v);
-}
 
 static cJSON *
 follow_meta(void)
@@ -400,7 +391,7 @@ follow_schedule_poll(time_t due)
 
 	m = follow_meta();
 	seq = (int)json_num(m, "seq", 0) + 1;
-	follow_set(m, "seq", cJSON_CreateNumber(seq));
+	json_set(m, "seq", cJSON_CreateNumber(seq));
 	if (store_put_json(store, STORE_META, FOLLOW_META_KEY, m) != 0) {
 		cJSON_Delete(m);
 		return;
@@ -491,7 +482,7 @@ follow_poll_cb(const struct jira_result *jr, void *arg)
 		    "next time", FOLLOW_POLL_PAGES);
 	else {
 		m = follow_meta();
-		follow_set(m, "last_ok", cJSON_CreateNumber((double)
+		json_set(m, "last_ok", cJSON_CreateNumber((double)
 		    p->started));
 		(void)store_put_json(store, STORE_META, FOLLOW_META_KEY, m);
 		cJSON_Delete(m);
@@ -553,22 +544,22 @@ follow_issue(const cJSON *is)
 		rec = cJSON_CreateObject();
 		cJSON_AddStringToObject(rec, "key", key);
 	}
-	follow_set(rec, "kind", cJSON_CreateString(incident ? "incident" :
+	json_set(rec, "kind", cJSON_CreateString(incident ? "incident" :
 	    "action"));
 	sum = utf8_truncate(json_str(f, "summary") != NULL ?
 	    json_str(f, "summary") : "", 255, 1);
-	follow_set(rec, "summary", cJSON_CreateString(sum));
+	json_set(rec, "summary", cJSON_CreateString(sum));
 	free(sum);
-	follow_set(rec, "status", cJSON_CreateString(json_str(f,
+	json_set(rec, "status", cJSON_CreateString(json_str(f,
 	    "status.name") != NULL ? json_str(f, "status.name") : ""));
 	if ((owner = follow_owner(f)) != NULL)
-		follow_set(rec, "owner", owner);
-	follow_set(rec, "label", cJSON_CreateBool(label));
+		json_set(rec, "owner", owner);
+	json_set(rec, "label", cJSON_CreateBool(label));
 	if (incident)
 		follow_incident(rec, f, cat);
 	else
 		follow_action(rec, f, cat);
-	follow_set(rec, "cat", cJSON_CreateString(cat != NULL ? cat : ""));
+	json_set(rec, "cat", cJSON_CreateString(cat != NULL ? cat : ""));
 	follow_save(rec);
 	/* Its incident's pinned status shows the ticket and its actions. */
 	if (incident)
@@ -655,9 +646,9 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 	aar = follow_aar_value(f);
 	if (aar != NULL && (json_str(rec, "aar") == NULL ||
 	    strcmp(json_str(rec, "aar"), aar) != 0)) {
-		follow_set(rec, "aar", cJSON_CreateString(aar));
+		json_set(rec, "aar", cJSON_CreateString(aar));
 		seq = (int)json_num(rec, "aar_seq", 0) + 1;
-		follow_set(rec, "aar_seq", cJSON_CreateNumber(seq));
+		json_set(rec, "aar_seq", cJSON_CreateNumber(seq));
 		if (follow_aar_past(aar))
 			log_info("follow %s: AAR %s is over; no notice", key,
 			    aar);
@@ -676,7 +667,7 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 		}
 		follow_aar_plan(key, aar, seq);
 	} else if (aar == NULL && json_str(rec, "aar") != NULL)
-		follow_set(rec, "aar", NULL);
+		json_set(rec, "aar", NULL);
 	free(aar);
 
 	/* Archiving: on the close, and cancelled by a reopen. */
@@ -698,7 +689,7 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 		follow_archive_schedule(rec, key, channel);
 	else if (!done && was_done && st != NULL &&
 	    strcmp(st, "scheduled") == 0) {
-		follow_set(a, "state", cJSON_CreateString("cancelled"));
+		json_set(a, "state", cJSON_CreateString("cancelled"));
 		log_info("follow %s: reopened; archiving #%s cancelled", key,
 		    ach);
 		xasprintf(&id, "archive_notice/%s.%d/cancelled", key,
@@ -710,7 +701,7 @@ follow_incident(cJSON *rec, const cJSON *f, const char *cat)
 		free(id);
 	} else if (!done && was_done && st != NULL &&
 	    strcmp(st, "archived") == 0) {
-		follow_set(a, "state", cJSON_CreateString("reopened"));
+		json_set(a, "state", cJSON_CreateString("reopened"));
 		args = cJSON_CreateObject();
 		cJSON_AddStringToObject(args, "what", "reopened");
 		cJSON_AddStringToObject(args, "key", key);
@@ -768,7 +759,7 @@ follow_archive_schedule(cJSON *rec, const char *key, const char *channel)
 	cJSON_AddStringToObject(a, "channel", channel);
 	cJSON_AddStringToObject(a, "state", "scheduled");
 	cJSON_AddNumberToObject(a, "at", (double)at);
-	follow_set(rec, "archive", a);
+	json_set(rec, "archive", a);
 	xasprintf(&k, "%s.%d", key, gen);
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "key", key);
@@ -801,8 +792,8 @@ follow_action(cJSON *rec, const cJSON *f, const char *cat)
 
 	due = json_str(f, "duedate");
 	inc = follow_linked_incident(f);
-	follow_set(rec, "due", due != NULL ? cJSON_CreateString(due) : NULL);
-	follow_set(rec, "incident", inc != NULL ? cJSON_CreateString(inc) :
+	json_set(rec, "due", due != NULL ? cJSON_CreateString(due) : NULL);
+	json_set(rec, "incident", inc != NULL ? cJSON_CreateString(inc) :
 	    NULL);
 	if (cat != NULL && strcmp(cat, "done") == 0) {
 		follow_log_action_closed(rec, inc, due);
@@ -853,7 +844,7 @@ follow_log_close(cJSON *rec, int done, int was_done)
 	cJSON_Delete(inc);
 	if (done) {
 		n++;
-		follow_set(rec, "closes", cJSON_CreateNumber(n));
+		json_set(rec, "closes", cJSON_CreateNumber(n));
 		(void)snprintf(id, sizeof(id), "%d", n);
 		evlog_add_id(key, EVLOG_TICKET_CLOSED, now_wall(), id);
 	} else if (n > 0) {
@@ -1030,7 +1021,7 @@ follow_notice_run(struct job *j)
 static void
 follow_notice_next(struct job *j, const char *step)
 {
-	follow_set(job_args(j), "step", cJSON_CreateString(step));
+	json_set(job_args(j), "step", cJSON_CreateString(step));
 	job_checkpoint(j, follow_notice_run);
 }
 
@@ -1056,7 +1047,7 @@ follow_check_run(struct job *j)
 			return;
 		}
 		follow_incident_owner(a, rec);
-		follow_set(a, "summary", cJSON_CreateString(json_str(rec,
+		json_set(a, "summary", cJSON_CreateString(json_str(rec,
 		    "summary") != NULL ? json_str(rec, "summary") : ""));
 		cJSON_Delete(rec);
 		follow_notice_next(j, "who");
@@ -1071,7 +1062,7 @@ follow_check_run(struct job *j)
 			return;
 		}
 		follow_incident_owner(a, rec);
-		follow_set(a, "summary", cJSON_CreateString(json_str(rec,
+		json_set(a, "summary", cJSON_CreateString(json_str(rec,
 		    "summary") != NULL ? json_str(rec, "summary") : ""));
 		/* The members remembered at archive time are told too. */
 		to = cJSON_CreateArray();
@@ -1080,7 +1071,7 @@ follow_check_run(struct job *j)
 			if (m != NULL && cJSON_GetArraySize(to) < FOLLOW_DM_MAX)
 				cJSON_AddItemToArray(to, cJSON_CreateString(m));
 		}
-		follow_set(a, "members", to);
+		json_set(a, "members", to);
 		cJSON_Delete(rec);
 		follow_notice_next(j, "who");
 		return;
@@ -1128,8 +1119,8 @@ follow_check_cb(const struct jira_result *jr, void *arg)
 		job_done(j, NULL);
 		return;
 	}
-	follow_set(a, "owner", owner);
-	follow_set(a, "summary", cJSON_CreateString(json_str(f, "summary") !=
+	json_set(a, "owner", owner);
+	json_set(a, "summary", cJSON_CreateString(json_str(f, "summary") !=
 	    NULL ? json_str(f, "summary") : ""));
 	follow_notice_next(j, "who");
 }
@@ -1154,11 +1145,11 @@ follow_incident_owner(cJSON *a, const cJSON *rec)
 		by = json_str(inc, "declared_by");
 		if (by != NULL && *by != '\0' && strlen(by) < 32 &&
 		    (role == NULL || json_str(inc, "origin_channel") != NULL))
-			follow_set(o, "slack", cJSON_CreateString(by));
+			json_set(o, "slack", cJSON_CreateString(by));
 		cJSON_Delete(inc);
 	}
 	if (o->child != NULL)
-		follow_set(a, "owner", o);
+		json_set(a, "owner", o);
 	else
 		cJSON_Delete(o);
 }
@@ -1218,7 +1209,7 @@ follow_who_done(struct job *j, const char *user)
 	if (user != NULL && strspn(user, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "0123456789") != strlen(user))
 		user = NULL;
-	follow_set(a, "user", user != NULL ? cJSON_CreateString(user) : NULL);
+	json_set(a, "user", user != NULL ? cJSON_CreateString(user) : NULL);
 	if (user != NULL && strcmp(what, "aar") == 0 &&
 	    time_parse_iso(json_str(a, "aar"), &t) == 0)
 		follow_notice_next(j, "tz");
@@ -1248,7 +1239,7 @@ follow_tz_cb(const struct slack_result *sr, void *arg)
 	}
 	/* Without a zone the notice still goes, in UTC. */
 	if (sr->ok && tz_valid(tz))
-		follow_set(job_args(j), "tz", cJSON_CreateString(tz));
+		json_set(job_args(j), "tz", cJSON_CreateString(tz));
 	follow_notice_next(j, "send");
 }
 
@@ -1457,7 +1448,7 @@ follow_sent_cb(const struct slack_result *sr, void *arg)
 		evlog_add_id(json_str(a, "incident") != NULL ? json_str(a,
 		    "incident") : json_str(a, "key"), EVLOG_REMINDER_SENT,
 		    now_wall(), job_token(j));
-	follow_set(a, "next", cJSON_CreateNumber(next + 1));
+	json_set(a, "next", cJSON_CreateNumber(next + 1));
 	job_checkpoint(j, follow_send_run);
 }
 
@@ -1579,8 +1570,8 @@ follow_members_cb(const struct slack_result *sr, void *arg)
 	if (!sr->ok)
 		log_warnx("job %s: conversations.members: %s; archiving "
 		    "without the member list", job_id(j), sr->error);
-	follow_set(a, "members", m);
-	follow_set(a, "step", cJSON_CreateString("archive"));
+	json_set(a, "members", m);
+	json_set(a, "step", cJSON_CreateString("archive"));
 	job_checkpoint(j, follow_archive_run);
 }
 
@@ -1630,10 +1621,10 @@ follow_archive_ended(struct job *j)
 		cJSON_Delete(rec);
 		return;
 	}
-	follow_set(ar, "state", cJSON_CreateString(strcmp(out,
+	json_set(ar, "state", cJSON_CreateString(strcmp(out,
 	    "channel_not_found") == 0 ? "gone" : "archived"));
-	follow_set(ar, "archived_at", cJSON_CreateNumber((double)now_wall()));
-	follow_set(ar, "members", cJSON_Duplicate(json_path(a, "members"),
+	json_set(ar, "archived_at", cJSON_CreateNumber((double)now_wall()));
+	json_set(ar, "members", cJSON_Duplicate(json_path(a, "members"),
 	    1));
 	if (strcmp(out, "channel_not_found") != 0) {
 		d = cJSON_CreateObject();
@@ -1649,7 +1640,7 @@ follow_archive_ended(struct job *j)
 	/* Reopened while the archive was in flight: tell them now. */
 	if (strcmp(out, "channel_not_found") != 0 && json_str(rec, "cat") !=
 	    NULL && strcmp(json_str(rec, "cat"), "done") != 0) {
-		follow_set(ar, "state", cJSON_CreateString("reopened"));
+		json_set(ar, "state", cJSON_CreateString("reopened"));
 		args = cJSON_CreateObject();
 		cJSON_AddStringToObject(args, "what", "reopened");
 		cJSON_AddStringToObject(args, "key", key);
@@ -1812,7 +1803,7 @@ follow_unarchive_ended(struct job *j)
 		return;
 	}
 	if ((rec = follow_load(key)) != NULL) {
-		follow_set(json_path(rec, "archive"), "state",
+		json_set(json_path(rec, "archive"), "state",
 		    cJSON_CreateString("unarchived"));
 		follow_save(rec);
 		cJSON_Delete(rec);

@@ -92,6 +92,7 @@ int	 json_bool(const struct cJSON *, const char *path);
 char	*json_quote(const char *s);
 /* Serialize compactly; caller frees. */
 char	*json_print(const struct cJSON *);
+void	 json_set(struct cJSON *, const char *, struct cJSON *);
 
 /* reactor.c: the one event_base, evdns, deferred and end-of-turn work. */
 extern struct event_base	*reactor_base;
@@ -311,6 +312,10 @@ int	 store_del(struct store *, enum store_db, const char *key);
 int	 store_get_json(struct store *, enum store_db, const char *key,
 	    struct cJSON **);
 int	 store_put_json(struct store *, enum store_db, const char *key,
+	    const struct cJSON *);
+/* A JSON object in STORE_META under "<prefix>.<key>", or NULL. */
+struct cJSON *store_meta_get(const char *prefix, const char *key);
+int	 store_meta_put(const char *prefix, const char *key,
 	    const struct cJSON *);
 /* Visit keys starting with prefix ("" for all) in order; cb returns
  * nonzero to stop. Key and value are only valid during the callback. */

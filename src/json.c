@@ -81,3 +81,12 @@ json_print(const cJSON *j)
 	cJSON_free(out);
 	return (copy);
 }
+
+/* Replace (or remove, v NULL) member name of object o; v is consumed. */
+void
+json_set(cJSON *o, const char *name, cJSON *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
+	if (v != NULL)
+		cJSON_AddItemToObject(o, name, v);
+}

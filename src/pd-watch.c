@@ -86,7 +86,6 @@ struct pdw_post {
 
 static cJSON	*pdw_load(const char *);
 static int	 pdw_save(const cJSON *);
-static void	 pdw_set(cJSON *, const char *, cJSON *);
 static void	 pdw_acked(const char *, cJSON *, const char *, const char *);
 static cJSON	*pdw_pd(cJSON *, const char *);
 static char	*pdw_channel(const char *);
@@ -212,14 +211,6 @@ pdw_save(const cJSON *rec)
 	return (rv);
 }
 
-/* Replace o's member name with v (consumed); v NULL deletes it. */
-static void
-pdw_set(cJSON *o, const char *name, cJSON *v)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
-	if (v != NULL)
-		cJSON_AddItemToObject(o, name, v);
-}
 
 /*
  * The first acknowledgement of PagerDuty incident pd (ISO time at, by a
@@ -235,7 +226,7 @@ pdw_acked(const char *key, cJSON *pd, const char *at, const char *by)
 	if (json_str(pd, "acknowledged_at") != NULL ||
 	    time_parse_iso(at, &t) != 0)
 		return;
-	pdw_set(pd, "acknowledged_at", cJSON_CreateString(at));
+	json_set(pd, "acknowledged_at", cJSON_CreateString(at));
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "by", by != NULL ? by : "");
 	cJSON_AddStringToObject(d, "pd_incident", json_str(pd, "id") !=
@@ -290,7 +281,7 @@ pdw_schedule(cJSON *rec, time_t due)
 	int	 seq = (int)json_num(rec, "seq", 0) + 1;
 	char	*k;
 
-	pdw_set(rec, "seq", cJSON_CreateNumber(seq));
+	json_set(rec, "seq", cJSON_CreateNumber(seq));
 	if (pdw_save(rec) != 0)
 		return;
 	xasprintf(&k, "%s.%d", json_str(rec, "key"), seq);
@@ -392,7 +383,7 @@ pd_watch_poke(const char *pd)
 	st = json_str(j, "state") != NULL ? json_str(j, "state") : "";
 	rv = 1;
 	if (strcmp(st, "running") == 0) {
-		pdw_set(rec, "again", cJSON_CreateBool(1));
+		json_set(rec, "again", cJSON_CreateBool(1));
 		if (pdw_save(rec) != 0)
 			rv = -1;
 	} else if (strcmp(st, "queued") != 0 ||
@@ -579,17 +570,17 @@ pdw_incident_cb(const struct pd_result *pr, void *arg)
 	if ((st = json_str(in, "status")) != NULL &&
 	    strcmp(st, json_str(pd, "status") != NULL ?
 	    json_str(pd, "status") : "") != 0) {
-		pdw_set(pd, "status", cJSON_CreateString(st));
+		json_set(pd, "status", cJSON_CreateString(st));
 		p->changed = 1;
 	}
 	if (json_str(in, "html_url") != NULL)
-		pdw_set(pd, "html_url", cJSON_CreateString(json_str(in,
+		json_set(pd, "html_url", cJSON_CreateString(json_str(in,
 		    "html_url")));
 	if (json_str(in, "service.summary") != NULL)
-		pdw_set(pd, "service", cJSON_CreateString(json_str(in,
+		json_set(pd, "service", cJSON_CreateString(json_str(in,
 		    "service.summary")));
 	if (json_num(in, "incident_number", 0) > 0)
-		pdw_set(pd, "number", cJSON_CreateNumber(json_num(in,
+		json_set(pd, "number", cJSON_CreateNumber(json_num(in,
 		    "incident_number", 0)));
 	as = cJSON_CreateArray();
 	cJSON_ArrayForEach(a, json_path(in, "assignments")) {
@@ -601,13 +592,13 @@ pdw_incident_cb(const struct pd_result *pr, void *arg)
 		cJSON_AddStringToObject(x, "name", name != NULL ? name : uid);
 		cJSON_AddItemToArray(as, x);
 	}
-	pdw_set(pd, "assignees", as);
+	json_set(pd, "assignees", as);
 	if ((a = cJSON_GetArrayItem(json_path(in, "acknowledgements"), 0)) !=
 	    NULL && json_str(a, "at") != NULL)
 		pdw_acked(p->key, pd, json_str(a, "at"),
 		    json_str(a, "acknowledger.summary"));
 	if (json_str(in, "resolved_at") != NULL)
-		pdw_set(pd, "resolved_at", cJSON_CreateString(json_str(in,
+		json_set(pd, "resolved_at", cJSON_CreateString(json_str(in,
 		    "resolved_at")));
 	/* A responder's answer: one event per user and state. */
 	if ((rs = cJSON_GetObjectItem(pd, "responders")) == NULL)
@@ -620,7 +611,7 @@ pdw_incident_cb(const struct pd_result *pr, void *arg)
 		old = json_str(rs, uid);
 		if (old != NULL && strcmp(old, st) == 0)
 			continue;
-		pdw_set(rs, uid, cJSON_CreateString(st));
+		json_set(rs, uid, cJSON_CreateString(st));
 		if (strcmp(st, "joined") != 0 && strcmp(st, "declined") != 0)
 			continue;
 		pdw_person(rec, uid, json_str(r, "user.summary"));
@@ -715,7 +706,7 @@ pdw_entries(struct pdw_poll *p, cJSON *rec, cJSON *pd)
 		if (type == NULL || at == NULL || json_str(le, "id") == NULL ||
 		    time_parse_iso(at, &t) != 0)
 			continue;
-		pdw_set(pd, "since", cJSON_CreateString(at));
+		json_set(pd, "since", cJSON_CreateString(at));
 		people = cJSON_CreateArray();
 		who = pdw_who(le, "agent");
 		if (json_str(le, "agent.id") != NULL && strcmp(json_str(le,
@@ -743,8 +734,8 @@ pdw_entries(struct pdw_poll *p, cJSON *rec, cJSON *pd)
 			    "agent.summary"));
 		} else if (strcmp(type, "resolve_log_entry") == 0) {
 			xasprintf(&text, "resolved by %s.", who);
-			pdw_set(pd, "resolved_at", cJSON_CreateString(at));
-			pdw_set(pd, "status", cJSON_CreateString("resolved"));
+			json_set(pd, "resolved_at", cJSON_CreateString(at));
+			json_set(pd, "status", cJSON_CreateString("resolved"));
 		} else if (strcmp(type, "escalate_log_entry") == 0) {
 			level = (int)json_num(pd, "level", 1) + 1;
 			s = json_str(le, "summary");
@@ -752,7 +743,7 @@ pdw_entries(struct pdw_poll *p, cJSON *rec, cJSON *pd)
 				level = atoi(s + 6);
 			if (level < 1)
 				level = 1;
-			pdw_set(pd, "level", cJSON_CreateNumber(level));
+			json_set(pd, "level", cJSON_CreateNumber(level));
 			xasprintf(&text, "escalated to %s (level %d) by %s.",
 			    to != NULL ? to : "the next level", level, who);
 		} else if (strcmp(type, "assign_log_entry") == 0 &&
@@ -797,7 +788,7 @@ pdw_person(cJSON *rec, const char *id, const char *name)
 	if ((u = cJSON_GetObjectItemCaseSensitive(people, id)) == NULL)
 		u = cJSON_AddObjectToObject(people, id);
 	if (name != NULL)
-		pdw_set(u, "name", cJSON_CreateString(name));
+		json_set(u, "name", cJSON_CreateString(name));
 }
 
 /* [{"id", "name"}] for PagerDuty user ids, names as rec knows them. */
@@ -951,7 +942,7 @@ pdw_poll_ended(struct job *j)
 		if (pdw_watching(rec)) {
 			/* A webhook came while it ran: again, now. */
 			again = json_bool(rec, "again");
-			pdw_set(rec, "again", NULL);
+			json_set(rec, "again", NULL);
 			pdw_schedule(rec, again ? 0 : now_wall() +
 			    (time_t)cfg->pagerduty.poll_interval);
 		} else
@@ -1006,7 +997,7 @@ pdw_post_run(struct job *j)
 	if (ek == NULL && (rec = pdw_load(json_str(ctx, "key"))) != NULL) {
 		pd = json_str(ctx, "pd");
 		if (pd != NULL && json_str(pdw_pd(rec, pd), "html_url") != NULL)
-			pdw_set(ctx, "url", cJSON_CreateString(json_str(
+			json_set(ctx, "url", cJSON_CreateString(json_str(
 			    pdw_pd(rec, pd), "html_url")));
 		cJSON_Delete(rec);
 	}
@@ -1051,10 +1042,10 @@ pdw_post_people_cb(cJSON *people, void *arg)
 				u = cJSON_AddObjectToObject(m, json_str(x,
 				    "id"));
 			if (json_str(x, "email") != NULL)
-				pdw_set(u, "email", cJSON_CreateString(
+				json_set(u, "email", cJSON_CreateString(
 				    json_str(x, "email")));
 			if (json_str(x, "name") != NULL)
-				pdw_set(u, "name", cJSON_CreateString(
+				json_set(u, "name", cJSON_CreateString(
 				    json_str(x, "name")));
 		}
 		pdw_save(rec);
@@ -1303,7 +1294,7 @@ pd_watch_ticket_closed(const char *key)
 		cJSON_Delete(rec);
 		return;
 	}
-	pdw_set(rec, "closed", cJSON_CreateTrue());
+	json_set(rec, "closed", cJSON_CreateTrue());
 	pdw_save(rec);
 	cJSON_ArrayForEach(p, json_path(rec, "incidents")) {
 		id = json_str(p, "id");

@@ -1525,3 +1525,39 @@ store_put_json(struct store *s, enum store_db db, const char *key,
 	cJSON_free(val);
 	return (rv);
 }
+
+/*
+ * Small per-key records of one module in STORE_META, as
+ * "<prefix>.<key>" (the global store): the object, or NULL if absent or
+ * not an object.
+ */
+cJSON *
+store_meta_get(const char *prefix, const char *key)
+{
+	cJSON	*m;
+	char	*k;
+
+	xasprintf(&k, "%s.%s", prefix, key);
+	if (store_get_json(store, STORE_META, k, &m) != 0 ||
+	    !cJSON_IsObject(m)) {
+		cJSON_Delete(m);
+		m = NULL;
+	}
+	free(k);
+	return (m);
+}
+
+/* Store it back, in this turn; 0 or a store error (logged). */
+int
+store_meta_put(const char *prefix, const char *key, const cJSON *m)
+{
+	char	*k;
+	int	 rv;
+
+	xasprintf(&k, "%s.%s", prefix, key);
+	if ((rv = store_put_json(store, STORE_META, k, m)) != 0)
+		log_warnx("%s %s: store: %s", prefix, key,
+		    store_strerror(rv));
+	free(k);
+	return (rv);
+}
