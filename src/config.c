@@ -107,6 +107,8 @@ static int	conf_check_listen(char *, const char **);
 static int	conf_check_url_path(char *, const char **);
 static int	conf_check_action(char *, const char **);
 static int	conf_check_minutes(char *, const char **);
+static int	conf_check_proxy_url(char *, const char **);
+static int	conf_check_no_proxy(char *, const char **);
 
 static const char *const conf_pd_modes[] = {
 	"per_incident", "per_page", NULL
@@ -130,6 +132,13 @@ static const struct conf_entry conf_table[] = {
 	  .min = 1LL << 20, .max = 1LL << 43 },
 	{ .path = "tls.ca_file", .type = CONF_PATH, .off = O(tls_ca_file),
 	  .flags = CONF_READABLE },
+
+	{ .path = "proxy.url", .type = CONF_STRING, .off = O(proxy.url),
+	  .check = conf_check_proxy_url },
+	{ .path = "proxy.password", .type = CONF_SECRET,
+	  .off = O(proxy.password) },
+	{ .path = "proxy.no_proxy", .type = CONF_STRING,
+	  .off = O(proxy.no_proxy), .check = conf_check_no_proxy },
 
 	{ .path = "slack.api_url", .type = CONF_URL, .off = O(slack.api_url),
 	  .def = "https://slack.com/api" },
@@ -1877,6 +1886,11 @@ conf_rules(struct conf_ctx *ctx)
 		conf_error(ctx, ctx->line[conf_find("pagerduty.webhook.listen")],
 		    "pagerduty.webhook.listen needs pagerduty.webhook.secrets "
 		    "(the subscription's signing secret)");
+	if (conf->proxy.password != NULL && (conf->proxy.url == NULL ||
+	    strchr(conf->proxy.url, '@') == NULL))
+		conf_error(ctx, conf_section_line(ctx, conf_find("proxy.password")),
+		    "proxy.password needs a user in proxy.url "
+		    "(http://user@host:port)");
 	if (ctx->given[conf_find("jira.email")])
 		return;
 	/* Cloud only takes email:token Basic auth; no email means a PAT. */
@@ -2562,6 +2576,24 @@ conf_check_minutes(char *s, const char **errstr)
 		return (-1);
 	}
 	return (0);
+}
+
+/* http://[user@]host:port; the password goes in proxy.password_file. */
+static int
+conf_check_proxy_url(char *s, const char **errstr)
+{
+	struct proxy_url	pu;
+
+	if (proxy_parse_url(s, 0, &pu, errstr) == -1)
+		return (-1);
+	proxy_url_free(&pu);
+	return (0);
+}
+
+static int
+conf_check_no_proxy(char *s, const char **errstr)
+{
+	return (proxy_check_no_proxy(s, errstr));
 }
 
 static int

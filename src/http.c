@@ -76,6 +76,7 @@
 enum http_dial_state {
 	HTTP_DIAL_DNS = 0,
 	HTTP_DIAL_CONNECT,
+	HTTP_DIAL_TUNNEL,	/* CONNECT through the proxy */
 	HTTP_DIAL_HANDSHAKE,
 	HTTP_DIAL_DONE,		/* result waits for the timer */
 	HTTP_DIAL_CALLING	/* inside the user's callback */
@@ -88,6 +89,7 @@ enum http_dial_err {
 	HTTP_DIAL_ECONNECT,
 	HTTP_DIAL_ETLS,
 	HTTP_DIAL_EVERIFY,
+	HTTP_DIAL_EPROXYAUTH,	/* 407 from the proxy */
 	HTTP_DIAL_ETIMEOUT
 };
 
@@ -99,6 +101,9 @@ struct http_dial {
 	int			 timeout_ms;
 	http_dial_cb		 cb;
 	void			*arg;
+	char			*via;		/* the proxy's host, or NULL */
+	int			 via_port;
+	struct proxy_tunnel	*tunnel;
 
 	enum http_dial_state	 state;
 	struct evutil_addrinfo	*ai;
@@ -250,6 +255,8 @@ static void	http_dial_dns_cb(int, struct evutil_addrinfo *, void *);
 static void	http_dial_connect_next(struct http_dial *);
 static void	http_dial_connect_cb(evutil_socket_t, short, void *);
 static void	http_dial_connected(struct http_dial *);
+static void	http_dial_tunnel_cb(int, int, const char *, void *);
+static void	http_dial_start(struct http_dial *, int);
 static void	http_dial_tls_event_cb(struct bufferevent *, short, void *);
 static void	http_dial_timer_cb(evutil_socket_t, short, void *);
 
@@ -378,6 +385,8 @@ http_dial(const char *host, int port, int tls, int timeout_ms,
 	struct evutil_addrinfo	 hints;
 	struct timeval		 tv;
 	char			 portstr[16];
+	const char		*phost;
+	int			 pport;
 
 	if (reactor_base == NULL)
 		fatalx("%s: reactor not initialized", __func__);
@@ -410,9 +419,16 @@ http_dial(const char *host, int port, int tls, int timeout_ms,
 		http_dial_fail(d, HTTP_DIAL_EDNS, "dns: no resolver");
 		return (d);
 	}
-	log_debug("http: dialing %s:%d%s", d->host, port, tls ? " (TLS)" : "");
+	if (proxy_route(d->host, port, &phost, &pport)) {
+		d->via = xstrdup(phost);
+		d->via_port = pport;
+	}
+	log_debug("http: dialing %s:%d%s%s%s", d->host, port, tls ? " (TLS)" :
+	    "", d->via != NULL ? " via proxy " : "", d->via != NULL ?
+	    d->via : "");
 	d->state = HTTP_DIAL_DNS;
-	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(portstr, sizeof(portstr), "%d", d->via != NULL ? d->via_port :
+	    port);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -424,7 +440,8 @@ http_dial(const char *host, int port, int tls, int timeout_ms,
 	 * kept: lookups are never cancelled (4.6), a late answer finds no
 	 * dial with its id and is dropped.
 	 */
-	(void)evdns_getaddrinfo(reactor_dns, d->host, portstr, &hints,
+	(void)evdns_getaddrinfo(reactor_dns, d->via != NULL ? d->via : d->host,
+	    portstr, &hints,
 	    http_dial_dns_cb, (void *)(uintptr_t)d->id);
 	return (d);
 }
@@ -456,6 +473,10 @@ http_dial_cleanup(struct http_dial *d)
 		evutil_freeaddrinfo(d->ai);
 		d->ai = d->next_ai = NULL;
 	}
+	if (d->tunnel != NULL) {
+		proxy_tunnel_free(d->tunnel);
+		d->tunnel = NULL;
+	}
 	if (d->bev != NULL) {
 		bufferevent_setcb(d->bev, NULL, NULL, NULL, NULL);
 		bufferevent_disable(d->bev, EV_READ | EV_WRITE);
@@ -471,6 +492,7 @@ http_dial_free(struct http_dial *d)
 	event_free(d->timer);
 	free(d->error);
 	free(d->host);
+	free(d->via);
 	free(d);
 }
 
@@ -520,12 +542,14 @@ http_dial_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	if (result != 0) {
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
-		http_dial_fail(d, HTTP_DIAL_EDNS, "dns: %s: %s", d->host,
-		    evutil_gai_strerror(result));
+		http_dial_fail(d, HTTP_DIAL_EDNS, "dns: %s%s: %s",
+		    d->via != NULL ? "proxy " : "", d->via != NULL ? d->via :
+		    d->host, evutil_gai_strerror(result));
 		return;
 	}
 	if (res == NULL) {
-		http_dial_fail(d, HTTP_DIAL_EDNS, "dns: %s: no address",
+		http_dial_fail(d, HTTP_DIAL_EDNS, "dns: %s%s: no address",
+		    d->via != NULL ? "proxy " : "", d->via != NULL ? d->via :
 		    d->host);
 		return;
 	}
@@ -566,7 +590,9 @@ http_dial_connect_next(struct http_dial *d)
 		d->last_errno = errno;
 		close(fd);
 	}
-	http_dial_fail(d, HTTP_DIAL_ECONNECT, "connect: %s",
+	http_dial_fail(d, HTTP_DIAL_ECONNECT, "connect: %s%s%s%s",
+	    d->via != NULL ? "proxy " : "", d->via != NULL ? d->via : "",
+	    d->via != NULL ? ": " : "",
 	    strerror(d->last_errno != 0 ? d->last_errno : ECONNREFUSED));
 }
 
@@ -594,7 +620,6 @@ http_dial_connect_cb(evutil_socket_t fd, short events, void *arg)
 static void
 http_dial_connected(struct http_dial *d)
 {
-	SSL	*ssl;
 	int	 fd, one = 1;
 
 	/* Requests are written whole: do not wait for ACKs (Nagle). */
@@ -603,6 +628,42 @@ http_dial_connected(struct http_dial *d)
 	d->ai = d->next_ai = NULL;
 	fd = d->fd;
 	d->fd = -1;
+
+	if (d->via != NULL) {
+		/* proxy.c owns fd until its callback hands it back. */
+		d->state = HTTP_DIAL_TUNNEL;
+		d->tunnel = proxy_tunnel(fd, d->host, d->port,
+		    http_dial_tunnel_cb, d);
+		return;
+	}
+	http_dial_start(d, fd);
+}
+
+static void
+http_dial_tunnel_cb(int fd, int result, const char *error, void *arg)
+{
+	struct http_dial	*d = arg;
+
+	d->tunnel = NULL;
+	if (d->state != HTTP_DIAL_TUNNEL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (fd == -1) {
+		http_dial_fail(d, result == PROXY_EAUTH ?
+		    HTTP_DIAL_EPROXYAUTH : HTTP_DIAL_ECONNECT, "%s",
+		    error != NULL ? error : "proxy: failed");
+		return;
+	}
+	http_dial_start(d, fd);
+}
+
+/* TCP (direct or tunnelled) is up on fd: TLS to the real host, or not. */
+static void
+http_dial_start(struct http_dial *d, int fd)
+{
+	SSL	*ssl;
 
 	if (!d->tls) {
 		d->bev = bufferevent_socket_new(reactor_base, fd,
@@ -810,7 +871,8 @@ http_conn_dial_cb(struct bufferevent *bev, const char *error, void *arg)
 			/* Nothing was sent: retry unless it would repeat. */
 			http_req_fail(req, kind == HTTP_DIAL_ETIMEOUT ?
 			    "timeout" : error, kind != HTTP_DIAL_EVERIFY &&
-			    kind != HTTP_DIAL_EINVAL);
+			    kind != HTTP_DIAL_EINVAL &&
+			    kind != HTTP_DIAL_EPROXYAUTH);
 		}
 		http_pool_dispatch(pool);
 		return;

@@ -93,8 +93,18 @@ main_check_config(const char *path)
 {
 	struct config	*c;
 
+	char		*cause;
+
 	if ((c = main_load_config(path)) == NULL)
 		return (1);
+	/* The proxy may come from the environment: check that too. */
+	if (proxy_configure(c, &cause) != 0) {
+		fprintf(stderr, "%s: %s\n", path, cause);
+		free(cause);
+		config_free(c);
+		return (1);
+	}
+	proxy_free();
 	printf("%s: configuration OK\n", path);
 	config_free(c);
 	return (0);
@@ -201,7 +211,8 @@ main_reload_config(void)
 	    c->map_size_max != old->map_size_max)
 		log_warnx("state_dir, map_size and map_size_max changes take "
 		    "effect at the next restart");
-	if (tls_reload(c->tls_ca_file, &cause) != 0) {
+	if (tls_reload(c->tls_ca_file, &cause) != 0 ||
+	    proxy_configure(c, &cause) != 0) {
 		log_error("reload rejected: %s", cause);
 		free(cause);
 		config_free(c);
@@ -291,6 +302,8 @@ main_run(const char *path, int debug)
 		fatalx("%s: map size: %s", cfg->state_dir, store_strerror(rv));
 	if (tls_init(cfg->tls_ca_file, &cause) != 0)
 		fatalx("tls: %s", cause);
+	if (proxy_configure(cfg, &cause) != 0)
+		fatalx("%s", cause);
 	reactor_init();
 	notify_init();
 	notify_watchdog_start();
@@ -355,6 +368,7 @@ main_run(const char *path, int debug)
 	notify_shutdown();
 	reactor_free();
 	tls_free();
+	proxy_free();
 	config_free(cfg);
 	cfg = NULL;
 	log_redact_clear();

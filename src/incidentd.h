@@ -168,6 +168,11 @@ struct config {
 	long long	 map_size_max;		/* growth ceiling, 0: 8x */
 	char		*tls_ca_file;
 	struct {
+		char		*url;		/* http://[user@]host:port */
+		char		*password;	/* proxy.password(_file) */
+		char		*no_proxy;	/* comma-separated */
+	} proxy;
+	struct {
 		char		*api_url;
 		char		*app_token;
 		char		*bot_token;
@@ -362,6 +367,32 @@ struct ssl_st *tls_new_ssl(const char *host);
 const char *tls_error(struct bufferevent *);
 /* Send close_notify (best effort); the caller frees the bufferevent. */
 void	 tls_shutdown(struct bufferevent *);
+
+/* proxy.c: egress through an HTTP proxy (CONNECT tunnels). */
+struct proxy_url {
+	char	*host;
+	int	 port;
+	char	*user;		/* decoded, or NULL */
+	char	*password;	/* decoded, or NULL */
+};
+int	 proxy_parse_url(const char *, int allow_password, struct proxy_url *,
+	    const char **errstr);
+void	 proxy_url_free(struct proxy_url *);
+int	 proxy_check_no_proxy(const char *, const char **errstr);
+int	 proxy_configure(const struct config *, char **cause);
+void	 proxy_free(void);
+int	 proxy_bypass(const char *list, const char *host, int port);
+int	 proxy_route(const char *host, int port, const char **phost,
+	    int *pport);
+#define PROXY_OK	0
+#define PROXY_EFAIL	1	/* refused, dropped, malformed: transient */
+#define PROXY_EAUTH	2	/* 407: would repeat */
+typedef void (*proxy_tunnel_cb)(int fd, int result,
+	    const char *error, void *);
+struct proxy_tunnel;
+struct proxy_tunnel *proxy_tunnel(int fd, const char *host, int port,
+	    proxy_tunnel_cb, void *);
+void	 proxy_tunnel_free(struct proxy_tunnel *);
 
 /* http.c: HTTP/1.1 client over plain TCP or TLS with keep-alive pools. */
 #define HTTP_IDEMPOTENT		0x1	/* retry 5xx and transport errors */
