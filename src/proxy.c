@@ -52,6 +52,7 @@ struct proxy_setting {
 	char		*host;		/* NULL: no proxy */
 	int		 port;
 	char		*auth;		/* "Basic ...", or NULL */
+	int		 has_password;
 	char		*label;		/* "host:port", for messages */
 	const char	*source;	/* "proxy.url", "https_proxy", ... */
 	char		*no_proxy;	/* comma-separated, or NULL */
@@ -321,8 +322,10 @@ proxy_configure(const struct config *conf, char **cause)
 			explicit_bzero(cred, strlen(cred));
 			free(cred);
 			log_redact(ps.auth);
-			if (pass != NULL && *pass != '\0')
+			if (pass != NULL && *pass != '\0') {
 				log_redact(pass);
+				ps.has_password = 1;
+			}
 		}
 		proxy_url_free(&pu);
 	}
@@ -583,7 +586,8 @@ proxy_tunnel_read_cb(struct bufferevent *bev, void *arg)
 		    "CONNECT %s (%s)", t->label, t->target,
 		    proxy_cur.auth == NULL ? "no credentials configured: set "
 		    "the user in proxy.url and proxy.password_file" :
-		    "the proxy refused our credentials");
+		    !proxy_cur.has_password ? "no password configured: set "
+		    "proxy.password_file" : "the proxy refused our credentials");
 		proxy_tunnel_done(t, PROXY_EAUTH, "proxy %s: 407 Proxy "
 		    "Authentication Required", t->label);
 	} else if (h.status < 200 || h.status > 299) {

@@ -189,25 +189,13 @@ static const struct wslay_event_callbacks fs_callbacks = {
 int
 socket_server_init(void)
 {
-	struct sockaddr_in	sin;
-	socklen_t		slen = sizeof(sin);
+	int	port;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = 0;
-	fs_listener = evconnlistener_new_bind(sb_base, fs_accept_cb, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
-	    (struct sockaddr *)&sin, sizeof(sin));
-	if (fs_listener == NULL)
-		sb_fatal("cannot listen for socket mode: %s",
-		    strerror(errno));
-	if (getsockname(evconnlistener_get_fd(fs_listener),
-	    (struct sockaddr *)&sin, &slen) == -1)
-		sb_fatal("getsockname: %s", strerror(errno));
+	fs_listener = sb_listen_loopback(fs_accept_cb, NULL, "socket mode",
+	    &port);
 	fs_acks = cJSON_CreateArray();
 	fs_errors = cJSON_CreateArray();
-	return (ntohs(sin.sin_port));
+	return (port);
 }
 
 /* Close everything (at exit, outside callbacks). */

@@ -6,6 +6,9 @@
 
 #include <sys/types.h>
 #include <sys/time.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/listener.h>
 #include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
@@ -230,4 +234,28 @@ sb_utf8_len(const char *s)
 			n++;
 	}
 	return (n);
+}
+
+/* Listen on 127.0.0.1 port 0 for what; the port in *port. */
+struct evconnlistener *
+sb_listen_loopback(evconnlistener_cb cb, void *arg, const char *what,
+    int *port)
+{
+	struct evconnlistener	*l;
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = evconnlistener_new_bind(sb_base, cb, arg,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	if (l == NULL)
+		sb_fatal("cannot listen for %s: %s", what, strerror(errno));
+	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin,
+	    &slen) == -1)
+		sb_fatal("getsockname: %s", strerror(errno));
+	*port = ntohs(sin.sin_port);
+	return (l);
 }

@@ -6,7 +6,8 @@
  * Jira (fake-jira.c), PagerDuty (fake-pagerduty.c) and this control API.
  * Ports are published as JSON in --ports-file (written to PATH.tmp, then
  * renamed): {"slack":N,"socket":N,"jira":N,"pagerduty":N,"control":N,
- * "pid":N}.
+ * "proxy":N,"pid":N}. "proxy" is an HTTP CONNECT proxy (fake-proxy.c)
+ * for the egress tests, with its own ops under /control/proxy/.
  *
  * Every request to a service is recorded, checked against armed faults,
  * then handed to the service. The control API (plain HTTP, JSON bodies):
@@ -1358,6 +1359,8 @@ sb_reset_all(void)
 		cJSON_Delete(body);
 		cJSON_Delete(res);
 	}
+	res = proxy_control("reset", NULL);
+	cJSON_Delete(res);
 	sb_requests_clear(NULL);
 	sb_faults_clear();
 }
@@ -1462,6 +1465,12 @@ sb_control_cb(struct evhttp_request *req, void *arg)
 		sb_reset_all();
 		out = cJSON_CreateObject();
 		cJSON_AddTrueToObject(out, "ok");
+	} else if (strncmp(rest, "proxy/", 6) == 0) {
+		if ((out = proxy_control(rest + 6, args)) == NULL) {
+			out = sb_control_error("unknown op %s", rest);
+			status = 404;
+		} else if (sb_json_str(out, "error") != NULL)
+			status = 400;
 	} else if ((slash = strchr(rest, '/')) != NULL &&
 	    (svc = sb_service_find(rest, (size_t)(slash - rest))) != NULL) {
 		if (svc->control == NULL ||
@@ -1546,6 +1555,7 @@ sb_write_ports(const char *path)
 	cJSON_AddNumberToObject(o, "jira", sb_opts.jira_port);
 	cJSON_AddNumberToObject(o, "pagerduty", sb_opts.pd_port);
 	cJSON_AddNumberToObject(o, "control", sb_opts.control_port);
+	cJSON_AddNumberToObject(o, "proxy", sb_opts.proxy_port);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -1737,6 +1747,7 @@ main(int argc, char **argv)
 	    &sb_opts.pd_port);
 	sb_control_http = sb_listen(NULL, 0, &sb_opts.control_port);
 	sb_opts.socket_port = socket_server_init();
+	sb_opts.proxy_port = proxy_server_init();
 	/* After binding: a fake may put its own port in URLs it hands out. */
 	for (i = 0; i < SB_NSERVICES; i++) {
 		if (sb_services[i]->init != NULL)
@@ -1768,6 +1779,7 @@ main(int argc, char **argv)
 	if (sb_opts.console)
 		console_free();
 	socket_server_free();
+	proxy_server_free();
 	while ((w = TAILQ_FIRST(&sb_waiters)) != NULL) {
 		if (evhttp_request_get_connection(w->req) == NULL)
 			evhttp_request_free(w->req);

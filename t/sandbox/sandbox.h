@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <cjson/cJSON.h>
 #include <openssl/ssl.h>
 
@@ -78,6 +79,7 @@ struct sb_options {
 	/* Added by sandbox.c; the fakes above need not use them. */
 	int		 slack_port;
 	int		 control_port;
+	int		 proxy_port;		/* fake-proxy.c */
 	int		 public_post;		/* chat:write.public granted */
 	const char	*slack_manifest;	/* --manifest FILE or NULL */
 	int		 console;		/* --console */
@@ -115,6 +117,9 @@ const char *sb_json_str(const cJSON *, const char *name);
 long long sb_json_int(const cJSON *, const char *name, long long def);
 /* Boolean member (true, 1, "true", "1"). */
 int	 sb_json_bool(const cJSON *, const char *name);
+/* Listen on 127.0.0.1 port 0 for what (exits on failure); *port set. */
+struct evconnlistener *sb_listen_loopback(evconnlistener_cb, void *,
+	    const char *what, int *port);
 /* Count UTF-8 code points. */
 size_t	 sb_utf8_len(const char *);
 
@@ -146,6 +151,12 @@ const char *socket_deliver(const char *type, cJSON *payload);
 cJSON	*socket_control(const char *op, cJSON *body);
 /* Forget envelopes, acks and tickets; re-enable the link. */
 void	 socket_reset(void);
+
+/* fake-proxy.c: the CONNECT proxy for egress tests. */
+/* Listen on 127.0.0.1 port 0; returns the port. */
+int	 proxy_server_init(void);
+void	 proxy_server_free(void);
+cJSON	*proxy_control(const char *op, cJSON *body);
 
 /* fake-slack.c: the workspace model, shared with the socket and console. */
 #define SLACK_TEAM_ID		"T0SANDBOX"
