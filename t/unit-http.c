@@ -493,6 +493,67 @@ test_head_parse(void)
 	is_int(http_head_header(NULL, " folded", &e), -1, "folded trailer");
 }
 
+/* proxy.c: proxy URLs and no_proxy lists. */
+static void
+test_proxy_rules(void)
+{
+	static const struct {
+		const char	*list;
+		const char	*host;
+		int		 port;
+		int		 bypass;
+	} np[] = {
+		{ "*", "slack.com", 443, 1 },
+		{ "example.com", "example.com", 443, 1 },
+		{ "example.com", "api.example.com", 443, 1 },
+		{ ".example.com", "api.EXAMPLE.com", 443, 1 },
+		{ "*.example.com", "example.com", 443, 1 },
+		{ "example.com", "badexample.com", 443, 0 },
+		{ "example.com:8443", "example.com", 443, 0 },
+		{ "example.com:8443", "example.com", 8443, 1 },
+		{ "a.test, 10.0.0.1", "10.0.0.1", 80, 1 },
+		{ "0.0.1", "10.0.0.1", 80, 0 },
+		{ "::1", "::1", 443, 1 },
+		{ "[::1]:8080", "::1", 8080, 1 },
+		{ "[::1]:8080", "::1", 443, 0 },
+		{ "", "slack.com", 443, 0 },
+	};
+	struct proxy_url	 pu;
+	const char		*errstr;
+	char			 name[160];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(np) / sizeof(np[0]); i++) {
+		snprintf(name, sizeof(name), "no_proxy \"%s\" %s %s:%d",
+		    np[i].list, np[i].bypass ? "bypasses" : "keeps",
+		    np[i].host, np[i].port);
+		is_int(proxy_bypass(np[i].list, np[i].host, np[i].port),
+		    np[i].bypass, name);
+	}
+
+	ok(proxy_parse_url("http://u%40x:p%3Aw@proxy.test:3128", 1, &pu,
+	    &errstr) == 0, "proxy URL with credentials");
+	is_str(pu.host, "proxy.test", "proxy host");
+	is_int(pu.port, 3128, "proxy port");
+	is_str(pu.user, "u@x", "user percent-decoded");
+	is_str(pu.password, "p:w", "password percent-decoded");
+	proxy_url_free(&pu);
+	ok(proxy_parse_url("[::1]:8080", 1, &pu, &errstr) == 0 &&
+	    strcmp(pu.host, "::1") == 0 && pu.port == 8080,
+	    "scheme-less IPv6 proxy");
+	proxy_url_free(&pu);
+	ok(proxy_parse_url("http://u:p@proxy.test:3128", 0, &pu,
+	    &errstr) == -1, "no password in proxy.url");
+	ok(proxy_parse_url("http://proxy.test", 1, &pu, &errstr) == -1,
+	    "a port is required");
+	ok(proxy_parse_url("https://proxy.test:3128", 1, &pu, &errstr) == -1,
+	    "https proxies refused");
+	ok(proxy_parse_url("http://proxy.test:3128/x", 1, &pu,
+	    &errstr) == -1, "no path");
+	ok(proxy_parse_url("http://u:%0@proxy.test:3128", 1, &pu,
+	    &errstr) == -1, "bad percent escape");
+}
+
 static void
 test_retry_after(void)
 {
@@ -1551,6 +1612,7 @@ main(void)
 	event_add(tick, &tv);
 
 	test_retry_after();
+	test_proxy_rules();
 	test_head_parse();
 	test_content_length();
 	test_chunked();
