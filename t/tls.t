@@ -1,4 +1,5 @@
-# tls.t: certificates are verified; a name mismatch is refused clearly.
+# tls.t: certificates are verified; a name mismatch is refused clearly;
+# through a proxy too.
 use strict;
 use warnings;
 use Test::More;
@@ -38,6 +39,21 @@ for my $cert (['good', 'DNS:localhost,IP:127.0.0.1'],
 	$sb->message(text => '<@U0BOT> help');
 	my @p = $sb->wait_bot_posts('C0GENERAL', 1, $d);
 	is(scalar @p, 1, 'help answered over TLS');
+	is($d->stop, 0, 'clean exit');
+}
+
+{
+	# Through a CONNECT proxy: TLS to the real host inside the tunnel.
+	my $sb = new_sandbox(tls => 1, host => 'localhost',
+	    args => ['--tls-cert', "$tmp/good.pem", '--tls-key', "$tmp/good.key"]);
+	my $d = new_incidentd($sb, tls => { ca_file => "$tmp/ca.pem" },
+	    proxy => { url => 'http://127.0.0.1:' . $sb->port('proxy') });
+	ok($sb->wait_connected(1, $d), 'https + wss through the proxy');
+	my $r = $sb->get('/control/proxy/requests');
+	my $want = 'localhost:' . $sb->port('socket');
+	ok(scalar(grep { $_->{target} eq $want } @{$r->{requests}}) ||
+	    !diag(explain $r),
+	    'the tunnel named the real host, verified inside it');
 	is($d->stop, 0, 'clean exit');
 }
 
