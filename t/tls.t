@@ -50,10 +50,12 @@ for my $cert (['good', 'DNS:localhost,IP:127.0.0.1'],
 	    proxy => { url => 'http://127.0.0.1:' . $sb->port('proxy') });
 	ok($sb->wait_connected(1, $d), 'https + wss through the proxy');
 	my $r = $sb->get('/control/proxy/requests');
-	my $want = 'localhost:' . $sb->port('socket');
-	ok(scalar(grep { $_->{target} eq $want } @{$r->{requests}}) ||
-	    !diag(explain $r),
-	    'the tunnel named the real host, verified inside it');
+	my @t = map { $_->{target} } @{$r->{requests}};
+	my ($api, $ws) = ($sb->port('slack'), $sb->port('socket'));
+	ok(scalar(grep { $_ eq "localhost:$api" } @t) &&
+	    scalar(grep { /:$ws$/ } @t),
+	    'Web API and WebSocket tunnelled, verified inside') or
+	    diag(explain \@t);
 	is($d->stop, 0, 'clean exit');
 }
 
