@@ -206,6 +206,7 @@ struct http_conn {
 	int			 idled;		/* has been idle */
 	int			 eof;		/* the server closed it */
 	int			 clean;		/* send close_notify on free */
+	uint64_t		 route_gen;	/* proxy_generation() at dial */
 
 	TAILQ_ENTRY(http_conn)	 ientry;	/* pool idle list */
 	TAILQ_ENTRY(http_conn)	 entry;		/* http_conns or http_dead */
@@ -796,9 +797,14 @@ http_pool_dispatch(struct http_pool *pool)
 		conn = NULL;
 		if (!req->fresh) {
 			while ((conn = TAILQ_FIRST(&pool->idle)) != NULL) {
-				if (http_conn_alive(conn))
+				if (conn->route_gen != proxy_generation())
+					http_conn_close(conn, "the proxy "
+					    "setting changed", 1);
+				else if (http_conn_alive(conn))
 					break;
-				http_conn_close(conn, "closed while idle", 0);
+				else
+					http_conn_close(conn,
+					    "closed while idle", 0);
 			}
 		}
 		if (conn != NULL) {
@@ -832,6 +838,8 @@ http_conn_new(struct http_pool *pool, struct http_req *req)
 	pool->nconns++;
 	TAILQ_INSERT_TAIL(&http_conns, conn, entry);
 	http_req_bind(req, conn);
+	/* http_dial picks the route at once, inside the call. */
+	conn->route_gen = proxy_generation();
 	conn->dial = http_dial(pool->host, pool->port, pool->tls,
 	    req->timeout_ms, http_conn_dial_cb, conn);
 }
@@ -917,6 +925,12 @@ http_conn_available(struct http_conn *conn)
 	struct http_req		*req;
 	struct timeval		 tv;
 
+	if (conn->route_gen != proxy_generation()) {
+		/* Dialled before a reload changed the proxy. */
+		http_conn_close(conn, "the proxy setting changed", 1);
+		http_pool_dispatch(pool);
+		return;
+	}
 	if ((req = TAILQ_FIRST(&pool->queue)) != NULL) {
 		TAILQ_REMOVE(&pool->queue, req, qentry);
 		http_req_bind(req, conn);
@@ -1581,6 +1595,26 @@ http_response_header(const struct http_response *resp, const char *name)
 	if (resp == NULL || resp->priv == NULL || name == NULL)
 		return (NULL);
 	return (http_req_header(resp->priv, name));
+}
+
+/*
+ * The proxy setting changed (a reload): close the idle connections that
+ * were dialled the old way. Busy ones are closed when their response is
+ * read (http_conn_available), so none is reused on the old route.
+ */
+void
+http_reroute(void)
+{
+	struct http_pool	*pool;
+	struct http_conn	*conn, *next;
+
+	TAILQ_FOREACH(pool, &http_pools, entry) {
+		TAILQ_FOREACH_SAFE(conn, &pool->idle, ientry, next) {
+			if (conn->route_gen != proxy_generation())
+				http_conn_close(conn,
+				    "the proxy setting changed", 1);
+		}
+	}
 }
 
 /* Requests started and not yet completed or cancelled. */

@@ -91,20 +91,20 @@ main_load_config(const char *path)
 static int
 main_check_config(const char *path)
 {
-	struct config	*c;
-
-	char		*cause;
+	struct config		*c;
+	struct proxy_setting	*ps;
+	char			*cause;
 
 	if ((c = main_load_config(path)) == NULL)
 		return (1);
 	/* The proxy may come from the environment: check that too. */
-	if (proxy_configure(c, &cause) != 0) {
+	if ((ps = proxy_prepare(c, &cause)) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, cause);
 		free(cause);
 		config_free(c);
 		return (1);
 	}
-	proxy_free();
+	proxy_discard(ps);
 	printf("%s: configuration OK\n", path);
 	config_free(c);
 	return (0);
@@ -190,10 +190,12 @@ main_reload(void)
 static void
 main_reload_config(void)
 {
-	struct strlist	 errors = { NULL, 0 };
-	struct config	*c, *old = cfg;
-	char		*cause;
-	size_t		 i;
+	struct strlist		 errors = { NULL, 0 };
+	struct config		*c, *old = cfg;
+	struct ssl_ctx_st	*ctx;
+	struct proxy_setting	*ps;
+	char			*cause;
+	size_t			 i;
 
 	log_info("SIGHUP: reloading %s", cfg->path);
 	if ((c = config_load(cfg->path, &errors)) == NULL) {
@@ -211,13 +213,25 @@ main_reload_config(void)
 	    c->map_size_max != old->map_size_max)
 		log_warnx("state_dir, map_size and map_size_max changes take "
 		    "effect at the next restart");
-	if (tls_reload(c->tls_ca_file, &cause) != 0 ||
-	    proxy_configure(c, &cause) != 0) {
-		log_error("reload rejected: %s", cause);
+	/*
+	 * Build the TLS context and the proxy setting both, and swap only
+	 * when both are good: a rejected reload leaves every part of the
+	 * running configuration as it was.
+	 */
+	ps = NULL;
+	if ((ctx = tls_prepare(c->tls_ca_file, &cause)) == NULL ||
+	    (ps = proxy_prepare(c, &cause)) == NULL) {
+		log_error("reload rejected: %s; keeping the running "
+		    "configuration", cause);
 		free(cause);
+		tls_discard(ctx);
 		config_free(c);
 		return;
 	}
+	tls_apply(ctx);
+	proxy_apply(ps);
+	/* Idle connections dialled the old way must not be reused. */
+	http_reroute();
 	cfg = c;
 	log_setlevel(c->log_level);
 	metrics_reload();

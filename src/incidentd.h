@@ -359,6 +359,10 @@ uint64_t store_commits(struct store *);
 /* tls.c: one SSL_CTX for the process, verification always on. */
 int	 tls_init(const char *ca_file, char **cause);
 int	 tls_reload(const char *ca_file, char **cause);
+struct ssl_ctx_st;
+struct ssl_ctx_st *tls_prepare(const char *ca_file, char **cause);
+void	 tls_apply(struct ssl_ctx_st *);
+void	 tls_discard(struct ssl_ctx_st *);
 void	 tls_free(void);
 /* A fresh SSL for one connection, with SNI and host name checking. */
 struct ssl_st *tls_new_ssl(const char *host);
@@ -380,6 +384,11 @@ int	 proxy_parse_url(const char *, int allow_password, struct proxy_url *,
 void	 proxy_url_free(struct proxy_url *);
 int	 proxy_check_no_proxy(const char *, const char **errstr);
 int	 proxy_configure(const struct config *, char **cause);
+struct proxy_setting;
+struct proxy_setting *proxy_prepare(const struct config *, char **cause);
+void	 proxy_apply(struct proxy_setting *);
+void	 proxy_discard(struct proxy_setting *);
+uint64_t proxy_generation(void);
 void	 proxy_free(void);
 int	 proxy_bypass(const char *list, const char *host, int port);
 int	 proxy_route(const char *host, int port, const char **phost,
@@ -430,6 +439,7 @@ void	 http_cancel(struct http_req *);
 const char *http_response_header(const struct http_response *,
 	    const char *name);
 int	 http_inflight(void);
+void	 http_reroute(void);
 void	 http_set_max_per_host(int);
 /* Connect TCP (+TLS) with evdns and a deadline; used by ws.c. */
 typedef void (*http_dial_cb)(struct bufferevent *, const char *error,

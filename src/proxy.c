@@ -24,6 +24,13 @@
  * retried (it would repeat); any other refusal or a dropped connection
  * is a transient connect failure for the caller's retry path. The
  * credentials go to the log redactor as soon as they are known.
+ *
+ * A reload (SIGHUP) must not half-apply: proxy_prepare builds the new
+ * setting without touching the active one, the caller checks everything
+ * else it will swap (the TLS context), and only then proxy_apply swaps it
+ * in, which cannot fail. A changed route bumps a generation; http.c
+ * never reuses a keep-alive connection dialled under an older one. The
+ * Socket Mode WebSocket keeps its tunnel until it next reconnects.
  */
 #include "config.h"
 
@@ -47,7 +54,7 @@
 #define PROXY_MAX_CRED		256
 #define PROXY_MAX_ENTRY		300		/* one no_proxy entry */
 
-/* The active setting; replaced whole by proxy_configure. */
+/* The active setting; replaced whole by proxy_apply. */
 struct proxy_setting {
 	char		*host;		/* NULL: no proxy */
 	int		 port;
@@ -79,8 +86,10 @@ struct proxy_tunnel {
 };
 
 static struct proxy_setting	 proxy_cur;
+static uint64_t			 proxy_gen;
 
 static void	proxy_setting_clear(struct proxy_setting *);
+static int	proxy_str_differ(const char *, const char *);
 static const char *proxy_env(const char *, const char *, const char **);
 static int	proxy_pct_decode(const char *, size_t, char **);
 static int	proxy_host_match(const char *, int, const char *, size_t);
@@ -269,20 +278,20 @@ proxy_setting_clear(struct proxy_setting *ps)
 }
 
 /*
- * Choose the proxy for conf (NULL: the environment only) and make it
- * active; at startup and on reload. -1 with *cause (caller frees) if a
- * setting is invalid; the active one is then kept.
+ * Work out the proxy setting for conf (NULL: the environment only)
+ * without touching the active one: a reload validates everything it will
+ * swap before swapping anything. NULL with *cause (caller frees) if a
+ * setting is invalid.
  */
-int
-proxy_configure(const struct config *conf, char **cause)
+struct proxy_setting *
+proxy_prepare(const struct config *conf, char **cause)
 {
-	struct proxy_setting	 ps;
+	struct proxy_setting	*ps;
 	struct proxy_url	 pu;
 	const char		*url = NULL, *src = NULL, *errstr, *pass;
 	const char		*np = NULL, *npsrc = NULL;
 	char			*cred;
 
-	memset(&ps, 0, sizeof(ps));
 	memset(&pu, 0, sizeof(pu));
 	if (conf != NULL && conf->proxy.url != NULL) {
 		url = conf->proxy.url;
@@ -297,56 +306,114 @@ proxy_configure(const struct config *conf, char **cause)
 
 	if (np != NULL && proxy_check_no_proxy(np, &errstr) == -1) {
 		xasprintf(cause, "%s: %s", npsrc, errstr);
-		return (-1);
+		return (NULL);
 	}
+	ps = xcalloc(1, sizeof(*ps));
 	if (url != NULL) {
 		if (proxy_parse_url(url, strcmp(src, "proxy.url") != 0, &pu,
 		    &errstr) == -1) {
 			xasprintf(cause, "%s: %s", src, errstr);
-			return (-1);
+			free(ps);
+			return (NULL);
 		}
-		ps.host = pu.host;
+		ps->host = pu.host;
 		pu.host = NULL;
-		ps.port = pu.port;
-		ps.source = src;
-		xasprintf(&ps.label, strchr(ps.host, ':') != NULL ?
-		    "[%s]:%d" : "%s:%d", ps.host, ps.port);
+		ps->port = pu.port;
+		ps->source = src;
+		xasprintf(&ps->label, strchr(ps->host, ':') != NULL ?
+		    "[%s]:%d" : "%s:%d", ps->host, ps->port);
 		pass = pu.password;
 		if (conf != NULL && conf->proxy.url != NULL)
 			pass = conf->proxy.password;
 		if (pu.user != NULL) {
 			xasprintf(&cred, "%s:%s", pu.user,
 			    pass != NULL ? pass : "");
-			ps.auth = base64_encode((unsigned char *)cred,
+			ps->auth = base64_encode((unsigned char *)cred,
 			    strlen(cred));
 			explicit_bzero(cred, strlen(cred));
 			free(cred);
-			log_redact(ps.auth);
+			log_redact(ps->auth);
 			if (pass != NULL && *pass != '\0') {
 				log_redact(pass);
-				ps.has_password = 1;
+				ps->has_password = 1;
 			}
 		}
 		proxy_url_free(&pu);
 	}
 	if (np != NULL) {
-		ps.no_proxy = xstrdup(np);
-		ps.no_source = npsrc;
+		ps->no_proxy = xstrdup(np);
+		ps->no_source = npsrc;
 	}
+	return (ps);
+}
 
-	if (ps.host == NULL && proxy_cur.host != NULL)
+/* Free a setting proxy_prepare made and nobody applied. */
+void
+proxy_discard(struct proxy_setting *ps)
+{
+	if (ps == NULL)
+		return;
+	proxy_setting_clear(ps);
+	free(ps);
+}
+
+static int
+proxy_str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != b);
+	return (strcmp(a, b) != 0);
+}
+
+/*
+ * Make ps (from proxy_prepare; consumed) the active setting. Cannot fail.
+ * If any connection would now take another route, the generation moves
+ * on, so that http.c retires connections dialled the old way instead of
+ * reusing them.
+ */
+void
+proxy_apply(struct proxy_setting *ps)
+{
+	if (ps->host == NULL && proxy_cur.host != NULL)
 		log_info("proxy: none, connecting directly");
-	else if (ps.host != NULL && (proxy_cur.host == NULL ||
-	    strcmp(ps.label, proxy_cur.label) != 0 ||
-	    (ps.auth == NULL) != (proxy_cur.auth == NULL)))
+	else if (ps->host != NULL && (proxy_cur.host == NULL ||
+	    strcmp(ps->label, proxy_cur.label) != 0 ||
+	    (ps->auth == NULL) != (proxy_cur.auth == NULL)))
 		log_info("proxy: connecting through %s (from %s)%s%s%s",
-		    ps.label, ps.source, ps.auth != NULL ?
-		    ", with credentials" : "", ps.no_proxy != NULL ?
-		    ", except no_proxy from " : "", ps.no_proxy != NULL ?
-		    ps.no_source : "");
+		    ps->label, ps->source, ps->auth != NULL ?
+		    ", with credentials" : "", ps->no_proxy != NULL ?
+		    ", except no_proxy from " : "", ps->no_proxy != NULL ?
+		    ps->no_source : "");
+	if (proxy_str_differ(ps->label, proxy_cur.label) ||
+	    proxy_str_differ(ps->auth, proxy_cur.auth) ||
+	    proxy_str_differ(ps->no_proxy, proxy_cur.no_proxy))
+		proxy_gen++;
 	proxy_setting_clear(&proxy_cur);
-	proxy_cur = ps;
+	proxy_cur = *ps;
+	free(ps);
+}
+
+/*
+ * Choose the proxy for conf (NULL: the environment only) and make it
+ * active, at startup. -1 with *cause (caller frees) if a setting is
+ * invalid; the active one is then kept.
+ */
+int
+proxy_configure(const struct config *conf, char **cause)
+{
+	struct proxy_setting	*ps;
+
+	if ((ps = proxy_prepare(conf, cause)) == NULL)
+		return (-1);
+	proxy_apply(ps);
 	return (0);
+}
+
+/* Changes whenever proxy_apply changed a route: see http.c's pools. */
+uint64_t
+proxy_generation(void)
+{
+	return (proxy_gen);
 }
 
 /* Drop the active setting (shutdown, tests). */

@@ -115,13 +115,37 @@ tls_reload(const char *ca_file, char **cause)
 {
 	SSL_CTX	*ctx;
 
-	*cause = NULL;
-	if ((ctx = tls_ctx_new(ca_file, cause)) == NULL)
+	if ((ctx = tls_prepare(ca_file, cause)) == NULL)
 		return (-1);
+	tls_apply(ctx);
+	return (0);
+}
+
+/*
+ * Build a context for ca_file without making it active (a reload checks
+ * everything before it swaps anything); NULL with *cause set.
+ */
+SSL_CTX *
+tls_prepare(const char *ca_file, char **cause)
+{
+	*cause = NULL;
+	return (tls_ctx_new(ca_file, cause));
+}
+
+/* Make ctx (from tls_prepare; consumed) the context of new connections. */
+void
+tls_apply(SSL_CTX *ctx)
+{
 	/* Open connections hold their own reference through their SSL. */
 	SSL_CTX_free(tls_ctx);
 	tls_ctx = ctx;
-	return (0);
+}
+
+/* Free a context tls_prepare built and nobody applied. */
+void
+tls_discard(SSL_CTX *ctx)
+{
+	SSL_CTX_free(ctx);
 }
 
 /* Drop the context (connections still open keep theirs). */

@@ -142,6 +142,38 @@ sub tunnelled {
 	is($d->stop, 0, 'clean exit');
 }
 
+# A reload that changes the proxy: idle keep-alive connections dialled
+# the old way are not reused. Direct, then through the proxy, then direct.
+{
+	my $sb = new_sandbox();
+	my $d = new_incidentd($sb);
+	ok($sb->wait_connected(1, $d), 'connected directly');
+	help_answered($sb, $d, 1, 'directly: a Web API connection now idles');
+	is(scalar targets($sb), 0, 'nothing through the proxy yet');
+
+	$d->rewrite_config(proxy => { url => proxy_url($sb) });
+	$d->signal('HUP');
+	ok($d->loggrep(qr/configuration reloaded/), 'proxy.url reloaded');
+	ok($d->loggrep(qr/closing connection: the proxy setting changed/),
+	    'the idle direct connection is closed');
+	help_answered($sb, $d, 2, 'after the reload');
+	is(scalar tunnelled($sb, 'slack'), 1,
+	    'the Web API call took the new route');
+
+	my $before = scalar targets($sb);
+	delete $d->{config}{proxy};
+	$d->rewrite_config();
+	$d->signal('HUP');
+	ok($d->loggrep(qr/proxy: none, connecting directly/),
+	    'proxy removed by a reload');
+	ok(wait_for(sub { my @c = $d->log =~
+	    /closing connection: the proxy setting changed/g; @c >= 2 },
+	    'second close'), 'the idle tunnelled connection is closed too');
+	help_answered($sb, $d, 3, 'after the second reload');
+	is(scalar targets($sb), $before, 'and no new tunnel was opened');
+	is($d->stop, 0, 'clean exit');
+}
+
 # Bad settings are refused with the key's name, never its value.
 {
 	my $sb = new_sandbox();

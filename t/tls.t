@@ -8,28 +8,9 @@ use IncidentTest;
 my $tmp = File::Temp::tempdir('incidentd-tls-XXXXXX', TMPDIR => 1,
     CLEANUP => 1);
 
-sub run_openssl {
-	my @cmd = ('openssl', @_);
-	system(join(' ', map { "'$_'" } @cmd) . " >/dev/null 2>&1") == 0
-	    or BAIL_OUT("openssl @_ failed");
-}
-
 # A private CA and two server certificates signed by it.
-run_openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-    '-subj', '/CN=incidentd test CA', '-keyout', "$tmp/ca.key",
-    '-out', "$tmp/ca.pem");
-for my $cert (['good', 'DNS:localhost,IP:127.0.0.1'],
-    ['wrong', 'DNS:wrong.example']) {
-	my ($name, $san) = @$cert;
-	run_openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
-	    "/CN=$name", '-keyout', "$tmp/$name.key", '-out', "$tmp/$name.csr");
-	open(my $fh, '>', "$tmp/$name.ext") or die;
-	print $fh "subjectAltName=$san\n";
-	close($fh);
-	run_openssl('x509', '-req', '-in', "$tmp/$name.csr", '-CA',
-	    "$tmp/ca.pem", '-CAkey', "$tmp/ca.key", '-CAcreateserial',
-	    '-days', '2', '-extfile', "$tmp/$name.ext", '-out', "$tmp/$name.pem");
-}
+test_ca($tmp, 'ca', ['good', 'DNS:localhost,IP:127.0.0.1'],
+    ['wrong', 'DNS:wrong.example']);
 
 {
 	my $sb = new_sandbox(tls => 1, host => 'localhost',

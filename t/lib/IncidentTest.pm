@@ -18,7 +18,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(new_sandbox new_incidentd wait_for write_yaml slurp
-    manifest_variant $BOT_TOKEN $APP_TOKEN $USER_TOKEN);
+    manifest_variant test_ca $BOT_TOKEN $APP_TOKEN $USER_TOKEN);
 
 our $BOT_TOKEN = 'xoxb-sandbox-bot-token';
 our $APP_TOKEN = 'xapp-sandbox-app-token';
@@ -427,6 +427,33 @@ sub DESTROY {
 }
 
 package IncidentTest;
+
+# A private CA in $dir/$ca.pem and, for each [name, subjectAltName], a
+# server certificate $dir/name.pem (key name.key) signed by it.
+sub test_ca {
+	my ($dir, $ca, @certs) = @_;
+	my $openssl = sub {
+		my @cmd = ('openssl', @_);
+		system(join(' ', map { "'$_'" } @cmd) . " >/dev/null 2>&1") == 0
+		    or BAIL_OUT("openssl @_ failed");
+	};
+	$openssl->('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days',
+	    '2', '-subj', "/CN=incidentd test CA $ca", '-keyout',
+	    "$dir/$ca.key", '-out', "$dir/$ca.pem");
+	for my $cert (@certs) {
+		my ($name, $san) = @$cert;
+		$openssl->('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
+		    "/CN=$name", '-keyout', "$dir/$name.key", '-out',
+		    "$dir/$name.csr");
+		open(my $fh, '>', "$dir/$name.ext") or die "$dir/$name.ext: $!";
+		print $fh "subjectAltName=$san\n";
+		close($fh);
+		$openssl->('x509', '-req', '-in', "$dir/$name.csr", '-CA',
+		    "$dir/$ca.pem", '-CAkey', "$dir/$ca.key", '-CAcreateserial',
+		    '-days', '2', '-extfile', "$dir/$name.ext", '-out',
+		    "$dir/$name.pem");
+	}
+}
 
 sub new_sandbox { return IncidentTest::Sandbox->new(@_) }
 sub new_incidentd { return IncidentTest::Daemon->new(@_) }
