@@ -521,7 +521,7 @@ follow_issue(const cJSON *is)
 {
 	const char	*key = json_str(is, "key"), *cat, *project, *itype;
 	const cJSON	*f = json_path(is, "fields"), *l;
-	cJSON		*rec, *owner;
+	cJSON		*rec, *owner, *before;
 	char		*sum;
 	int		 incident, label = 0;
 
@@ -544,6 +544,8 @@ follow_issue(const cJSON *is)
 		rec = cJSON_CreateObject();
 		cJSON_AddStringToObject(rec, "key", key);
 	}
+	/* Polls overlap, so most see the ticket as it was. */
+	before = cJSON_Duplicate(rec, 1);
 	json_set(rec, "kind", cJSON_CreateString(incident ? "incident" :
 	    "action"));
 	sum = utf8_truncate(json_str(f, "summary") != NULL ?
@@ -560,12 +562,18 @@ follow_issue(const cJSON *is)
 	else
 		follow_action(rec, f, cat);
 	json_set(rec, "cat", cJSON_CreateString(cat != NULL ? cat : ""));
-	follow_save(rec);
-	/* Its incident's pinned status shows the ticket and its actions. */
-	if (incident)
-		incident_changed(key);
-	else if (json_str(rec, "incident") != NULL)
-		incident_changed(json_str(rec, "incident"));
+	/*
+	 * Its incident's pinned status shows the ticket and its actions:
+	 * edit it when the record changed, not at every poll that sees it.
+	 */
+	if (!cJSON_Compare(before, rec, 1)) {
+		follow_save(rec);
+		if (incident)
+			incident_changed(key);
+		else if (json_str(rec, "incident") != NULL)
+			incident_changed(json_str(rec, "incident"));
+	}
+	cJSON_Delete(before);
 	cJSON_Delete(rec);
 }
 

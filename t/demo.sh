@@ -1,8 +1,17 @@
 #!/bin/sh
 # demo.sh: the sandbox workspace with a chat console, and the real daemon
 # connected to it. Type chat lines as alice in #general; /quit to leave.
+#
+# demo.sh [--tour] [BUILD_DIR]: --tour types a scripted lifecycle into the
+# console instead (t/tour.pl: each step waits for its reply, with a
+# deadline) and exits non-zero if a step went unanswered.
 set -eu
 
+tour=""
+if [ "${1:-}" = --tour ]; then
+	tour=1
+	shift
+fi
 build=${1:-.}
 top=$(cd "$(dirname "$0")/.." && pwd)
 sandbox="$build/t/sandbox/sandbox"
@@ -20,11 +29,25 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The console reads this terminal: give the background job our stdin.
-exec 3<&0
-"$sandbox" --console --ports-file "$dir/ports" \
-    --manifest "$top/conf/slack-app-manifest.yaml" 0<&3 &
-sbpid=$!
+if [ -n "$tour" ]; then
+	# The tour types into a pipe and reads what the console prints.
+	mkfifo "$dir/console.in"
+	"$sandbox" --console --ports-file "$dir/ports" \
+	    --manifest "$top/conf/slack-app-manifest.yaml" \
+	    <"$dir/console.in" >"$dir/console.out" &
+	sbpid=$!
+	# Hold the pipe open for writing so the sandbox's open returns.
+	exec 4>"$dir/console.in"
+	# The sandbox's archive_after counts from when the poll saw the close.
+	archive_after=20s
+else
+	# The console reads this terminal: give the background job our stdin.
+	exec 3<&0
+	"$sandbox" --console --ports-file "$dir/ports" \
+	    --manifest "$top/conf/slack-app-manifest.yaml" 0<&3 &
+	sbpid=$!
+	archive_after=2m
+fi
 
 i=0
 while [ ! -s "$dir/ports" ]; do
@@ -53,6 +76,8 @@ jira:
   email: bot@example.com
   api_token: jira-sandbox-token
   project: INC
+  # The sandbox Jira's "AAR Meeting" field: setting it sends the notice.
+  aar_field: customfield_10054
 pagerduty:
   api_url: http://127.0.0.1:$(port pagerduty)
   api_token: pd-sandbox-token
@@ -75,11 +100,17 @@ timeline:
 schedule:
   # Seconds, not days, so the whole lifecycle fits in a demo.
   poll_interval: 5s
-  archive_after: 2m
+  archive_after: $archive_after
 YAML
 
 "$incidentd" -c "$dir/incidentd.yaml" 2>"$dir/incidentd.log" &
 dpid=$!
 echo "demo: incidentd is running (log: $dir/incidentd.log)" >&2
+if [ -n "$tour" ]; then
+	st=0
+	perl "$top/t/tour.pl" "$dir" 4>&- || st=$?
+	exec 4>&-
+	exit $st
+fi
 wait "$sbpid" || true
 sbpid=""

@@ -4,9 +4,9 @@
  * Reads lines from stdin (a libevent event on fd 0, non-blocking, no
  * threads) and acts as a person in the sandbox workspace: alice in
  * #general at first. A plain line is posted as "<@U0BOT> line", so
- * typing "help" asks the bot for help. Everything the bot posts,
- * updates or opens is printed readably, Block Kit rendered as text, with
- * interactive elements numbered globally for /click and messages
+ * typing "help" asks the bot for help (/say posts a line as it is).
+ * Everything the bot posts, updates or opens is printed readably, Block
+ * Kit rendered as text, with interactive elements numbered globally for /click and messages
  * numbered for /react and /reply.
  */
 #include "config.h"
@@ -232,6 +232,7 @@ cn_banner(void)
 	    "You are alice in #general. Each line you type is sent as\n"
 	    "\"@incidentbot <line>\": try \"help\".\n"
 	    "\n"
+	    "  /say TEXT         say TEXT without mentioning the bot\n"
 	    "  /dm TEXT          message the bot directly\n"
 	    "  /reply N TEXT     answer in the thread of message N\n"
 	    "  /click N [VALUE]  click button N (VALUE picks an option)\n"
@@ -438,6 +439,8 @@ cn_line(char *line)
 		event_base_loopbreak(sb_base);
 	else if (strcmp(line, "/help") == 0)
 		cn_banner();
+	else if (strcmp(line, "/say") == 0 && *arg != '\0')
+		cn_post(cn_channel, arg, NULL);
 	else if (strcmp(line, "/dm") == 0 && *arg != '\0') {
 		if ((dm = slack_dm_channel(cn_user)) != NULL)
 			cn_post(dm, arg, NULL);
@@ -830,12 +833,29 @@ console_message(const char *channel, const cJSON *msg, int updated)
 	subtype = sb_json_str(msg, "subtype");
 	text = sb_json_str(msg, "text");
 	thread = sb_json_str(msg, "thread_ts");
-	if (ts == NULL || subtype != NULL)
+	if (ts == NULL)
 		return;
-	n = cn_msg_number(channel, ts);
 	cn_where(channel, where, sizeof(where));
 	name = user != NULL ? slack_user_name(user) : NULL;
+	if (subtype != NULL) {
+		/* Joins, topic changes, archiving: one grey line in Slack. */
+		if (text == NULL || updated)
+			return;
+		r = cn_mrkdwn(text);
+		if (strncmp(text, "<@", 2) == 0)	/* "<@U1> has joined" */
+			cn_printf("%s  -- %s\n", where, r + 1);
+		else
+			cn_printf("%s  -- %s %s\n", where, name != NULL ?
+			    name : "?", r);
+		free(r);
+		return;
+	}
+	n = cn_msg_number(channel, ts);
 	r = cn_mrkdwn(text != NULL ? text : "");
+	/* With blocks, the text is the notification: its first line will do. */
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(msg,
+	    "blocks")) > 0)
+		r[strcspn(r, "\n")] = '\0';
 	cn_printf("%s%s  %s: %s   (%smessage %zu)\n",
 	    updated ? "(edited) " : "", where, name != NULL ? name : "?", r,
 	    thread != NULL && strcmp(thread, ts) != 0 ? "in thread, " : "", n);

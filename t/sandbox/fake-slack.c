@@ -859,6 +859,7 @@ sl_system_message(struct sl_chan *c, const char *user, const char *subtype,
 	m = sl_store(c, user, text, NULL, NULL, subtype);
 	if (key != NULL)
 		cJSON_AddStringToObject(m, key, value);
+	console_message(c->id, m, 0);
 	sl_emit(c, sl_msg_event(c, m), NULL, NULL);
 }
 
