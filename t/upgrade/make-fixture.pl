@@ -1,0 +1,57 @@
+#!/usr/bin/env perl
+# make-fixture.pl: write the state directory fixture t/upgrade.t upgrades.
+#
+# Run it with the PREVIOUS release's binary, against this tree's sandbox,
+# just before a change to the store's format (STORE_SCHEMA_VERSION in
+# src/incidentd.h) is released:
+#
+#   git worktree add /tmp/old vX.Y.Z && (cd /tmp/old && autoreconf -fi &&
+#       ./configure && make)
+#   INCIDENTD=/tmp/old/src/incidentd SANDBOX=t/sandbox/sandbox \
+#       perl -It/lib t/upgrade/make-fixture.pl t/upgrade/state.dump
+#
+# The daemon declares one incident to the end (INC-1, "Disk full on
+# db1"), then two more whose Jira creates are in flight (the sandbox Jira
+# holds them) when it is killed with SIGKILL. The state is printed as
+# mdb_dump -a -p text (LMDB's own portable dump format; mdb_load turns it
+# back into a data.mdb of the same format): a small, reviewable file.
+use strict;
+use warnings;
+use IncidentTest;
+use JSON::PP;
+use Test::More;
+
+my $out = shift // die "usage: make-fixture.pl OUT.dump\n";
+my $sb = new_sandbox();
+my $d = new_incidentd($sb, log_level => 'info');
+$sb->wait_connected(1, $d) or die "not connected\n";
+
+sub posts { return grep { ($_->{text} // '') =~ $_[0] }
+    $sb->bot_posts('C0GENERAL') }
+
+$sb->message(text => '<@U0BOT> new incident Disk full on db1');
+wait_for(sub { posts(qr/declared: Disk full on db1/) }, 'INC-1', 30)
+    or die "INC-1 was not declared\n";
+
+# Two creates Jira takes and does not answer before the daemon dies.
+$sb->fault(service => 'jira', match => '/rest/api/2/issue', status => 0,
+    delay_ms => 60000, count => 2);
+$sb->message(text => '<@U0BOT> new incident Checkout is down');
+$sb->message(text => '<@U0BOT> new incident Search is slow');
+my $state = $sb->dir . '/state';
+wait_for(sub {
+	my $out = `$ENV{INCIDENTD} -c @{[$d->conf_path]} dump 2>/dev/null`;
+	my $jobs = eval { decode_json($out)->{databases}{jobs} } // {};
+	my @open = grep { m{^incident_create/} &&
+	    $jobs->{$_}{state} ne 'done' } keys %$jobs;
+	return @open == 2;
+}, 'two creates in flight', 30) or die "the creates were not recorded\n";
+$d->kill9;
+
+my $dump = `mdb_dump -a -p '$state'`;
+die "mdb_dump failed\n" if $? != 0 || $dump eq '';
+open(my $fh, '>', $out) or die "$out: $!\n";
+print $fh $dump;
+close($fh) or die "$out: $!\n";
+ok(1, "$out written");
+done_testing();
