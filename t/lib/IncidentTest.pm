@@ -340,11 +340,14 @@ sub base_config {
 	};
 }
 
+# new_incidentd($sb, %conf): _name => 'b' gives a second daemon its own
+# b.yaml and b.log (a standby on the same state_dir, say).
 sub new {
 	my ($class, $sb, %conf) = @_;
 	my $dir = $sb->dir;
-	my $self = bless { sb => $sb, conf => "$dir/incidentd.yaml",
-	    log => "$dir/incidentd.log" }, $class;
+	my $name = delete $conf{_name} // 'incidentd';
+	my $self = bless { sb => $sb, conf => "$dir/$name.yaml",
+	    log => "$dir/$name.log" }, $class;
 	$self->{config} = IncidentTest::merge(base_config($sb), \%conf);
 	IncidentTest::write_yaml($self->{conf}, $self->{config});
 	$self->start;
