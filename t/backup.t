@@ -24,15 +24,8 @@ sub run {
 	my $out = `$cmd 2>$tmp/stderr`;
 	return ($? >> 8, $out, slurp("$tmp/stderr"));
 }
-sub tickets {
-	my ($summary) = @_;
-	my $r = $sb->post('/control/jira/issues', {});
-	return grep { $_->{summary} eq $summary } @{$r->{issues} // []};
-}
-sub creates {
-	return grep { $_->{method} eq 'POST' }
-	    $sb->requests('jira', qr{^/rest/api/2/issue$});
-}
+sub tickets { return $sb->jira_tickets(@_) }
+sub creates { return $sb->jira_creates }
 
 # One state directory, one daemon.
 my ($st, $out, $err) = run('timeout', '20', $bin, '-c', $conf);

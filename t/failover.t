@@ -16,15 +16,8 @@ my $a = new_incidentd($sb, _name => 'a');
 ok($sb->wait_connected(1, $a), 'active daemon A connected');
 my $state = $sb->dir . '/state';
 
-sub creates {
-	return grep { $_->{method} eq 'POST' }
-	    $sb->requests('jira', qr{^/rest/api/2/issue$});
-}
-sub tickets {
-	my ($summary) = @_;
-	my $r = $sb->post('/control/jira/issues', {});
-	return grep { $_->{summary} eq $summary } @{$r->{issues} // []};
-}
+sub creates { return $sb->jira_creates }
+sub tickets { return $sb->jira_tickets(@_) }
 sub declared {
 	my ($summary) = @_;
 	return grep { ($_->{text} // '') =~ /declared: \Q$summary\E/ }

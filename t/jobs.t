@@ -38,15 +38,8 @@ sub dump_db {
 	my $out = `'$ENV{INCIDENTD}' -c '${\ $d->conf_path}' dump`;
 	return JSON::PP->new->decode($out)->{databases};
 }
-sub creates {
-	return grep { $_->{method} eq 'POST' }
-	    $sb->requests('jira', qr{^/rest/api/2/issue$});
-}
-sub tickets {
-	my ($summary) = @_;
-	my $r = $sb->post('/control/jira/issues', {});
-	return grep { $_->{summary} eq $summary } @{$r->{issues} // []};
-}
+sub creates { return $sb->jira_creates }
+sub tickets { return $sb->jira_tickets(@_) }
 sub job_of {
 	my ($kind) = @_;
 	my $jobs = dump_db()->{jobs} // {};

@@ -43,11 +43,7 @@ sub run {
 	my $out = `$cmd 2>${\ $sb->dir}/stderr`;
 	return ($? >> 8, $out, slurp($sb->dir . '/stderr'));
 }
-sub tickets {
-	my ($summary) = @_;
-	my $r = $sb->post('/control/jira/issues', {});
-	return grep { $_->{summary} eq $summary } @{$r->{issues} // []};
-}
+sub tickets { return $sb->jira_tickets(@_) }
 sub dump_db {
 	my ($d) = @_;
 	my ($st, $out) = run($bin, '-c', $d->conf_path, 'dump');

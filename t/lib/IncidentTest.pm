@@ -230,6 +230,20 @@ sub slack_api {
 # A Jira REST call with the sandbox's credentials for its flavour (a
 # Data Center one when args hold "datacenter"), with a JSON body if
 # given; returns (status, body).
+# The ticket creates the sandbox Jira received (POST issue).
+sub jira_creates {
+	my ($self) = @_;
+	return grep { $_->{method} eq 'POST' }
+	    $self->requests('jira', qr{^/rest/api/2/issue$});
+}
+
+# The sandbox Jira's tickets with this summary.
+sub jira_tickets {
+	my ($self, $summary) = @_;
+	my $r = $self->post('/control/jira/issues', {});
+	return grep { $_->{summary} eq $summary } @{$r->{issues} // []};
+}
+
 sub jira_api {
 	my ($self, $method, $path, $body) = @_;
 	my $dc = grep { $_ eq 'datacenter' } @{$self->{opt}{args} // []};
