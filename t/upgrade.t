@@ -3,11 +3,12 @@
 # resume and complete exactly once; a state stamped by a newer schema is
 # refused with a clear message and left as it was.
 #
-# The fixture, t/upgrade/state.dump, is mdb_dump text (LMDB's portable
-# format) made by t/upgrade/make-fixture.pl, which says how to refresh it
-# with the previous release's binary when the schema changes. It holds
-# INC-1, declared to the end, and two "new incident" requests whose Jira
-# creates were in flight when the daemon was killed.
+# The fixtures are mdb_dump text (LMDB's portable format) made by
+# t/upgrade/make-fixture.pl, which says how to refresh them with the
+# previous release's binary when the schema changes. state.dump (schema 1,
+# this release) holds INC-1, declared to the end, and two "new incident"
+# requests whose Jira creates were in flight when the daemon was killed;
+# first-package.dump is the same run by the first package's binary.
 use strict;
 use warnings;
 use Test::More;
@@ -98,5 +99,34 @@ like($err, qr/state in \Q$state\E was written by a newer incidentd \(schema $new
     'and says why') or diag($err);
 my $meta = `mdb_dump -p -s meta '$state'`;
 like($meta, qr/^ schema_version\n $newer$/m, 'the state is left as it was');
+
+# The state of the first package (0.1.0-1, commit e1eb95c): the same
+# schema number, older record shapes (no job engine yet; the prompt kept
+# as prompt_channel/prompt_ts). Its creates in flight at the kill were
+# not recorded by that release, so only INC-1 is in it.
+{
+	my $sb = new_sandbox();
+	my $state = $sb->dir . '/state';
+	mkdir($state, 0700) or die "$state: $!";
+	is(system("mdb_load -f '$top/t/upgrade/first-package.dump' '$state' " .
+	    "2>'$state.err'"), 0, 'the first package\'s state loads')
+	    or diag(slurp("$state.err"));
+	chmod(0600, glob("$state/*.mdb"));
+	$sb->post('/control/jira/issue', { summary => 'Disk full on db1',
+	    project => 'INC', issuetype => 'Incident' });
+	my $d = new_incidentd($sb, state_dir => $state);
+	ok($sb->wait_connected(1, $d), 'this build starts on it');
+	$sb->message(text => '<@U0BOT> status INC-1');
+	my @p = $sb->wait_bot_posts('C0GENERAL', 1, $d);
+	like($p[0]{text} // '', qr/Status of .*INC-1.*: Disk full on db1\n.*Declared: /s,
+	    'status reads its INC-1');
+	$sb->message(text => '<@U0BOT> new channel INC-1');
+	ok(wait_for(sub { grep { ($_->{text} // '') =~ /^Created <#\w+> for INC-1/ }
+	    $sb->bot_posts('C0GENERAL') }), 'new channel works on it');
+	my ($st, $out) = run($bin, '-c', $d->conf_path, 'dump');
+	my $inc = eval { decode_json($out)->{databases}{incidents}{'INC-1'} } // {};
+	is($inc->{channel_name}, 'inc-inc-1', 'and is recorded on the old record');
+	is($d->stop, 0, 'clean exit');
+}
 
 done_testing();

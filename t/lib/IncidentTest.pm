@@ -355,14 +355,17 @@ sub base_config {
 }
 
 # new_incidentd($sb, %conf): _name => 'b' gives a second daemon its own
-# b.yaml and b.log (a standby on the same state_dir, say).
+# b.yaml and b.log (a standby on the same state_dir, say); _drop => [keys]
+# leaves top-level keys out (for an older release's binary).
 sub new {
 	my ($class, $sb, %conf) = @_;
 	my $dir = $sb->dir;
 	my $name = delete $conf{_name} // 'incidentd';
+	my $drop = delete $conf{_drop} // [];
 	my $self = bless { sb => $sb, conf => "$dir/$name.yaml",
 	    log => "$dir/$name.log" }, $class;
 	$self->{config} = IncidentTest::merge(base_config($sb), \%conf);
+	delete $self->{config}{$_} for @$drop;	# top-level keys
 	IncidentTest::write_yaml($self->{conf}, $self->{config});
 	$self->start;
 	return $self;
