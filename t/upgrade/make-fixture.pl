@@ -2,20 +2,25 @@
 # make-fixture.pl: write the state directory fixture t/upgrade.t upgrades.
 #
 # Run it with the PREVIOUS release's binary, against this tree's sandbox,
-# just before a change to the store's format (STORE_SCHEMA_VERSION in
-# src/incidentd.h) is released:
+# when a change to the store's format (STORE_SCHEMA_VERSION in
+# src/incidentd.h, and a step in store.c's store_migrations[]) is about
+# to be released, so that t/upgrade.t proves the migration on a state the
+# old schema really wrote. From the top of a built tree:
 #
-#   git worktree add /tmp/old vX.Y.Z && (cd /tmp/old && autoreconf -fi &&
+#   git worktree add ../old vX.Y.Z && (cd ../old && autoreconf -fi &&
 #       ./configure && make)
-#   INCIDENTD=/tmp/old/src/incidentd SANDBOX=t/sandbox/sandbox \
-#       perl -It/lib t/upgrade/make-fixture.pl t/upgrade/state.dump
+#   INCIDENTD=$PWD/../old/src/incidentd SANDBOX=$PWD/t/sandbox/sandbox \
+#       top_builddir=$PWD perl -It/lib t/upgrade/make-fixture.pl \
+#       t/upgrade/state.dump
 #
+# It needs mdb_dump (lmdb-utils). Today's state.dump is schema 1, written
+# by this tree's binary: no release has had another schema yet.
 # t/upgrade/first-package.dump was made so from commit e1eb95c (0.1.0-1,
 # the first package), with FIXTURE_DROP=access for the keys it predates.
 #
 # The daemon declares one incident to the end (INC-1, "Disk full on
 # db1"), then two more whose Jira creates are in flight (the sandbox Jira
-# holds them) when it is killed with SIGKILL. The state is printed as
+# holds them) when it is killed with SIGKILL. The state is written as
 # mdb_dump -a -p text (LMDB's own portable dump format; mdb_load turns it
 # back into a data.mdb of the same format): a small, reviewable file.
 use strict;
