@@ -1135,6 +1135,7 @@ int	 metrics_listen_check(const char *, int *loopback,
 /* Hooks: one call where each thing happens. */
 void	 metrics_envelope(const char *type);
 void	 metrics_ack(uint64_t received_ms);
+void	 metrics_ack_batch(void);
 void	 metrics_api_call(const char *service, const struct http_response *);
 void	 metrics_command(const char *name);
 void	 metrics_job_ended(const char *kind, const char *outcome);

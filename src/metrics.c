@@ -80,6 +80,7 @@ static struct {
 	struct metric	*envelopes;
 	struct metric	*acks;
 	struct metric	*ack_seconds;
+	struct metric	*ack_batches;
 	struct metric	*api_calls;
 	struct metric	*api_seconds;
 	struct metric	*commands;
@@ -485,6 +486,10 @@ metrics_daemon(void)
 	    "incidentd_ack_seconds", "From an envelope's arrival to its ack, "
 	    "which waits for the turn's commit.", NULL, metrics_ack_bounds,
 	    sizeof(metrics_ack_bounds) / sizeof(metrics_ack_bounds[0]));
+	metrics_d.ack_batches = metrics_add(r, METRICS_COUNTER,
+	    "incidentd_ack_batches_total", "Batches of Socket Mode acks sent "
+	    "together after one commit; acks_total over this is the envelopes "
+	    "each commit covered.", NULL, NULL, 0);
 	metrics_d.api_calls = metrics_add(r, METRICS_COUNTER,
 	    "incidentd_api_calls_total", "Calls to Slack, Jira and PagerDuty "
 	    "by outcome: the HTTP status class, or error when no answer came.",
@@ -560,6 +565,14 @@ metrics_ack(uint64_t received)
 	metrics_inc(metrics_d.acks, NULL, 1);
 	metrics_observe(metrics_d.ack_seconds, NULL,
 	    now > received ? (double)(now - received) / 1000 : 0);
+}
+
+/* A batch of acks went out together after one commit (slack-socket.c). */
+void
+metrics_ack_batch(void)
+{
+	metrics_daemon();
+	metrics_inc(metrics_d.ack_batches, NULL, 1);
 }
 
 /* A service's call ended with res (slack.c, jira.c, pagerduty.c). */

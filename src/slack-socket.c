@@ -717,21 +717,27 @@ socket_flush_cb(void *arg)
 {
 	struct socket_conn	*c;
 	struct socket_ack	*a;
+	size_t			 sent;
 
 	socket_flush_queued = 0;
 	TAILQ_FOREACH(c, &socket_conns, entry) {
 		if (c->dead || c->ws == NULL)
 			continue;	/* acks dropped when it is freed */
+		sent = 0;
 		while ((a = TAILQ_FIRST(&c->acks)) != NULL) {
 			TAILQ_REMOVE(&c->acks, a, entry);
 			if (ws_send_text(c->ws, a->text, a->len) != 0)
 				log_warnx("socket mode: could not send an ack "
 				    "to %s", c->host);
-			else
+			else {
 				metrics_ack(a->received);
+				sent++;
+			}
 			free(a->text);
 			free(a);
 		}
+		if (sent > 0)
+			metrics_ack_batch();
 		if (c->retire) {
 			log_info("socket mode: closing the connection to %s "
 			    "(%s; %llu envelopes)", c->host, c->retire_why,

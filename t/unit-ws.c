@@ -1054,6 +1054,11 @@ metrics_ack(uint64_t received)
 {
 }
 
+void
+metrics_ack_batch(void)
+{
+}
+
 /* A step: an action, then a condition to wait for (with a deadline). */
 struct step {
 	const char	*name;
