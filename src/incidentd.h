@@ -114,6 +114,8 @@ void	 reactor_after_commit_or_abort(void (*fn)(void *),
 	    void (*abort_fn)(void *), void *arg);
 /* In an abort_fn: the store error, and whether a redo can now fit. */
 int	 reactor_turn_error(int *room);
+/* Commit the turn's writes now and run its after-commit hooks. */
+int	 reactor_commit(void);
 
 /* notify.c: the sd_notify protocol to $NOTIFY_SOCKET, without libsystemd. */
 /* READY=1 at the latest this long after notify_wait_ready. */
@@ -486,6 +488,9 @@ struct ws_cbs {
 	void	(*message)(struct ws *, const char *, size_t, void *);
 	/* Connection is gone (failed, closed by peer, or timed out). */
 	void	(*closed)(struct ws *, const char *reason, void *);
+	/* Every message of a read was delivered; sends here go out as one
+	 * write. Optional. */
+	void	(*received)(struct ws *, void *);
 };
 #define WS_MAX_MESSAGE		(4 * 1024 * 1024)
 struct ws *ws_open(const char *url, const struct ws_cbs *, void *arg,

@@ -5,7 +5,10 @@
  * callbacks of a turn wrote to the store is committed together at its end
  * (group commit: one fsync per turn, however many envelopes it handled),
  * and only then do the after-commit hooks run, so an acknowledgement or an
- * outbound call never gets ahead of the state that justifies it.
+ * outbound call never gets ahead of the state that justifies it. The
+ * Socket Mode reader ends the transaction early (reactor_commit) once it
+ * has handled every envelope one read brought, so their acks leave
+ * together and wait for nothing else the turn holds.
  *
  * A turn whose writes failed (a store_put, store_del or the commit) is
  * aborted as a whole: its after-commit hooks do not run, their abort
@@ -50,6 +53,7 @@ static struct reactor_hooks	 reactor_committed =
 				    TAILQ_HEAD_INITIALIZER(reactor_committed);
 static struct event		*reactor_defer_ev;
 static int			 reactor_quit;
+static int			 reactor_in_hooks;	/* running hooks */
 /* While abort hooks run: why the turn failed, and whether a redo fits. */
 static int			 reactor_fail_error;
 static int			 reactor_fail_room;
@@ -59,6 +63,7 @@ static uint64_t			 reactor_fail_quiet;	/* not logged */
 static void	reactor_defer_cb(evutil_socket_t, short, void *);
 static void	reactor_run_hooks(struct reactor_hooks *, int);
 static void	reactor_abort_turn(int);
+static int	reactor_end_turn(void);
 static void	reactor_log_cb(int, const char *);
 
 static void
@@ -126,6 +131,7 @@ reactor_run_hooks(struct reactor_hooks *list, int aborted)
 
 	/* Hooks may add hooks: those run next time, not in this pass. */
 	TAILQ_CONCAT(&run, list, entry);
+	reactor_in_hooks++;
 	while ((h = TAILQ_FIRST(&run)) != NULL) {
 		TAILQ_REMOVE(&run, h, entry);
 		if (!aborted)
@@ -134,6 +140,7 @@ reactor_run_hooks(struct reactor_hooks *list, int aborted)
 			h->abort_fn(h->arg);
 		free(h);
 	}
+	reactor_in_hooks--;
 }
 
 static void
@@ -191,7 +198,7 @@ reactor_abort_turn(int error)
 }
 
 /* Commit the turn's writes, then run the after-commit hooks. */
-static void
+static int
 reactor_end_turn(void)
 {
 	int	rv = 0;
@@ -204,6 +211,25 @@ reactor_end_turn(void)
 		reactor_abort_turn(rv);
 	else if (!TAILQ_EMPTY(&reactor_committed))
 		reactor_run_hooks(&reactor_committed, 0);
+	return (rv);
+}
+
+/*
+ * End the turn's transaction early: commit what the turn wrote so far and
+ * run its after-commit hooks (or, if the writes failed, its abort hooks),
+ * exactly as the end of the turn would; later writes of the same turn
+ * start a new transaction. ws.c's reader calls it (through slack-socket.c)
+ * once it has handled every envelope a read brought, so their acks go
+ * out together and do not wait behind the rest of the turn. Inside a hook
+ * it does nothing: the turn's end (or the running commit) covers it.
+ * Returns 0 or the store error that aborted the writes.
+ */
+int
+reactor_commit(void)
+{
+	if (reactor_in_hooks > 0)
+		return (0);
+	return (reactor_end_turn());
 }
 
 /*
@@ -226,11 +252,11 @@ reactor_run(void)
 	while (!reactor_quit) {
 		if (event_base_loop(reactor_base, EVLOOP_ONCE) == -1)
 			return (-1);
-		reactor_end_turn();
+		(void)reactor_end_turn();
 		if (event_base_got_break(reactor_base))
 			break;
 	}
-	reactor_end_turn();
+	(void)reactor_end_turn();
 	return (0);
 }
 

@@ -103,6 +103,7 @@ static void	socket_ws_open_cb(struct ws *, void *);
 static void	socket_ws_message_cb(struct ws *, const char *, size_t,
 		    void *);
 static void	socket_ws_closed_cb(struct ws *, const char *, void *);
+static void	socket_ws_received_cb(struct ws *, void *);
 static void	socket_frame(struct socket_conn *, const char *, size_t);
 static void	socket_hello(struct socket_conn *, const cJSON *);
 static void	socket_disconnect(struct socket_conn *, const cJSON *);
@@ -117,7 +118,8 @@ static size_t	socket_drop_acks(struct socket_conn *);
 static const struct ws_cbs	socket_ws_cbs = {
 	socket_ws_open_cb,
 	socket_ws_message_cb,
-	socket_ws_closed_cb
+	socket_ws_closed_cb,
+	socket_ws_received_cb
 };
 
 /* Start connecting (after auth.test has identified the bot). */
@@ -498,6 +500,24 @@ socket_ws_message_cb(struct ws *ws, const char *data, size_t len, void *arg)
 		return;
 	socket_depth++;
 	socket_frame(c, data, len);
+	socket_depth--;
+}
+
+/*
+ * Group commit: every envelope of a read has been handled. Commit now
+ * (reactor_commit runs socket_flush_cb, or on failure socket_unflush_cb,
+ * as the end of the turn would) so the read's acks go out together, in
+ * one write, and do not wait behind whatever else the turn holds.
+ */
+static void
+socket_ws_received_cb(struct ws *ws, void *arg)
+{
+	struct socket_conn	*c = arg;
+
+	if (c->dead || TAILQ_EMPTY(&c->acks))
+		return;
+	socket_depth++;
+	(void)reactor_commit();
 	socket_depth--;
 }
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -44,6 +45,9 @@
 #define WS_DIAL_TIMEOUT_MS	10000
 #define WS_HANDSHAKE_TIMEOUT_MS	10000
 #define WS_LINGER_MS		2000
+#define WS_READ_MAX		(256 * 1024)	/* drained per read cb */
+#define WS_READ_CHUNK		(64 * 1024)	/* one read(2) */
+#define WS_MASK_POOL		4096		/* mask bytes per getrandom */
 
 enum ws_state {
 	WS_DIALING = 0,		/* waiting for http_dial */
@@ -101,6 +105,7 @@ static int	ws_check_response(struct ws *, const char *, size_t, char **);
 static int	ws_token_list_has(const char *, const char *);
 static int	ws_start_framing(struct ws *);
 static void	ws_recv(struct ws *);
+static void	ws_drain_socket(struct ws *);
 static int	ws_write(struct ws *);
 static void	ws_check_terminal(struct ws *);
 static void	ws_fail(struct ws *, int, const char *, ...)
@@ -497,6 +502,11 @@ ws_start_framing(struct ws *ws)
 		return (-1);
 	}
 	wslay_event_config_set_max_recv_msg_length(ws->ctx, WS_MAX_MESSAGE);
+	/* A TLS read callback then brings every record that is ready (see
+	 * ws_drain_socket for plain sockets). */
+	if (ws->tls && bufferevent_set_max_single_read(ws->bev,
+	    WS_READ_MAX) != 0)
+		log_debug("websocket: cannot raise the TLS read size");
 	evtimer_del(&ws->hs_timer);
 	ws->state = WS_OPEN;
 	if (ws->ping_interval_ms > 0)
@@ -536,11 +546,32 @@ ws_wslay_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 	return ((ssize_t)len);
 }
 
+/*
+ * Masking keys (4 bytes a frame) come from a pool filled by one
+ * getrandom() per WS_MASK_POOL bytes instead of a syscall per frame: a
+ * burst of acks is hundreds of frames. They only need to be unpredictable
+ * to whoever sees the traffic, not secret from this process.
+ */
 static int
 ws_wslay_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     void *arg)
 {
-	ws_random(buf, len);
+	static uint8_t	pool[WS_MASK_POOL];
+	static size_t	left;
+	size_t		n;
+
+	while (len > 0) {
+		if (left == 0) {
+			ws_random(pool, sizeof(pool));
+			left = sizeof(pool);
+		}
+		n = len < left ? len : left;
+		memcpy(buf, pool + sizeof(pool) - left, n);
+		explicit_bzero(pool + sizeof(pool) - left, n);
+		left -= n;
+		buf += n;
+		len -= n;
+	}
 	return (0);
 }
 
@@ -578,6 +609,10 @@ ws_recv(struct ws *ws)
 		evtimer_del(&ws->pong_timer);	/* the peer is alive */
 	ws->recv_depth++;
 	rv = wslay_event_recv(ws->ctx);
+	/* Every complete message is delivered: let the user commit and
+	 * answer them all; its sends are flushed below, in one write. */
+	if (rv == 0 && ws->state == WS_OPEN && ws->cbs.received != NULL)
+		ws->cbs.received(ws, ws->arg);
 	ws->recv_depth--;
 	if (ws->close_pending) {
 		/* ws_close was called from the message callback. */
@@ -786,6 +821,50 @@ ws_free_cb(void *arg)
 	free(ws);
 }
 
+/*
+ * Read whatever else the socket has ready, up to WS_READ_MAX. libevent
+ * 2.1 reads at most 4 KiB per read callback on a plain socket (about one
+ * envelope), so without this every loop turn, and so every commit and
+ * every ack batch, covered about one envelope however many were waiting.
+ * A TLS bufferevent reads up to its max_single_read instead (raised in
+ * ws_start_framing). EOF and errors are left for the bufferevent to find
+ * on its next read: they persist.
+ */
+static void
+ws_drain_socket(struct ws *ws)
+{
+	struct evbuffer		*in;
+	struct evbuffer_iovec	 v;
+	evutil_socket_t		 fd;
+	size_t			 total;
+	ssize_t			 n = 0;
+
+	if (ws->tls || ws->paused)
+		return;
+	if ((fd = bufferevent_getfd(ws->bev)) == -1)
+		return;
+	in = bufferevent_get_input(ws->bev);
+	/* The bufferevent keeps its input's end frozen but for its own
+	 * reads; this is one of them. */
+	evbuffer_unfreeze(in, 0);
+	for (total = evbuffer_get_length(in); total < WS_READ_MAX;
+	    total += (size_t)n) {
+		if (evbuffer_reserve_space(in, WS_READ_CHUNK, &v, 1) < 1)
+			break;
+		n = read(fd, v.iov_base, v.iov_len);
+		if (n <= 0) {
+			v.iov_len = 0;
+			(void)evbuffer_commit_space(in, &v, 1);
+			break;
+		}
+		v.iov_len = (size_t)n;
+		if (evbuffer_commit_space(in, &v, 1) != 0 ||
+		    (size_t)n < WS_READ_CHUNK)
+			break;		/* the socket is empty */
+	}
+	evbuffer_freeze(in, 0);
+}
+
 static void
 ws_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -796,6 +875,7 @@ ws_read_cb(struct bufferevent *bev, void *arg)
 		ws_handshake_read(ws);
 		break;
 	case WS_OPEN:
+		ws_drain_socket(ws);
 		ws_recv(ws);
 		break;
 	case WS_CLOSING:

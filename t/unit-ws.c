@@ -101,6 +101,7 @@ struct cli {
 	int		 closed;
 	char		*reason;
 	int		 nmsgs;
+	int		 nmsgs_received;	/* nmsgs at the received cb */
 	char		*msgs[4];
 	size_t		 lens[4];
 	int		 close_on_message;	/* ws_close from message cb */
@@ -535,8 +536,16 @@ cli_closed_cb(struct ws *ws, const char *reason, void *arg)
 	ws_close(ws, "test: close inside closed");
 }
 
+/* After the messages of a read: only ever after at least one. */
+static void
+cli_received_cb(struct ws *ws, void *arg)
+{
+	if (cli.nmsgs > cli.nmsgs_received)
+		cli.nmsgs_received = cli.nmsgs;
+}
+
 static const struct ws_cbs	cli_cbs = {
-	cli_open_cb, cli_message_cb, cli_closed_cb
+	cli_open_cb, cli_message_cb, cli_closed_cb, cli_received_cb
 };
 
 static void
@@ -659,6 +668,7 @@ test_round_trip(void)
 	    strstr(SC0->head, "\r\nSec-WebSocket-Version: 13\r\n") != NULL,
 	    "version 13");
 	is_int(cli.nmsgs, 2, "two messages");
+	is_int(cli.nmsgs_received, 2, "received callback after the last");
 	is_str(cli.msgs[0], "welcome",
 	    "frame sent right behind the 101 delivered");
 	is_str(cli.msgs[1], "echo:hello", "text round trip");

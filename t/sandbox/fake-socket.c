@@ -1291,6 +1291,10 @@ fs_control_connections(void)
 		cJSON_AddBoolToObject(e, "hello_sent", c->hello_sent);
 		cJSON_AddNumberToObject(e, "ms_since_pong",
 		    (double)(sb_mono_ms() - c->last_pong_ms));
+		/* Not yet handed to the kernel (tests wait for 0). */
+		cJSON_AddNumberToObject(e, "unsent",
+		    (double)(evbuffer_get_length(bufferevent_get_output(
+		    c->bev)) + wslay_event_get_queued_msg_length(c->ctx)));
 		cJSON_AddItemToArray(arr, e);
 	}
 	return (o);
