@@ -236,7 +236,7 @@ main_reload_config(void)
 	log_setlevel(c->log_level);
 	metrics_reload();
 	pd_webhook_reload();
-	(void)timeline_expire();	/* cache_days may have shrunk */
+	timeline_expire();	/* cache_days may have shrunk */
 	/* Callbacks of this turn may still hold strings of the old one. */
 	reactor_defer(main_free_config_cb, old);
 	log_info("configuration reloaded");

@@ -329,6 +329,12 @@ int	 store_meta_put(const char *prefix, const char *key,
 int	 store_foreach(struct store *, enum store_db, const char *prefix,
 	    int (*cb)(const char *key, const char *val, size_t len, void *),
 	    void *arg);
+/* The same over the keys after the key after (NULL: all): for walks in
+ * slices that resume where the last one stopped. */
+int	 store_foreach_after(struct store *, enum store_db,
+	    const char *prefix, const char *after,
+	    int (*cb)(const char *key, const char *val, size_t len, void *),
+	    void *arg);
 /* Once a write failed, every write and commit of the turn fails with the
  * same error (store_failed) until store_abort ends the turn. */
 int	 store_commit(struct store *);
@@ -932,8 +938,12 @@ void	 timeline_connected(int up);
 /* An envelope arrived: the daemon is connected and processing. */
 void	 timeline_alive(void);
 /* Forget cached message text past timeline.cache_days or outside incident
- * channels; how many were forgotten. Also run at startup and on reload. */
-size_t	 timeline_expire(void);
+ * channels, in slices of keys, one a loop turn; hourly, at startup and on
+ * reload. timeline_expire_step runs one slice (1 while keys remain) and
+ * timeline_expired says how many the last complete walk forgot. */
+void	 timeline_expire(void);
+int	 timeline_expire_step(size_t max);
+size_t	 timeline_expired(void);
 /* Tagged messages of channel in time order; free with timeline_list_free. */
 int	 timeline_load(const char *channel, struct timeline_list *);
 void	 timeline_list_free(struct timeline_list *);

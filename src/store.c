@@ -860,12 +860,25 @@ int
 store_foreach(struct store *s, enum store_db db, const char *prefix,
     int (*cb)(const char *, const char *, size_t, void *), void *arg)
 {
+	return (store_foreach_after(s, db, prefix, NULL, cb, arg));
+}
+
+/*
+ * store_foreach, but only over the keys after the key after (NULL: from
+ * the first): a walk in slices resumes where its last slice stopped
+ * without holding a transaction or a list of keys in between.
+ */
+int
+store_foreach_after(struct store *s, enum store_db db, const char *prefix,
+    const char *after, int (*cb)(const char *, const char *, size_t, void *),
+    void *arg)
+{
 	MDB_txn		*txn;
 	MDB_cursor	*cur = NULL;
 	MDB_val		 k, v;
 	MDB_cursor_op	 op;
 	char		 kbuf[STORE_KEY_MAX + 1], *vbuf = NULL;
-	size_t		 plen, vsize = 0;
+	size_t		 plen, alen = 0, vsize = 0;
 	int		 rv, onw = 0;
 
 	if (s == NULL || store_check_db(db) != 0 || cb == NULL)
@@ -875,6 +888,8 @@ store_foreach(struct store *s, enum store_db db, const char *prefix,
 	plen = strlen(prefix);
 	if (!s->have[db] || plen > s->key_max)
 		return (0);	/* nothing can match */
+	if (after != NULL && (alen = strlen(after)) > s->key_max)
+		return (EINVAL);
 	if ((rv = store_rbegin(s, &txn)) != 0)
 		return (rv);
 	if ((rv = mdb_cursor_open(txn, s->dbi[db], &cur)) != 0) {
@@ -886,9 +901,20 @@ store_foreach(struct store *s, enum store_db db, const char *prefix,
 		s->wbusy++;
 	}
 
-	if (plen == 0)
+	if (after != NULL && strcmp(after, prefix) > 0) {
+		/*
+		 * Resume at after (skipped below if it is still there). The
+		 * keys with the prefix are one sorted run: if after is past
+		 * the prefix without starting with it, none is left.
+		 */
+		k.mv_data = (void *)after;
+		k.mv_size = alen;
+		op = MDB_SET_RANGE;
+	} else if (plen == 0) {
+		after = NULL;
 		op = MDB_FIRST;
-	else {
+	} else {
+		after = NULL;
 		k.mv_data = (void *)prefix;
 		k.mv_size = plen;
 		op = MDB_SET_RANGE;
@@ -897,6 +923,9 @@ store_foreach(struct store *s, enum store_db db, const char *prefix,
 		if ((rv = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
 		op = MDB_NEXT;
+		if (after != NULL && k.mv_size == alen &&
+		    memcmp(k.mv_data, after, alen) == 0)
+			continue;
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
 			break;	/* past the prefix: keys are sorted */
 		if ((rv = store_copy_kv(&k, &v, kbuf, &vbuf, &vsize)) != 0)

@@ -49,6 +49,7 @@
 #define TL_MAX_GAPS		64
 #define TL_MARGIN_S		60
 #define TL_CACHE_PREFIX		"~m/"
+#define TL_EXPIRE_SLICE		1000	/* keys per loop turn */
 
 #define TL_PH_HISTORY		0
 #define TL_PH_REPLIES		1
@@ -339,79 +340,154 @@ tl_cache_cutoff(void)
 	return (now_wall() - (time_t)cfg->timeline.cache_days * 24 * 60 * 60);
 }
 
+/*
+ * Expiry walks the cache in slices of at most TL_EXPIRE_SLICE keys, one
+ * slice a loop turn, resuming after the last key it saw: a store with a
+ * million cached messages neither blocks the reactor for seconds nor
+ * builds a list of a million keys (at startup, hourly or on reload).
+ * Keys sort by channel, so the last channel's verdict is kept across
+ * slices; a channel that becomes an incident's meanwhile loses at most
+ * what the walk had already judged.
+ */
 struct tl_expiry {
+	int		 running;
+	int		 failed;
+	char		*cursor;	/* last key seen; NULL: start */
 	time_t		 cutoff;
-	struct strlist	 old;		/* keys past retention */
-	struct strlist	 other;		/* keys to check for their channel */
+	char		*channel;	/* the last channel looked up */
+	int		 allowed;	/* its verdict */
+	size_t		 forgotten;	/* by this walk so far */
+	size_t		 done;		/* by the last complete walk */
+	struct strlist	 old;		/* this slice's keys to forget */
+	size_t		 max, seen;
+	struct event	*ev;
 };
+static struct tl_expiry	 tl_exp;
 
 static int
 tl_expire_cb(const char *key, const char *val, size_t len, void *arg)
 {
 	struct tl_expiry	*x = arg;
-	const char		*ts;
+	const char		*ts, *ch, *slash;
 
+	if (x->seen++ >= x->max)
+		return (1);		/* the next slice starts here */
+	free(x->cursor);
+	x->cursor = xstrdup(key);
 	if ((ts = strrchr(key, '/')) != NULL && tl_ts_seconds(ts + 1) <
-	    x->cutoff)
+	    x->cutoff) {
 		strlist_add(&x->old, key);
-	else
-		strlist_add(&x->other, key);
+		return (0);
+	}
+	ch = key + strlen(TL_CACHE_PREFIX);
+	if ((slash = strchr(ch, '/')) == NULL)
+		return (0);
+	if (x->channel == NULL || strlen(x->channel) !=
+	    (size_t)(slash - ch) || strncmp(x->channel, ch, slash - ch) != 0) {
+		free(x->channel);
+		x->channel = xstrndup(ch, slash - ch);
+		x->allowed = tl_cache_allowed(x->channel);
+	}
+	if (!x->allowed)
+		strlist_add(&x->old, key);
 	return (0);
 }
 
-/*
- * Forget cached messages past timeline.cache_days, and those of channels
- * that are not incident channels (cached by an older version, or of an
- * incident whose record is gone). Returns how many were forgotten.
- */
-size_t
-timeline_expire(void)
+/* Forget where the walk is; the next slice starts a new one. */
+static void
+tl_expire_reset(void)
 {
-	struct tl_expiry	 x;
-	const char		*ch, *slash;
-	char			*last = NULL;
-	size_t			 i, n;
-	int			 allowed = 0, rv;
+	free(tl_exp.cursor);
+	free(tl_exp.channel);
+	tl_exp.cursor = tl_exp.channel = NULL;
+	tl_exp.running = 0;
+	tl_exp.failed = 0;
+	tl_exp.forgotten = 0;
+}
+
+/*
+ * One slice of the expiry walk over at most max keys, starting a walk if
+ * none is under way: forget cached messages past timeline.cache_days and
+ * those of channels that are not incident channels (cached by an older
+ * version, or of an incident whose record is gone). Returns 1 while keys
+ * remain, 0 once the walk is over (then timeline_expired says how many it
+ * forgot) or has failed (the next run retries).
+ */
+int
+timeline_expire_step(size_t max)
+{
+	size_t	i;
+	int	rv;
 
 	if (store == NULL)
 		return (0);
-	memset(&x, 0, sizeof(x));
-	x.cutoff = tl_cache_cutoff();
-	rv = store_foreach(store, STORE_TIMELINE, TL_CACHE_PREFIX,
-	    tl_expire_cb, &x);
-	/* Keys sort by channel: look each channel up once. */
-	for (i = 0; i < x.other.n; i++) {
-		ch = x.other.v[i] + strlen(TL_CACHE_PREFIX);
-		if ((slash = strchr(ch, '/')) == NULL)
-			continue;
-		if (last == NULL || strlen(last) != (size_t)(slash - ch) ||
-		    strncmp(last, ch, slash - ch) != 0) {
-			free(last);
-			last = xstrndup(ch, slash - ch);
-			allowed = tl_cache_allowed(last);
-		}
-		if (!allowed)
-			strlist_add(&x.old, x.other.v[i]);
+	if (!tl_exp.running) {
+		tl_expire_reset();
+		tl_exp.running = 1;
+		tl_exp.cutoff = tl_cache_cutoff();
 	}
-	free(last);
-	for (i = 0; rv == 0 && i < x.old.n; i++)
-		rv = tl_stored(store_del(store, STORE_TIMELINE, x.old.v[i]),
-		    x.old.v[i]);
-	n = 0;
-	if (rv != 0)
+	tl_exp.max = max > 0 ? max : 1;
+	tl_exp.seen = 0;
+	rv = store_foreach_after(store, STORE_TIMELINE, TL_CACHE_PREFIX,
+	    tl_exp.cursor, tl_expire_cb, &tl_exp);
+	for (i = 0; rv == 0 && i < tl_exp.old.n; i++)
+		rv = tl_stored(store_del(store, STORE_TIMELINE,
+		    tl_exp.old.v[i]), tl_exp.old.v[i]);
+	if (rv == 0)
+		tl_exp.forgotten += tl_exp.old.n;
+	strlist_free(&tl_exp.old);
+	if (rv != 0) {
 		log_warnx("timeline: expiring the message cache failed: %s "
 		    "(the next run retries)", store_strerror(rv));
-	else if ((n = x.old.n) > 0)
-		log_info("timeline: forgot %zu cached message(s)", n);
-	strlist_free(&x.old);
-	strlist_free(&x.other);
-	return (n);
+		tl_expire_reset();
+		return (0);
+	}
+	if (tl_exp.seen > tl_exp.max)
+		return (1);
+	tl_exp.done = tl_exp.forgotten;
+	if (tl_exp.done > 0)
+		log_info("timeline: forgot %zu cached message(s)",
+		    tl_exp.done);
+	tl_expire_reset();
+	return (0);
+}
+
+/* How many cached messages the last complete expiry walk forgot. */
+size_t
+timeline_expired(void)
+{
+	return (tl_exp.done);
+}
+
+static void
+tl_expire_slice_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval	tv = { 0, 0 };
+
+	if (timeline_expire_step(TL_EXPIRE_SLICE))
+		evtimer_add(tl_exp.ev, &tv);	/* the next turn */
+}
+
+/*
+ * Start expiring the message cache in slices, one a loop turn; a walk
+ * under way starts again from the beginning (cache_days may have changed).
+ */
+void
+timeline_expire(void)
+{
+	struct timeval	tv = { 0, 0 };
+
+	tl_expire_reset();
+	if (tl_exp.ev == NULL)
+		tl_exp.ev = evtimer_new(reactor_base, tl_expire_slice_cb,
+		    NULL);
+	evtimer_add(tl_exp.ev, &tv);
 }
 
 static void
 tl_expire_cb_task(void *arg)
 {
-	(void)timeline_expire();
+	timeline_expire();
 }
 
 /* Detect downtime since the last run and start the heartbeat. */
@@ -435,7 +511,7 @@ timeline_init(void)
 	evtimer_add(tl_heartbeat_ev, &tv);
 	schedule_every("timeline-expire", 3600, tl_expire_cb_task, NULL);
 	/* cache_days may have shrunk while we were stopped. */
-	(void)timeline_expire();
+	timeline_expire();
 }
 
 /* Free queued calls and backfills (their callers are told nothing). */
@@ -458,6 +534,10 @@ timeline_shutdown(void)
 	if (tl_heartbeat_ev != NULL)
 		event_free(tl_heartbeat_ev);
 	tl_pace_ev = tl_heartbeat_ev = NULL;
+	if (tl_exp.ev != NULL)
+		event_free(tl_exp.ev);
+	tl_exp.ev = NULL;
+	tl_expire_reset();
 	free(tl_saved_tz);
 	tl_saved_tz = NULL;
 }

@@ -325,6 +325,27 @@ test_foreach(void)
 	memset(&vis, 0, sizeof(vis));
 	store_foreach(s, STORE_JOBS, NULL, t_visit_cb, &vis);
 	is_int(vis.n, 7, "NULL prefix is all");
+
+	/* Resuming after a key, present or not, inside the prefix or not. */
+	memset(&vis, 0, sizeof(vis));
+	store_foreach_after(s, STORE_JOBS, "b/", "b/10", t_visit_cb, &vis);
+	is_str(vis.keys, "b/2=1;", "after a key: the keys past it");
+	memset(&vis, 0, sizeof(vis));
+	store_foreach_after(s, STORE_JOBS, "b/", "b/0", t_visit_cb, &vis);
+	is_str(vis.keys, "b/1=1;b/10=1;b/2=1;", "after a missing key");
+	memset(&vis, 0, sizeof(vis));
+	store_foreach_after(s, STORE_JOBS, "b/", "a", t_visit_cb, &vis);
+	is_str(vis.keys, "b/1=1;b/10=1;b/2=1;", "after a key before prefix");
+	memset(&vis, 0, sizeof(vis));
+	store_foreach_after(s, STORE_JOBS, "b/", "b/2", t_visit_cb, &vis);
+	store_foreach_after(s, STORE_JOBS, "b/", "ba", t_visit_cb, &vis);
+	is_int(vis.n, 0, "after the last key, after the prefix: nothing");
+	memset(&vis, 0, sizeof(vis));
+	store_foreach_after(s, STORE_JOBS, "", "b/2", t_visit_cb, &vis);
+	is_str(vis.keys, "ba=1;c=1;", "after a key, no prefix");
+	memset(&vis, 0, sizeof(vis));
+	store_foreach_after(s, STORE_JOBS, NULL, NULL, t_visit_cb, &vis);
+	is_int(vis.n, 7, "after NULL: all");
 	memset(&vis, 0, sizeof(vis));
 	store_foreach(s, STORE_JOBS, "bz", t_visit_cb, &vis);
 	store_foreach(s, STORE_JOBS, "zz", t_visit_cb, &vis);

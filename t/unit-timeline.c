@@ -104,6 +104,49 @@ t_put_cache(const char *channel, time_t t)
 	free(ts);
 }
 
+/* A whole expiry walk in slices of slice keys; how many it forgot. */
+static size_t
+t_expire(size_t slice, size_t *slices)
+{
+	size_t	n = 1;
+
+	while (timeline_expire_step(slice))
+		n++;
+	if (slices != NULL)
+		*slices = n;
+	return (timeline_expired());
+}
+
+struct t_count {
+	const char	*channel;	/* count only its keys, if set */
+	time_t		 before;	/* and only those older */
+	size_t		 n;
+};
+
+static int
+t_count_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	struct t_count	*c = arg;
+	const char	*ts = strrchr(key, '/');
+
+	if (c->channel != NULL && (strncmp(key + 3, c->channel,
+	    strlen(c->channel)) != 0 || ts == NULL ||
+	    strtoll(ts + 1, NULL, 10) >= (long long)c->before))
+		return (0);
+	c->n++;
+	return (0);
+}
+
+/* Cached messages (of channel, older than before, if channel is set). */
+static size_t
+t_cached(const char *channel, time_t before)
+{
+	struct t_count	c = { channel, before, 0 };
+
+	(void)store_foreach(store, STORE_TIMELINE, "~m/", t_count_cb, &c);
+	return (c.n);
+}
+
 static int
 t_rm_cb(const char *path, const struct stat *st, int type, struct FTW *f)
 {
@@ -115,6 +158,7 @@ test_cache(struct config *c)
 {
 	char	 dir[] = "/tmp/unit-timeline.XXXXXX", *cause = NULL;
 	char	*ts1, *ts2, *ts3, *ts4, *old, *why;
+	size_t	 i, n, slices;
 	cJSON	*j;
 	time_t	 now = now_wall(), from, to;
 
@@ -178,15 +222,41 @@ test_cache(struct config *c)
 	t_put_cache("C0INC", now - 5 * DAY);
 	t_put_cache("C0PLAIN", now - 60);	/* an older version's */
 	t_put_cache("D0ALICE", now - 60);
-	is_int(timeline_expire(), 3, "expire: 3 forgotten");
+	is_int(t_expire(1000, NULL), 3, "expire: 3 forgotten");
 	free(old);
 	old = t_ts(now - 5 * DAY);
 	ok(t_has("~m/", "C0INC", old), "expire: 5 days kept at 30");
 	ok(t_has("~m/", "C0INC", ts1), "expire: recent kept");
 	c->timeline.cache_days = 3;		/* a reload shrinks it */
-	is_int(timeline_expire(), 1, "expire: shrunk retention");
+	is_int(t_expire(1000, NULL), 1, "expire: shrunk retention");
 	ok(!t_has("~m/", "C0INC", old), "expire: 5 days gone at 3");
 	ok(t_has("", "C0INC", ts1), "expire: tagged entries stay");
+
+	/* A big cache in many small slices: everything old still goes. */
+	for (i = 0; i < 200; i++) {
+		t_put_cache("C0INC", now - 31 * DAY - i);
+		t_put_cache("C0INC", now - 60 - i);
+		t_put_cache("C0PLAIN", now - 60 - i);
+	}
+	n = t_cached(NULL, 0);
+	is_int(t_expire(7, &slices), 400, "sliced expire: 400 forgotten");
+	ok(slices >= n / 7, "sliced expire: a slice per 7 keys");
+	is_int(t_cached(NULL, 0), n - 400, "sliced expire: the rest kept");
+	is_int(t_cached("C0INC", now - DAY), 0,
+	    "sliced expire: nothing old left in the incident channel");
+	is_int(t_cached("C0PLAIN", now), 0,
+	    "sliced expire: nothing left of the other channel");
+	is_int(t_cached("C0INC", now), n - 400,
+	    "sliced expire: the incident channel's recent messages kept");
+	/* Keys added behind and ahead of a walk under way. */
+	t_put_cache("C0PLAIN", now - 60);
+	ok(timeline_expire_step(1), "one key, then more");
+	t_put_cache("C0INC", now - 31 * DAY);	/* behind the cursor */
+	t_put_cache("C0ZZZ", now - 60);		/* ahead of it */
+	is_int(t_expire(1, NULL), 2, "the walk resumed after its cursor");
+	is_int(t_cached("C0ZZZ", now), 0, "a key ahead of the cursor went");
+	is_int(timeline_expire_step(1000), 0, "a new walk: one slice");
+	is_int(timeline_expired(), 1, "it found the key left behind");
 
 	/* backfill_max bounds an old channel's backfill. */
 	free(old);
