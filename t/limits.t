@@ -7,20 +7,10 @@ use strict;
 use warnings;
 use Test::More;
 use HTTP::Tiny;
-use IO::Socket::INET;
 use IncidentTest;
 
-# A port nobody listens on now: bind port 0, note it, close.
-sub free_port {
-	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-	    Proto => 'tcp', Listen => 1) or die "bind: $!";
-	my $port = $s->sockport;
-	close($s);
-	return $port;
-}
-
 my $sb = new_sandbox();
-my $port = free_port();
+my $port = IncidentTest::free_port();
 my $d = new_incidentd($sb, jobs => { max_pending => 6 },
     metrics => { listen => "127.0.0.1:$port" });
 ok($sb->wait_connected(1, $d), 'connected');

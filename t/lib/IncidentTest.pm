@@ -504,6 +504,17 @@ sub test_ca {
 	}
 }
 
+# A loopback port nobody listens on now (bound to port 0, then closed),
+# for a listener the daemon opens; IncidentTest::free_port().
+sub free_port {
+	require IO::Socket::INET;
+	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+	    LocalPort => 0, Proto => 'tcp', Listen => 1) or die "bind: $!";
+	my $port = $s->sockport;
+	close($s);
+	return $port;
+}
+
 sub new_sandbox { return IncidentTest::Sandbox->new(@_) }
 sub new_incidentd { return IncidentTest::Daemon->new(@_) }
 
