@@ -1270,8 +1270,8 @@ sb_control_fault(cJSON *body, cJSON **out)
 		return (400);
 	}
 	if (status == 0 && delay_ms == 0 && !never && pad == 0) {
-		*out = sb_control_error("fault: status 0 needs delay_ms, "
-		    "never or pad_bytes");
+		*out = sb_control_error("fault: status 0 needs delay_ms or "
+		    "never (or pad_bytes)");
 		return (400);
 	}
 	if (retry_after < -1 || retry_after > 86400 || count < 1 ||
