@@ -43,6 +43,8 @@ static void	cmd_unknown(struct cmd_item *, const char *, const char *);
 static const char *cmd_skip_words(const char *, int);
 static int	cmd_rate_limited(struct cmd_item *);
 static void	cmd_access_cb(const char *, void *);
+static int	cmd_backlogged(struct cmd_item *);
+static void	cmd_tell_private(struct cmd_item *, const char *);
 static void	cmd_exec(struct cmd_item *);
 static void	cmd_post(struct cmd_item *, const char *, cJSON *);
 static void	cmd_post_cb(void *);
@@ -283,7 +285,7 @@ cmd_run(const char *channel, const char *user, const char *ts,
 	item->argv = NULL;
 	item->is_dm = is_dm;
 
-	if (cmd_rate_limited(item))
+	if (cmd_rate_limited(item) || cmd_backlogged(item))
 		goto done;
 	if (cmd_split(text, &nwords, &words) != 0) {
 		cmd_error(item, "I could not read that command: check the "
@@ -342,6 +344,7 @@ cmd_rate_limited(struct cmd_item *item)
 
 	if (access_rate_take(item->user, &retry, &tell) == 0)
 		return (0);
+	metrics_command_refused("rate");
 	log_info("command from %s in %s refused: over %lld a minute",
 	    item->user, item->channel, cfg->access.commands_per_minute);
 	if (!tell)
@@ -349,13 +352,45 @@ cmd_rate_limited(struct cmd_item *item)
 	xasprintf(&text, ":hourglass: You are sending me commands faster than "
 	    "I take them (%lld a minute). Try again in %d second%s.",
 	    cfg->access.commands_per_minute, retry, retry == 1 ? "" : "s");
+	cmd_tell_private(item, text);
+	free(text);
+	return (1);
+}
+
+/* Tell only the user: in the DM, else as an ephemeral in the channel. */
+static void
+cmd_tell_private(struct cmd_item *item, const char *text)
+{
 	if (item->is_dm)
 		slack_post(item->channel, item->thread_ts, text, NULL, NULL,
 		    NULL);
 	else
 		slack_post_ephemeral(item->channel, item->user, text, NULL,
 		    NULL);
-	free(text);
+}
+
+/*
+ * The job backlog is full (jobs.max_pending): record nothing for this
+ * command, only say privately that it was not taken and to try again.
+ * Incident managers pass, as they pass the rate limit: they are the ones
+ * running the response. The note is no job: it is not durable work, and
+ * a full engine is exactly when it must not wait behind the backlog.
+ * Every refused command is told, but the rate limit bounds how often.
+ */
+static int
+cmd_backlogged(struct cmd_item *item)
+{
+	const char	*text;
+
+	if (!jobs_full() || access_is_manager(item->user))
+		return (0);
+	log_warnx("command from %s in %s refused: %d jobs pending, "
+	    "jobs.max_pending is %lld", item->user, item->channel,
+	    jobs_queued() + jobs_running(), cfg->limits.jobs_max_pending);
+	metrics_command_refused("backlog");
+	text = ":hourglass: I am busy with too much work to take this "
+	    "command: nothing was done. Please try again in a minute.";
+	cmd_tell_private(item, text);
 	return (1);
 }
 
@@ -365,6 +400,7 @@ cmd_access_cb(const char *refusal, void *arg)
 	struct cmd_item	*item = arg;
 
 	if (refusal != NULL) {
+		metrics_command_refused("access");
 		log_info("command %s from %s refused", item->entry->name,
 		    item->user);
 		cmd_error(item, "%s", refusal);

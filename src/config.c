@@ -284,6 +284,13 @@ static const struct conf_entry conf_table[] = {
 	{ .path = "metrics.aar_within", .type = CONF_DURATION,
 	  .off = O(metrics.aar_within), .def = "7d", .min = 3600,
 	  .max = CONF_MAX_DURATION },
+
+	{ .path = "jobs.max_pending", .type = CONF_INT,
+	  .off = O(limits.jobs_max_pending), .def = "5000", .min = 1,
+	  .max = 1000000 },
+	{ .path = "http.max_per_host", .type = CONF_INT,
+	  .off = O(limits.http_max_per_host), .def = "8", .min = 1,
+	  .max = 64 },
 };
 #undef O
 #define CONF_NENTRIES	(sizeof(conf_table) / sizeof(conf_table[0]))

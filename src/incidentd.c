@@ -234,6 +234,7 @@ main_reload_config(void)
 	http_reroute();
 	cfg = c;
 	log_setlevel(c->log_level);
+	http_set_max_per_host((int)c->limits.http_max_per_host);
 	metrics_reload();
 	pd_webhook_reload();
 	timeline_expire();	/* cache_days may have shrunk */
@@ -322,6 +323,7 @@ main_run(const char *path, int debug)
 	notify_init();
 	notify_watchdog_start();
 	http_init();
+	http_set_max_per_host((int)cfg->limits.http_max_per_host);
 	if (metrics_init(&cause) != 0)
 		fatalx("%s", cause);
 	if (pd_webhook_init(&cause) != 0)

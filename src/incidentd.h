@@ -244,6 +244,10 @@ struct config {
 		long long	 backfill_max;		/* seconds of history */
 	} timeline;
 	struct strlist	 warnings;	/* "FILE:LINE: warning: ..." */
+	struct {
+		long long	 jobs_max_pending;	/* jobs.max_pending */
+		long long	 http_max_per_host;	/* http.max_per_host */
+	} limits;
 };
 extern struct config	*cfg;
 /*
@@ -763,6 +767,8 @@ void	 jobs_init(void);
 void	 jobs_drain(void);
 int	 jobs_running(void);
 int	 jobs_queued(void);
+/* 1 if the engine holds jobs.max_pending jobs or more: new commands wait. */
+int	 jobs_full(void);
 void	 jobs_shutdown(void);
 int	 jobs_reconcile(void);
 char	*job_create(const char *kind, const char *key, struct cJSON *args,
@@ -1153,6 +1159,8 @@ void	 metrics_ack(uint64_t received_ms);
 void	 metrics_ack_batch(void);
 void	 metrics_api_call(const char *service, const struct http_response *);
 void	 metrics_command(const char *name);
+/* A command refused before it ran: "rate", "backlog" or "access". */
+void	 metrics_command_refused(const char *reason);
 void	 metrics_job_ended(const char *kind, const char *outcome);
 /* A PagerDuty webhook request answered (pd_webhook_outcomes). */
 void	 metrics_pd_webhook(const char *outcome);

@@ -920,6 +920,19 @@ jobs_queued(void)
 	return (jobs_count(&jobs_waiting));
 }
 
+/*
+ * The backlog bound (jobs.max_pending). Every job the engine holds counts,
+ * queued, due later or running, since each is memory and a store record:
+ * at the bound cmd.c refuses new commands, while the jobs already held,
+ * and those they create as they run, go on.
+ */
+int
+jobs_full(void)
+{
+	return ((long long)jobs_queued() + jobs_running() >=
+	    cfg->limits.jobs_max_pending);
+}
+
 /* Free everything; unfinished jobs stay in the store for next time. */
 void
 jobs_shutdown(void)

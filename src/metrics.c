@@ -49,6 +49,11 @@
 #define METRICS_TIMEOUT_S	10	/* per connection, read and write */
 #define METRICS_POLL_SLACK	60	/* seconds past 3 poll intervals */
 
+/* Why cmd.c refuses a command, shown as 0 before the first. */
+static const char *const metrics_refusals[] = {
+	"rate", "backlog", "access", NULL
+};
+
 struct metrics_series {
 	char		*values[METRICS_MAX_LABELS];
 	double		 value;		/* histogram: the sum */
@@ -94,6 +99,7 @@ static struct {
 	struct metric	*start_time;
 	struct metric	*build;
 	struct metric	*pd_webhooks;
+	struct metric	*refused;
 } metrics_d;
 
 static time_t			 metrics_last_poll;
@@ -533,6 +539,12 @@ metrics_daemon(void)
 	    "by outcome (see pd-webhook.c).", "outcome", NULL, 0);
 	for (i = 0; pd_webhook_outcomes[i] != NULL; i++)
 		metrics_inc(metrics_d.pd_webhooks, &pd_webhook_outcomes[i], 0);
+	metrics_d.refused = metrics_add(r, METRICS_COUNTER,
+	    "incidentd_commands_refused_total", "Chat commands refused before "
+	    "they ran: over the user's rate, the job backlog full, or not "
+	    "allowed.", "reason", NULL, 0);
+	for (i = 0; metrics_refusals[i] != NULL; i++)
+		metrics_inc(metrics_d.refused, &metrics_refusals[i], 0);
 
 	/* Known commands and job kinds show as 0 before their first use. */
 	for (i = 0; cmd_table[i] != NULL; i++)
@@ -598,6 +610,14 @@ metrics_command(const char *name)
 {
 	metrics_daemon();
 	metrics_inc(metrics_d.commands, &name, 1);
+}
+
+/* A chat command was refused before it ran, for reason (cmd.c). */
+void
+metrics_command_refused(const char *reason)
+{
+	metrics_daemon();
+	metrics_inc(metrics_d.refused, &reason, 1);
 }
 
 /* A job ended; outcome is "done" or "failed" (jobs.c). */

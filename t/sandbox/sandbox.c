@@ -42,6 +42,8 @@
  * requests of the service whose path contains match get that status
  * (after delay_ms); an optional "method" ("POST") narrows the match.
  * status 0 with delay_ms only delays normal handling;
+ * "pad_bytes":N sends the answer (the fault's, or the fake's own with
+ * status 0) followed by N spaces, up to 64 MiB: over a client's body cap;
  * status -1 drops the connection without an answer; "never":true holds
  * the request unanswered until the client closes the connection.
  *
@@ -138,6 +140,7 @@ struct sb_pending {
 	int			 fault_delay_ms;
 	int			 fault_after;	/* strikes the answer */
 	int			 fault_never;	/* hold, never answer */
+	long long		 fault_pad;	/* bytes of padding sent */
 	cJSON			*fault_body;
 	const char		*how;		/* the answer, for the record */
 	struct event		*watch;		/* held: the client's close */
@@ -168,6 +171,7 @@ struct sb_fault {
 	int			 never;
 	int			 hits;
 	cJSON			*body;
+	long long		 pad_bytes;
 	TAILQ_ENTRY(sb_fault)	 entry;
 };
 TAILQ_HEAD(sb_faults, sb_fault);
@@ -215,6 +219,7 @@ static void	 sb_record_done(struct sb_record *, int, const char *,
 		    size_t, const char *, const char *);
 static cJSON	*sb_response_json(const char *, size_t, const char *);
 static void	 sb_handle(struct sb_pending *);
+static void	 sb_pad(struct evbuffer *, long long);
 static void	 sb_after(struct sb_pending *, int, const char *,
 		    const char *, size_t, const char **);
 static struct sb_answer *sb_answer_new(int, const char *, const char *,
@@ -443,6 +448,7 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 		sb_fatal("evbuffer_new failed");
 	if (len > 0)
 		evbuffer_add(buf, text, len);
+	sb_pad(buf, p->fault_pad);
 	evhttp_send_reply(p->r.req, status, sb_reason(status), buf);
 	evbuffer_free(buf);
 	sb_log("%s %s %s%s%s -> %d (%s)", p->r.service, p->r.method, p->r.path,
@@ -451,6 +457,27 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 	sb_record_done(p->rec, status, text, len, ctype, p->how);
 	sb_pending_free(p);
 	sb_waiters_check();
+}
+
+/*
+ * A "pad_bytes" fault: the answer goes out followed by that many spaces
+ * (still valid JSON, only too big), to test a client's body cap. The
+ * record keeps the answer unpadded.
+ */
+static void
+sb_pad(struct evbuffer *buf, long long n)
+{
+	static char	spaces[4096];
+	size_t		chunk;
+
+	if (spaces[0] != ' ')
+		memset(spaces, ' ', sizeof(spaces));
+	while (n > 0) {
+		chunk = n > (long long)sizeof(spaces) ? sizeof(spaces) :
+		    (size_t)n;
+		evbuffer_add(buf, spaces, chunk);
+		n -= (long long)chunk;
+	}
 }
 
 /*
@@ -1140,6 +1167,7 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	p->fault_delay_ms = f->delay_ms;
 	p->fault_after = f->after;
 	p->fault_never = f->never;
+	p->fault_pad = f->pad_bytes;
 	p->fault_body = f->body != NULL ? cJSON_Duplicate(f->body, 1) : NULL;
 	if (--f->count == 0) {
 		TAILQ_REMOVE(&sb_faults, f, entry);
@@ -1209,7 +1237,7 @@ sb_control_fault(cJSON *body, cJSON **out)
 {
 	struct sb_fault	*f;
 	const char	*service, *match;
-	long long	 status, retry_after, count, delay_ms;
+	long long	 status, retry_after, count, delay_ms, pad;
 	const cJSON	*b;
 	int		 after, never;
 
@@ -1226,6 +1254,11 @@ sb_control_fault(cJSON *body, cJSON **out)
 	delay_ms = sb_json_int(body, "delay_ms", 0);
 	after = sb_json_bool(body, "after");
 	never = sb_json_bool(body, "never");
+	pad = sb_json_int(body, "pad_bytes", 0);
+	if (pad < 0 || pad > 64LL * 1024 * 1024) {
+		*out = sb_control_error("fault: pad_bytes 0..64 MiB");
+		return (400);
+	}
 	if (status != -1 && status != 0 && (status < 100 || status > 599)) {
 		*out = sb_control_error("fault: status must be -1, 0 or an "
 		    "HTTP status");
@@ -1236,9 +1269,9 @@ sb_control_fault(cJSON *body, cJSON **out)
 		    "delay_ms");
 		return (400);
 	}
-	if (status == 0 && delay_ms == 0 && !never) {
+	if (status == 0 && delay_ms == 0 && !never && pad == 0) {
 		*out = sb_control_error("fault: status 0 needs delay_ms or "
-		    "never");
+		    "never (or pad_bytes)");
 		return (400);
 	}
 	if (retry_after < -1 || retry_after > 86400 || count < 1 ||
@@ -1259,6 +1292,7 @@ sb_control_fault(cJSON *body, cJSON **out)
 	f->delay_ms = (int)delay_ms;
 	f->after = after;
 	f->never = never;
+	f->pad_bytes = pad;
 	b = cJSON_GetObjectItemCaseSensitive(body, "body");
 	if (b != NULL && !cJSON_IsNull(b))
 		f->body = cJSON_Duplicate(b, 1);
@@ -1290,6 +1324,7 @@ sb_faults_list(void)
 		cJSON_AddNumberToObject(e, "delay_ms", f->delay_ms);
 		cJSON_AddBoolToObject(e, "after", f->after);
 		cJSON_AddBoolToObject(e, "never", f->never);
+		cJSON_AddNumberToObject(e, "pad_bytes", (double)f->pad_bytes);
 		cJSON_AddNumberToObject(e, "hits", f->hits);
 		cJSON_AddItemToArray(arr, e);
 	}
