@@ -416,8 +416,9 @@ tl_expire_reset(void)
 int
 timeline_expire_step(size_t max)
 {
-	size_t	i;
-	int	rv;
+	char	*from;
+	size_t	 i;
+	int	 rv;
 
 	if (store == NULL)
 		return (0);
@@ -428,8 +429,11 @@ timeline_expire_step(size_t max)
 	}
 	tl_exp.max = max > 0 ? max : 1;
 	tl_exp.seen = 0;
+	/* The walk's own copy: tl_expire_cb replaces tl_exp.cursor as it goes. */
+	from = tl_exp.cursor != NULL ? xstrdup(tl_exp.cursor) : NULL;
 	rv = store_foreach_after(store, STORE_TIMELINE, TL_CACHE_PREFIX,
-	    tl_exp.cursor, tl_expire_cb, &tl_exp);
+	    from, tl_expire_cb, &tl_exp);
+	free(from);
 	for (i = 0; rv == 0 && i < tl_exp.old.n; i++)
 		rv = tl_stored(store_del(store, STORE_TIMELINE,
 		    tl_exp.old.v[i]), tl_exp.old.v[i]);
