@@ -37,7 +37,7 @@ ok(wait_for(sub {
 }, "$want tags indexed", 600), "$want tags indexed live");
 my $index_s = time - $t0;
 
-my (@ms, @total);
+my (@ms, @total, $dms);
 for my $run (1 .. $runs) {
 	my $before = () = $d->log =~ /get timeline: \d+ entries/g;
 	$sb->message(user => 'U0ALICE', channel => 'C0BENCH',
@@ -51,6 +51,7 @@ for my $run (1 .. $runs) {
 	is($n, $want, "run $run: $n entries: daemon time $r ms; $msgs DMs sent, $t ms after the command");
 	push @ms, $r;
 	push @total, $t;
+	$dms = $msgs;
 }
 is(scalar $sb->requests('slack', qr{/api/conversations\.(history|replies)$}), 0,
     'no conversations.history or replies');
@@ -66,5 +67,16 @@ diag(sprintf("get timeline, command to last DM acknowledged (includes the " .
     "sandbox's chat.postMessage round trips): median %d ms, max %d ms, " .
     "first %d ms (cold name cache)", $t[int(@t / 2)], $t[-1], $total[0]));
 cmp_ok($s[-1], '<=', 50, 'daemon time within 50 ms on every run');
+if (my $out = $ENV{BENCH_JSON}) {
+	open(my $fh, '>>', $out) or die "$out: $!";
+	printf $fh '{"messages":%d,"tags":%d,"runs":%d,"index_live_s":%.1f,'
+	    . '"daemon_ms":{"median":%.1f,"max":%.1f},"dm_round_trips_ms":'
+	    . '{"median":%d,"max":%d,"first":%d},"dms":%d,"history_calls":%d}'
+	    . "\n", $messages, $want, $runs, $index_s, $median, $s[-1],
+	    $t[int(@t / 2)], $t[-1], $total[0], $dms,
+	    scalar $sb->requests('slack',
+	    qr{/api/conversations\.(history|replies)$});
+	close($fh);
+}
 is($d->stop, 0, 'clean exit');
 done_testing();

@@ -157,6 +157,7 @@ struct http_req {
 	uint64_t		 started;	/* now_ms() */
 	http_cb			 cb;
 	void			*arg;
+	void			(*freecb)(void *);
 
 	struct http_pool	*pool;
 	struct http_conn	*conn;
@@ -1323,6 +1324,7 @@ http_request(const struct http_request_args *args, http_cb cb, void *arg)
 	req = xcalloc(1, sizeof(*req));
 	req->cb = cb;
 	req->arg = arg;
+	req->freecb = args->freecb;
 	req->started = now_ms();
 	if ((req->timer = evtimer_new(reactor_base, http_req_timer_cb,
 	    req)) == NULL)
@@ -1341,7 +1343,7 @@ http_request(const struct http_request_args *args, http_cb cb, void *arg)
 	return (req);
 }
 
-/* Forget the request: its callback will not run. */
+/* Forget the request: its callback will not run, its freecb does. */
 void
 http_cancel(struct http_req *req)
 {
@@ -1367,6 +1369,8 @@ http_cancel(struct http_req *req)
 	}
 	TAILQ_REMOVE(&http_reqs, req, entry);
 	http_ninflight--;
+	if (req->freecb != NULL)
+		req->freecb(req->arg);
 	http_req_free(req);
 }
 

@@ -429,6 +429,7 @@ struct http_request_args {
 	int		  timeout_ms;	/* per attempt, 0 = 15000 */
 	int		  max_attempts;	/* 0 = 5 */
 	const char	 *log_name;	/* for log lines, e.g. "slack chat.postMessage" */
+	void		(*freecb)(void *); /* frees arg when cb will never run */
 };
 struct http_response {
 	int		 status;	/* 0: transport failure, see error */
@@ -443,7 +444,10 @@ typedef void (*http_cb)(const struct http_response *, void *);
 struct http_req;
 void	 http_init(void);
 void	 http_shutdown(void);
-/* Start a request; cb runs exactly once unless http_cancel is called. */
+/*
+ * Start a request; cb runs exactly once unless http_cancel is called (at
+ * shutdown), which runs args->freecb instead, if set.
+ */
 struct http_req *http_request(const struct http_request_args *, http_cb,
 	    void *);
 void	 http_cancel(struct http_req *);

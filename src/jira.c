@@ -40,6 +40,7 @@ static int	jira_flavor_seen = JIRA_FLAVOR_AUTO;
 static void	jira_send(struct jira_call *);
 static void	jira_call_cb(const struct http_response *, void *);
 static void	jira_call_free(struct jira_call *);
+static void	jira_call_abandon(void *);
 static char	*jira_error_text(const cJSON *, int);
 static int	jira_flavor(void);
 static void	jira_search_send(struct jira_call *);
@@ -247,6 +248,13 @@ jira_call_free(struct jira_call *c)
 	free(c);
 }
 
+/* Shutdown cancelled the request: its callback will not run. */
+static void
+jira_call_abandon(void *arg)
+{
+	jira_call_free(arg);
+}
+
 static void
 jira_send(struct jira_call *c)
 {
@@ -282,6 +290,7 @@ jira_send(struct jira_call *c)
 		ha.body = c->body;
 		ha.body_len = strlen(c->body);
 	}
+	ha.freecb = jira_call_abandon;
 	http_request(&ha, jira_call_cb, c);
 	explicit_bzero(auth, strlen(auth));
 	free(auth);

@@ -40,6 +40,7 @@ struct pd_call {
 };
 
 static void	pd_call_cb(const struct http_response *, void *);
+static void	pd_call_free(void *);
 static char	*pd_error_text(const cJSON *, int);
 static void	pd_get(const char *, const char *, const char *, pd_cb,
 		    void *);
@@ -124,6 +125,15 @@ done:
 	c->cb(&pr, c->arg);
 	cJSON_Delete(json);
 	free(err);
+	pd_call_free(c);
+}
+
+/* After the callback, or instead of it when shutdown cancels the call. */
+static void
+pd_call_free(void *arg)
+{
+	struct pd_call	*c = arg;
+
 	free(c->method);
 	free(c->path);
 	free(c);
@@ -170,6 +180,7 @@ pd_request(const char *method, const char *path, cJSON *body, int flags,
 		ha.body = payload;
 		ha.body_len = strlen(payload);
 	}
+	ha.freecb = pd_call_free;
 	http_request(&ha, pd_call_cb, c);
 	explicit_bzero(auth, strlen(auth));
 	free(auth);

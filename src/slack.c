@@ -58,6 +58,7 @@ static void	slack_deferred_drop_cb(void *);
 static void	slack_call_token(const char *, const char *, cJSON *,
 		    slack_cb, void *);
 static void	slack_call_cb(const struct http_response *, void *);
+static void	slack_call_free(void *);
 static int	slack_is_form_method(const char *);
 static char	*slack_form_encode(const cJSON *);
 static void	slack_identify_try(struct slack_identify_ctx *);
@@ -141,6 +142,7 @@ slack_call_token(const char *token, const char *method, cJSON *args,
 	}
 	ha.body = body;
 	ha.body_len = strlen(body);
+	ha.freecb = slack_call_free;
 	http_request(&ha, slack_call_cb, ctx);
 
 	cJSON_Delete(args);
@@ -194,6 +196,15 @@ done:
 	if (ctx->cb != NULL)
 		ctx->cb(&sr, ctx->arg);
 	cJSON_Delete(json);
+	slack_call_free(ctx);
+}
+
+/* After the callback, or instead of it when shutdown cancels the call. */
+static void
+slack_call_free(void *arg)
+{
+	struct slack_call_ctx	*ctx = arg;
+
 	free(ctx->method);
 	free(ctx);
 }
