@@ -41,6 +41,9 @@
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
  * (after delay_ms); an optional "method" ("POST") narrows the match.
+ * "raw":"TEXT" sends TEXT verbatim as the body (malformed, truncated,
+ * empty or huge JSON; "" for empty) instead of the service's error
+ * shape; "location":"URL" adds a Location header (a 3xx redirect).
  * status 0 with delay_ms only delays normal handling;
  * status -1 drops the connection without an answer; "never":true holds
  * the request unanswered until the client closes the connection.
@@ -139,6 +142,8 @@ struct sb_pending {
 	int			 fault_after;	/* strikes the answer */
 	int			 fault_never;	/* hold, never answer */
 	cJSON			*fault_body;
+	char			*fault_raw;	/* body sent verbatim */
+	char			*fault_location;
 	const char		*how;		/* the answer, for the record */
 	struct event		*watch;		/* held: the client's close */
 	struct sb_answer	*late;		/* the fake's answer, held */
@@ -168,6 +173,8 @@ struct sb_fault {
 	int			 never;
 	int			 hits;
 	cJSON			*body;
+	char			*raw;		/* or NULL */
+	char			*location;	/* or NULL */
 	TAILQ_ENTRY(sb_fault)	 entry;
 };
 TAILQ_HEAD(sb_faults, sb_fault);
@@ -233,6 +240,7 @@ static void	 sb_fault_free(struct sb_fault *);
 static void	 sb_faults_clear(void);
 static void	 sb_fault_reply(struct sb_pending *, int, int, cJSON *);
 static void	 sb_drop(struct sb_pending *);
+static void	 sb_fault_raw(struct sb_pending *);
 static void	 sb_fault_timer_cb(evutil_socket_t, short, void *);
 static void	 sb_service_cb(struct evhttp_request *, void *);
 static void	 sb_control_cb(struct evhttp_request *, void *);
@@ -564,6 +572,8 @@ sb_pending_free(struct sb_pending *p)
 		event_free(p->watch);
 	sb_answer_free(p->late);
 	cJSON_Delete(p->fault_body);
+	free(p->fault_raw);
+	free(p->fault_location);
 	for (i = 0; i < p->nkv; i++) {
 		free(p->kv[i].name);
 		free(p->kv[i].value);
@@ -904,6 +914,8 @@ sb_fault_free(struct sb_fault *f)
 	free(f->match);
 	free(f->method);
 	cJSON_Delete(f->body);
+	free(f->raw);
+	free(f->location);
 	free(f);
 }
 
@@ -983,6 +995,32 @@ sb_fault_reply(struct sb_pending *p, int status, int retry_after,
 		    headers);
 		free(text);
 	}
+	free(ra);
+}
+
+/*
+ * A fault's raw body (malformed, truncated, empty or huge JSON, sent as
+ * application/json) and/or a redirect's Location, with the status.
+ */
+static void
+sb_fault_raw(struct sb_pending *p)
+{
+	const char	*headers[3] = { NULL, NULL, NULL };
+	char		*loc = NULL, *ra = NULL;
+	int		 n = 0;
+
+	if (p->fault_location != NULL) {
+		sb_asprintf(&loc, "Location: %s", p->fault_location);
+		headers[n++] = loc;
+	}
+	if (p->fault_retry_after >= 0) {
+		sb_asprintf(&ra, "Retry-After: %d", p->fault_retry_after);
+		headers[n++] = ra;
+	}
+	sb_send(p, p->fault_status, "application/json; charset=utf-8",
+	    p->fault_raw != NULL ? p->fault_raw : "", p->fault_raw != NULL ?
+	    strlen(p->fault_raw) : 0, headers);
+	free(loc);
 	free(ra);
 }
 
@@ -1103,7 +1141,12 @@ sb_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 		body = p->fault_body;
 		p->fault_body = NULL;
 		p->how = "fault";
-		sb_fault_reply(p, p->fault_status, p->fault_retry_after, body);
+		if (p->fault_raw != NULL || p->fault_location != NULL) {
+			cJSON_Delete(body);
+			sb_fault_raw(p);
+		} else
+			sb_fault_reply(p, p->fault_status,
+			    p->fault_retry_after, body);
 	} else if ((a = p->late) != NULL) {
 		/* The fake's own answer, late; sb_send frees p and a. */
 		p->how = "late";
@@ -1141,6 +1184,9 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	p->fault_after = f->after;
 	p->fault_never = f->never;
 	p->fault_body = f->body != NULL ? cJSON_Duplicate(f->body, 1) : NULL;
+	p->fault_raw = f->raw != NULL ? sb_strdup(f->raw) : NULL;
+	p->fault_location = f->location != NULL ? sb_strdup(f->location) :
+	    NULL;
 	if (--f->count == 0) {
 		TAILQ_REMOVE(&sb_faults, f, entry);
 		sb_fault_free(f);
@@ -1262,6 +1308,10 @@ sb_control_fault(cJSON *body, cJSON **out)
 	b = cJSON_GetObjectItemCaseSensitive(body, "body");
 	if (b != NULL && !cJSON_IsNull(b))
 		f->body = cJSON_Duplicate(b, 1);
+	if (sb_json_str(body, "raw") != NULL)
+		f->raw = sb_strdup(sb_json_str(body, "raw"));
+	if (sb_json_str(body, "location") != NULL)
+		f->location = sb_strdup(sb_json_str(body, "location"));
 	TAILQ_INSERT_TAIL(&sb_faults, f, entry);
 	*out = cJSON_CreateObject();
 	cJSON_AddTrueToObject(*out, "ok");
