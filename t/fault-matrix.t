@@ -4,7 +4,8 @@
 # user is told), exactly one object exists, the requests are bounded,
 # and `help` is still answered. The short form runs in make check;
 # FAULT_MATRIX=full runs every cell; FAULT_MATRIX_ONLY=regex selects.
-# Only the Jira create path (`new incident`) has cells so far.
+# Cells so far: Jira create (`new incident`) and PagerDuty create (a
+# confirmed `page`).
 use strict;
 use warnings;
 use Test::More;
@@ -73,6 +74,61 @@ for my $c (@cells) {
 	my $ht = join("\n", $h->{text} // '', map { $_->{text}{text} // '' }
 	    @{$h->{blocks} // []});
 	like($ht, qr/`help \[command\]`/, "$name: help answered");
+}
+
+# PagerDuty create, from a confirmed page of one service.
+my @pd_cells = (
+	['pd-create 503', 0, { status => 503 }],
+	['pd-create 429 retry-after 1', 0, { status => 429,
+	    retry_after => 1 }],
+	['pd-create 502 after the work', 0, { status => 502, after => $T }],
+	['pd-create truncated 201 after the work', 1, { status => 201,
+	    after => $T, raw => '{"incident":{"id":"P' }],
+	['pd-create empty 201 after the work', 0, { status => 201,
+	    after => $T, raw => '' }],
+	['pd-create 201 without an id after the work', 1, { status => 201,
+	    after => $T, body => { incident => { id => undef } } }],
+);
+sub alltext {
+	my ($m) = @_;
+	return join("\n", $m->{text} // '', map { ($_->{text}{text} // '') }
+	    @{$m->{blocks} // []});
+}
+sub new_post {
+	my ($seen, $re, $what) = @_;
+	my $p;
+	wait_for(sub { ($p) = grep { !$seen->{$_->{ts}} && alltext($_) =~ $re }
+	    $sb->bot_posts('C0GENERAL'); $p }, $what, 60);
+	return $p;
+}
+sub pd_all { @{$sb->post('/control/pagerduty/incidents', {})->{incidents}
+    // []} }
+for my $c (@pd_cells) {
+	my ($name, $short, $f) = @$c;
+	next if defined $only ? $name !~ /$only/ : !$full && !$short;
+	$ran++;
+	my %seen = map { $_->{ts} => 1 } $sb->bot_posts('C0GENERAL');
+	my $npd = () = pd_all();
+	my $ncreate = () = grep { $_->{method} eq 'POST' }
+	    $sb->requests('pagerduty', qr{^/incidents$});
+	$sb->message(user => 'U0ALICE', text => "<\@U0BOT> page Database");
+	my $p = new_post(\%seen, qr/asks to page/, 'confirmation');
+	ok($p, "$name: confirmation");
+	$sb->fault(service => 'pagerduty', match => '/incidents',
+	    method => 'POST', count => 1, %$f);
+	$sb->post('/control/slack/click', { user => 'U0ALICE',
+	    channel => 'C0GENERAL', message_ts => ($p // {})->{ts},
+	    action_id => 'page_confirm' });
+	ok(new_post(\%seen, qr/\*1 of 1\* target\(s\) paged/, 'announcement'),
+	    "$name: paged");
+	is(scalar(pd_all()) - $npd, 1, "$name: exactly one incident");
+	my $sent = () = grep { $_->{method} eq 'POST' }
+	    $sb->requests('pagerduty', qr{^/incidents$});
+	cmp_ok($sent - $ncreate, '<=', 2, "$name: at most two creates");
+	$sb->post('/control/faults/clear');
+	$sb->message(text => "<\@U0BOT> help");
+	ok(new_post(\%seen, qr/`help \[command\]`/, 'help'),
+	    "$name: help answered");
 }
 ok($ran > 0, "$ran cell(s) ran");
 done_testing();
