@@ -1078,7 +1078,7 @@ nc_link_cb(const struct jira_result *jr, void *arg)
 	if (jr->error == NULL) {
 		nc_mark_linked(job_args(j));
 		nc_finish(j, 0);
-	} else if (jr->status == 0 || jr->status == 429 || jr->status >= 500)
+	} else if (jr->status == 429 || jira_maybe_done(jr))
 		/* An upsert: sending it again cannot add a second link. */
 		job_retry(j, 0, jr->error);
 	else {
@@ -1122,7 +1122,7 @@ nc_comment_cb(const struct jira_result *jr, void *arg)
 		nc_finish(j, 0);
 	} else if (jr->status == 429)
 		job_retry(j, 0, jr->error);
-	else if (jr->status == 0 || jr->status >= 500)
+	else if (jira_maybe_done(jr))
 		/* Jira may have added it: read the comments first. */
 		job_unsure(j, jr->error);
 	else {

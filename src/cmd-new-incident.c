@@ -194,7 +194,8 @@ ni_created_cb(const struct jira_result *jr, void *arg)
 		cJSON_AddStringToObject(res, "key", key);
 		job_done(j, res);
 	} else if (jr->error == NULL)
-		job_fail(j, "Jira answered without a valid ticket key");
+		/* A 2xx that names no ticket: it may exist all the same. */
+		job_unsure(j, "Jira answered without a valid ticket key");
 	else if (jr->status == 429)
 		job_retry(j, 0, jr->error);
 	else if (jr->status >= 400 && jr->status < 500) {

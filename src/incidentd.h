@@ -554,7 +554,8 @@ char	*slack_date(time_t, const char *);
 char	*slack_unescape(const char *);
 /* Slack markup to readable plain text: <@U1> -> @U1, <url|l> -> l (url). */
 char	*slack_plain_text(const char *);
-/* 1 if a failed call may work later (no answer, 429, 5xx, ratelimited). */
+/* 1 if a failed call may work later (no answer, 408, 429, 5xx, 3xx,
+ * an unreadable 200, ratelimited). */
 int	 slack_transient(const struct slack_result *);
 /* A failed call's job outcome: retry if transient, else fail. */
 void	 slack_job_failed(struct job *, const struct slack_result *);
@@ -607,6 +608,8 @@ void	 jira_issue_create(const char *summary, const char *description,
 void	 jira_issue_find_label(const char *label, jira_cb, void *);
 /* A failed Jira write's job outcome: retry, fail or unsure. */
 void	 jira_job_failed(struct job *, const struct jira_result *);
+/* 1 if a failed call may have taken effect (no answer, 5xx, 2xx, 3xx). */
+int	 jira_maybe_done(const struct jira_result *);
 void	 jira_job_cb(const struct jira_result *, void *);
 /* Read a ticket; fields is a comma-separated list. */
 void	 jira_issue_get(const char *key, const char *fields, jira_cb, void *);
@@ -654,6 +657,8 @@ struct pd_result {
 	long long		 retry_after_ms; /* Retry-After, or -1 */
 };
 typedef void (*pd_cb)(const struct pd_result *, void *);
+/* 1 if a failed call may have taken effect (no answer, 5xx, 2xx, 3xx). */
+int	 pd_maybe_done(const struct pd_result *);
 /* path is below pagerduty.api_url; body is consumed. */
 void	 pd_request(const char *method, const char *path, struct cJSON *body,
 	    int flags, pd_cb, void *);

@@ -338,6 +338,21 @@ jira_call_cb(const struct http_response *res, void *arg)
 		jr.error = err;
 		log_warnx("jira %s %s: HTTP %d: %s", c->method, c->path,
 		    res->status, err);
+	} else if (res->body_len > 0 && json == NULL) {
+		/*
+		 * A success whose answer cannot be read: the work may be
+		 * done, but what Jira said is lost. An error (with the 2xx
+		 * status kept), so a write is unsure and a read failed.
+		 */
+		jr.error = "Jira's answer could not be read";
+		log_warnx("jira %s %s: HTTP %d with an unreadable body",
+		    c->method, c->path, res->status);
+	} else if (c->search_req != NULL &&
+	    !cJSON_IsArray(json_path(json, "issues"))) {
+		/* Not "nothing found": a search that did not answer. */
+		jr.error = "Jira's search answer has no issue list";
+		log_warnx("jira %s %s: HTTP %d without an issue list",
+		    c->method, c->path, res->status);
 	}
 done:
 	c->cb(&jr, c->arg);
@@ -680,18 +695,27 @@ jira_issue_link(const char *key, const struct jira_link *l, jira_cb cb,
 
 /*
  * The outcome of a Jira write that failed (jr->error set), for a job:
- * 429 is certainly not done, another 4xx will not be, and a 5xx or no
- * answer may have been done, so the next attempt probes.
+ * 429 is certainly not done, another 4xx will not be, and a 5xx, a
+ * redirect, an unreadable 2xx or no answer may have been done, so the
+ * next attempt probes.
  */
 void
 jira_job_failed(struct job *j, const struct jira_result *jr)
 {
 	if (jr->status == 429)
 		job_retry(j, 0, jr->error);
-	else if (jr->status >= 400 && jr->status < 500)
-		job_fail(j, jr->error);
-	else
+	else if (jira_maybe_done(jr))
 		job_unsure(j, jr->error);
+	else
+		job_fail(j, jr->error);
+}
+
+/* 1 if a failed call may have taken effect (no answer, 5xx, 2xx, 3xx). */
+int
+jira_maybe_done(const struct jira_result *jr)
+{
+	return (jr->status == 0 || (jr->status >= 200 && jr->status < 400) ||
+	    jr->status >= 500);
 }
 
 /* For a job whose step is one Jira write: done when it is, else as above. */

@@ -369,7 +369,7 @@ page_outcome_failed(struct job *j, const struct pd_result *pr)
 		job_pause("pd_incident", ms);
 		job_pause("pd_responder", ms);
 		job_retry(j, ms, pr->error);
-	} else if (pr->status == 0 || pr->status >= 500)
+	} else if (pd_maybe_done(pr))
 		job_unsure(j, pr->error);
 	else
 		job_fail(j, pr->error);
@@ -380,7 +380,7 @@ static void
 page_read_failed(struct job *j, const struct pd_result *pr)
 {
 	/* A Retry-After far away must not park a page: a minute at most. */
-	if (pr->status == 0 || pr->status == 429 || pr->status >= 500)
+	if (pr->status == 429 || pd_maybe_done(pr))
 		job_retry(j, pr->retry_after_ms > PAGE_RATE_MAX_S * 1000LL ?
 		    PAGE_RATE_MAX_S * 1000LL : pr->retry_after_ms, pr->error);
 	else
@@ -528,7 +528,8 @@ page_created_cb(const struct pd_result *pr, void *arg)
 	if (pr->error == NULL && json_str(pr->json, "incident.id") != NULL)
 		page_done_incident(j, json_path(pr->json, "incident"));
 	else if (pr->error == NULL)
-		job_fail(j, "PagerDuty answered without an incident id");
+		/* A 2xx that names no incident: it may exist all the same. */
+		job_unsure(j, "PagerDuty answered without an incident id");
 	else if (pr->status == 400 && strstr(pr->error,
 	    "matching dedup key") != NULL)
 		/* Open with our key already (a second daemon, a resend). */
@@ -640,6 +641,11 @@ page_probe_cb(const struct pd_result *pr, void *arg)
 	page_ratelimit(pr);
 	if (pr->error != NULL) {
 		job_unsure(j, pr->error);
+		return;
+	}
+	/* No list is not an empty list: never resend on it. */
+	if (!cJSON_IsArray(json_path(pr->json, "incidents"))) {
+		job_unsure(j, "PagerDuty's answer has no incident list");
 		return;
 	}
 	/*

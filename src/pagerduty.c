@@ -120,6 +120,11 @@ pd_call_cb(const struct http_response *res, void *arg)
 		pr.code = (int)json_num(json, "error.code", 0);
 		log_warnx("pagerduty %s %s: HTTP %d: %s", c->method, c->path,
 		    res->status, err);
+	} else if (res->body_len > 0 && json == NULL) {
+		/* A success we cannot read: a change may be done. */
+		pr.error = "PagerDuty's answer could not be read";
+		log_warnx("pagerduty %s %s: HTTP %d with an unreadable body",
+		    c->method, c->path, res->status);
 	}
 done:
 	c->cb(&pr, c->arg);
@@ -137,6 +142,18 @@ pd_call_free(void *arg)
 	free(c->method);
 	free(c->path);
 	free(c);
+}
+
+/*
+ * 1 if a failed call may have taken effect: no answer, a 5xx, or an
+ * answer that is not an error but could not be used (an unreadable
+ * 2xx, a redirect). A change is then unsure; a read is tried again.
+ */
+int
+pd_maybe_done(const struct pd_result *pr)
+{
+	return (pr->status == 0 || (pr->status >= 200 && pr->status < 400) ||
+	    pr->status >= 500);
 }
 
 /* Call the PagerDuty REST API; body (may be NULL) is consumed. */

@@ -210,8 +210,8 @@ slack_call_free(void *arg)
 }
 
 /*
- * 1 if a failed call is worth sending again later: no answer, 429 or a
- * 5xx. Whether a write without an answer took effect is the caller's
+ * 1 if a failed call is worth sending again later: no answer, 408, 429,
+ * a 5xx, a redirect or an unreadable 200. Whether a write without an answer took effect is the caller's
  * question (a probe); this only says Slack did not refuse it.
  */
 int
@@ -219,8 +219,15 @@ slack_transient(const struct slack_result *sr)
 {
 	if (sr->ok)
 		return (0);
-	if (sr->http_status == 0 || sr->http_status == 429 ||
-	    sr->http_status >= 500)
+	if (sr->http_status == 0 || sr->http_status == 408 ||
+	    sr->http_status == 429 || sr->http_status >= 500)
+		return (1);
+	/*
+	 * A redirect, or a 200 that is not Slack's JSON (a proxy's page, a
+	 * cut body): not Slack's refusal, so not final.
+	 */
+	if ((sr->http_status >= 300 && sr->http_status < 400) ||
+	    (sr->http_status == 200 && sr->json == NULL))
 		return (1);
 	return (sr->error != NULL && strcmp(sr->error, "ratelimited") == 0);
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "incidentd.h"
 #include "tap.h"
 
@@ -95,6 +97,42 @@ main(void)
 	check_plain("<!subteam^S1|@oncall> <!date^1|Jan 1>", "@oncall Jan 1",
 	    "subteam and date fallbacks");
 	check_plain("a < b", "a < b", "unterminated markup kept");
+
+	/* Which failures may have taken effect, and which are transient. */
+	{
+		struct jira_result	jr = { 0 };
+		struct pd_result	pr = { 0 };
+		struct slack_result	sr = { 0 };
+		cJSON			*refusal = cJSON_Parse("{\"ok\":false,"
+					    "\"error\":\"channel_not_found\"}");
+
+		jr.status = 201;
+		ok(jira_maybe_done(&jr), "Jira: an unreadable 201 may be done");
+		jr.status = 302;
+		ok(jira_maybe_done(&jr), "Jira: a redirect may be done");
+		jr.status = 0;
+		ok(jira_maybe_done(&jr), "Jira: no answer may be done");
+		jr.status = 400;
+		ok(!jira_maybe_done(&jr), "Jira: a 400 is not done");
+		pr.status = 201;
+		ok(pd_maybe_done(&pr), "PagerDuty: an unreadable 201 may be "
+		    "done");
+		pr.status = 503;
+		ok(pd_maybe_done(&pr), "PagerDuty: a 503 may be done");
+		pr.status = 404;
+		ok(!pd_maybe_done(&pr), "PagerDuty: a 404 is not done");
+		sr.http_status = 200;
+		sr.error = "invalid JSON in response";
+		ok(slack_transient(&sr), "Slack: a 200 that is not JSON is "
+		    "transient");
+		sr.http_status = 302;
+		ok(slack_transient(&sr), "Slack: a redirect is transient");
+		sr.http_status = 200;
+		sr.json = refusal;
+		sr.error = "channel_not_found";
+		ok(!slack_transient(&sr), "Slack: ok:false is a refusal");
+		cJSON_Delete(refusal);
+	}
 	free(c.jira.url);
 	return (done_testing());
 }

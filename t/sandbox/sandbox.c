@@ -41,6 +41,9 @@
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
  * (after delay_ms); an optional "method" ("POST") narrows the match.
+ * "raw":"TEXT" sends TEXT verbatim as the body (malformed, truncated,
+ * empty or huge JSON; "" for empty) instead of the service's error
+ * shape; "location":"URL" adds a Location header (a 3xx redirect).
  * status 0 with delay_ms only delays normal handling;
  * "pad_bytes":N sends the answer (the fault's, or the fake's own with
  * status 0) followed by N spaces, up to 64 MiB: over a client's body cap;
@@ -142,6 +145,8 @@ struct sb_pending {
 	int			 fault_never;	/* hold, never answer */
 	long long		 fault_pad;	/* bytes of padding sent */
 	cJSON			*fault_body;
+	char			*fault_raw;	/* body sent verbatim */
+	char			*fault_location;
 	const char		*how;		/* the answer, for the record */
 	struct event		*watch;		/* held: the client's close */
 	struct sb_answer	*late;		/* the fake's answer, held */
@@ -172,6 +177,8 @@ struct sb_fault {
 	int			 hits;
 	cJSON			*body;
 	long long		 pad_bytes;
+	char			*raw;		/* or NULL */
+	char			*location;	/* or NULL */
 	TAILQ_ENTRY(sb_fault)	 entry;
 };
 TAILQ_HEAD(sb_faults, sb_fault);
@@ -238,6 +245,7 @@ static void	 sb_fault_free(struct sb_fault *);
 static void	 sb_faults_clear(void);
 static void	 sb_fault_reply(struct sb_pending *, int, int, cJSON *);
 static void	 sb_drop(struct sb_pending *);
+static void	 sb_fault_raw(struct sb_pending *);
 static void	 sb_fault_timer_cb(evutil_socket_t, short, void *);
 static void	 sb_service_cb(struct evhttp_request *, void *);
 static void	 sb_control_cb(struct evhttp_request *, void *);
@@ -591,6 +599,8 @@ sb_pending_free(struct sb_pending *p)
 		event_free(p->watch);
 	sb_answer_free(p->late);
 	cJSON_Delete(p->fault_body);
+	free(p->fault_raw);
+	free(p->fault_location);
 	for (i = 0; i < p->nkv; i++) {
 		free(p->kv[i].name);
 		free(p->kv[i].value);
@@ -931,6 +941,8 @@ sb_fault_free(struct sb_fault *f)
 	free(f->match);
 	free(f->method);
 	cJSON_Delete(f->body);
+	free(f->raw);
+	free(f->location);
 	free(f);
 }
 
@@ -1010,6 +1022,32 @@ sb_fault_reply(struct sb_pending *p, int status, int retry_after,
 		    headers);
 		free(text);
 	}
+	free(ra);
+}
+
+/*
+ * A fault's raw body (malformed, truncated, empty or huge JSON, sent as
+ * application/json) and/or a redirect's Location, with the status.
+ */
+static void
+sb_fault_raw(struct sb_pending *p)
+{
+	const char	*headers[3] = { NULL, NULL, NULL };
+	char		*loc = NULL, *ra = NULL;
+	int		 n = 0;
+
+	if (p->fault_location != NULL) {
+		sb_asprintf(&loc, "Location: %s", p->fault_location);
+		headers[n++] = loc;
+	}
+	if (p->fault_retry_after >= 0) {
+		sb_asprintf(&ra, "Retry-After: %d", p->fault_retry_after);
+		headers[n++] = ra;
+	}
+	sb_send(p, p->fault_status, "application/json; charset=utf-8",
+	    p->fault_raw != NULL ? p->fault_raw : "", p->fault_raw != NULL ?
+	    strlen(p->fault_raw) : 0, headers);
+	free(loc);
 	free(ra);
 }
 
@@ -1130,7 +1168,12 @@ sb_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 		body = p->fault_body;
 		p->fault_body = NULL;
 		p->how = "fault";
-		sb_fault_reply(p, p->fault_status, p->fault_retry_after, body);
+		if (p->fault_raw != NULL || p->fault_location != NULL) {
+			cJSON_Delete(body);
+			sb_fault_raw(p);
+		} else
+			sb_fault_reply(p, p->fault_status,
+			    p->fault_retry_after, body);
 	} else if ((a = p->late) != NULL) {
 		/* The fake's own answer, late; sb_send frees p and a. */
 		p->how = "late";
@@ -1169,6 +1212,9 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	p->fault_never = f->never;
 	p->fault_pad = f->pad_bytes;
 	p->fault_body = f->body != NULL ? cJSON_Duplicate(f->body, 1) : NULL;
+	p->fault_raw = f->raw != NULL ? sb_strdup(f->raw) : NULL;
+	p->fault_location = f->location != NULL ? sb_strdup(f->location) :
+	    NULL;
 	if (--f->count == 0) {
 		TAILQ_REMOVE(&sb_faults, f, entry);
 		sb_fault_free(f);
@@ -1296,6 +1342,10 @@ sb_control_fault(cJSON *body, cJSON **out)
 	b = cJSON_GetObjectItemCaseSensitive(body, "body");
 	if (b != NULL && !cJSON_IsNull(b))
 		f->body = cJSON_Duplicate(b, 1);
+	if (sb_json_str(body, "raw") != NULL)
+		f->raw = sb_strdup(sb_json_str(body, "raw"));
+	if (sb_json_str(body, "location") != NULL)
+		f->location = sb_strdup(sb_json_str(body, "location"));
 	TAILQ_INSERT_TAIL(&sb_faults, f, entry);
 	*out = cJSON_CreateObject();
 	cJSON_AddTrueToObject(*out, "ok");
