@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include <cjson/cJSON.h>
+#include <event2/event.h>
 
 #include "incidentd.h"
 
@@ -49,6 +50,8 @@ static void	cmd_exec(struct cmd_item *);
 static void	cmd_post(struct cmd_item *, const char *, cJSON *);
 static void	cmd_post_cb(void *);
 static void	cmd_post_free_cb(void *);
+static void	cmd_post_sent_cb(const struct slack_result *, void *);
+static void	cmd_post_retry_cb(evutil_socket_t, short, void *);
 static void	cmd_reply_run(struct job *);
 static void	cmd_job_for(const char *, const char *, cJSON *);
 static void	cmd_reply_posted_cb(const struct slack_result *, void *);
@@ -459,13 +462,33 @@ cmd_error(struct cmd_item *item, const char *fmt, ...)
  * A reply goes out once the turn that produced it is committed: what it
  * says may depend on what the turn recorded. If the turn fails, the
  * reply is dropped with it; Slack redelivers the command.
+ *
+ * An immediate reply is no job (a job costs two commits, and `help` must
+ * stay cheap), but a transient failure (no answer, 429, 5xx, a redirect,
+ * a 200 that is not Slack's JSON) must not leave the user unanswered: it
+ * is sent again from memory, up to CMD_POST_TRIES times with back-off.
+ * Slack has no idempotency key for a post, so an
+ * answer lost after Slack posted may repeat the reply; that is the same
+ * trade the durable reply job makes. At most CMD_POST_PENDING replies
+ * wait at once, so an outage cannot grow memory without bound; a stop
+ * drops the ones waiting (the command is not acked twice, the reply is
+ * lost, and the log says so).
  */
+#define CMD_POST_TRIES		4
+#define CMD_POST_PENDING	1000
+
 struct cmd_post {
-	char	*channel;
-	char	*thread_ts;
-	char	*text;
-	cJSON	*blocks;
+	char			*channel;
+	char			*thread_ts;
+	char			*text;
+	cJSON			*blocks;
+	int			 attempt;
+	struct event		*retry;
+	TAILQ_ENTRY(cmd_post)	 entry;
 };
+static TAILQ_HEAD(, cmd_post)	cmd_posts_waiting =
+    TAILQ_HEAD_INITIALIZER(cmd_posts_waiting);
+static u_int			cmd_posts_nwaiting;
 
 static void
 cmd_post(struct cmd_item *item, const char *text, cJSON *blocks)
@@ -486,9 +509,45 @@ cmd_post_cb(void *arg)
 {
 	struct cmd_post	*p = arg;
 
-	slack_post(p->channel, p->thread_ts, p->text, p->blocks, NULL, NULL);
-	p->blocks = NULL;
-	cmd_post_free_cb(p);
+	p->attempt++;
+	slack_post(p->channel, p->thread_ts, p->text, p->blocks != NULL ?
+	    cJSON_Duplicate(p->blocks, 1) : NULL, cmd_post_sent_cb, p);
+}
+
+static void
+cmd_post_sent_cb(const struct slack_result *sr, void *arg)
+{
+	struct cmd_post	*p = arg;
+	struct timeval	 tv;
+	uint64_t	 ms;
+
+	if (sr->ok || !slack_transient(sr) || p->attempt >= CMD_POST_TRIES ||
+	    cmd_posts_nwaiting >= CMD_POST_PENDING) {
+		if (!sr->ok)
+			log_warnx("reply in %s not posted after %d attempt(s)",
+			    p->channel, p->attempt);
+		cmd_post_free_cb(p);
+		return;
+	}
+	ms = backoff_ms(p->attempt - 1, 1000, 8000);
+	p->retry = evtimer_new(reactor_base, cmd_post_retry_cb, p);
+	TAILQ_INSERT_TAIL(&cmd_posts_waiting, p, entry);
+	cmd_posts_nwaiting++;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(p->retry, &tv);
+}
+
+static void
+cmd_post_retry_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct cmd_post	*p = arg;
+
+	TAILQ_REMOVE(&cmd_posts_waiting, p, entry);
+	cmd_posts_nwaiting--;
+	event_free(p->retry);
+	p->retry = NULL;
+	cmd_post_cb(p);
 }
 
 static void
@@ -496,11 +555,29 @@ cmd_post_free_cb(void *arg)
 {
 	struct cmd_post	*p = arg;
 
+	if (p->retry != NULL)
+		event_free(p->retry);
 	cJSON_Delete(p->blocks);
 	free(p->channel);
 	free(p->thread_ts);
 	free(p->text);
 	free(p);
+}
+
+/* At a stop: the replies waiting to be sent again are dropped. */
+void
+cmd_shutdown(void)
+{
+	struct cmd_post	*p;
+
+	if (cmd_posts_nwaiting > 0)
+		log_warnx("%u reply(ies) waiting to be sent again dropped",
+		    cmd_posts_nwaiting);
+	while ((p = TAILQ_FIRST(&cmd_posts_waiting)) != NULL) {
+		TAILQ_REMOVE(&cmd_posts_waiting, p, entry);
+		cmd_posts_nwaiting--;
+		cmd_post_free_cb(p);
+	}
 }
 
 /* An asynchronous command completed. */

@@ -360,6 +360,7 @@ main_run(const char *path, int debug)
 	slack_shutdown();
 	http_shutdown();
 	cmd_get_timeline_shutdown();
+	cmd_shutdown();
 	timeline_shutdown();
 	events_shutdown();
 	schedule_free();

@@ -923,6 +923,7 @@ void	 cmd_invite_job(const char *channel, const char *users,
 extern const struct job_kind cmd_invite_job_kind;
 /* An async command is done: free the item. */
 void	 cmd_finish(struct cmd_item *);
+void	 cmd_shutdown(void);
 /* An item for replies outside a typed command (a button click). */
 struct cmd_item *cmd_item_new(const char *channel, const char *user,
 	    const char *thread_ts);

@@ -4,8 +4,8 @@
 # user is told), exactly one object exists, the requests are bounded,
 # and `help` is still answered. The short form runs in make check;
 # FAULT_MATRIX=full runs every cell; FAULT_MATRIX_ONLY=regex selects.
-# Cells so far: Jira create (`new incident`) and PagerDuty create (a
-# confirmed `page`).
+# Cells so far: Jira create (`new incident`), PagerDuty create (a
+# confirmed `page`) and a Slack reply (`help` by DM).
 use strict;
 use warnings;
 use Test::More;
@@ -130,5 +130,37 @@ for my $c (@pd_cells) {
 	ok(new_post(\%seen, qr/`help \[command\]`/, 'help'),
 	    "$name: help answered");
 }
+# Slack's Web API refusing a reply before doing it (a proxy's page, an
+# empty or redirected answer, a 5xx): not Slack's refusal, so the reply
+# is sent again and posted once.
+my @slack_cells = (
+	['slack-reply 200 that is not JSON', 1, { status => 200,
+	    raw => '<html>upstream</html>' }],
+	['slack-reply empty 200', 0, { status => 200, raw => '' }],
+	['slack-reply 302 redirect', 1, { status => 302, raw => '',
+	    location => 'http://127.0.0.1:1/elsewhere' }],
+	['slack-reply 503', 0, { status => 503 }],
+	['slack-reply 429 with Retry-After', 0, { status => 429,
+	    retry_after => 1 }],
+);
+for my $c (@slack_cells) {
+	my ($name, $short, $f) = @$c;
+	next if defined $only ? $name !~ /$only/ : !$full && !$short;
+	$ran++;
+	my %seen = map { $_->{ts} => 1 } $sb->bot_posts('D0ALICE');
+	my $n = () = $sb->requests('slack', qr{/api/chat\.postMessage$});
+	$sb->fault(service => 'slack', match => 'chat.postMessage', count => 1,
+	    %$f);
+	$sb->message(channel => 'D0ALICE', user => 'U0ALICE', text => 'help');
+	my @p;
+	ok(wait_for(sub { @p = grep { !$seen{$_->{ts}} &&
+	    alltext($_) =~ /What I can do/ } $sb->bot_posts('D0ALICE'); @p },
+	    'help', 60), "$name: answered");
+	is(scalar @p, 1, "$name: posted once");
+	my $sent = () = $sb->requests('slack', qr{/api/chat\.postMessage$});
+	cmp_ok($sent - $n, '<=', 3, "$name: at most three posts");
+	$sb->post('/control/faults/clear');
+}
 ok($ran > 0, "$ran cell(s) ran");
+is($d->stop, 0, 'a clean stop after the faults');
 done_testing();
