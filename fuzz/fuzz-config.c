@@ -32,8 +32,8 @@ FUZZ_TARGET(config)
 
 	if (*path == '\0') {
 		harness_init();
-		strlcpy(path, "/tmp/fuzz-config-XXXXXX",
-		    sizeof(fuzz_config_path));
+		snprintf(path, sizeof(fuzz_config_path), "%s/fuzz-config-XXXXXX",
+		    P_tmpdir);
 		if ((fd = mkstemp(path)) == -1)
 			abort();
 		close(fd);

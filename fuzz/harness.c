@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ static const char harness_yaml[] =
     "  from: alice@example.com\n"
     "  incident_manager_service: PSVCIM\n";
 
-static char	harness_dir[] = "/tmp/incidentd-fuzz.XXXXXX";
+static char	harness_dir[PATH_MAX];
 
 void
 harness_fail(const char *fmt, ...)
@@ -90,6 +91,9 @@ harness_init(void)
 	if (getenv("FUZZ_DEBUG") != NULL)
 		log_setlevel(LOG_LEVEL_DEBUG);
 	signal(SIGPIPE, SIG_IGN);
+	/* $TMPDIR, else the system's temporary directory. */
+	snprintf(harness_dir, sizeof(harness_dir), "%s/incidentd-fuzz.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : P_tmpdir);
 	if (mkdtemp(harness_dir) == NULL)
 		fatal("mkdtemp");
 	atexit(harness_cleanup);
