@@ -12,24 +12,32 @@
 #include <unistd.h>
 
 #include "incidentd.h"
+#include "harness.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+static char	fuzz_config_path[64];
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+fuzz_config_cleanup(void)
 {
-	static char	 path[64];
+	unlink(fuzz_config_path);
+}
+
+FUZZ_TARGET(config)
+{
+	char		*path = fuzz_config_path;
 	struct strlist	 errors = { NULL, 0 };
 	struct config	*c;
 	FILE		*f;
 	int		 fd;
 
 	if (*path == '\0') {
-		log_init(LOG_LEVEL_ERROR, "fuzz-config");
-		strlcpy(path, "/tmp/fuzz-config-XXXXXX", sizeof(path));
+		harness_init();
+		snprintf(path, sizeof(fuzz_config_path), "%s/fuzz-config-XXXXXX",
+		    P_tmpdir);
 		if ((fd = mkstemp(path)) == -1)
 			abort();
 		close(fd);
+		atexit(fuzz_config_cleanup);
 	}
 	if ((f = fopen(path, "w")) == NULL)
 		abort();

@@ -10,23 +10,16 @@
 #include <string.h>
 
 #include "incidentd.h"
+#include "harness.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(text)
 {
-	static struct config	 c;
 	struct url		 u;
 	const char		*err, *rest;
 	char			*s, *t, **argv;
 	int			 argc;
 
-	if (cfg == NULL) {
-		log_init(LOG_LEVEL_ERROR, "fuzz-text");
-		c.jira.url = xstrdup("https://example.atlassian.net");
-		cfg = &c;
-	}
+	harness_init();
 	s = xstrndup((const char *)data, size);
 	if (cmd_split(s, &argc, &argv) == 0)
 		cmd_free_argv(argc, argv);

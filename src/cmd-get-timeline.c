@@ -120,12 +120,13 @@ static struct gt_bucket	*gt_name_bucket(const char *);
 static void		gt_name_drop(struct gt_name *);
 static void		gt_want(struct gt_state *, const char *);
 static char		*gt_plain(const char *);
-static char		*gt_pd_line(struct gt_state *, const cJSON *);
-static char		*gt_line(struct gt_state *,
+static char		*gt_pd_line(int, const cJSON *);
+static char		*gt_line(int,
 			    const struct timeline_entry *);
 static void		gt_chunk(struct strlist *, const char *, size_t,
 			    const char *, const char *);
 static char		*gt_jira_escape(const char *);
+static void		 gt_fence(int, const char **, const char **);
 static uint64_t		 gt_now_us(void);
 
 const struct cmd_entry cmd_get_timeline_entry = {
@@ -426,7 +427,8 @@ gt_info_cb(const struct slack_result *sr, void *arg)
 	name = json_str(sr->json, "channel.name");
 	st->channel_name = xstrdup(name != NULL ? name : st->channel);
 	gt_name_set(st->channel, st->channel_name);
-	st->created = (time_t)json_num(sr->json, "channel.created", 0);
+	st->created = (time_t)json_int(sr->json, "channel.created", 0, 0,
+	    253402300799LL);	/* up to 9999-12-31 */
 	/*
 	 * A timeline is for the channel's members (public channels too: the
 	 * bot may read what a requester could not) and incident managers.
@@ -716,7 +718,7 @@ gt_jira_escape(const char *s)
 
 /* One timeline line for an entry in the state's mode. */
 static char *
-gt_line(struct gt_state *st, const struct timeline_entry *e)
+gt_line(int mode, const struct timeline_entry *e)
 {
 	const char	*who;
 	char		*when, *text, *url, *line, *etext, *ewho, *tmp;
@@ -734,7 +736,7 @@ gt_line(struct gt_state *st, const struct timeline_entry *e)
 		text = tmp;
 	}
 	url = slack_permalink(e->channel, e->ts);
-	switch (st->mode) {
+	switch (mode) {
 	case GT_JIRA:
 		etext = gt_jira_escape(text);
 		ewho = gt_jira_escape(who);
@@ -764,23 +766,28 @@ gt_line(struct gt_state *st, const struct timeline_entry *e)
 
 /* One PagerDuty event (pd_watch_events), marked as PagerDuty's. */
 static char *
-gt_pd_line(struct gt_state *st, const cJSON *ev)
+gt_pd_line(int mode, const cJSON *ev)
 {
-	char	 ts[32], *when, *text, *line;
+	char		 ts[32], *when, *text, *line;
+	const char	*s;
 
-	snprintf(ts, sizeof(ts), "%.0f.000000", json_num(ev, "at", 0));
+	/* A stored event without text (an older or damaged record). */
+	if ((s = json_str(ev, "text")) == NULL)
+		s = "(no text)";
+	snprintf(ts, sizeof(ts), "%lld.000000", json_int(ev, "at", 0, 0,
+	    253402300799LL));
 	when = timeline_format_time(ts);
-	switch (st->mode) {
+	switch (mode) {
 	case GT_JIRA:
-		text = gt_jira_escape(json_str(ev, "text"));
+		text = gt_jira_escape(s);
 		xasprintf(&line, "* %s *PagerDuty event*: %s", when, text);
 		break;
 	case GT_MARKDOWN:
-		text = slack_escape(json_str(ev, "text"));
+		text = slack_escape(s);
 		xasprintf(&line, "- %s — **PagerDuty event**: %s", when, text);
 		break;
 	default:
-		text = slack_escape(json_str(ev, "text"));
+		text = slack_escape(s);
 		xasprintf(&line, "• *%s* — :pager: *PagerDuty event*: %s",
 		    when, text);
 		break;
@@ -845,8 +852,6 @@ gt_lines(struct gt_state *st, struct strlist *lines)
 {
 	struct timeline_list	 l;
 	cJSON			*pd;
-	const cJSON		*ev;
-	size_t			 i;
 
 	if (timeline_load(st->channel, &l) != 0)
 		return (-1);
@@ -854,33 +859,76 @@ gt_lines(struct gt_state *st, struct strlist *lines)
 	pd = st->key != NULL && !st->nopd ? pd_watch_events(st->key) :
 	    cJSON_CreateArray();
 	st->npd = (size_t)cJSON_GetArraySize(pd);
-	ev = pd->child;
-	timeline_tz_begin();
-	for (i = 0; i <= l.n; i++) {
-		while (ev != NULL && (i == l.n || json_num(ev, "at", 0) <=
-		    strtod(l.v[i].ts, NULL))) {
-			lines->v = xreallocarray(lines->v, lines->n + 1,
-			    sizeof(*lines->v));
-			lines->v[lines->n++] = gt_pd_line(st, ev);
-			ev = ev->next;
-		}
-		if (i == l.n)
-			break;
-		lines->v = xreallocarray(lines->v, lines->n + 1,
-		    sizeof(*lines->v));
-		lines->v[lines->n++] = gt_line(st, &l.v[i]);
-	}
-	timeline_tz_end();
+	cmd_get_timeline_lines(st->mode, &l, pd, lines);
 	cJSON_Delete(pd);
 	timeline_list_free(&l);
 	return (0);
+}
+
+/*
+ * The lines of a timeline in mode (0 DM, 1 markdown, 2 Jira): the
+ * entries and PagerDuty's events (pd_watch_events, in time order) merged.
+ */
+void
+cmd_get_timeline_lines(int mode, const struct timeline_list *l,
+    const cJSON *pd, struct strlist *lines)
+{
+	const cJSON	*ev;
+	size_t		 i;
+
+	ev = pd != NULL ? pd->child : NULL;
+	timeline_tz_begin();
+	for (i = 0; i <= l->n; i++) {
+		while (ev != NULL && (i == l->n || json_num(ev, "at", 0) <=
+		    strtod(l->v[i].ts, NULL))) {
+			lines->v = xreallocarray(lines->v, lines->n + 1,
+			    sizeof(*lines->v));
+			lines->v[lines->n++] = gt_pd_line(mode, ev);
+			ev = ev->next;
+		}
+		if (i == l->n)
+			break;
+		lines->v = xreallocarray(lines->v, lines->n + 1,
+		    sizeof(*lines->v));
+		lines->v[lines->n++] = gt_line(mode, &l->v[i]);
+	}
+	timeline_tz_end();
+}
+
+/* The lines cut into messages within mode's limit, code-fenced in 1. */
+void
+cmd_get_timeline_chunks(int mode, const struct strlist *lines,
+    struct strlist *chunks)
+{
+	const char	*head, *tail;
+	size_t		 i, max;
+
+	max = cmd_get_timeline_chunk_max(mode);
+	gt_fence(mode, &head, &tail);
+	for (i = 0; i < lines->n; i++)
+		gt_chunk(chunks, lines->v[i], max, head, tail);
+}
+
+/* What wraps every piece in mode: a code fence for markdown. */
+static void
+gt_fence(int mode, const char **head, const char **tail)
+{
+	*head = mode == GT_MARKDOWN ? "```\n" : "";
+	*tail = mode == GT_MARKDOWN ? "\n```" : "";
+}
+
+/* The longest message cmd_get_timeline_chunks makes in mode. */
+size_t
+cmd_get_timeline_chunk_max(int mode)
+{
+	return (mode == GT_JIRA ? GT_JIRA_CHUNK : GT_SLACK_CHUNK);
 }
 
 static void
 gt_render(struct gt_state *st)
 {
 	struct strlist		 chunks = { NULL, 0 }, lines = { NULL, 0 };
-	const char		*head = "", *tail = "";
+	const char		*head, *tail;
 	char			*hdr, *sum, *ch, *tz, *tmp, *bf, *pdn;
 	size_t			 i, max;
 	uint64_t		 t0;
@@ -897,13 +945,9 @@ gt_render(struct gt_state *st)
 		strlist_free(&lines);
 		return;
 	}
-	max = st->mode == GT_JIRA ? GT_JIRA_CHUNK : GT_SLACK_CHUNK;
-	if (st->mode == GT_MARKDOWN) {
-		head = "```\n";
-		tail = "\n```";
-	}
-	for (i = 0; i < lines.n; i++)
-		gt_chunk(&chunks, lines.v[i], max, head, tail);
+	max = cmd_get_timeline_chunk_max(st->mode);
+	gt_fence(st->mode, &head, &tail);
+	cmd_get_timeline_chunks(st->mode, &lines, &chunks);
 	strlist_free(&lines);
 
 	/* The heading: incident, summary, channel, zone, backfill. */

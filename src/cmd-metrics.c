@@ -315,7 +315,8 @@ cmd_metrics_report(long long window, time_t now)
 	    when);
 	free(when);
 	strlist_addf(&l, "• Incidents declared: %ld", declared);
-	qsort(st.tgt, st.ntgt, sizeof(*st.tgt), mx_target_cmp_cb);
+	if (st.ntgt > 0)	/* st.tgt is NULL then: qsort wants an array */
+		qsort(st.tgt, st.ntgt, sizeof(*st.tgt), mx_target_cmp_cb);
 	for (i = 0; i < st.ntgt; i++) {
 		txt = slack_escape(st.tgt[i].name);
 		strlist_addf(&parts, "%s %ld", txt, st.tgt[i].n);

@@ -308,6 +308,7 @@ static int	http_parse_status(struct http_req *, const char *,
 static int	http_parse_header(struct http_req *, char *, int,
 		    const char **);
 static int	http_headers_done(struct http_req *, const char **);
+static int	http_parse_eof(struct http_req *);
 static int	http_has_token(const char *, const char *);
 static int	http_parse_date(const char *, time_t, time_t *);
 
@@ -1093,10 +1094,7 @@ http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		if (req->pstate == HTTP_P_UNTIL_CLOSE) {
-			/* The close (close_notify over TLS) ends the body. */
-			req->pstate = HTTP_P_DONE;
-			req->conn_close = 1;
+		if (http_parse_eof(req)) {
 			conn->eof = 1;
 			http_conn_response(conn);
 			return;
@@ -2125,6 +2123,85 @@ http_parse(struct http_req *req, struct evbuffer *in, const char **bad)
 			return (1);
 		}
 	}
+}
+
+/* The peer closed: 1 if that ends the body (close-delimited), else 0. */
+static int
+http_parse_eof(struct http_req *req)
+{
+	if (req->pstate != HTTP_P_UNTIL_CLOSE)
+		return (0);
+	/* The close (close_notify over TLS) ends the body. */
+	req->pstate = HTTP_P_DONE;
+	req->conn_close = 1;
+	return (1);
+}
+
+/*
+ * For the fuzzers and tests: parse a response as if read from a socket,
+ * the bytes arriving in pieces that end at cuts (ascending offsets), the
+ * peer closing after the last if eof. 1 with *resp filled (body
+ * NUL-terminated, headers by http_response_header) until
+ * http_parse_free, or -1 with *errstr set (the result still needs
+ * http_parse_free). Nothing is dialled or sent.
+ */
+struct http_req *
+http_parse_pieces(const char *data, size_t len, const size_t *cuts,
+    size_t ncuts, int is_head, int eof, struct http_response *resp,
+    const char **errstr)
+{
+	struct http_req	*req;
+	struct evbuffer	*in;
+	size_t		 i, at = 0, end;
+	int		 rv = 0;
+	char		*body;
+
+	req = xcalloc(1, sizeof(*req));
+	req->is_head = is_head;
+	if ((req->body_buf = evbuffer_new()) == NULL ||
+	    (in = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	memset(resp, 0, sizeof(*resp));
+	*errstr = NULL;
+	for (i = 0; i <= ncuts && rv == 0; i++) {
+		end = i < ncuts && cuts[i] < len ? cuts[i] : len;
+		if (end < at)
+			continue;
+		evbuffer_add(in, data + at, end - at);
+		at = end;
+		rv = http_parse(req, in, errstr);
+	}
+	if (rv == 0 && eof && http_parse_eof(req))
+		rv = 1;
+	evbuffer_free(in);
+	if (rv != 1) {
+		if (rv == 0)
+			*errstr = "connection closed mid-response";
+		return (req);
+	}
+	len = evbuffer_get_length(req->body_buf);
+	body = xmalloc(len + 1);
+	evbuffer_remove(req->body_buf, body, len);
+	body[len] = '\0';
+	req->body = body;
+	req->body_len = len;
+	resp->status = req->status;
+	resp->body = body;
+	resp->body_len = len;
+	resp->attempts = 1;
+	resp->priv = req;
+	return (req);
+}
+
+void
+http_parse_free(struct http_req *req)
+{
+	if (req == NULL)
+		return;
+	http_head_clear(&req->resp);
+	evbuffer_free(req->body_buf);
+	free(req->body);
+	free(req);
 }
 
 /* ------------------------------------------------------------------ */

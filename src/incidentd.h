@@ -86,6 +86,9 @@ struct cJSON *json_path(const struct cJSON *, const char *path);
 const char *json_str(const struct cJSON *, const char *path);
 /* Number at path, or def. */
 double	 json_num(const struct cJSON *, const char *path, double def);
+/* A remote number at path as an integer within [min, max], else def. */
+long long json_int(const struct cJSON *, const char *path, long long def,
+	    long long min, long long max);
 /* 1 if true, 0 if false or absent. */
 int	 json_bool(const struct cJSON *, const char *path);
 /* Append s as a JSON string literal (with quotes) to a malloc'd buffer. */
@@ -103,6 +106,8 @@ void	 reactor_free(void);
 int	 reactor_run(void);
 void	 reactor_stop(void);
 int	 reactor_stopping(void);
+/* Fuzzers: one turn without waiting, then its commit. */
+void	 reactor_turn(void);
 /* Run fn(arg) on the next loop turn (teardown outside callbacks). */
 void	 reactor_defer(void (*fn)(void *), void *arg);
 /* Run fn(arg) once the current turn's store transaction is committed;
@@ -466,6 +471,11 @@ struct http_dial *http_dial(const char *host, int port, int tls,
 void	 http_dial_cancel(struct http_dial *);
 /* Parse "Retry-After" (seconds or HTTP date) to milliseconds, -1 if bad. */
 long long http_parse_retry_after(const char *, time_t now);
+/* Fuzzers and tests: a response parsed from pieces; see http.c. */
+struct http_req *http_parse_pieces(const char *, size_t, const size_t *cuts,
+	    size_t ncuts, int is_head, int eof, struct http_response *,
+	    const char **errstr);
+void	 http_parse_free(struct http_req *);
 /*
  * The one response-head parser (the client's and ws.c's handshake):
  * strict RFC 9112, no folding, bounded.
@@ -510,6 +520,9 @@ struct ws_cbs {
 struct ws *ws_open(const char *url, const struct ws_cbs *, void *arg,
 	    int ping_interval_ms, int pong_timeout_ms);
 int	 ws_send_text(struct ws *, const char *, size_t);
+/* Fuzzers and tests: over a connected bev, with a known key; see ws.c. */
+struct ws *ws_attach(struct bufferevent *, const char *key,
+	    const struct ws_cbs *, void *arg);
 /* Close (close frame, close_notify) and free later; no closed cb. */
 void	 ws_close(struct ws *, const char *reason);
 /* Sec-WebSocket-Accept for key: base64(SHA1(key + GUID)), 28 chars. */
@@ -601,6 +614,10 @@ char	*jira_browse_url(const char *key);
 /* A JQL double-quoted string literal. */
 char	*jira_jql_quote(const char *);
 /* path is below jira.url ("/rest/api/2/issue"); body is consumed. */
+/* Jira's answer as a result; the caller frees *json and *err after. */
+void	 jira_response(const struct http_response *, const char *method,
+	    const char *path, struct jira_result *, struct cJSON **json,
+	    char **err);
 void	 jira_request(const char *method, const char *path,
 	    struct cJSON *body, int flags, jira_cb, void *);
 void	 jira_issue_create(const char *summary, const char *description,
@@ -660,6 +677,10 @@ typedef void (*pd_cb)(const struct pd_result *, void *);
 /* 1 if a failed call may have taken effect (no answer, 5xx, 2xx, 3xx). */
 int	 pd_maybe_done(const struct pd_result *);
 /* path is below pagerduty.api_url; body is consumed. */
+/* PagerDuty's answer as a result; the caller frees *json and *err after. */
+void	 pd_response(const struct http_response *, const char *method,
+	    const char *path, struct pd_result *, struct cJSON **json,
+	    char **err);
 void	 pd_request(const char *method, const char *path, struct cJSON *body,
 	    int flags, pd_cb, void *);
 struct pd_incident_args {
@@ -743,6 +764,8 @@ int	 socket_connected(void);
 const char *socket_app_id(void);
 void	 socket_observe(void (*)(int up));
 uint64_t socket_envelopes(void);
+/* Fuzzers and tests: a text frame as if from Slack; see slack-socket.c. */
+void	 socket_inject(const char *, size_t);
 
 /* events.c: envelope dispatch. */
 void	 events_handle(struct envelope *);
@@ -1010,6 +1033,12 @@ void	 cmd_get_timeline_jira(struct cmd_item *, const char *key,
 	    cmd_get_timeline_cb, void *);
 /* Escape Jira wiki markup so text stays text; caller frees. */
 char	*cmd_get_timeline_jira_escape(const char *);
+/* The renderer, for the fuzzers: mode 0 DM, 1 markdown, 2 Jira. */
+void	 cmd_get_timeline_lines(int mode, const struct timeline_list *,
+	    const struct cJSON *pd, struct strlist *lines);
+void	 cmd_get_timeline_chunks(int mode, const struct strlist *lines,
+	    struct strlist *chunks);
+size_t	 cmd_get_timeline_chunk_max(int mode);
 /* timeline_send: a timeline's pieces, in order, then the reply. */
 extern const struct job_kind gt_send_job;
 /* The display-name cache: bounded, entries expire (tests pass now). */

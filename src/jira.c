@@ -323,42 +323,56 @@ jira_call_cb(const struct http_response *res, void *arg)
 			return;
 		}
 	}
-	memset(&jr, 0, sizeof(jr));
-	jr.status = res->status;
-	if (res->status == 0) {
-		xasprintf(&err, "Jira is unreachable (%s)", res->error);
-		jr.error = err;
-		goto done;
-	}
-	if (res->body_len > 0)
-		json = cJSON_ParseWithLength(res->body, res->body_len);
-	jr.json = json;
-	if (res->status < 200 || res->status > 299) {
-		err = jira_error_text(json, res->status);
-		jr.error = err;
-		log_warnx("jira %s %s: HTTP %d: %s", c->method, c->path,
-		    res->status, err);
-	} else if (res->body_len > 0 && json == NULL) {
-		/*
-		 * A success whose answer cannot be read: the work may be
-		 * done, but what Jira said is lost. An error (with the 2xx
-		 * status kept), so a write is unsure and a read failed.
-		 */
-		jr.error = "Jira's answer could not be read";
-		log_warnx("jira %s %s: HTTP %d with an unreadable body",
-		    c->method, c->path, res->status);
-	} else if (c->search_req != NULL &&
+	jira_response(res, c->method, c->path, &jr, &json, &err);
+	if (jr.error == NULL && c->search_req != NULL &&
 	    !cJSON_IsArray(json_path(json, "issues"))) {
 		/* Not "nothing found": a search that did not answer. */
 		jr.error = "Jira's search answer has no issue list";
 		log_warnx("jira %s %s: HTTP %d without an issue list",
 		    c->method, c->path, res->status);
 	}
-done:
 	c->cb(&jr, c->arg);
 	cJSON_Delete(json);
 	free(err);
 	jira_call_free(c);
+}
+
+/*
+ * What Jira answered to method path, as a result for the callbacks: its
+ * JSON (*json) and error text (*err) are the caller's to free after.
+ */
+void
+jira_response(const struct http_response *res, const char *method,
+    const char *path, struct jira_result *jr, cJSON **json, char **err)
+{
+	memset(jr, 0, sizeof(*jr));
+	*json = NULL;
+	*err = NULL;
+	jr->status = res->status;
+	if (res->status == 0) {
+		xasprintf(err, "Jira is unreachable (%s)", res->error != NULL ?
+		    res->error : "failed");
+		jr->error = *err;
+		return;
+	}
+	if (res->body_len > 0)
+		*json = cJSON_ParseWithLength(res->body, res->body_len);
+	jr->json = *json;
+	if (res->status < 200 || res->status > 299) {
+		*err = jira_error_text(*json, res->status);
+		jr->error = *err;
+		log_warnx("jira %s %s: HTTP %d: %s", method, path,
+		    res->status, *err);
+	} else if (res->body_len > 0 && *json == NULL) {
+		/*
+		 * A success whose answer cannot be read: the work may be
+		 * done, but what Jira said is lost. An error (with the 2xx
+		 * status kept), so a write is unsure and a read failed.
+		 */
+		jr->error = "Jira's answer could not be read";
+		log_warnx("jira %s %s: HTTP %d with an unreadable body",
+		    method, path, res->status);
+	}
 }
 
 /* Call the Jira REST API; body (may be NULL) is consumed. */

@@ -47,6 +47,26 @@ json_num(const cJSON *j, const char *path, double def)
 	return (cJSON_IsNumber(v) ? v->valuedouble : def);
 }
 
+/*
+ * Number at path as an integer, or def if absent, not a number, not
+ * whole or outside [min, max]: a remote number cast as it came would be
+ * undefined behaviour when out of range (1e300, NaN).
+ */
+long long
+json_int(const cJSON *j, const char *path, long long def, long long min,
+    long long max)
+{
+	const cJSON	*v = json_path(j, path);
+	double		 d;
+
+	if (!cJSON_IsNumber(v))
+		return (def);
+	d = v->valuedouble;
+	if (!(d >= (double)min && d <= (double)max) || d != (double)(long long)d)
+		return (def);
+	return ((long long)d);
+}
+
 /* 1 if the value at path is true. */
 int
 json_bool(const cJSON *j, const char *path)

@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,40 +94,9 @@ pd_call_cb(const struct http_response *res, void *arg)
 	struct pd_result	 pr;
 	cJSON			*json = NULL;
 	char			*err = NULL;
-	const char		*h;
 
 	metrics_api_call("pagerduty", res);
-	memset(&pr, 0, sizeof(pr));
-	pr.status = res->status;
-	pr.rl_remaining = pr.rl_reset = -1;
-	pr.retry_after_ms = -1;
-	if ((h = http_response_header(res, "ratelimit-remaining")) != NULL)
-		pr.rl_remaining = atoi(h);
-	if ((h = http_response_header(res, "ratelimit-reset")) != NULL)
-		pr.rl_reset = atoi(h);
-	if ((h = http_response_header(res, "retry-after")) != NULL)
-		pr.retry_after_ms = http_parse_retry_after(h, now_wall());
-	if (res->status == 0) {
-		xasprintf(&err, "PagerDuty is unreachable (%s)", res->error);
-		pr.error = err;
-		goto done;
-	}
-	if (res->body_len > 0)
-		json = cJSON_ParseWithLength(res->body, res->body_len);
-	pr.json = json;
-	if (res->status < 200 || res->status > 299) {
-		err = pd_error_text(json, res->status);
-		pr.error = err;
-		pr.code = (int)json_num(json, "error.code", 0);
-		log_warnx("pagerduty %s %s: HTTP %d: %s", c->method, c->path,
-		    res->status, err);
-	} else if (res->body_len > 0 && json == NULL) {
-		/* A success we cannot read: a change may be done. */
-		pr.error = "PagerDuty's answer could not be read";
-		log_warnx("pagerduty %s %s: HTTP %d with an unreadable body",
-		    c->method, c->path, res->status);
-	}
-done:
+	pd_response(res, c->method, c->path, &pr, &json, &err);
 	c->cb(&pr, c->arg);
 	cJSON_Delete(json);
 	free(err);
@@ -154,6 +124,51 @@ pd_maybe_done(const struct pd_result *pr)
 {
 	return (pr->status == 0 || (pr->status >= 200 && pr->status < 400) ||
 	    pr->status >= 500);
+}
+
+/*
+ * What PagerDuty answered to method path, as a result for the callbacks:
+ * its JSON (*json) and error text (*err) are the caller's to free after.
+ */
+void
+pd_response(const struct http_response *res, const char *method,
+    const char *path, struct pd_result *pr, cJSON **json, char **err)
+{
+	const char	*h;
+
+	memset(pr, 0, sizeof(*pr));
+	*json = NULL;
+	*err = NULL;
+	pr->status = res->status;
+	pr->rl_remaining = pr->rl_reset = -1;
+	pr->retry_after_ms = -1;
+	if ((h = http_response_header(res, "ratelimit-remaining")) != NULL)
+		pr->rl_remaining = atoi(h);
+	if ((h = http_response_header(res, "ratelimit-reset")) != NULL)
+		pr->rl_reset = atoi(h);
+	if ((h = http_response_header(res, "retry-after")) != NULL)
+		pr->retry_after_ms = http_parse_retry_after(h, now_wall());
+	if (res->status == 0) {
+		xasprintf(err, "PagerDuty is unreachable (%s)",
+		    res->error != NULL ? res->error : "failed");
+		pr->error = *err;
+		return;
+	}
+	if (res->body_len > 0)
+		*json = cJSON_ParseWithLength(res->body, res->body_len);
+	pr->json = *json;
+	if (res->status < 200 || res->status > 299) {
+		*err = pd_error_text(*json, res->status);
+		pr->error = *err;
+		pr->code = json_int(*json, "error.code", 0, INT_MIN, INT_MAX);
+		log_warnx("pagerduty %s %s: HTTP %d: %s", method, path,
+		    res->status, *err);
+	} else if (res->body_len > 0 && *json == NULL) {
+		/* A success we cannot read: a change may be done. */
+		pr->error = "PagerDuty's answer could not be read";
+		log_warnx("pagerduty %s %s: HTTP %d with an unreadable body",
+		    method, path, res->status);
+	}
 }
 
 /* Call the PagerDuty REST API; body (may be NULL) is consumed. */

@@ -315,3 +315,14 @@ reactor_after_commit_or_abort(void (*fn)(void *), void (*abort_fn)(void *),
 	/* Make sure the turn ends promptly even if nothing else is ready. */
 	event_active(reactor_defer_ev, 0, 0);
 }
+
+/*
+ * For the fuzzers: one turn that does not wait (what is ready runs),
+ * then its commit and after-commit work, as reactor_run does.
+ */
+void
+reactor_turn(void)
+{
+	event_base_loop(reactor_base, EVLOOP_NONBLOCK);
+	reactor_end_turn();
+}

@@ -539,6 +539,27 @@ socket_ws_closed_cb(struct ws *ws, const char *reason, void *arg)
 	socket_need_conn(0);
 }
 
+/*
+ * For the fuzzers and tests: one text frame handled as if Slack sent it,
+ * on a connection of its own that has no websocket. Its acks are not
+ * sent: the next injection drops them (a closed connection's fate).
+ */
+void
+socket_inject(const char *data, size_t len)
+{
+	struct socket_conn	*c;
+
+	TAILQ_FOREACH(c, &socket_conns, entry) {
+		if (c->ws == NULL && !c->dead &&
+		    strcmp(c->host, "(injected)") == 0)
+			break;
+	}
+	if (c == NULL)
+		c = socket_conn_new("(injected)");
+	socket_drop_acks(c);
+	socket_ws_message_cb(NULL, data, len, c);
+}
+
 /* One text frame: a JSON object (hello, disconnect or an envelope). */
 static void
 socket_frame(struct socket_conn *c, const char *data, size_t len)
@@ -582,7 +603,7 @@ socket_hello(struct socket_conn *c, const cJSON *j)
 	socket_tell();
 	evtimer_del(&c->hello_timer);
 	socket_timer_add(&c->stable_timer, SOCKET_STABLE_MS);
-	n = (int)json_num(j, "num_connections", 0);
+	n = (int)json_int(j, "num_connections", 0, 0, INT_MAX);
 	/* The app we are: envelopes for another one are not for us. */
 	if (json_str(j, "connection_info.app_id") != NULL) {
 		free(socket_app);

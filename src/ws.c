@@ -95,6 +95,8 @@ TAILQ_HEAD(ws_list, ws);
 /* Every ws until its deferred free, so none is lost at shutdown. */
 static struct ws_list	ws_all = TAILQ_HEAD_INITIALIZER(ws_all);
 
+static struct ws *ws_new(const struct url *, const struct ws_cbs *, void *,
+		    int, int);
 static void	ws_dial_cb(struct bufferevent *, const char *, void *);
 static void	ws_dial_failed_cb(void *);
 static void	ws_send_failed_cb(void *);
@@ -216,26 +218,8 @@ ws_open(const char *url, const struct ws_cbs *cbs, void *arg,
 		return (NULL);
 	}
 
-	ws = xcalloc(1, sizeof(*ws));
-	ws->state = WS_DIALING;
-	if (cbs != NULL)
-		ws->cbs = *cbs;
-	ws->arg = arg;
-	ws->host = xstrdup(u.host);
-	ws->port = u.port;
-	ws->tls = u.tls;
-	ws->path = xstrdup(u.path);
-	ws->ping_interval_ms = ping_interval_ms;
-	ws->pong_timeout_ms = pong_timeout_ms;
+	ws = ws_new(&u, cbs, arg, ping_interval_ms, pong_timeout_ms);
 	url_free(&u);
-
-	evtimer_assign(&ws->hs_timer, reactor_base, ws_hs_timer_cb, ws);
-	event_assign(&ws->ping_timer, reactor_base, -1, EV_PERSIST,
-	    ws_ping_timer_cb, ws);
-	evtimer_assign(&ws->pong_timer, reactor_base, ws_pong_timer_cb, ws);
-	evtimer_assign(&ws->linger_timer, reactor_base, ws_linger_timer_cb,
-	    ws);
-	TAILQ_INSERT_TAIL(&ws_all, ws, entry);
 
 	log_debug("websocket: connecting to %s:%d%s", ws->host, ws->port,
 	    ws->tls ? " (TLS)" : "");
@@ -253,6 +237,61 @@ ws_open(const char *url, const struct ws_cbs *cbs, void *arg,
 		/* The caller does not hold the ws yet: report next turn. */
 		reactor_defer(ws_dial_failed_cb, ws);
 	}
+	return (ws);
+}
+
+/* A ws for URL u, not yet connected. */
+static struct ws *
+ws_new(const struct url *u, const struct ws_cbs *cbs, void *arg,
+    int ping_interval_ms, int pong_timeout_ms)
+{
+	struct ws	*ws;
+
+	ws = xcalloc(1, sizeof(*ws));
+	ws->state = WS_DIALING;
+	if (cbs != NULL)
+		ws->cbs = *cbs;
+	ws->arg = arg;
+	ws->host = xstrdup(u->host);
+	ws->port = u->port;
+	ws->tls = u->tls;
+	ws->path = xstrdup(u->path);
+	ws->ping_interval_ms = ping_interval_ms;
+	ws->pong_timeout_ms = pong_timeout_ms;
+
+	evtimer_assign(&ws->hs_timer, reactor_base, ws_hs_timer_cb, ws);
+	event_assign(&ws->ping_timer, reactor_base, -1, EV_PERSIST,
+	    ws_ping_timer_cb, ws);
+	evtimer_assign(&ws->pong_timer, reactor_base, ws_pong_timer_cb, ws);
+	evtimer_assign(&ws->linger_timer, reactor_base, ws_linger_timer_cb,
+	    ws);
+	TAILQ_INSERT_TAIL(&ws_all, ws, entry);
+	return (ws);
+}
+
+/*
+ * For the fuzzers and tests: a ws over an already connected bev (taken
+ * over), its Upgrade request sent with the given key (24 characters of
+ * base64), so a peer can answer it with a known accept value. Then as
+ * ws_open: callbacks, ws_close.
+ */
+struct ws *
+ws_attach(struct bufferevent *bev, const char *key, const struct ws_cbs *cbs,
+    void *arg)
+{
+	struct ws	*ws;
+	struct url	 u;
+	const char	*errstr;
+
+	if (strlen(key) != sizeof(ws->key) - 1 ||
+	    url_parse("ws://localhost/", &u, &errstr) != 0)
+		return (NULL);
+	ws = ws_new(&u, cbs, arg, 0, 0);
+	url_free(&u);
+	ws->dial_done = 1;
+	ws->bev = bev;
+	strlcpy(ws->key, key, sizeof(ws->key));
+	ws_start_handshake(ws);
 	return (ws);
 }
 
@@ -314,6 +353,7 @@ ws_dial_cb(struct bufferevent *bev, const char *error, void *arg)
 		return;
 	}
 	ws->bev = bev;
+	ws_new_key(ws->key);
 	ws_start_handshake(ws);
 }
 
@@ -329,7 +369,6 @@ ws_start_handshake(struct ws *ws)
 	bufferevent_setwatermark(ws->bev, EV_READ | EV_WRITE, 0, 0);
 	bufferevent_enable(ws->bev, EV_READ | EV_WRITE);
 
-	ws_new_key(ws->key);
 	defport = ws->tls ? 443 : 80;
 	v6 = strchr(ws->host, ':') != NULL;
 	out = bufferevent_get_output(ws->bev);
