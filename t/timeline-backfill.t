@@ -61,18 +61,8 @@ like($dm->[0]{text}, qr/\*bob\*.*old 8\n.*old 16\n.*old 24\n.*old 32\n.*old 40$/
 
 # A busy incident channel, indexed live (only an incident channel's
 # messages are cached, so its tags resolve without history).
-my $key = $sb->post('/control/jira/issue', { project => 'INC',
-    issuetype => 'Incident', summary => 'Busy' })->{key};
-$sb->message(text => "<\@U0BOT> new channel $key");
-my $busy;
-ok(wait_for(sub {
-	for my $p ($sb->bot_posts('C0GENERAL')) {
-		($busy) = ($p->{text} // '') =~ /Created <#(C\w+)>/;
-		return 1 if $busy;
-	}
-	return 0;
-}), 'incident channel created');
-$sb->wait_bot_posts($busy, 1, $d);
+my ($key, $busy) = $sb->incident_channel($d, 'Busy');
+ok($busy, 'incident channel created');
 $r = $sb->post('/control/slack/bulk', { channel => $busy, user => 'U0BOB',
     count => 1500, prefix => 'live', tag_every => 10, tagger => 'U0ALICE' });
 is($r->{tagged}, 150, '1500 messages, 150 tags');

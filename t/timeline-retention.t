@@ -31,18 +31,8 @@ sub cache {
 }
 
 # An incident channel.
-my $key = $sb->post('/control/jira/issue', { project => 'INC',
-    issuetype => 'Incident', summary => 'Retention' })->{key};
-$sb->message(text => "<\@U0BOT> new channel $key");
-my $cid;
-ok(wait_for(sub {
-	for my $p ($sb->bot_posts('C0GENERAL')) {
-		($cid) = ($p->{text} // '') =~ /Created <#(C\w+)>/;
-		return 1 if $cid;
-	}
-	return 0;
-}), 'incident channel created');
-$sb->wait_bot_posts($cid, 1, $d);
+my ($key, $cid) = $sb->incident_channel($d, 'Retention');
+ok($cid, 'incident channel created');
 
 # In order: elsewhere, a DM (answered, so processed), then the incident.
 $sb->message(channel => 'C0GENERAL', user => 'U0BOB',

@@ -233,7 +233,13 @@ sub post { my ($s, $p, $d) = @_; return scalar $s->request('POST', $p, $d // {})
 # Every request a fake recorded, optionally only those whose path matches.
 sub requests {
 	my ($self, $service, $match) = @_;
-	my $r = $self->get("/control/requests?service=$service&since=0");
+	return $self->requests_since($service, 0, $match);
+}
+
+# The requests recorded after sequence number $since (a "next").
+sub requests_since {
+	my ($self, $service, $since, $match) = @_;
+	my $r = $self->get("/control/requests?service=$service&since=$since");
 	my @all = @{$r->{requests} // []};
 	@all = grep { $_->{path} =~ $match } @all if defined $match;
 	return @all;
@@ -315,6 +321,28 @@ sub bot_posts {
 }
 
 # Wait until the bot has posted at least n messages in channel.
+# A Jira incident and its channel, made as a responder would (new channel
+# KEY in C0GENERAL); returns (key, channel id) once the channel has the
+# bot's first post, or () on time-out.
+sub incident_channel {
+	my ($self, $d, $summary) = @_;
+	my $key = $self->post('/control/jira/issue', { project => 'INC',
+	    issuetype => 'Incident', summary => $summary })->{key};
+	my %old = map { $_->{ts} => 1 } $self->bot_posts('C0GENERAL');
+	$self->message(text => "<\@U0BOT> new channel $key");
+	my $cid;
+	IncidentTest::wait_for(sub {
+		for my $p ($self->bot_posts('C0GENERAL')) {
+			next if $old{$p->{ts}};
+			($cid) = ($p->{text} // '') =~ /Created <#(C\w+)>/;
+			return 1 if $cid;
+		}
+		return 0;
+	}, "channel for $key") or return ();
+	$self->wait_bot_posts($cid, 1, $d);
+	return ($key, $cid);
+}
+
 sub wait_bot_posts {
 	my ($self, $channel, $n, $daemon, $timeout) = @_;
 	my @p;
