@@ -54,6 +54,7 @@ struct socket_conn {
 	struct ws		*ws;
 	char			*host;	/* for logs; never the URL */
 	int			 hello;		/* "hello" received */
+	int			 stable;	/* up SOCKET_STABLE_MS */
 	int			 draining;	/* got "disconnect" */
 	int			 retire;	/* close at next flush */
 	const char		*retire_why;
@@ -479,6 +480,7 @@ socket_stable_timer_cb(evutil_socket_t fd, short events, void *arg)
 
 	log_debug("socket mode: connection to %s stable; backoff reset",
 	    c->host);
+	c->stable = 1;
 	socket_attempt = 0;
 }
 
@@ -645,9 +647,13 @@ socket_disconnect(struct socket_conn *c, const cJSON *j)
 	/*
 	 * A routine refresh of a working connection is answered at once.
 	 * One that never said hello (too_many_websockets, say) backs off,
-	 * or every new connection would ask for the next in a tight loop.
+	 * or every new connection would ask for the next in a tight loop;
+	 * so does one that said hello but has not been up SOCKET_STABLE_MS:
+	 * Slack refreshes after hours, and a server that tells every new
+	 * connection to go again (a disconnect storm) is the same loop.
+	 * The old connection still delivers while we wait.
 	 */
-	socket_need_conn(c->hello);
+	socket_need_conn(c->stable);
 }
 
 /* Socket Mode was turned off for the app: retrying soon is pointless. */

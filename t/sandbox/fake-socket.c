@@ -23,6 +23,26 @@
  * but every new socket gets {"type":"disconnect","reason":
  * "link_disabled"} at once and is closed, until POST
  * /control/slack/enable.
+ *
+ * Faults for t/socket-faults.t (POST /control/slack/<op>):
+ *   silence {"on":true,"current":true}  only the connections open now
+ *          go quiet (without "current", every connection, new ones too)
+ *   refuse {"count":N,"status":S}  the next N upgrades (ticket and all
+ *          valid) are answered S (200-599, default 503) and closed
+ *   nohello {"count":N}  the next N connections are upgraded and then
+ *          hear nothing: no hello, no pings, no envelopes
+ *   storm {"count":N,"mode":"disconnect"|"drop","reason":R,
+ *          "close_after_ms":MS}  the next N connections are either
+ *          told {"type":"disconnect"} right after their hello (reason
+ *          R, default refresh_requested; closed after MS, default
+ *          10000) or dropped with their upgrade request unanswered
+ *   frame {"opcode":0-15,"payload":"...","pad_bytes":N,"fin":true,
+ *          "rsv":0-7,"mask":false,"all":false}  one frame built by
+ *          hand, bypassing wslay, to one connection that had its hello
+ *          (or all): garbage opcodes, RSV bits, a masked server frame,
+ *          a fragment, a binary frame, or with pad_bytes spaces after
+ *          the payload (up to 64 MiB) a message over the client's cap
+ * "connections" counts them: refused, hello_withheld, stormed.
  */
 #include "config.h"
 
@@ -60,6 +80,8 @@
 #define FS_MAX_RETRIES		3
 #define FS_MAX_ENVELOPES	10000
 #define FS_HANDSHAKE_TIMEOUT	10
+#define FS_MAX_PAD		(64 * 1024 * 1024)
+#define FS_MAX_ARMED		1000
 #define FS_GUID			"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 enum fs_state {
@@ -75,6 +97,7 @@ struct fs_conn {
 	struct bufferevent	*bev;
 	wslay_event_context_ptr	 ctx;
 	int			 hello_sent;
+	int			 silent;	/* this one only: half-open */
 	uint64_t		 last_pong_ms;
 	uint64_t		 unanswered_ms;	/* first ping since last pong */
 	struct event		*ping_ev;	/* persistent, ping interval */
@@ -142,6 +165,12 @@ static int			 fs_link_disabled;
 static cJSON			*fs_acks;	/* array */
 static cJSON			*fs_errors;	/* array */
 static int			 fs_unknown, fs_invalid;
+/* Armed faults: how many connections each still applies to. */
+static int			 fs_refuse, fs_refuse_status;
+static int			 fs_nohello;
+static int			 fs_storm, fs_storm_drop;
+static long long		 fs_storm_close_ms;
+static char			 fs_storm_reason[32];
 static struct {
 	int	opened_total;
 	int	hello_sent;
@@ -153,6 +182,9 @@ static struct {
 	int	delivered;
 	int	redelivered;
 	int	gave_up;
+	int	refused;
+	int	hello_withheld;
+	int	stormed;
 } fs_stats;
 
 static void	 fs_accept_cb(struct evconnlistener *, evutil_socket_t,
@@ -167,6 +199,9 @@ static void	 fs_upgraded(struct fs_conn *);
 static void	 fs_pump(struct fs_conn *);
 static int	 fs_send_text(struct fs_conn *, const char *);
 static void	 fs_send_json(struct fs_conn *, cJSON *);
+static int	 fs_send_disconnect(struct fs_conn *, const char *);
+static void	 fs_close_after(struct fs_conn *, long long);
+static int	 fs_disconnect_reason_ok(const char *);
 static void	 fs_close(struct fs_conn *, uint16_t, const char *);
 static void	 fs_kill(struct fs_conn *, const char *);
 static void	 fs_free(struct fs_conn *);
@@ -199,6 +234,8 @@ static struct fs_env *fs_latest_for_event(const char *);
 static cJSON	*fs_result_error(const char *);
 static cJSON	*fs_control_disconnect(cJSON *);
 static cJSON	*fs_control_raw(cJSON *);
+static cJSON	*fs_control_frame(cJSON *);
+static cJSON	*fs_control_fault(const char *, cJSON *);
 static cJSON	*fs_control_acks(void);
 static cJSON	*fs_control_connections(void);
 
@@ -267,6 +304,7 @@ socket_reset(void)
 	fs_unknown = fs_invalid = 0;
 	fs_silent = 0;
 	fs_link_disabled = 0;
+	fs_refuse = fs_nohello = fs_storm = 0;
 }
 
 static void
@@ -587,6 +625,20 @@ fs_handshake(struct fs_conn *c)
 		goto out;
 	}
 
+	if (fs_refuse > 0) {
+		fs_refuse--;
+		fs_stats.refused++;
+		fs_http_error(c, fs_refuse_status, sb_reason(fs_refuse_status),
+		    "upgrade refused by control");
+		goto out;
+	}
+	if (fs_storm > 0 && fs_storm_drop) {
+		fs_storm--;
+		fs_stats.stormed++;
+		fs_kill(c, "storm: dropped unanswered");
+		goto out;
+	}
+
 	fs_accept_key(key, accept);
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
@@ -637,15 +689,19 @@ fs_upgraded(struct fs_conn *c)
 
 	if (fs_link_disabled || fs_open_count() > FS_MAX_CONNECTIONS) {
 		fs_stats.rejected++;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "type", "disconnect");
-		cJSON_AddStringToObject(o, "reason", fs_link_disabled ?
-		    "link_disabled" : "too_many_websockets");
-		d = cJSON_AddObjectToObject(o, "debug_info");
-		cJSON_AddStringToObject(d, "host", "applink-sandbox");
-		fs_send_json(c, o);
+		fs_send_disconnect(c, fs_link_disabled ? "link_disabled" :
+		    "too_many_websockets");
 		fs_close(c, 1008, fs_link_disabled ? "link disabled" :
 		    "too many websockets");
+		return;
+	}
+	if (fs_nohello > 0) {
+		/* Upgraded, then silence: the client must give up on it. */
+		fs_nohello--;
+		fs_stats.hello_withheld++;
+		sb_log("socket #%d: open, hello withheld", c->id);
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			fs_pump(c);
 		return;
 	}
 
@@ -667,6 +723,13 @@ fs_upgraded(struct fs_conn *c)
 	tv.tv_usec = (suseconds_t)((iv - (double)tv.tv_sec) * 1e6);
 	event_add(c->ping_ev, &tv);
 	sb_log("socket #%d: open (%d connections)", c->id, fs_open_count());
+	if (fs_storm > 0) {
+		fs_storm--;
+		fs_stats.stormed++;
+		if (fs_send_disconnect(c, fs_storm_reason) != 0)
+			return;
+		fs_close_after(c, fs_storm_close_ms);
+	}
 
 	/* Frames that came with the upgrade request. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
@@ -736,7 +799,7 @@ fs_wslay_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
 {
 	struct fs_conn	*c = arg;
 
-	if (fs_silent)
+	if (fs_silent || c->silent)
 		return ((ssize_t)len);
 	if (bufferevent_write(c->bev, data, len) != 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -919,6 +982,42 @@ fs_send_json(struct fs_conn *c, cJSON *o)
 	cJSON_free(text);
 }
 
+/* Send {"type":"disconnect","reason":...}; 0 if c is still open. */
+static int
+fs_send_disconnect(struct fs_conn *c, const char *reason)
+{
+	cJSON	*o, *d;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "disconnect");
+	cJSON_AddStringToObject(o, "reason", reason);
+	d = cJSON_AddObjectToObject(o, "debug_info");
+	cJSON_AddStringToObject(d, "host", "applink-sandbox");
+	fs_send_json(c, o);
+	return (c->state == FS_OPEN ? 0 : -1);
+}
+
+/* Close c (as Slack does after a disconnect) ms from now. */
+static void
+fs_close_after(struct fs_conn *c, long long ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_del(c->close_ev);
+	evtimer_add(c->close_ev, &tv);
+}
+
+static int
+fs_disconnect_reason_ok(const char *reason)
+{
+	return (strcmp(reason, "refresh_requested") == 0 ||
+	    strcmp(reason, "warning") == 0 ||
+	    strcmp(reason, "link_disabled") == 0 ||
+	    strcmp(reason, "too_many_websockets") == 0);
+}
+
 /* Start the close handshake; the connection goes once output drains. */
 static void
 fs_close(struct fs_conn *c, uint16_t code, const char *reason)
@@ -999,7 +1098,7 @@ fs_ping_cb(evutil_socket_t fd, short what, void *arg)
 	char			 payload[32];
 	uint64_t		 now = sb_mono_ms();
 
-	if (c->state != FS_OPEN || fs_silent)
+	if (c->state != FS_OPEN || fs_silent || c->silent)
 		return;
 	/* Ticks come every interval: "more than 1.5" means "2 ticks ago". */
 	if (c->unanswered_ms != 0 && (double)(now - c->unanswered_ms) >
@@ -1223,21 +1322,17 @@ static cJSON *
 fs_control_disconnect(cJSON *body)
 {
 	struct fs_conn	*c;
-	struct timeval	 tv;
 	const char	*reason;
-	cJSON		*o, *d, *res;
+	cJSON		*res;
 	long long	 ms;
 	int		 n = 0;
 
 	reason = sb_json_str(body, "reason");
 	if (reason == NULL)
 		reason = "refresh_requested";
-	if (strcmp(reason, "refresh_requested") != 0 &&
-	    strcmp(reason, "warning") != 0 &&
-	    strcmp(reason, "link_disabled") != 0 &&
-	    strcmp(reason, "too_many_websockets") != 0)
-		return (fs_result_error("reason: refresh_requested, warning "
-		    "or link_disabled"));
+	if (!fs_disconnect_reason_ok(reason))
+		return (fs_result_error("reason: refresh_requested, warning, "
+		    "link_disabled or too_many_websockets"));
 	ms = sb_json_int(body, "close_after_ms",
 	    strcmp(reason, "link_disabled") == 0 ? 0 : 10000);
 	if (ms < 0 || ms > 3600000)
@@ -1245,21 +1340,10 @@ fs_control_disconnect(cJSON *body)
 	if (strcmp(reason, "link_disabled") == 0)
 		fs_link_disabled = 1;
 	TAILQ_FOREACH(c, &fs_conns, entry) {
-		if (c->state != FS_OPEN)
-			continue;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "type", "disconnect");
-		cJSON_AddStringToObject(o, "reason", reason);
-		d = cJSON_AddObjectToObject(o, "debug_info");
-		cJSON_AddStringToObject(d, "host", "applink-sandbox");
-		fs_send_json(c, o);
-		if (c->state != FS_OPEN)
+		if (c->state != FS_OPEN || fs_send_disconnect(c, reason) != 0)
 			continue;
 		n++;
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
-		event_del(c->close_ev);
-		evtimer_add(c->close_ev, &tv);
+		fs_close_after(c, ms);
 	}
 	res = cJSON_CreateObject();
 	cJSON_AddNumberToObject(res, "sent", n);
@@ -1314,6 +1398,135 @@ fs_control_raw(cJSON *body)
 	return (res);
 }
 
+/* Arm refuse, nohello or storm for the next count connections. */
+static cJSON *
+fs_control_fault(const char *op, cJSON *body)
+{
+	const char	*mode, *reason;
+	cJSON		*res;
+	long long	 count, status, ms;
+
+	count = sb_json_int(body, "count", 1);
+	if (count < 0 || count > FS_MAX_ARMED)
+		return (fs_result_error("count: 0 to 1000"));
+	res = cJSON_CreateObject();
+	cJSON_AddStringToObject(res, "armed", op);
+	cJSON_AddNumberToObject(res, "count", (double)count);
+	if (strcmp(op, "refuse") == 0) {
+		status = sb_json_int(body, "status", 503);
+		if (status < 200 || status > 599) {
+			cJSON_Delete(res);
+			return (fs_result_error("status: 200 to 599"));
+		}
+		fs_refuse = (int)count;
+		fs_refuse_status = (int)status;
+	} else if (strcmp(op, "nohello") == 0)
+		fs_nohello = (int)count;
+	else {
+		mode = sb_json_str(body, "mode");
+		reason = sb_json_str(body, "reason");
+		if (reason == NULL)
+			reason = "refresh_requested";
+		ms = sb_json_int(body, "close_after_ms", 10000);
+		if (mode == NULL || (strcmp(mode, "disconnect") != 0 &&
+		    strcmp(mode, "drop") != 0) ||
+		    !fs_disconnect_reason_ok(reason) || ms < 0 ||
+		    ms > 3600000) {
+			cJSON_Delete(res);
+			return (fs_result_error("storm: mode disconnect or "
+			    "drop; a disconnect reason; close_after_ms 0 to "
+			    "3600000"));
+		}
+		fs_storm = (int)count;
+		fs_storm_drop = strcmp(mode, "drop") == 0;
+		fs_storm_close_ms = ms;
+		snprintf(fs_storm_reason, sizeof(fs_storm_reason), "%s",
+		    reason);
+	}
+	return (res);
+}
+
+/*
+ * One frame built by hand and written under wslay (whose send callback
+ * never blocks, so the output holds only whole frames): what no correct
+ * server sends, for the client's framing checks.
+ */
+static cJSON *
+fs_control_frame(cJSON *body)
+{
+	static const uint8_t	 mask[4] = { 0x5a, 0x17, 0xc3, 0x81 };
+	struct fs_conn		*c;
+	const char		*payload;
+	uint8_t			*buf;
+	cJSON			*res;
+	long long		 opcode, rsv, pad;
+	size_t			 plen, len, hlen, i;
+	int			 fin, masked, all, n = 0;
+
+	opcode = sb_json_int(body, "opcode", -1);
+	rsv = sb_json_int(body, "rsv", 0);
+	pad = sb_json_int(body, "pad_bytes", 0);
+	if (opcode < 0 || opcode > 15 || rsv < 0 || rsv > 7 || pad < 0 ||
+	    pad > FS_MAX_PAD)
+		return (fs_result_error("frame: opcode 0-15, rsv 0-7, "
+		    "pad_bytes up to 64 MiB"));
+	if ((payload = sb_json_str(body, "payload")) == NULL)
+		payload = "";
+	fin = cJSON_GetObjectItemCaseSensitive(body, "fin") == NULL ? 1 :
+	    sb_json_bool(body, "fin");
+	masked = sb_json_bool(body, "mask");
+	all = sb_json_bool(body, "all");
+	/* fs_pick leaves its choice in fs_rr. */
+	if (!all && fs_pick() == NULL)
+		return (fs_result_error("frame: no open connection"));
+
+	plen = strlen(payload);
+	len = plen + (size_t)pad;
+	buf = sb_malloc(14 + len);
+	buf[0] = (uint8_t)((fin ? 0x80 : 0) | rsv << 4 | opcode);
+	if (len < 126) {
+		buf[1] = (uint8_t)len;
+		hlen = 2;
+	} else if (len <= 0xffff) {
+		buf[1] = 126;
+		buf[2] = (uint8_t)(len >> 8);
+		buf[3] = (uint8_t)len;
+		hlen = 4;
+	} else {
+		buf[1] = 127;
+		for (i = 0; i < 8; i++)
+			buf[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+		hlen = 10;
+	}
+	if (masked) {
+		buf[1] |= 0x80;
+		memcpy(buf + hlen, mask, sizeof(mask));
+		hlen += sizeof(mask);
+	}
+	memcpy(buf + hlen, payload, plen);
+	memset(buf + hlen + plen, ' ', (size_t)pad);
+	for (i = 0; masked && i < len; i++)
+		buf[hlen + i] ^= mask[i % sizeof(mask)];
+
+	TAILQ_FOREACH(c, &fs_conns, entry) {
+		if (c->state != FS_OPEN || !c->hello_sent ||
+		    (!all && c->id != fs_rr))
+			continue;
+		if (wslay_event_send(c->ctx) != 0 ||
+		    wslay_event_get_queued_msg_count(c->ctx) != 0 ||
+		    bufferevent_write(c->bev, buf, hlen + len) != 0)
+			continue;
+		sb_log("socket #%d: hand-made frame, opcode %lld, %zu bytes",
+		    c->id, opcode, hlen + len);
+		n++;
+	}
+	free(buf);
+	res = cJSON_CreateObject();
+	cJSON_AddNumberToObject(res, "sent", n);
+	cJSON_AddNumberToObject(res, "bytes", (double)(hlen + len));
+	return (res);
+}
+
 static cJSON *
 fs_control_acks(void)
 {
@@ -1350,6 +1563,9 @@ fs_control_connections(void)
 	cJSON_AddNumberToObject(o, "delivered", fs_stats.delivered);
 	cJSON_AddNumberToObject(o, "redelivered", fs_stats.redelivered);
 	cJSON_AddNumberToObject(o, "gave_up", fs_stats.gave_up);
+	cJSON_AddNumberToObject(o, "refused", fs_stats.refused);
+	cJSON_AddNumberToObject(o, "hello_withheld", fs_stats.hello_withheld);
+	cJSON_AddNumberToObject(o, "stormed", fs_stats.stormed);
 	cJSON_AddBoolToObject(o, "silenced", fs_silent);
 	cJSON_AddBoolToObject(o, "link_disabled", fs_link_disabled);
 	arr = cJSON_AddArrayToObject(o, "connections");
@@ -1378,7 +1594,7 @@ socket_control(const char *op, cJSON *body)
 	struct fs_env	*e, *ne;
 	const char	*event_id, *reason;
 	cJSON		*res;
-	int		 n = 0;
+	int		 n = 0, on;
 
 	if (strcmp(op, "disconnect") == 0)
 		return (fs_control_disconnect(body));
@@ -1405,17 +1621,30 @@ socket_control(const char *op, cJSON *body)
 		return (res);
 	}
 	if (strcmp(op, "silence") == 0) {
-		fs_silent = cJSON_GetObjectItemCaseSensitive(body, "on") ==
-		    NULL ? 1 : sb_json_bool(body, "on");
-		/* Coming back: pings sent into the silence do not count. */
-		TAILQ_FOREACH(c, &fs_conns, entry)
+		on = cJSON_GetObjectItemCaseSensitive(body, "on") == NULL ?
+		    1 : sb_json_bool(body, "on");
+		/* "current": only the connections open now go quiet (a
+		 * half-open link); new ones work. */
+		if (!sb_json_bool(body, "current"))
+			fs_silent = on;
+		TAILQ_FOREACH(c, &fs_conns, entry) {
+			if (sb_json_bool(body, "current"))
+				c->silent = on;
+			/* Coming back: pings sent into the silence do not
+			 * count. */
 			c->unanswered_ms = 0;
+		}
 		res = cJSON_CreateObject();
 		cJSON_AddBoolToObject(res, "silenced", fs_silent);
 		return (res);
 	}
 	if (strcmp(op, "raw") == 0)
 		return (fs_control_raw(body));
+	if (strcmp(op, "frame") == 0)
+		return (fs_control_frame(body));
+	if (strcmp(op, "refuse") == 0 || strcmp(op, "nohello") == 0 ||
+	    strcmp(op, "storm") == 0)
+		return (fs_control_fault(op, body));
 	if (strcmp(op, "redeliver") == 0) {
 		if ((event_id = sb_json_str(body, "event_id")) == NULL)
 			return (fs_result_error("redeliver: event_id "

@@ -37,6 +37,7 @@
  *            manifest scopes reset
  *   socket:  redeliver raw disconnect enable drop silence acks
  *            connections envelope
+ *   socket faults: refuse nohello storm frame (for t/socket-faults.t)
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
@@ -216,7 +217,6 @@ static struct event	*sb_sigterm, *sb_sigint;
 
 static char	*sb_decode(const char *, size_t, int);
 static void	 sb_parse_form(struct sb_pending *, const char *);
-static const char *sb_reason(int);
 static void	 sb_send(struct sb_pending *, int, const char *, const char *,
 		    size_t, const char **);
 static void	 sb_pending_free(struct sb_pending *);
@@ -392,7 +392,8 @@ sb_header(struct sb_req *r, const char *name)
 	    name));
 }
 
-static const char *
+/* The reason phrase for an HTTP status ("Unknown" if we have none). */
+const char *
 sb_reason(int status)
 {
 	switch (status) {

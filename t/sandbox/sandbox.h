@@ -44,6 +44,8 @@ void	 sb_reply(struct sb_req *, int status, cJSON *body,
 	    const char **headers);
 /* Answer 204/empty. */
 void	 sb_reply_empty(struct sb_req *, int status);
+/* The reason phrase for an HTTP status ("Unknown" if we have none). */
+const char *sb_reason(int status);
 
 /* Each fake registers a handler and a control hook. */
 struct sb_service {
