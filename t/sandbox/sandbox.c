@@ -49,7 +49,11 @@
  * "pad_bytes":N sends the answer (the fault's, or the fake's own with
  * status 0) followed by N spaces, up to 64 MiB: over a client's body cap;
  * status -1 drops the connection without an answer; "never":true holds
- * the request unanswered until the client closes the connection.
+ * the request unanswered until the client closes the connection;
+ * "cut_bytes":N cuts the answer mid-body: the headers say its full
+ * Content-Length, only the first N bytes of the body follow (at least
+ * one fewer than promised), then the connection is closed (plain http
+ * listeners only). With status 0 the fake does the work first.
  *
  * A fault with "after":true lets the fake do the work first (the issue
  * is created, the message posted) and then replaces only the answer the
@@ -57,8 +61,8 @@
  * (status 0), or no answer at all ("never"). That is the window where
  * real services breed duplicates: the work was done and the client did
  * not learn it. Each recorded request says "processed" (the fake did
- * the work) and "answered": "pending", "real", "late", "fault", "reset"
- * or "never" (with "client_closed" once the client gave up); after an
+ * the work) and "answered": "pending", "real", "late", "fault", "reset",
+ * "cut" or "never" (with "client_closed" once the client gave up); after an
  * "after" fault, "processed_status" and "processed_response" hold the
  * answer the fake gave and the client never saw.
  */
@@ -78,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,6 +150,7 @@ struct sb_pending {
 	int			 fault_after;	/* strikes the answer */
 	int			 fault_never;	/* hold, never answer */
 	long long		 fault_pad;	/* bytes of padding sent */
+	long long		 fault_cut;	/* body bytes sent, or -1 */
 	cJSON			*fault_body;
 	char			*fault_raw;	/* body sent verbatim */
 	char			*fault_location;
@@ -178,6 +184,7 @@ struct sb_fault {
 	int			 hits;
 	cJSON			*body;
 	long long		 pad_bytes;
+	long long		 cut_bytes;	/* -1: not cut */
 	char			*raw;		/* or NULL */
 	char			*location;	/* or NULL */
 	TAILQ_ENTRY(sb_fault)	 entry;
@@ -227,6 +234,8 @@ static void	 sb_record_done(struct sb_record *, int, const char *,
 static cJSON	*sb_response_json(const char *, size_t, const char *);
 static void	 sb_handle(struct sb_pending *);
 static void	 sb_pad(struct evbuffer *, long long);
+static void	 sb_cut(struct sb_pending *, int, const char *,
+		    const char *, size_t, const char **);
 static void	 sb_after(struct sb_pending *, int, const char *,
 		    const char *, size_t, const char **);
 static struct sb_answer *sb_answer_new(int, const char *, const char *,
@@ -439,6 +448,10 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 		sb_after(p, status, ctype, text, len, headers);
 		return;
 	}
+	if (p->fault_cut >= 0) {
+		sb_cut(p, status, ctype, text, len, headers);
+		return;
+	}
 	out = evhttp_request_get_output_headers(p->r.req);
 	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
 		if ((colon = strchr(headers[i], ':')) == NULL)
@@ -487,6 +500,61 @@ sb_pad(struct evbuffer *buf, long long n)
 		evbuffer_add(buf, spaces, chunk);
 		n -= (long long)chunk;
 	}
+}
+
+/*
+ * A "cut_bytes" fault: the status line and headers promise the whole
+ * body (Content-Length), then only its first bytes are written and the
+ * connection is closed, as when a proxy or the service dies mid-answer.
+ * Written to the socket directly (the request body was read in full, so
+ * nothing is left to read and the close is a FIN), then sb_abort lets
+ * evhttp free the connection through its error path.
+ */
+static void
+sb_cut(struct sb_pending *p, int status, const char *ctype,
+    const char *text, size_t len, const char **headers)
+{
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd = -1;
+	struct evbuffer			*buf;
+	size_t				 i, n = (size_t)p->fault_cut;
+	int				 have_ctype = 0;
+
+	if (n >= len)
+		n = len > 0 ? len - 1 : 0;
+	if ((buf = evbuffer_new()) == NULL)
+		sb_fatal("evbuffer_new failed");
+	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\n", status,
+	    sb_reason(status));
+	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
+		if (strncasecmp(headers[i], "Content-Type:", 13) == 0)
+			have_ctype = 1;
+		evbuffer_add_printf(buf, "%s\r\n", headers[i]);
+	}
+	if (!have_ctype && ctype != NULL)
+		evbuffer_add_printf(buf, "Content-Type: %s\r\n", ctype);
+	/* One byte promised even for an empty answer: always a cut. */
+	evbuffer_add_printf(buf, "Content-Length: %zu\r\n\r\n",
+	    len > 0 ? len : 1);
+	if (n > 0)
+		evbuffer_add(buf, text, n);
+	evcon = evhttp_request_get_connection(p->r.req);
+	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon))
+	    != NULL)
+		fd = bufferevent_getfd(bev);
+	if (fd != -1 && !sb_opts.tls) {
+		/* Small, on loopback: the socket buffer takes it whole. */
+		while (evbuffer_get_length(buf) > 0 &&
+		    evbuffer_write(buf, fd) > 0)
+			;
+	}
+	evbuffer_free(buf);
+	sb_log("%s %s %s -> %d, cut after %zu of %zu body bytes",
+	    p->r.service, p->r.method, p->r.path, status, n, len);
+	sb_record_done(p->rec, status, text, len, ctype, "cut");
+	sb_abort(p);
+	sb_waiters_check();
 }
 
 /*
@@ -714,6 +782,7 @@ sb_pending_new(struct evhttp_request *req, const struct sb_service *svc)
 	p = sb_calloc(1, sizeof(*p));
 	p->svc = svc;
 	p->how = "real";
+	p->fault_cut = -1;
 	p->r.req = req;
 	p->r.service = svc->name;
 	switch (evhttp_request_get_command(req)) {
@@ -1212,6 +1281,7 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	p->fault_after = f->after;
 	p->fault_never = f->never;
 	p->fault_pad = f->pad_bytes;
+	p->fault_cut = f->cut_bytes;
 	p->fault_body = f->body != NULL ? cJSON_Duplicate(f->body, 1) : NULL;
 	p->fault_raw = f->raw != NULL ? sb_strdup(f->raw) : NULL;
 	p->fault_location = f->location != NULL ? sb_strdup(f->location) :
@@ -1284,7 +1354,7 @@ sb_control_fault(cJSON *body, cJSON **out)
 {
 	struct sb_fault	*f;
 	const char	*service, *match;
-	long long	 status, retry_after, count, delay_ms, pad;
+	long long	 status, retry_after, count, delay_ms, pad, cut;
 	const cJSON	*b;
 	int		 after, never;
 
@@ -1302,6 +1372,12 @@ sb_control_fault(cJSON *body, cJSON **out)
 	after = sb_json_bool(body, "after");
 	never = sb_json_bool(body, "never");
 	pad = sb_json_int(body, "pad_bytes", 0);
+	cut = sb_json_int(body, "cut_bytes", -1);
+	if (cut < -1 || cut > SB_MAX_BODY || (cut >= 0 && sb_opts.tls)) {
+		*out = sb_control_error("fault: cut_bytes 0..%d, plain http "
+		    "only", SB_MAX_BODY);
+		return (400);
+	}
 	if (pad < 0 || pad > 64LL * 1024 * 1024) {
 		*out = sb_control_error("fault: pad_bytes 0..64 MiB");
 		return (400);
@@ -1316,9 +1392,9 @@ sb_control_fault(cJSON *body, cJSON **out)
 		    "delay_ms");
 		return (400);
 	}
-	if (status == 0 && delay_ms == 0 && !never && pad == 0) {
+	if (status == 0 && delay_ms == 0 && !never && pad == 0 && cut < 0) {
 		*out = sb_control_error("fault: status 0 needs delay_ms or "
-		    "never (or pad_bytes)");
+		    "never (or pad_bytes, cut_bytes)");
 		return (400);
 	}
 	if (retry_after < -1 || retry_after > 86400 || count < 1 ||
@@ -1340,6 +1416,7 @@ sb_control_fault(cJSON *body, cJSON **out)
 	f->after = after;
 	f->never = never;
 	f->pad_bytes = pad;
+	f->cut_bytes = cut;
 	b = cJSON_GetObjectItemCaseSensitive(body, "body");
 	if (b != NULL && !cJSON_IsNull(b))
 		f->body = cJSON_Duplicate(b, 1);
@@ -1376,6 +1453,7 @@ sb_faults_list(void)
 		cJSON_AddBoolToObject(e, "after", f->after);
 		cJSON_AddBoolToObject(e, "never", f->never);
 		cJSON_AddNumberToObject(e, "pad_bytes", (double)f->pad_bytes);
+		cJSON_AddNumberToObject(e, "cut_bytes", (double)f->cut_bytes);
 		cJSON_AddNumberToObject(e, "hits", f->hits);
 		cJSON_AddItemToArray(arr, e);
 	}
