@@ -117,7 +117,7 @@ jira_projects_text(void)
 /*
  * Pull an issue key out of "INC-12", "inc-12" or a browse URL on our Jira
  * ("https://x.atlassian.net/browse/INC-12?focused..."). Returns a new
- * upper-cased key or NULL.
+ * upper-cased key or NULL (also for NULL: a click without a value).
  */
 char *
 jira_parse_key(const char *s)
@@ -126,6 +126,8 @@ jira_parse_key(const char *s)
 	char		*key, *k;
 	size_t		 n, blen;
 
+	if (s == NULL)
+		return (NULL);
 	blen = strlen(cfg->jira.url);
 	if (*s == '<' && s[strlen(s) - 1] == '>') {
 		/* Slack wraps links: <https://...> or <https://...|label>. */
