@@ -11,6 +11,7 @@ use File::Basename qw(dirname);
 use File::Copy qw(copy);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
+use IO::Handle;
 use JSON::PP;
 use Time::HiRes qw(time);
 
@@ -50,6 +51,12 @@ sub lg {
 	make_path("$dir/state");
 	if (defined $store) {
 		copy("$store/data.mdb", "$dir/state/data.mdb") or die "copy: $!";
+		# Flushed before the daemon starts: otherwise its first
+		# commit's fdatasync writes the whole fresh copy (a 300 MB
+		# store: about 240 ms, the copy's cost, not the daemon's).
+		open(my $fh, '+<', "$dir/state/data.mdb") or die "sync: $!";
+		$fh->sync or die "fsync: $!";
+		close($fh);
 	} else {
 		run_json($genstore, "$dir/state", 100, 0, 0);
 	}

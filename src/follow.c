@@ -65,8 +65,15 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <event2/event.h>
 
 #include "incidentd.h"
+
+#define FOLLOW_RECONCILE_DELAY_S	1	/* the repair pass after start */
+
+static struct event	*follow_reconcile_ev;
+static void		 follow_reconcile_start_cb(evutil_socket_t, short,
+			    void *);
 
 #define FOLLOW_POLL_KIND	"jira_poll"
 #define FOLLOW_META_KEY		"follow.poll"
@@ -361,6 +368,7 @@ follow_actions(const char *key)
 void
 follow_init(void)
 {
+	struct timeval	 tv = { FOLLOW_RECONCILE_DELAY_S, 0 };
 	cJSON		*m, *rec;
 	const char	*st;
 	char		*id;
@@ -378,7 +386,31 @@ follow_init(void)
 		follow_schedule_poll(now_wall());
 	cJSON_Delete(rec);
 	free(id);
+	/*
+	 * The repair pass reads every follow record and incident: on a
+	 * large store (100,000 incidents) it held the Socket Mode hello,
+	 * and with it readiness, back. Nothing in it is urgent (each repair
+	 * is a keyed job), so it runs a moment after start, once the
+	 * connection is usually up.
+	 */
+	follow_reconcile_ev = evtimer_new(reactor_base,
+	    follow_reconcile_start_cb, NULL);
+	evtimer_add(follow_reconcile_ev, &tv);
+}
+
+static void
+follow_reconcile_start_cb(evutil_socket_t fd, short events, void *arg)
+{
 	follow_reconcile();
+}
+
+/* At a stop: the start-up repair pass, if it has not run, does not. */
+void
+follow_shutdown(void)
+{
+	if (follow_reconcile_ev != NULL)
+		event_free(follow_reconcile_ev);
+	follow_reconcile_ev = NULL;
 }
 
 /* The next poll, due at due: a new job in this turn. */

@@ -356,6 +356,7 @@ main_run(const char *path, int debug)
 	socket_stop();
 	page_shutdown();
 	pd_watch_shutdown();
+	follow_shutdown();
 	jobs_shutdown();
 	slack_shutdown();
 	http_shutdown();

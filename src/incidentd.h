@@ -833,6 +833,7 @@ extern const struct job_kind follow_poll_job, follow_aar_job,
 	    follow_archive_notice_job, follow_archive_job,
 	    follow_unarchive_job, follow_aar_held_job;
 void	 follow_init(void);
+void	 follow_shutdown(void);
 int	 follow_channel_archived(const char *key, const char *channel);
 /* Postpone archiving key's channel (gen: the notice's, or 0); the reply. */
 char	*follow_keep_open(const char *key, const char *user, int gen);
