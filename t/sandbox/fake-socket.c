@@ -121,8 +121,6 @@ struct fs_env {
 	int			 done;		/* no more retries */
 	struct event		*retry_ev;
 	TAILQ_ENTRY(fs_env)	 entry;
-	int			 unsettled;	/* on fs_unsettled */
-	TAILQ_ENTRY(fs_env)	 uentry;
 	LIST_ENTRY(fs_env)	 hentry;	/* fs_by_id */
 	int			 on_event;	/* in fs_by_event */
 	LIST_ENTRY(fs_env)	 eentry;
@@ -141,13 +139,6 @@ static struct evconnlistener	*fs_listener;
 static struct fs_conns		 fs_conns = TAILQ_HEAD_INITIALIZER(fs_conns);
 static struct fs_conns		 fs_dead = TAILQ_HEAD_INITIALIZER(fs_dead);
 static struct fs_envs		 fs_envs = TAILQ_HEAD_INITIALIZER(fs_envs);
-/*
- * The kept envelopes whose event no ack has settled yet: the few in
- * flight, so that an ack costs a walk of those, not of all 10,000 kept
- * (a bulk of 20,000 messages made the fake, not the app, the bottleneck).
- */
-static struct fs_envs		 fs_unsettled =
-				    TAILQ_HEAD_INITIALIZER(fs_unsettled);
 /*
  * Kept envelopes by envelope_id, and unsettled ones by event_id: with
  * thousands in flight (a bulk), an ack must not walk them all.
@@ -864,8 +855,6 @@ static void
 fs_env_track(struct fs_env *e)
 {
 	TAILQ_INSERT_TAIL(&fs_envs, e, entry);
-	TAILQ_INSERT_TAIL(&fs_unsettled, e, uentry);
-	e->unsettled = 1;
 	LIST_INSERT_HEAD(fs_bucket(fs_by_id, e->id), e, hentry);
 	if (e->event_id != NULL) {
 		LIST_INSERT_HEAD(fs_bucket(fs_by_event, e->event_id), e,
@@ -1142,7 +1131,7 @@ fs_pick(void)
 	return (first);
 }
 
-/* Its event was acked: no more retries, off the unsettled list. */
+/* Its event was acked: no more retries, out of the event index. */
 static void
 fs_env_settle(struct fs_env *e)
 {
@@ -1150,10 +1139,6 @@ fs_env_settle(struct fs_env *e)
 	if (e->retry_ev != NULL) {
 		event_free(e->retry_ev);
 		e->retry_ev = NULL;
-	}
-	if (e->unsettled) {
-		TAILQ_REMOVE(&fs_unsettled, e, uentry);
-		e->unsettled = 0;
 	}
 	if (e->on_event) {
 		LIST_REMOVE(e, eentry);
@@ -1164,8 +1149,6 @@ fs_env_settle(struct fs_env *e)
 static void
 fs_env_free(struct fs_env *e)
 {
-	if (e->unsettled)
-		TAILQ_REMOVE(&fs_unsettled, e, uentry);
 	if (e->on_event)
 		LIST_REMOVE(e, eentry);
 	LIST_REMOVE(e, hentry);
@@ -1539,8 +1522,10 @@ fs_control_acks(void)
 	cJSON_AddNumberToObject(o, "invalid", fs_invalid);
 	cJSON_AddItemToObject(o, "errors", cJSON_Duplicate(fs_errors, 1));
 	un = cJSON_AddArrayToObject(o, "unacked");
-	TAILQ_FOREACH(e, &fs_unsettled, uentry)
-		cJSON_AddItemToArray(un, cJSON_CreateString(e->id));
+	TAILQ_FOREACH(e, &fs_envs, entry) {
+		if (!e->settled)
+			cJSON_AddItemToArray(un, cJSON_CreateString(e->id));
+	}
 	return (o);
 }
 
