@@ -48,6 +48,19 @@ for my $c (qw(run check-config dump backup version)) {
 	like($man8, qr/^\.It Cm \Q$c\E\b/m, "incidentd(8) documents $c");
 }
 
+# make dist builds each EXTRA_DIST entry as a target first: a directory
+# named like a phony target (bench, fuzz) would run that target inside
+# every make dist, make deb and make rpm.
+SKIP: {
+	my $am = -f "$top/Makefile.am" ? slurp("$top/Makefile.am") : '';
+	skip('no Makefile.am (a dist tree)', 1) if $am eq '';
+	$am =~ s/\\\n/ /g;
+	my %phony = map { $_ => 1 } map { split ' ' } $am =~ /^\.PHONY:(.*)$/mg;
+	my @dist = map { split ' ' } $am =~ /^EXTRA_DIST\s*\+?=(.*)$/mg;
+	my @clash = grep { $phony{$_} } @dist;
+	is("@clash", '', 'no EXTRA_DIST entry is also a phony target');
+}
+
 SKIP: {
 	my $mandoc = `command -v mandoc 2>/dev/null`;
 	chomp $mandoc;
