@@ -86,10 +86,19 @@ for my $run (1 .. $runs) {
 	    /$N of $N\* target/ }
 	    $sb->bot_posts('C0GENERAL'); $report }, 'report', 300);
 	my $rep = time;
+	# The report's own request, on the sandbox's clock (the wait above
+	# polls, and its reads compete with the daemon for the sandbox).
+	my ($post) = sort { $a->{time} <=> $b->{time} } grep {
+	    $_->{time} >= $last && ($_->{body} // '') =~ /$N of $N/ }
+	    $sb->requests('slack',
+	    qr{^/api/chat\.(?:postMessage|update)$});
+	$rep = $post->{time} if $post;
+	diag("run $run: the report's request is not in the sandbox's record; "
+	    . 'the time it was seen stands in') if !$post;
 	cmp_ok(scalar @c, '>=', $N, "run $run: $N PagerDuty incidents");
 	push @created, $last - $t0;
 	push @reported, $rep - $t0;
-	diag(sprintf('run %d: last create %.2f s, report seen %.2f s after %s',
+	diag(sprintf('run %d: last create %.2f s, report posted %.2f s after %s',
 	    $run, $last - $t0, $rep - $t0, $kill ? 'the restart' : 'Confirm'));
 	is($d->stop, 0, "run $run: clean exit");
 	$sb->stop;
