@@ -1286,15 +1286,21 @@ nc_busy(const char *key)
 }
 
 /*
- * The repair pass (follow.c): incident channels not linked back in Jira
- * while no setup job is at work on them get a channel_link job; how many.
+ * A slice of the repair pass (follow.c): incident channels not linked
+ * back in Jira while no setup job is at work on them get a channel_link
+ * job. At most max incidents after *cursor (store_foreach_slice); how
+ * many repairs started.
  */
 int
-nc_reconcile(void)
+nc_reconcile(char **cursor, size_t max)
 {
-	int	n = 0;
+	int	n = 0, rv;
 
-	store_foreach(store, STORE_INCIDENTS, "", nc_reconcile_cb, &n);
+	rv = store_foreach_slice(store, STORE_INCIDENTS, "", cursor, max,
+	    nc_reconcile_cb, &n);
+	if (rv != 0)
+		log_warnx("reconcile: reading the incidents: %s",
+		    store_strerror(rv));
 	return (n);
 }
 

@@ -70,9 +70,28 @@
 #include "incidentd.h"
 
 #define FOLLOW_RECONCILE_DELAY_S	1	/* the repair pass after start */
+#define FOLLOW_RECONCILE_SLICE		1000	/* records a loop turn */
 
-static struct event	*follow_reconcile_ev;
-static void		 follow_reconcile_start_cb(evutil_socket_t, short,
+/*
+ * The repair pass in slices, one a loop turn: the follow records, then
+ * the incidents (cmd-new-channel.c), then the jobs (jobs.c). At once, it
+ * held the loop for 130 ms on a store of 100,000 incidents, at start-up
+ * and after every poll.
+ */
+enum follow_rep_stage {
+	FOLLOW_REP_IDLE,
+	FOLLOW_REP_FOLLOW,
+	FOLLOW_REP_INCIDENTS,
+	FOLLOW_REP_JOBS
+};
+static struct {
+	struct event		*ev;
+	enum follow_rep_stage	 stage;
+	int			 again;	/* asked for while one walked */
+	char			*cursor;
+	int			 n;	/* repairs started */
+} follow_rep;
+static void		 follow_reconcile_slice_cb(evutil_socket_t, short,
 			    void *);
 
 #define FOLLOW_POLL_KIND	"jira_poll"
@@ -393,24 +412,20 @@ follow_init(void)
 	 * is a keyed job), so it runs a moment after start, once the
 	 * connection is usually up.
 	 */
-	follow_reconcile_ev = evtimer_new(reactor_base,
-	    follow_reconcile_start_cb, NULL);
-	evtimer_add(follow_reconcile_ev, &tv);
+	follow_rep.ev = evtimer_new(reactor_base, follow_reconcile_slice_cb,
+	    NULL);
+	follow_rep.stage = FOLLOW_REP_FOLLOW;
+	evtimer_add(follow_rep.ev, &tv);
 }
 
-static void
-follow_reconcile_start_cb(evutil_socket_t fd, short events, void *arg)
-{
-	follow_reconcile();
-}
-
-/* At a stop: the start-up repair pass, if it has not run, does not. */
+/* At a stop: a repair pass under way (or not yet begun) stops. */
 void
 follow_shutdown(void)
 {
-	if (follow_reconcile_ev != NULL)
-		event_free(follow_reconcile_ev);
-	follow_reconcile_ev = NULL;
+	if (follow_rep.ev != NULL)
+		event_free(follow_rep.ev);
+	free(follow_rep.cursor);
+	memset(&follow_rep, 0, sizeof(follow_rep));
 }
 
 /* The next poll, due at due: a new job in this turn. */
@@ -997,13 +1012,65 @@ follow_linked_incident(const cJSON *f)
 static void
 follow_reconcile(void)
 {
-	int	n = 0;
+	struct timeval	tv = { 0, 0 };
 
-	store_foreach(store, STORE_FOLLOW, "", follow_reconcile_cb, &n);
-	n += nc_reconcile();
-	n += jobs_reconcile();
-	if (n > 0)
-		log_info("reconcile: %d repair(s) started", n);
+	if (follow_rep.ev == NULL)
+		return;
+	if (follow_rep.stage == FOLLOW_REP_IDLE) {
+		follow_rep.stage = FOLLOW_REP_FOLLOW;
+		follow_rep.n = 0;
+		evtimer_add(follow_rep.ev, &tv);
+	} else if (follow_rep.stage != FOLLOW_REP_FOLLOW ||
+	    follow_rep.cursor != NULL)
+		follow_rep.again = 1;	/* it may have walked past the change */
+	/* else a pass that has not begun walking covers it */
+}
+
+/* One slice of the repair pass; the next on the next loop turn. */
+static void
+follow_reconcile_slice_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval	tv = { 0, 0 };
+	int		rv;
+
+	switch (follow_rep.stage) {
+	case FOLLOW_REP_IDLE:
+		return;
+	case FOLLOW_REP_FOLLOW:
+		rv = store_foreach_slice(store, STORE_FOLLOW, "",
+		    &follow_rep.cursor, FOLLOW_RECONCILE_SLICE,
+		    follow_reconcile_cb, &follow_rep.n);
+		if (rv != 0)
+			log_warnx("reconcile: reading the follow records: %s",
+			    store_strerror(rv));
+		break;
+	case FOLLOW_REP_INCIDENTS:
+		follow_rep.n += nc_reconcile(&follow_rep.cursor,
+		    FOLLOW_RECONCILE_SLICE);
+		break;
+	case FOLLOW_REP_JOBS:
+		follow_rep.n += jobs_reconcile(&follow_rep.cursor,
+		    FOLLOW_RECONCILE_SLICE);
+		break;
+	}
+	if (follow_rep.cursor != NULL)
+		;			/* more of this stage */
+	else if (follow_rep.stage == FOLLOW_REP_FOLLOW)
+		follow_rep.stage = FOLLOW_REP_INCIDENTS;
+	else if (follow_rep.stage == FOLLOW_REP_INCIDENTS)
+		follow_rep.stage = FOLLOW_REP_JOBS;
+	else {
+		if (follow_rep.n > 0)
+			log_info("reconcile: %d repair(s) started",
+			    follow_rep.n);
+		follow_rep.stage = FOLLOW_REP_IDLE;
+		if (!follow_rep.again)
+			return;
+		follow_rep.again = 0;
+		follow_rep.stage = FOLLOW_REP_FOLLOW;
+		follow_rep.n = 0;
+	}
+	evtimer_add(follow_rep.ev, &tv);
 }
 
 static int

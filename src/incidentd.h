@@ -344,6 +344,13 @@ int	 store_foreach_after(struct store *, enum store_db,
 	    const char *prefix, const char *after,
 	    int (*cb)(const char *key, const char *val, size_t len, void *),
 	    void *arg);
+/* One slice of a walk spread over loop turns: at most max keys after
+ * *cursor (NULL: from the first); *cursor is left at the last key visited
+ * while keys remain, NULL once the walk is over. The caller owns it. */
+int	 store_foreach_slice(struct store *, enum store_db,
+	    const char *prefix, char **cursor, size_t max,
+	    int (*cb)(const char *key, const char *val, size_t len, void *),
+	    void *arg);
 /* Once a write failed, every write and commit of the turn fails with the
  * same error (store_failed) until store_abort ends the turn. */
 int	 store_commit(struct store *);
@@ -802,7 +809,7 @@ int	 jobs_queued(void);
 /* 1 if the engine holds jobs.max_pending jobs or more: new commands wait. */
 int	 jobs_full(void);
 void	 jobs_shutdown(void);
-int	 jobs_reconcile(void);
+int	 jobs_reconcile(char **, size_t);
 char	*job_create(const char *kind, const char *key, struct cJSON *args,
 	    time_t due);
 struct cJSON *job_load(const char *id);
@@ -1059,7 +1066,7 @@ extern const struct job_kind ni_update_job;
 extern const struct job_kind nc_setup_job;
 extern const struct job_kind nc_link_job;
 /* Repair: link channels the ticket does not point to; how many. */
-int	 nc_reconcile(void);
+int	 nc_reconcile(char **, size_t);
 
 /* cmd-page.c, cmd-page-list.c */
 extern const struct cmd_entry cmd_page_entry;

@@ -870,17 +870,22 @@ jobs_reconcile_cb(const char *key, const char *val, size_t len, void *arg)
 }
 
 /*
- * The repair pass (follow.c): unfinished records that no struct holds
- * (a bug, or a record restored by hand) are taken up again; how many.
+ * A slice of the repair pass (follow.c): unfinished records that no
+ * struct holds (a bug, or a record restored by hand) are taken up again.
+ * At most max records after *cursor (store_foreach_slice); how many.
  */
 int
-jobs_reconcile(void)
+jobs_reconcile(char **cursor, size_t max)
 {
 	int	n = 0;
 
-	if (!jobs_started)
+	if (!jobs_started) {
+		free(*cursor);
+		*cursor = NULL;
 		return (0);
-	if (store_foreach(store, STORE_JOBS, "", jobs_reconcile_cb, &n) != 0)
+	}
+	if (store_foreach_slice(store, STORE_JOBS, "", cursor, max,
+	    jobs_reconcile_cb, &n) != 0)
 		log_warnx("jobs: could not read the pending jobs");
 	if (n > 0)
 		log_warnx("jobs: %d unfinished job(s) were not queued; "

@@ -960,6 +960,54 @@ out:
 	return (rv);
 }
 
+struct store_slice {
+	int	(*cb)(const char *, const char *, size_t, void *);
+	void	 *arg;
+	size_t	  max;
+	size_t	  seen;
+	int	  more;		/* stopped at max with keys left */
+	char	  last[STORE_KEY_MAX + 1];
+};
+
+static int
+store_slice_cb(const char *key, const char *val, size_t len, void *arg)
+{
+	struct store_slice	*sl = arg;
+
+	if (sl->seen == sl->max) {
+		sl->more = 1;
+		return (1);
+	}
+	sl->seen++;
+	strlcpy(sl->last, key, sizeof(sl->last));
+	return (sl->cb(key, val, len, sl->arg));
+}
+
+/*
+ * One slice of a walk that is spread over loop turns: cb for at most max
+ * keys after *cursor (NULL: from the first). *cursor becomes the last key
+ * visited while keys remain, and NULL once the walk is over (the end, or
+ * cb returned nonzero); the caller owns it. Returns what store_foreach
+ * returns; on an error *cursor is NULL too (the walk is abandoned).
+ */
+int
+store_foreach_slice(struct store *s, enum store_db db, const char *prefix,
+    char **cursor, size_t max,
+    int (*cb)(const char *, const char *, size_t, void *), void *arg)
+{
+	struct store_slice	sl;
+	int			rv;
+
+	memset(&sl, 0, sizeof(sl));
+	sl.cb = cb;
+	sl.arg = arg;
+	sl.max = max > 0 ? max : 1;
+	rv = store_foreach_after(s, db, prefix, *cursor, store_slice_cb, &sl);
+	free(*cursor);
+	*cursor = (rv == 0 && sl.more) ? xstrdup(sl.last) : NULL;
+	return (rv);
+}
+
 /*
  * Commit this turn's writes (durably: LMDB syncs on commit). Nothing to do
  * if none are pending. Callers may commit early to make state durable

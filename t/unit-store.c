@@ -349,6 +349,50 @@ test_foreach(void)
 	memset(&vis, 0, sizeof(vis));
 	store_foreach_after(s, STORE_JOBS, NULL, NULL, t_visit_cb, &vis);
 	is_int(vis.n, 7, "after NULL: all");
+	/* In slices: every key once, in order, the cursor the caller's. */
+	{
+		char	*cur = NULL;
+		int	 slices = 0;
+
+		memset(&vis, 0, sizeof(vis));
+		do {
+			is_int(store_foreach_slice(s, STORE_JOBS, "", &cur, 3,
+			    t_visit_cb, &vis), 0, "a slice");
+			slices++;
+			if (slices == 1)
+				is_str(cur, "b/1", "the cursor: the last key");
+			if (slices == 2)	/* a key behind the walk goes */
+				store_del(s, STORE_JOBS, "a");
+		} while (cur != NULL && slices < 10);
+		is_str(vis.keys, "a=1;b=1;b/1=1;b/10=1;b/2=1;ba=1;c=1;",
+		    "slices of 3: every key once, in order");
+		is_int(slices, 3, "in 3 slices, the last one short");
+		store_abort(s);
+		memset(&vis, 0, sizeof(vis));
+		slices = 0;
+		do {
+			store_foreach_slice(s, STORE_JOBS, "b/", &cur, 1,
+			    t_visit_cb, &vis);
+			slices++;
+		} while (cur != NULL && slices < 10);
+		is_str(vis.keys, "b/1=1;b/10=1;b/2=1;", "slices of a prefix");
+		is_int(slices, 3, "one key a slice; the last knows it is");
+		memset(&vis, 0, sizeof(vis));
+		vis.stop_after = 2;
+		store_foreach_slice(s, STORE_JOBS, "", &cur, 5, t_visit_cb,
+		    &vis);
+		ok(vis.n == 2 && cur == NULL,
+		    "a callback that stops ends the walk");
+		cur = xstrdup("b/2");
+		memset(&vis, 0, sizeof(vis));
+		store_foreach_slice(s, STORE_JOBS, "", &cur, 0, t_visit_cb,
+		    &vis);
+		ok(vis.n == 1 && strcmp(vis.keys, "ba=1;") == 0 &&
+		    cur != NULL && strcmp(cur, "ba") == 0,
+		    "resumes after its cursor; max 0 is 1");
+		free(cur);
+	}
+
 	memset(&vis, 0, sizeof(vis));
 	store_foreach(s, STORE_JOBS, "bz", t_visit_cb, &vis);
 	store_foreach(s, STORE_JOBS, "zz", t_visit_cb, &vis);
