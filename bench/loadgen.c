@@ -87,6 +87,7 @@ static struct event_base	*base;
 static int			 ports[LG_NSERVICES];
 static const char		*opt_daemon, *opt_dir, *opt_state, *opt_label;
 static const char		*opt_log_level = "warning";
+static int			 opt_settle_ms;
 static char			*opt_wrap[LG_MAX_WRAP];
 static int			 opt_nwrap;
 static enum lg_mode		 opt_mode = LG_INGEST;
@@ -107,6 +108,9 @@ static unsigned			 ncmd_sent;
 static unsigned long		 api_calls, unknown_calls, next_id;
 static long			 ts_base;
 static struct event		*tick_ev, *quiet_ev, *deadline_ev, *child_ev;
+static struct event		*settle_ev;
+static struct lg_cpu		 settle_cpu;
+static double			 t_settled;
 static int			 incomplete, daemon_reaped, daemon_status;
 static int			 running, finished;
 
@@ -813,6 +817,7 @@ lg_ws_text(struct lg_conn *c, const char *text, size_t len)
 }
 
 static void lg_begin(void);
+static void lg_settle(void);
 
 static void
 lg_ws_upgrade(struct lg_conn *c, const char *hdrs)
@@ -839,8 +844,50 @@ lg_ws_upgrade(struct lg_conn *c, const char *hdrs)
 	lg_ws_text(c, hello, sizeof(hello) - 1);
 	if (t_hello == 0) {
 		t_hello = now();
-		lg_begin();
+		lg_settle();
 	}
+}
+
+/*
+ * --settle MS: the load begins once the daemon's start-up work is over
+ * (the repair pass a second after start walks the whole store), so the
+ * figures are steady state: at least MS after the hello, and then once
+ * a 200 ms window went by without a clock tick of daemon CPU.
+ */
+static void
+lg_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lg_cpu	c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (lg_read_cpu(daemon_pid, &c) != 0)
+		return;
+	if (now() - t_hello >= opt_settle_ms / 1000.0 &&
+	    c.user + c.sys == settle_cpu.user + settle_cpu.sys) {
+		event_free(settle_ev);
+		settle_ev = NULL;
+		t_settled = now();
+		lg_begin();
+		return;
+	}
+	settle_cpu = c;
+}
+
+static void
+lg_settle(void)
+{
+	struct timeval	tv = { 0, 200000 };
+
+	if (opt_settle_ms <= 0) {
+		t_settled = t_hello;
+		lg_begin();
+		return;
+	}
+	(void)lg_read_cpu(daemon_pid, &settle_cpu);
+	settle_ev = event_new(base, -1, EV_PERSIST, lg_settle_cb, NULL);
+	event_add(settle_ev, &tv);
 }
 
 /* ------------------------------------------------------------ load */
@@ -1154,6 +1201,8 @@ lg_finish(int complete)
 	    opt_mode == LG_IDLE ? "idle" : opt_mode == LG_INGEST ? "ingest" :
 	    "commands", complete ? "true" : "false");
 	printf(",\"exec_to_hello_ms\":%.2f", (t_hello - t_exec) * 1000.0);
+	printf(",\"settled_after_hello_ms\":%.0f", (t_settled - t_hello) *
+	    1000.0);
 	printf(",\"seconds\":%.3f", wall);
 	if (opt_mode == LG_INGEST) {
 		printf(",\"envelopes\":%u,\"acked\":%u,\"offered_per_s\":%s",
@@ -1208,7 +1257,7 @@ usage(void)
 	    "\t[--count N] [--rate N] [--window N] [--channels N]\n"
 	    "\t[--command help|new-incident|page|mention] [--concurrency N]\n"
 	    "\t[--delay-ms N] [--wrap 'CMD ARGS'] [--no-pin] [--label NAME]\n"
-	    "\t[--log-level LEVEL] [--timeout SECONDS]\n");
+	    "\t[--log-level LEVEL] [--timeout SECONDS] [--settle MS]\n");
 	exit(2);
 }
 
@@ -1232,6 +1281,7 @@ main(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "settle", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char	 state[1024];
@@ -1285,12 +1335,14 @@ main(int argc, char **argv)
 		case 'l': opt_label = optarg; break;
 		case 'v': opt_log_level = optarg; break;
 		case 't': opt_timeout = atoi(optarg); break;
+		case 'S': opt_settle_ms = atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (opt_daemon == NULL || opt_dir == NULL || opt_count == 0 ||
 	    opt_count > 10000000 || opt_window == 0 || opt_channels == 0 ||
-	    opt_concurrency == 0 || opt_delay_ms < 0 || opt_timeout < 1)
+	    opt_concurrency == 0 || opt_delay_ms < 0 || opt_timeout < 1 ||
+	    opt_settle_ms < 0)
 		usage();
 	if (opt_state == NULL) {
 		snprintf(state, sizeof(state), "%s/state", opt_dir);

@@ -47,8 +47,11 @@ sub run {
 	return $r;
 }
 
-my $r = run('ingest', '--mode', 'ingest', '--count', 2000, '--window', 64);
+my $r = run('ingest', '--mode', 'ingest', '--count', 2000, '--window', 64,
+    '--settle', 300);
 is($r->{acked}, 2000, 'ingest: every envelope acked');
+cmp_ok($r->{settled_after_hello_ms} // 0, '>=', 300,
+    'ingest: the load waited for the daemon to settle');
 ok(defined $r->{ack_ms}{p99} && $r->{ack_ms}{p99} >= $r->{ack_ms}{p50},
     'ingest: ack latency percentiles');
 ok(defined $r->{daemon_cpu_us_per_envelope}{user} &&
