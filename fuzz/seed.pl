@@ -39,7 +39,7 @@ use Digest::SHA qw(sha1_hex);
 use JSON::PP;
 use POSIX qw(strftime);
 use Test::More;
-use IncidentTest;
+use IncidentTest qw(:DEFAULT post_text);
 
 my $MAX_FILES = 40;
 my $MAX_BYTES = 64 * 1024;

@@ -18,7 +18,9 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(new_sandbox new_incidentd wait_for write_yaml slurp
-    manifest_variant test_ca post_text $BOT_TOKEN $APP_TOKEN $USER_TOKEN);
+    manifest_variant test_ca $BOT_TOKEN $APP_TOKEN $USER_TOKEN);
+# On request: several tests have a post_text of their own.
+our @EXPORT_OK = qw(post_text);
 
 our $BOT_TOKEN = 'xoxb-sandbox-bot-token';
 our $APP_TOKEN = 'xapp-sandbox-app-token';
