@@ -168,4 +168,37 @@ is($e->{payload}{team}{id}, 'T0OTHER', 'submit: team.id');
 is($e->{payload}{user}{team_id}, 'T0OTHER', 'submit: user.team_id');
 is($e->{payload}{api_app_id}, 'A0OTHER', 'submit: api_app_id');
 
+# What went out, as it went out (fuzz/seed.pl seeds the fuzzers with it):
+# each envelope's frame, and each answer's header lines and body.
+my $envs = $sb->get('/control/slack/envelopes')->{envelopes} // [];
+my ($sent) = grep { $_->{envelope_id} eq $r->{envelope_id} } @$envs;
+ok($sent, 'the submit is among the envelopes') or diag explain $envs;
+my $frame = eval { $json->decode($sent->{frame} // '') } // {};
+is($frame->{envelope_id}, $r->{envelope_id}, 'its frame names it');
+is($frame->{type}, 'interactive', 'its frame has its type');
+is_deeply($frame->{payload}, $e->{payload},
+    'its frame carries the payload "envelope" shows');
+ok($envs->[0]{type} eq 'events_api' &&
+    $envs->[0]{sent_at} <= $envs->[-1]{sent_at}, 'oldest first');
+my ($open) = grep { ($_->{json}{trigger_id} // $_->{params}{trigger_id} //
+    '') ne '' } $sb->requests('slack', qr{/api/views\.open$});
+ok($open && defined $open->{response_text}, 'views.open: its body');
+is_deeply(eval { $json->decode($open->{response_text}) }, $open->{response},
+    'response_text is the answer verbatim');
+is_deeply([grep { /^content-type:/i } @{$open->{response_headers}}],
+    ['Content-Type: application/json; charset=utf-8'],
+    'response_headers: the Content-Type, once');
+$sb->fault(service => 'slack', match => 'usergroups.list', status => 429,
+    retry_after => 7, count => 1);
+($st) = api('usergroups.list');
+is($st, 429, 'a fault answered');
+my ($limited) = grep { $_->{status} == 429 }
+    $sb->requests('slack', qr{/api/usergroups\.list$});
+ok(grep({ $_ eq 'Retry-After: 7' } @{$limited->{response_headers} // []}),
+    "a fault's Retry-After is among its header lines");
+($open) = grep { $_->{path} eq '/api/usergroups.users.list' }
+    $sb->requests('slack');
+ok(!grep({ /^Retry-After/i } @{$open->{response_headers}}),
+    'and not among the others');
+
 done_testing();

@@ -19,6 +19,8 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(new_sandbox new_incidentd wait_for write_yaml slurp
     manifest_variant test_ca $BOT_TOKEN $APP_TOKEN $USER_TOKEN);
+# On request: several tests have a post_text of their own.
+our @EXPORT_OK = qw(post_text);
 
 our $BOT_TOKEN = 'xoxb-sandbox-bot-token';
 our $APP_TOKEN = 'xapp-sandbox-app-token';
@@ -320,6 +322,13 @@ sub bot_posts {
 	return grep { ($_->{user} // '') eq 'U0BOT' } $self->messages($channel);
 }
 
+# The bot's posts in channel whose text (post_text) matches re.
+sub posts_like {
+	my ($self, $channel, $re) = @_;
+	return grep { IncidentTest::post_text($_) =~ $re }
+	    $self->bot_posts($channel);
+}
+
 # Wait until the bot has posted at least n messages in channel.
 # A Jira incident and its channel, made as a responder would (new channel
 # KEY in C0GENERAL); returns (key, channel id) once the channel has the
@@ -541,6 +550,13 @@ sub free_port {
 	my $port = $s->sockport;
 	close($s);
 	return $port;
+}
+
+# A post's text and its blocks' texts, a line each.
+sub post_text {
+	my ($p) = @_;
+	return join("\n", $p->{text} // '', map { $_->{text}{text} // '' }
+	    @{$p->{blocks} // []});
 }
 
 sub new_sandbox { return IncidentTest::Sandbox->new(@_) }

@@ -43,6 +43,11 @@
  *          a fragment, a binary frame, or with pad_bytes spaces after
  *          the payload (up to 64 MiB) a message over the client's cap
  * "connections" counts them: refused, hello_withheld, stormed.
+ *
+ * GET /control/slack/envelopes lists the kept envelopes (the last
+ * 10000), oldest first: {"envelopes":[{envelope_id,type,retry_attempt,
+ * sent_at,acked,frame}]}, "frame" being the text frame exactly as sent
+ * (fuzz/seed.pl makes the socket fuzz target's seeds of them).
  */
 #include "config.h"
 
@@ -111,6 +116,7 @@ struct fs_env {
 	char			 id[40];
 	char			*type;
 	cJSON			*payload;
+	char			*frame;		/* the text sent */
 	char			*event_id;	/* events_api only */
 	int			 retry_attempt;
 	int			 conn_id;
@@ -228,6 +234,7 @@ static cJSON	*fs_control_raw(cJSON *);
 static cJSON	*fs_control_frame(cJSON *);
 static cJSON	*fs_control_fault(const char *, cJSON *);
 static cJSON	*fs_control_acks(void);
+static cJSON	*fs_control_envelopes(void);
 static cJSON	*fs_control_connections(void);
 
 static const struct wslay_event_callbacks fs_callbacks = {
@@ -1159,6 +1166,7 @@ fs_env_free(struct fs_env *e)
 	free(e->type);
 	free(e->event_id);
 	cJSON_Delete(e->payload);
+	free(e->frame);
 	free(e);
 }
 
@@ -1187,6 +1195,7 @@ fs_send_envelope(struct fs_conn *c, const char *type, const cJSON *payload,
 	struct fs_env	*e;
 	cJSON		*o;
 	const char	*ptype, *event_id;
+	char		*text;
 	int		 accepts;
 
 	e = sb_calloc(1, sizeof(*e));
@@ -1222,7 +1231,12 @@ fs_send_envelope(struct fs_conn *c, const char *type, const cJSON *payload,
 	sb_log("socket #%d: envelope %s %s%s%s (attempt %d)", c->id, e->id,
 	    type, e->event_id != NULL ? " " : "",
 	    e->event_id != NULL ? e->event_id : "", retry_attempt);
-	fs_send_json(c, o);
+	if ((text = cJSON_PrintUnformatted(o)) == NULL)
+		sb_fatal("cJSON_PrintUnformatted failed");
+	cJSON_Delete(o);
+	e->frame = sb_strdup(text);
+	fs_send_text(c, text);
+	cJSON_free(text);
 	/* Last: the oldest may be the one the arguments came from. */
 	if (++fs_nenvs > FS_MAX_ENVELOPES)
 		fs_env_free(TAILQ_FIRST(&fs_envs));
@@ -1530,6 +1544,27 @@ fs_control_acks(void)
 }
 
 static cJSON *
+fs_control_envelopes(void)
+{
+	struct fs_env	*e;
+	cJSON		*o, *arr, *x;
+
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "envelopes");
+	TAILQ_FOREACH(e, &fs_envs, entry) {
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "envelope_id", e->id);
+		cJSON_AddStringToObject(x, "type", e->type);
+		cJSON_AddNumberToObject(x, "retry_attempt", e->retry_attempt);
+		cJSON_AddNumberToObject(x, "sent_at", e->sent_at);
+		cJSON_AddBoolToObject(x, "acked", e->acked);
+		cJSON_AddStringToObject(x, "frame", e->frame);
+		cJSON_AddItemToArray(arr, x);
+	}
+	return (o);
+}
+
+static cJSON *
 fs_control_connections(void)
 {
 	struct fs_conn	*c;
@@ -1669,6 +1704,8 @@ socket_control(const char *op, cJSON *body)
 	}
 	if (strcmp(op, "acks") == 0)
 		return (fs_control_acks());
+	if (strcmp(op, "envelopes") == 0)
+		return (fs_control_envelopes());
 	if (strcmp(op, "connections") == 0)
 		return (fs_control_connections());
 	return (NULL);

@@ -19,9 +19,14 @@
  *   GET  /control/requests?service=S&since=N[&match=PATH][&wait_ms=MS]
  *        recorded requests with seq > since, oldest first, as
  *        {"requests":[{seq,time,service,method,path,query,headers,body,
- *        json,params,status,response}],"next":N}; pass "next" as the next
- *        "since". With wait_ms, answers as soon as one matching request
- *        has been answered (or the time is up): tests need no sleeps.
+ *        json,params,status,response,response_headers,response_text}],
+ *        "next":N}; pass "next" as the next "since". With wait_ms,
+ *        answers as soon as one matching request has been answered (or
+ *        the time is up): tests need no sleeps. "response" is the answer
+ *        parsed; "response_headers" its header lines as the fake set them
+ *        (["Name: value",...]; evhttp adds Date, Content-Length and
+ *        Connection) and "response_text" its body verbatim (null if
+ *        empty), so the fuzz seeds (fuzz/seed.pl) are real answers.
  *   POST /control/requests/clear[?service=S]
  *   POST /control/reset                     every service's "reset" op,
  *                                           plus requests and faults
@@ -36,7 +41,7 @@
  *            ephemeral views bookmarks ratelimit history_limits
  *            manifest scopes reset
  *   socket:  redeliver raw disconnect enable drop silence acks
- *            connections envelope
+ *            connections envelope envelopes
  *   socket faults: refuse nohello storm frame (for t/socket-faults.t)
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
@@ -123,6 +128,8 @@ struct sb_record {
 	cJSON			*params;
 	int			 status;	/* 0: not yet, -1: dropped */
 	cJSON			*response;	/* parsed answer or string */
+	cJSON			*response_headers; /* ["Name: value"] */
+	char			*response_text;	/* as sent, or NULL */
 	int			 processed;	/* the fake did the work */
 	const char		*answered;	/* how; NULL: pending */
 	int			 client_closed;	/* gave up on a held one */
@@ -230,7 +237,8 @@ static void	 sb_pending_free(struct sb_pending *);
 static void	 sb_record_free(struct sb_record *);
 static void	 sb_record_forget(struct sb_record *);
 static void	 sb_record_done(struct sb_record *, int, const char *,
-		    size_t, const char *, const char *);
+		    size_t, const char *, const char *, cJSON *);
+static cJSON	*sb_header_lines(struct evkeyvalq *);
 static cJSON	*sb_response_json(const char *, size_t, const char *);
 static void	 sb_handle(struct sb_pending *);
 static void	 sb_pad(struct evbuffer *, long long);
@@ -441,6 +449,7 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 	struct evbuffer		*buf;
 	const char		*colon, *v;
 	char			*name;
+	cJSON			*lines;
 	int			 have_ctype = 0;
 	size_t			 i;
 
@@ -471,12 +480,13 @@ sb_send(struct sb_pending *p, int status, const char *ctype,
 	if (len > 0)
 		evbuffer_add(buf, text, len);
 	sb_pad(buf, p->fault_pad);
+	lines = sb_header_lines(out);
 	evhttp_send_reply(p->r.req, status, sb_reason(status), buf);
 	evbuffer_free(buf);
 	sb_log("%s %s %s%s%s -> %d (%s)", p->r.service, p->r.method, p->r.path,
 	    p->r.query != NULL ? "?" : "", p->r.query != NULL ? p->r.query : "",
 	    status, p->how);
-	sb_record_done(p->rec, status, text, len, ctype, p->how);
+	sb_record_done(p->rec, status, text, len, ctype, p->how, lines);
 	sb_pending_free(p);
 	sb_waiters_check();
 }
@@ -518,6 +528,8 @@ sb_cut(struct sb_pending *p, int status, const char *ctype,
 	struct bufferevent		*bev;
 	evutil_socket_t			 fd = -1;
 	struct evbuffer			*buf;
+	cJSON				*lines;
+	char				*line;
 	size_t				 i, n = (size_t)p->fault_cut;
 	int				 have_ctype = 0;
 
@@ -527,13 +539,19 @@ sb_cut(struct sb_pending *p, int status, const char *ctype,
 		sb_fatal("evbuffer_new failed");
 	evbuffer_add_printf(buf, "HTTP/1.1 %d %s\r\n", status,
 	    sb_reason(status));
+	lines = cJSON_CreateArray();
 	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
 		if (strncasecmp(headers[i], "Content-Type:", 13) == 0)
 			have_ctype = 1;
 		evbuffer_add_printf(buf, "%s\r\n", headers[i]);
+		cJSON_AddItemToArray(lines, cJSON_CreateString(headers[i]));
 	}
-	if (!have_ctype && ctype != NULL)
+	if (!have_ctype && ctype != NULL) {
 		evbuffer_add_printf(buf, "Content-Type: %s\r\n", ctype);
+		sb_asprintf(&line, "Content-Type: %s", ctype);
+		cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+		free(line);
+	}
 	/* One byte promised even for an empty answer: always a cut. */
 	evbuffer_add_printf(buf, "Content-Length: %zu\r\n\r\n",
 	    len > 0 ? len : 1);
@@ -552,7 +570,7 @@ sb_cut(struct sb_pending *p, int status, const char *ctype,
 	evbuffer_free(buf);
 	sb_log("%s %s %s -> %d, cut after %zu of %zu body bytes",
 	    p->r.service, p->r.method, p->r.path, status, n, len);
-	sb_record_done(p->rec, status, text, len, ctype, "cut");
+	sb_record_done(p->rec, status, text, len, ctype, "cut", lines);
 	sb_abort(p);
 	sb_waiters_check();
 }
@@ -694,6 +712,8 @@ sb_record_free(struct sb_record *rec)
 	cJSON_Delete(rec->json);
 	cJSON_Delete(rec->params);
 	cJSON_Delete(rec->response);
+	cJSON_Delete(rec->response_headers);
+	free(rec->response_text);
 	cJSON_Delete(rec->hidden_response);
 	free(rec);
 }
@@ -717,16 +737,41 @@ sb_response_json(const char *text, size_t len, const char *ctype)
 	return (o);
 }
 
-/* The request was answered (status) or dropped (-1), and how. */
+/*
+ * The request was answered (status) or dropped (-1), and how; lines
+ * (consumed) are the answer's header lines.
+ */
 static void
 sb_record_done(struct sb_record *rec, int status, const char *text,
-    size_t len, const char *ctype, const char *how)
+    size_t len, const char *ctype, const char *how, cJSON *lines)
 {
-	if (rec == NULL)
+	if (rec == NULL) {
+		cJSON_Delete(lines);
 		return;
+	}
 	rec->status = status;
 	rec->answered = how;
 	rec->response = sb_response_json(text, len, ctype);
+	rec->response_headers = lines;
+	if (text != NULL && len > 0)
+		rec->response_text = sb_strndup(text, len);
+}
+
+/* Headers as the lines of an answer: ["Name: value", ...], in order. */
+static cJSON *
+sb_header_lines(struct evkeyvalq *headers)
+{
+	struct evkeyval	*kv;
+	cJSON		*lines;
+	char		*line;
+
+	lines = cJSON_CreateArray();
+	TAILQ_FOREACH(kv, headers, next) {
+		sb_asprintf(&line, "%s: %s", kv->key, kv->value);
+		cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+		free(line);
+	}
+	return (lines);
 }
 
 /* Answered, or held for good: a long poll may report it. */
@@ -910,6 +955,16 @@ sb_record_json(const struct sb_record *rec)
 		    cJSON_Duplicate(rec->response, 1));
 	else
 		cJSON_AddNullToObject(o, "response");
+	if (rec->response_headers != NULL)
+		cJSON_AddItemToObject(o, "response_headers",
+		    cJSON_Duplicate(rec->response_headers, 1));
+	else
+		cJSON_AddArrayToObject(o, "response_headers");
+	if (rec->response_text != NULL)
+		cJSON_AddStringToObject(o, "response_text",
+		    rec->response_text);
+	else
+		cJSON_AddNullToObject(o, "response_text");
 	cJSON_AddBoolToObject(o, "processed", rec->processed);
 	cJSON_AddStringToObject(o, "answered", rec->answered != NULL ?
 	    rec->answered : "pending");
@@ -1151,7 +1206,7 @@ static void
 sb_drop(struct sb_pending *p)
 {
 	sb_log("%s %s %s -> dropped", p->r.service, p->r.method, p->r.path);
-	sb_record_done(p->rec, -1, NULL, 0, NULL, "reset");
+	sb_record_done(p->rec, -1, NULL, 0, NULL, "reset", NULL);
 	sb_abort(p);
 	sb_waiters_check();
 }
