@@ -36,6 +36,9 @@
  *   comment  only where Jira refuses remote links: a comment with the
  *	      channel's URL; its probe reads the newest comments first.
  *
+ * A step Slack refuses for good (topic, invite, post: the channel is
+ * usable without) is left out, and the answer says what was.
+ *
  * The ended hook answers the requester through a reply job, so the answer
  * is sent once the end is committed, after a crash too. Every error text
  * is plain and escaped (slack_escape) on its way to Slack.
@@ -91,7 +94,8 @@ static void		 nc_ended(struct job *);
 static void		 nc_advance(struct job *, const char *);
 static void		 nc_finish(struct job *, int);
 static void		 nc_slack_failed(struct job *, const char *,
-			    const struct slack_result *, const char *);
+			    const char *, const struct slack_result *,
+			    const char *);
 static void		 nc_issue_run(struct job *);
 static void		 nc_issue_cb(const struct jira_result *, void *);
 static void		 nc_create_run(struct job *);
@@ -580,13 +584,15 @@ nc_finish(struct job *j, int existing)
 
 /*
  * A Slack call of a step failed: try again later if Slack may take it
- * then, else note it and go on to next (the channel is usable without).
+ * then, else note it and go on to next (the channel is usable without);
+ * the requester is told what was left undone (args "skipped").
  */
 static void
-nc_slack_failed(struct job *j, const char *method,
+nc_slack_failed(struct job *j, const char *method, const char *what,
     const struct slack_result *sr, const char *next)
 {
-	char	*why;
+	cJSON	*a = job_args(j), *sk;
+	char	*why, *note;
 
 	xasprintf(&why, "Slack %s: %s", method, sr->error != NULL ?
 	    sr->error : "failed");
@@ -594,6 +600,13 @@ nc_slack_failed(struct job *j, const char *method,
 		job_retry(j, 0, why);
 	else {
 		log_warnx("job %s: %s; going on", job_id(j), why);
+		if (!cJSON_IsArray(sk = cJSON_GetObjectItemCaseSensitive(a,
+		    "skipped")))
+			sk = cJSON_AddArrayToObject(a, "skipped");
+		xasprintf(&note, "I could not %s: %s", what, sr->error != NULL ?
+		    sr->error : "failed");
+		cJSON_AddItemToArray(sk, cJSON_CreateString(note));
+		free(note);
 		nc_advance(j, next);
 	}
 	free(why);
@@ -920,7 +933,8 @@ nc_topic_cb(const struct slack_result *sr, void *arg)
 	if (sr->ok)
 		nc_advance(j, "invite");
 	else
-		nc_slack_failed(j, "conversations.setTopic", sr, "invite");
+		nc_slack_failed(j, "conversations.setTopic",
+		    "set its topic", sr, "invite");
 }
 
 /* Step invite: the incident managers and the requester. */
@@ -971,7 +985,8 @@ nc_invite_cb(const struct slack_result *sr, void *arg)
 	    strcmp(sr->error, "already_in_channel") == 0))
 		nc_advance(j, "post");
 	else
-		nc_slack_failed(j, "conversations.invite", sr, "post");
+		nc_slack_failed(j, "conversations.invite",
+		    "invite everyone", sr, "post");
 }
 
 /* Step post: the ticket in the channel (at least once, see the top). */
@@ -1036,7 +1051,8 @@ nc_posted_cb(const struct slack_result *sr, void *arg)
 	if (sr->ok)
 		nc_advance(j, "link");
 	else
-		nc_slack_failed(j, "chat.postMessage", sr, "link");
+		nc_slack_failed(j, "chat.postMessage",
+		    "post the ticket in it", sr, "link");
 }
 
 /* Step link: the channel on the ticket, as a remote link. */
@@ -1174,8 +1190,9 @@ static void
 nc_ended(struct job *j)
 {
 	cJSON		*a = job_args(j);
+	const cJSON	*sk;
 	const char	*key, *ch = json_str(a, "channel");
-	char		*text, *e;
+	char		*text, *e, *tmp;
 
 	key = json_str(a, "ikey") != NULL ? json_str(a, "ikey") :
 	    json_str(a, "key");
@@ -1189,6 +1206,17 @@ nc_ended(struct job *j)
 			xasprintf(&text, "Created <#%s> for %s.%s", ch, key,
 			    json_bool(a, "closed") ? " (The ticket is closed "
 			    "in Jira.)" : "");
+		/* A step Slack refused, left out (nc_slack_failed). */
+		cJSON_ArrayForEach(sk, cJSON_GetObjectItemCaseSensitive(a,
+		    "skipped")) {
+			if (!cJSON_IsString(sk))
+				continue;
+			e = slack_escape(sk->valuestring);
+			xasprintf(&tmp, "%s\n:warning: %s.", text, e);
+			free(text);
+			free(e);
+			text = tmp;
+		}
 	} else {
 		e = slack_escape(job_error(j) != NULL ? job_error(j) :
 		    "failed");

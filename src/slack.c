@@ -179,8 +179,12 @@ slack_call_cb(const struct http_response *res, void *arg)
 		}
 		goto done;
 	}
-	if (json == NULL) {
-		sr.error = "invalid JSON in response";
+	/* Slack's answers are objects with a boolean "ok": anything else
+	 * (a proxy's page, an array) is not its refusal (slack_transient). */
+	if (!cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(json, "ok"))) {
+		sr.error = json == NULL ? "invalid JSON in response" :
+		    "not Slack's JSON in response";
+		sr.json = NULL;
 		goto done;
 	}
 	if (json_bool(json, "ok"))
@@ -224,7 +228,8 @@ slack_transient(const struct slack_result *sr)
 		return (1);
 	/*
 	 * A redirect, or a 200 that is not Slack's JSON (a proxy's page, a
-	 * cut body): not Slack's refusal, so not final.
+	 * cut body, JSON without a boolean "ok"): not Slack's refusal, so
+	 * not final.
 	 */
 	if ((sr->http_status >= 300 && sr->http_status < 400) ||
 	    (sr->http_status == 200 && sr->json == NULL))

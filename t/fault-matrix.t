@@ -6,11 +6,13 @@
 # FAULT_MATRIX=full runs every cell; FAULT_MATRIX_ONLY=regex selects.
 # Cells: Jira create (`new incident`), PagerDuty create (a confirmed
 # `page`), a Slack reply (`help` by DM), the Slack Web API steps of `new
-# channel` (conversations.create, .setTopic, .invite) and its Jira link
-# back, the timeline DM (`get timeline`), PagerDuty responders (a later
-# page in an incident channel), and the Jira poller (a closed ticket's
-# channel archived), each also with a body over the client's cap
-# (pad_bytes) and an answer cut mid-body (cut_bytes).
+# channel` (conversations.create, .setTopic, .invite, the post in the
+# channel) and its Jira link back or, where Jira refuses links, its
+# comment, the timeline DM (`get timeline`), PagerDuty responders (a
+# later page in an incident channel), the Jira poller (a closed ticket's
+# channel archived) and the archive notice before it, each also with a
+# body over the client's cap (pad_bytes) and an answer cut mid-body
+# (cut_bytes).
 use strict;
 use warnings;
 use Test::More;
@@ -172,6 +174,8 @@ my @slack_cells = (
 	['slack-reply 200 that is not JSON', 1, { status => 200,
 	    raw => '<html>upstream</html>' }],
 	['slack-reply empty 200', 0, { status => 200, raw => '' }],
+	['slack-reply 200 of the wrong shape', 0, { status => 200,
+	    raw => '[{"ok":true}]' }],
 	['slack-reply 302 redirect', 1, { status => 302, raw => '',
 	    location => 'http://127.0.0.1:1/elsewhere' }],
 	['slack-reply 503', 0, { status => 503 }],
@@ -263,6 +267,119 @@ sub ok_answers {
 	    $s->requests($service, $re);
 }
 
+# The Slack fault shapes of a chat.postMessage path (the channel post,
+# the archive notice): name, fault, and 'twice' where the answer is lost
+# after the post (no idempotency key: posted once or twice).
+my @POST_SHAPES = (
+	['503', { status => 503 }],
+	['429 retry-after 1', { status => 429, retry_after => 1 }],
+	['429 no retry-after', { status => 429 }],
+	['429 far-future retry-after', { status => 429,
+	    retry_after => 86400 }],
+	['200 not JSON', { status => 200, raw => '<html>upstream</html>' }],
+	['empty 200', { status => 200, raw => '' }],
+	['200 wrong shape', { status => 200, raw => '["ok",true]' }],
+	['302 redirect', { status => 302, raw => '',
+	    location => 'http://127.0.0.1:1/elsewhere' }],
+	['huge 200', { status => 200, raw => '{"ok":true}',
+	    pad_bytes => $HUGE }],
+	['cut 200', { status => 200,
+	    raw => '{"ok":true,"channel":"C0X","ts":"1.000300"}',
+	    cut_bytes => 9 }],
+	['reset after the work', { status => -1, after => $T }, 'twice'],
+	['502 after the work', { status => 502, after => $T }, 'twice'],
+	['cut 200 after the work', { status => 0, cut_bytes => 20 }, 'twice'],
+	['huge 200 after the work', { status => 0, pad_bytes => $HUGE },
+	    'twice'],
+);
+# The shapes of a Jira write with no idempotency key (a comment), whose
+# job reads before it sends again.
+my @JIRA_SHAPES = (
+	['503', { status => 503 }],
+	['429 retry-after 1', { status => 429, retry_after => 1 }],
+	['429 no retry-after', { status => 429 }],
+	['reset after the work', { status => -1, after => $T }],
+	['502 after the work', { status => 502, after => $T }],
+	['201 not JSON after the work', { status => 201, after => $T,
+	    raw => '<html><body>OK</body></html>' }],
+	['empty 201 after the work', { status => 201, after => $T,
+	    raw => '' }],
+	['cut 201 after the work', { status => 0, cut_bytes => 10 }],
+	['huge 201 after the work', { status => 0, pad_bytes => $HUGE }],
+	['302 redirect', { status => 302,
+	    location => 'http://127.0.0.1:1/rest/api/2/issue' }],
+);
+# Cells "$path SHAPE", short where the shape's name matches $short.
+sub cells {
+	my ($path, $short, @shapes) = @_;
+	return map { ["$path $_->[0]", $_->[0] =~ $short ? 1 : 0, $_->[1],
+	    $_->[2]] } @shapes;
+}
+# The chat.postMessage requests whose body holds $text.
+sub posts_of {
+	my ($s, $text) = @_;
+	return grep { ($_->{body} // '') =~ /\Q$text\E/ }
+	    $s->requests('slack', qr{/api/chat\.postMessage$});
+}
+# $n messages: one, or ('twice') one or two.
+sub once_or_twice {
+	my ($name, $expect, $n, $what) = @_;
+	return ok($n >= 1 && $n <= 2, "$name: $what, at most twice " .
+	    '(known limit: no idempotency key)') if $expect eq 'twice';
+	return is($n, 1, "$name: $what once");
+}
+
+# Run $run->(name, fault, expectation, a fresh ticket's key) for each
+# selected cell, $per cells a section (configuration %$conf): every
+# sandbox and daemon must end inside the harness's 120 s alarm.
+sub each_cell {
+	my ($cells, $per, $what, $conf, $run) = @_;
+	for (my $i = 0; $i < @$cells; $i += $per) {
+		my $j = $i + $per > @$cells ? $#$cells : $i + $per - 1;
+		my @part = @$cells[$i .. $j];
+		section(\@part, $what, %$conf);
+		for my $c (@part) {
+			my ($name, $short, $f, $expect) = @$c;
+			next if !sel($name, $short);
+			$ran++;
+			(my $summary = "cell $name") =~ s/[^A-Za-z0-9 -]//g;
+			$run->($name, $f, $expect // 'once',
+			    new_ticket($sb, $summary));
+		}
+	}
+}
+# Arm $f on the chat.postMessage whose body holds $text; how many such
+# posts were sent before.
+sub arm_post {
+	my ($text, $f) = @_;
+	my $n = () = posts_of($sb, $text);
+	$sb->fault(service => 'slack', match => 'chat.postMessage',
+	    contains => $text, count => 1, %$f);
+	return $n;
+}
+# Every fault armed was met: the cell tested what it says.
+sub fault_met {
+	my ($name) = @_;
+	is(scalar @{$sb->get('/control/faults')->{faults}}, 0,
+	    "$name: the fault was met");
+}
+# The closed ticket's channel $cid is archived, and after one more poll
+# (anything it would repeat shows by its end) archived once; the
+# archive calls that took.
+sub archived_once {
+	my ($name, $cid) = @_;
+	ok(wait_for(sub { $d->check_alive;
+	    (channel_info($sb, $cid) // {})->{is_archived} }, 'archived', 60),
+	    "$name: archived");
+	my $np = () = $sb->requests('jira', qr{/search});
+	wait_for(sub { my $n = () = $sb->requests('jira', qr{/search});
+	    $n >= $np + 1 }, 'one more poll', 30);
+	my @ar = ok_answers($sb, 'slack', qr{/api/conversations\.archive$},
+	    sub { ($_[0]{json}{channel} // '') eq $cid });
+	is(scalar @ar, 1, "$name: archived once");
+	return @ar;
+}
+
 ######################################################### new channel
 
 # A Slack Web API step of `new channel` (or its Jira link back) meets the
@@ -351,6 +468,83 @@ for my $c (@nc_cells) {
 	$sb->post('/control/faults/clear');
 	help_answered($sb, $d, $name);
 }
+
+######################################################### channel post
+
+# The post step of `new channel`: the bot's first message in the new
+# channel (the ticket) meets the fault; the fault matches that message
+# only ("contains": its context line), not the answer to the requester.
+# The channel is set up once, without a "-2". Slack's chat.postMessage
+# has no idempotency key, so an answer lost after the post may post it
+# twice ('twice': the known limit); a refusal skips the post, and the
+# requester is told.
+my $NC_POST = 'Tag important messages with';
+my @post_cells = (['channel-post refused', 1, { status => 200,
+    raw => '{"ok":false,"error":"not_in_channel"}' }, 'refused'],
+    cells('channel-post', qr/^503$/, @POST_SHAPES));
+each_cell(\@post_cells, 8, 'channel post', {}, sub {
+	my ($name, $f, $expect, $key) = @_;
+	my $npost = arm_post($NC_POST, $f);
+	my ($cid, $t) = new_channel($sb, $d, $key);
+	ok($cid, "$name: set up") or diag($t);
+	$cid //= 'none';
+	fault_met($name);
+	my $cname = lc("inc-$key");
+	my @ch = channels_named($sb, qr/^\Q$cname\E(-\d+)?$/);
+	is(scalar @ch, 1, "$name: exactly one channel") or diag explain \@ch;
+	is($ch[0]{name} // '', $cname, "$name: no suffix");
+	my @p = grep { ($_->{text} // '') =~
+	    /^:rotating_light: \*<[^|>]*\|\Q$key\E>\*/ } $sb->bot_posts($cid);
+	if ($expect eq 'refused') {
+		is(scalar @p, 0, "$name: not posted");
+		like($t, qr/could not post the ticket in it: not_in_channel/,
+		    "$name: the requester is told");
+	} else {
+		once_or_twice($name, $expect, scalar @p, 'posted');
+	}
+	my $is = $sb->post('/control/jira/get', { key => $key });
+	is(scalar @{$is->{remotelinks} // []}, 1, "$name: one remote link");
+	cmp_ok(posts_of($sb, $NC_POST) - $npost, '<=', 3,
+	    "$name: at most three posts");
+	$sb->post('/control/faults/clear');
+	help_answered($sb, $d, $name);
+});
+
+######################################################### Jira comment
+
+# Jira refuses the remote link (403: no permission, links disabled), so
+# `new channel` falls back to a comment with the channel's URL, and the
+# comment meets the fault. Jira has no idempotency key for comments: an
+# unsure answer is followed by reading the comments before any resend.
+# Exactly one comment, no remote link.
+my @cm_cells = cells('channel-comment', qr/^(503|reset after the work)$/,
+    @JIRA_SHAPES);
+each_cell(\@cm_cells, 5, 'Jira comment', {}, sub {
+	my ($name, $f, $expect, $key) = @_;
+	my $cre = qr{/issue/\Q$key\E/comment$};
+	$sb->fault(service => 'jira', match => '/remotelink', method => 'POST',
+	    status => 403, count => 1);
+	$sb->fault(service => 'jira', match => '/comment', method => 'POST',
+	    count => 1, %$f);
+	my ($cid, $t) = new_channel($sb, $d, $key);
+	ok($cid, "$name: set up") or diag($t);
+	$cid //= 'none';
+	fault_met($name);
+	my @ch = channels_named($sb, qr/^\Q@{[lc "inc-$key"]}\E(-\d+)?$/);
+	is(scalar @ch, 1, "$name: exactly one channel");
+	my $is = $sb->post('/control/jira/get', { key => $key });
+	is(scalar @{$is->{remotelinks} // []}, 0, "$name: no remote link");
+	my @cm = grep { ($_->{body_text} // '') =~
+	    m{^Slack incident channel: \S+/archives/\Q$cid\E$} }
+	    @{$is->{comments} // []};
+	is(scalar @cm, 1, "$name: exactly one comment with the channel") or
+	    diag explain $is->{comments};
+	my $sent = () = grep { $_->{method} eq 'POST' }
+	    $sb->requests('jira', $cre);
+	cmp_ok($sent, '<=', 2, "$name: at most two comments sent");
+	$sb->post('/control/faults/clear');
+	help_answered($sb, $d, $name);
+});
 
 ######################################################### timeline DM
 
@@ -555,16 +749,7 @@ for my $c (@poll_cells) {
 	$sb->fault(service => $svc, match => $match, count => 1, %$f);
 	$sb->post('/control/jira/transition', { key => $key,
 	    status => 'Done' });
-	ok(wait_for(sub { $d->check_alive;
-	    (channel_info($sb, $cid) // {})->{is_archived} }, 'archived', 60),
-	    "$name: archived");
-	# One more poll: anything it would repeat shows by its end.
-	my $np = () = $sb->requests('jira', qr{/search});
-	wait_for(sub { my $n = () = $sb->requests('jira', qr{/search});
-	    $n >= $np + 1 }, 'one more poll', 30);
-	is(scalar(ok_answers($sb, 'slack', qr{/api/conversations\.archive$},
-	    sub { ($_[0]{json}{channel} // '') eq $cid })), 1,
-	    "$name: archived once");
+	archived_once($name, $cid);
 	my @notice = grep { alltext($_) =~ /will be archived/ }
 	    $sb->bot_posts($cid);
 	is(scalar @notice, 1, "$name: one notice");
@@ -574,6 +759,39 @@ for my $c (@poll_cells) {
 	$sb->post('/control/faults/clear');
 	help_answered($sb, $d, $name);
 }
+
+######################################################### archive notice
+
+# The "Keep open" notice before a closed ticket's channel is archived
+# (follow.c's archive_notice job) meets a Slack fault. archive_after 6 s
+# puts the notice 3 s before the archive: room for a Retry-After of 1 s
+# and the job's retries. Posted once (or, when the answer was lost
+# after the post, at most twice: no idempotency key), before the
+# archive; archived once.
+my $AN = 'Press *Keep open*';
+my @an_cells = cells('archive-notice', qr/^503$/, @POST_SHAPES);
+each_cell(\@an_cells, 5, 'archive notice', { schedule => {
+    poll_interval => '1s', archive_after => '6s' } }, sub {
+	my ($name, $f, $expect, $key) = @_;
+	my ($cid, $t) = new_channel($sb, $d, $key);
+	ok($cid, "$name: channel") or diag($t);
+	$cid //= 'none';
+	my $nsent = arm_post($AN, $f);
+	$sb->post('/control/jira/transition', { key => $key,
+	    status => 'Done' });
+	my @ar = archived_once($name, $cid);
+	fault_met($name);
+	once_or_twice($name, $expect, scalar(grep { alltext($_) =~ /\Q$AN\E/ }
+	    $sb->bot_posts($cid)), 'notice posted');
+	my ($took) = grep { $_->{processed} &&
+	    ($_->{json}{channel} // '') eq $cid } posts_of($sb, $AN);
+	ok($took && @ar && $took->{time} < $ar[0]{time},
+	    "$name: the notice before the archive");
+	cmp_ok(posts_of($sb, $AN) - $nsent, '<=', 3,
+	    "$name: at most three posts");
+	$sb->post('/control/faults/clear');
+	help_answered($sb, $d, $name);
+});
 
 ok($ran > 0, "$ran cell(s) ran");
 is($d->stop, 0, 'a clean stop after the faults') if defined $d;

@@ -167,6 +167,17 @@ ok($rec->{processed_response}{ok}, 'the hidden answer was ok:true');
 $r = slack_create('after-503');
 is(decode($r)->{error}, 'name_taken', 'Slack: retrying finds the name taken');
 
+# "contains" narrows a fault to the requests whose body holds the text:
+# other posts pass, the one that matches gets it.
+$sb->fault(service => 'slack', match => 'chat.postMessage', status => 503,
+    contains => 'Keep open');
+is(slack_post('a reply')->{status}, 200, 'contains: another post passes');
+is(scalar @{$sb->get('/control/faults')->{faults}}, 1,
+    'contains: still armed');
+is(slack_post('Press Keep open')->{status}, 503,
+    'contains: the post that holds the text gets the fault');
+is(scalar @{$sb->get('/control/faults')->{faults}}, 0, 'contains: spent');
+
 # A late answer: the real one, delay_ms late. A patient client gets it.
 $sb->fault(service => 'jira', match => '/rest/api/2/issue', status => 0,
     delay_ms => 400, after => JSON::PP::true);

@@ -1,8 +1,8 @@
 # socket-faults.t: the Socket Mode row of issue 14's fault matrix. Each
 # cell makes the fake Socket Mode server misbehave in one way (garbage
-# frames, text that is not JSON, a message over WS_MAX_MESSAGE, unknown
-# envelope and event types, no hello, a disconnect storm, a refused
-# upgrade) and checks that the daemon stays correct: it reconnects only
+# frames, text that is not JSON or not UTF-8, a message over
+# WS_MAX_MESSAGE, unknown envelope and event types, no hello, a
+# disconnect storm, a refused upgrade) and checks that the daemon stays correct: it reconnects only
 # when it must and then with back-off, `help` by DM is answered exactly
 # once, and every envelope that carried an envelope_id was acked.
 #
@@ -81,6 +81,31 @@ sub backed_off {
 	my @short = grep { $gaps[$_] < 0.45 * 2 ** $_ } 0 .. $#gaps;
 	ok(!@short, "$name: reconnects backed off") or
 	    diag("gaps: @{[map { sprintf '%.2f', $_ } @gaps]}");
+}
+
+# A DM "help" from U0ALICE as a hand-made events_api envelope, in bytes:
+# NOTE (valid UTF-8 here) stands where the tests put their own bytes.
+sub help_envelope {
+	my ($id) = @_;
+	my $ts = sprintf('%.6f', time);
+	return JSON::PP->new->canonical->encode({ envelope_id => $id,
+	    type => 'events_api', accepts_response_payload => $F,
+	    retry_attempt => 0, retry_reason => '', payload => {
+	    team_id => 'T0SANDBOX', api_app_id => 'A0SANDBOX',
+	    type => 'event_callback', event_id => "Ev0$id",
+	    event_time => int(time), note => 'NOTE', event => {
+	    type => 'message', channel => 'D0ALICE', channel_type => 'im',
+	    user => 'U0ALICE', text => 'help', ts => $ts,
+	    event_ts => $ts } } });
+}
+
+# Raw bytes through the control API: JSON::PP (no utf8) and HTTP::Tiny
+# pass characters below 256 as those bytes, and cJSON keeps them.
+sub frames {
+	my ($sb, @f) = @_;
+	my $n = 0;
+	$n += $sb->post('/control/slack/frame', $_)->{sent} for @f;
+	return $n;
 }
 
 sub fresh {
@@ -201,8 +226,23 @@ is(scalar(opens($sb)) - @before, 1,
     'disconnect storm: 20 messages, one apps.connections.open');
 help_once($sb, $d, 'disconnect storm');
 all_acked($sb, 'disconnect storm', 1);
-is(scalar help_posts($sb), 1 + @ignored + 1 + @unknown + 1,
-    'main: every help answered once');
+# The control for the UTF-8 cells below: valid UTF-8 (a two-byte
+# character cut between two fragments) is delivered, answered and acked.
+my ($pre, $post) = split(/NOTE/, help_envelope('utf8-ok'), 2);
+$opened = $sb->connections->{opened_total};
+is(frames($sb, { opcode => 1, fin => $F, payload => "${pre}caf\xc3" },
+    { opcode => 0, payload => "\xa9$post" }), 2,
+    'UTF-8 cut between fragments: sent');
+ok(wait_for(sub { grep { ($_->{envelope_id} // '') eq 'utf8-ok' }
+    @{$sb->get('/control/slack/acks')->{errors}} }, 'ack of utf8-ok'),
+    'UTF-8 cut between fragments: acked');
+all_acked($sb, 'UTF-8 cut between fragments', 2);
+my $nhelp = 1 + @ignored + 1 + @unknown + 1 + 1;
+ok(wait_for(sub { help_posts($sb) >= $nhelp }, 'help of utf8-ok'),
+    'UTF-8 cut between fragments: answered');
+is(scalar help_posts($sb), $nhelp, 'main: every help answered once');
+is($sb->connections->{opened_total}, $opened,
+    'UTF-8 cut between fragments: the connection was kept');
 is($d->stop, 0, 'main: clean exit');
 
 ############################################################ reconnects
@@ -214,6 +254,20 @@ my $opcode_cell = sub {
 		my ($sb, $d) = @_;
 		is($sb->post('/control/slack/frame', $f)->{sent}, 1, 'sent');
 		ok($d->loggrep($re), "closed: $re");
+	};
+};
+# Text frames that are not UTF-8: the connection failed with 1007, the
+# message never dispatched (all_acked: no ack of its id; no help).
+my $utf8_cell = sub {
+	my ($f) = @_;
+	return sub {
+		my ($sb, $d) = @_;
+		is(frames($sb, @$f), scalar @$f, 'sent');
+		ok($d->loggrep(qr/lost: invalid UTF-8 in a text message/),
+		    'closed with 1007');
+		ok(wait_for(sub { $sb->connections->{hello_sent} >= 2 },
+		    'reconnected', 20), 'reconnected');
+		is(scalar help_posts($sb), 1, 'the message was not handled');
 	};
 };
 # The next two connections fail at once ($mode) after $op fails this
@@ -275,6 +329,13 @@ my @reconnect = (
 		ok($d->loggrep(qr/lost: message too large/),
 		    'closed: message too large');
 	}],
+	# RFC 6455 8.1: fail the connection with 1007 (wslay's check);
+	# the envelope (a DM "help") is neither acked nor answered.
+	['text that is not UTF-8', $utf8_cell->([{ opcode => 1,
+	    payload => help_envelope('utf8-bad-1') =~ s/NOTE/caf\xff/r }])],
+	['message ending mid-character, in fragments', $utf8_cell->([
+	    { opcode => 1, fin => $F, payload => help_envelope('utf8-bad-2') .
+	    "\xe2" }, { opcode => 0, payload => "\x82" }])],
 	$storm_cell->('storm of dropped connections', 'drop', 2, 'drop', {}),
 	$storm_cell->('storm of refresh requests', 'disconnect', 4,
 	    'disconnect', { reason => 'refresh_requested',

@@ -46,7 +46,9 @@
  * Faults: {"service":"slack","match":"chat.postMessage","status":429,
  * "retry_after":2,"count":1,"delay_ms":0,"body":{...}}: the next count
  * requests of the service whose path contains match get that status
- * (after delay_ms); an optional "method" ("POST") narrows the match.
+ * (after delay_ms); an optional "method" ("POST") narrows the match,
+ * and so does "contains":"TEXT": only a request whose body holds TEXT
+ * (one chat.postMessage among the many a command makes).
  * "raw":"TEXT" sends TEXT verbatim as the body (malformed, truncated,
  * empty or huge JSON; "" for empty) instead of the service's error
  * shape; "location":"URL" adds a Location header (a 3xx redirect).
@@ -182,6 +184,7 @@ struct sb_fault {
 	char			*service;
 	char			*match;
 	char			*method;	/* or NULL: any */
+	char			*contains;	/* in the body, or NULL */
 	int			 status;
 	int			 retry_after;	/* -1: no header */
 	int			 count;
@@ -1065,6 +1068,7 @@ sb_fault_free(struct sb_fault *f)
 	free(f->service);
 	free(f->match);
 	free(f->method);
+	free(f->contains);
 	cJSON_Delete(f->body);
 	free(f->raw);
 	free(f->location);
@@ -1322,7 +1326,9 @@ sb_service_cb(struct evhttp_request *req, void *arg)
 	TAILQ_FOREACH(f, &sb_faults, entry) {
 		if (strcmp(f->service, svc->name) == 0 &&
 		    strstr(p->r.path, f->match) != NULL && f->count > 0 &&
-		    (f->method == NULL || strcmp(f->method, p->r.method) == 0))
+		    (f->method == NULL || strcmp(f->method, p->r.method) == 0) &&
+		    (f->contains == NULL || strstr(p->r.body, f->contains) !=
+		    NULL))
 			break;
 	}
 	if (f == NULL) {
@@ -1464,6 +1470,8 @@ sb_control_fault(cJSON *body, cJSON **out)
 	f->match = sb_strdup(match != NULL ? match : "");
 	if (sb_json_str(body, "method") != NULL)
 		f->method = sb_strdup(sb_json_str(body, "method"));
+	if (sb_json_str(body, "contains") != NULL)
+		f->contains = sb_strdup(sb_json_str(body, "contains"));
 	f->status = (int)status;
 	f->retry_after = (int)retry_after;
 	f->count = (int)count;
@@ -1501,6 +1509,8 @@ sb_faults_list(void)
 		cJSON_AddStringToObject(e, "match", f->match);
 		if (f->method != NULL)
 			cJSON_AddStringToObject(e, "method", f->method);
+		if (f->contains != NULL)
+			cJSON_AddStringToObject(e, "contains", f->contains);
 		cJSON_AddNumberToObject(e, "status", f->status);
 		cJSON_AddNumberToObject(e, "retry_after", f->retry_after);
 		cJSON_AddNumberToObject(e, "count", f->count);
