@@ -924,6 +924,8 @@ sl_m_replies(cJSON *args)
  * no multi-person DMs: more than one user is method_not_supported_for_
  * channel_type.
  */
+#define SL_OPEN_UNSUPPORTED	"method_not_supported_for_channel_type"
+
 static cJSON *
 sl_m_open(cJSON *args)
 {
@@ -935,7 +937,7 @@ sl_m_open(cJSON *args)
 	id = sb_json_str(args, "channel");
 	if (users != NULL && *users != '\0') {
 		if (strchr(users, ',') != NULL)
-			return (sl_err("method_not_supported_for_channel_type"));
+			return (sl_err(SL_OPEN_UNSUPPORTED));
 		if (sl_user_find(users) == NULL)
 			return (sl_err("user_not_found"));
 		/* Oneself alone is no conversation. */
@@ -946,7 +948,7 @@ sl_m_open(cJSON *args)
 		if ((c = sl_chan_find(id)) == NULL || !sl_sees(c, sl_caller))
 			return (sl_err("channel_not_found"));
 		if (c->im_user == NULL)
-			return (sl_err("method_not_supported_for_channel_type"));
+			return (sl_err(SL_OPEN_UNSUPPORTED));
 	} else
 		return (sl_err("users_list_not_supplied"));
 	o = sl_ok();
