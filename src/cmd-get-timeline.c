@@ -108,6 +108,8 @@ static void		gt_jira_cb(const struct jira_result *, void *);
 static void		gt_send_run(struct job *);
 static void		gt_sent_one(struct job *);
 static void		gt_send_probe(struct job *);
+static char		*gt_piece_token(struct job *);
+static void		gt_found_cb(int, const char *, void *);
 static void		gt_comments_cb(const struct jira_result *, void *);
 static void		gt_send_ended(struct job *);
 static void		gt_finish(struct gt_state *);
@@ -1028,8 +1030,9 @@ gt_render(struct gt_state *st)
 /*
  * Hand the rendered pieces to a timeline_send job: they go out in order,
  * one per attempt step, each recorded before the next, so a stop in the
- * middle resumes at the piece it was sending (DMs are at least once; a
- * Jira comment's probe reads the newest comments before writing again).
+ * middle resumes at the piece it was sending. Each probe looks before
+ * writing again: a DM piece by the token in its metadata, a Jira
+ * comment among the newest comments.
  */
 static void
 gt_send_next(struct gt_state *st)
@@ -1077,20 +1080,38 @@ gt_send_run(struct job *j)
 	const cJSON	*pieces = json_path(a, "pieces");
 	int		 next = (int)json_num(a, "next", 0);
 	const char	*piece;
+	char		*token;
 
 	if (next >= cJSON_GetArraySize(pieces)) {
 		job_done(j, NULL);
 		return;
 	}
 	piece = cJSON_GetArrayItem(pieces, next)->valuestring;
-	if ((int)json_num(a, "mode", GT_DM) == GT_JIRA)
+	if ((int)json_num(a, "mode", GT_DM) == GT_JIRA) {
 		jira_issue_comment(json_str(a, "key"), piece, gt_jira_cb, j);
-	else
-		slack_post(json_str(a, "user"), NULL, piece, NULL, gt_sent_cb,
-		    j);
+		return;
+	}
+	token = gt_piece_token(j);
+	slack_post_keyed(json_str(a, "user"), NULL, piece, NULL, token,
+	    gt_sent_cb, j);
+	free(token);
 }
 
-/* A piece is out: record it, then the next. */
+/* What a DM piece carries in its metadata: the job's token and its index. */
+static char *
+gt_piece_token(struct job *j)
+{
+	char	*token;
+
+	xasprintf(&token, "%s.%d", job_token(j),
+	    (int)json_num(job_args(j), "next", 0));
+	return (token);
+}
+
+/*
+ * A piece is out: record it (and when, for the next piece's probe to
+ * look from), then the next.
+ */
 static void
 gt_sent_one(struct job *j)
 {
@@ -1099,6 +1120,8 @@ gt_sent_one(struct job *j)
 
 	cJSON_DeleteItemFromObject(a, "next");
 	cJSON_AddNumberToObject(a, "next", next);
+	cJSON_DeleteItemFromObject(a, "sent_at");
+	cJSON_AddNumberToObject(a, "sent_at", (double)now_wall());
 	job_checkpoint(j, gt_send_run);
 }
 
@@ -1106,11 +1129,19 @@ static void
 gt_sent_cb(const struct slack_result *sr, void *arg)
 {
 	struct job	*j = arg;
+	cJSON		*a = job_args(j);
+	const char	*dm;
 
-	if (sr->ok)
-		gt_sent_one(j);
-	else
-		slack_job_failed(j, sr);
+	if (!sr->ok) {
+		slack_job_post_failed(j, sr);
+		return;
+	}
+	/* The DM's id, so a later piece's probe need not open it. */
+	dm = json_str(sr->json, "channel");
+	if (dm != NULL && *dm == 'D' && slack_valid_id(dm) &&
+	    json_str(a, "dm_channel") == NULL)
+		cJSON_AddStringToObject(a, "dm_channel", dm);
+	gt_sent_one(j);
 }
 
 static void
@@ -1124,18 +1155,36 @@ gt_jira_cb(const struct jira_result *jr, void *arg)
 		jira_job_failed(j, jr);
 }
 
-/* Jira only: was the piece commented before the answer was lost? */
+/*
+ * Was the piece posted (or commented) before the answer was lost? A DM
+ * piece is looked up by its token, from a minute before the previous
+ * piece was recorded (or the job began).
+ */
 static void
 gt_send_probe(struct job *j)
 {
-	cJSON	*a = job_args(j);
+	cJSON		*a = job_args(j);
+	const char	*to;
+	char		*token;
+	time_t		 since;
 
-	if ((int)json_num(a, "mode", GT_DM) != GT_JIRA) {
-		job_resend(j);
+	if ((int)json_num(a, "mode", GT_DM) == GT_JIRA) {
+		jira_issue_comments(json_str(a, "key"), GT_COMMENTS,
+		    gt_comments_cb, j);
 		return;
 	}
-	jira_issue_comments(json_str(a, "key"), GT_COMMENTS,
-	    gt_comments_cb, j);
+	if ((to = json_str(a, "dm_channel")) == NULL)
+		to = json_str(a, "user");
+	since = (time_t)json_num(a, "sent_at", (double)job_created(j));
+	token = gt_piece_token(j);
+	slack_post_find(to, NULL, token, since - 60, gt_found_cb, j);
+	free(token);
+}
+
+static void
+gt_found_cb(int found, const char *ts, void *arg)
+{
+	slack_job_found(arg, found, gt_sent_one);
 }
 
 static void

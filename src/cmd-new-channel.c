@@ -84,7 +84,6 @@ static enum cmd_retval	 nc_exec(struct cmd_item *);
 static void		 nc_pick_cb(const struct jira_result *, void *);
 static int		 nc_existing(struct cmd_item *, const char *);
 static void		 nc_start(struct cmd_item *, const char *);
-static int		 nc_valid_id(const char *);
 static char		*nc_channel_name(const char *);
 static char		*nc_topic(const char *, const char *, int);
 static const struct nc_step *nc_step_find(struct job *);
@@ -333,7 +332,7 @@ nc_existing(struct cmd_item *item, const char *key)
 
 	if ((inc = incident_load(key)) == NULL)
 		return (0);
-	if ((ch = json_str(inc, "channel")) == NULL || !nc_valid_id(ch) ||
+	if ((ch = json_str(inc, "channel")) == NULL || !slack_valid_id(ch) ||
 	    follow_channel_archived(key, ch)) {
 		cJSON_Delete(inc);
 		return (0);
@@ -382,10 +381,10 @@ nc_start(struct cmd_item *item, const char *key)
 			continue;
 		}
 		if (state != NULL && strcmp(state, "done") == 0 &&
-		    ch != NULL && nc_valid_id(ch))
+		    ch != NULL && slack_valid_id(ch))
 			xasprintf(&text, "%s already has a channel: <#%s>.",
 			    key, ch);
-		else if (nc_valid_id(first))
+		else if (slack_valid_id(first))
 			xasprintf(&text, "The channel for %s is being set up "
 			    "right now (<@%s> asked first).", key, first);
 		else
@@ -414,7 +413,7 @@ nc_start(struct cmd_item *item, const char *key)
 	cJSON_AddStringToObject(args, "step", "issue");
 	if ((inc = incident_load(key)) != NULL) {
 		prev = json_str(inc, "channel");
-		if (prev != NULL && nc_valid_id(prev) &&
+		if (prev != NULL && slack_valid_id(prev) &&
 		    follow_channel_archived(key, prev))
 			cJSON_AddStringToObject(args, "previous", prev);
 		cJSON_Delete(inc);
@@ -429,21 +428,6 @@ nc_start(struct cmd_item *item, const char *key)
 out:
 	free(jkey);
 	free(id);
-}
-
-/* A Slack id we may put in <#...>: letters and digits only. */
-static int
-nc_valid_id(const char *id)
-{
-	const char	*p;
-
-	if (id == NULL || *id == '\0' || strlen(id) > 32)
-		return (0);
-	for (p = id; *p != '\0'; p++) {
-		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p))
-			return (0);
-	}
-	return (1);
 }
 
 /* "inc-" + "INC-42" -> "inc-inc-42", within Slack's naming rules. */
@@ -682,7 +666,7 @@ nc_create_run(struct job *j)
 
 	/* Another job (a moved key, an older generation) made one. */
 	if ((inc = incident_load(json_str(a, "ikey"))) != NULL &&
-	    (ch = json_str(inc, "channel")) != NULL && nc_valid_id(ch) &&
+	    (ch = json_str(inc, "channel")) != NULL && slack_valid_id(ch) &&
 	    !follow_channel_archived(json_str(a, "ikey"), ch)) {
 		json_set(a, "channel", cJSON_CreateString(ch));
 		cJSON_Delete(inc);
@@ -705,7 +689,7 @@ nc_created_cb(const struct slack_result *sr, void *arg)
 	const char	*id = json_str(sr->json, "channel.id");
 	char		*why;
 
-	if (sr->ok && nc_valid_id(id)) {
+	if (sr->ok && slack_valid_id(id)) {
 		if (nc_adopt(j, id) == 0)
 			nc_advance(j, "topic");
 		return;
@@ -856,7 +840,7 @@ nc_ours(struct job *j, const cJSON *c)
 	int		 ours;
 
 	creator = json_str(c, "creator");
-	if (!nc_valid_id(id) || creator == NULL ||
+	if (!slack_valid_id(id) || creator == NULL ||
 	    strcmp(creator, slack_self.user_id) != 0 ||
 	    json_bool(c, "is_archived"))
 		return (0);
@@ -1021,14 +1005,14 @@ nc_post_run(struct job *j)
 		free(esc);
 	}
 	cJSON_Delete(inc);
-	if (nc_valid_id(json_str(a, "previous"))) {
+	if (slack_valid_id(json_str(a, "previous"))) {
 		xasprintf(&tmp, ":open_file_folder: The ticket was reopened: "
 		    "this channel continues <#%s>, which is archived.",
 		    json_str(a, "previous"));
 		cJSON_AddItemToArray(blocks, blocks_section(tmp));
 		free(tmp);
 	}
-	if (nc_valid_id(json_str(a, "user")))
+	if (slack_valid_id(json_str(a, "user")))
 		xasprintf(&tmp, "Channel opened by <@%s>. Tag important "
 		    "messages with :%s: for the timeline.", json_str(a, "user"),
 		    cfg->slack.timeline_emoji);
@@ -1196,7 +1180,7 @@ nc_ended(struct job *j)
 
 	key = json_str(a, "ikey") != NULL ? json_str(a, "ikey") :
 	    json_str(a, "key");
-	if (ch != NULL && !nc_valid_id(ch))
+	if (ch != NULL && !slack_valid_id(ch))
 		ch = NULL;
 	if (job_succeeded(j) && ch != NULL) {
 		if (json_bool(job_result(j), "existing"))
@@ -1265,8 +1249,8 @@ nc_reopen_click(const cJSON *payload, const cJSON *action,
 
 	(void)env;
 	key = jira_parse_key(json_str(action, "value"));
-	if (key == NULL || !jira_key_allowed(key) || !nc_valid_id(user) ||
-	    !nc_valid_id(channel)) {
+	if (key == NULL || !jira_key_allowed(key) || !slack_valid_id(user) ||
+	    !slack_valid_id(channel)) {
 		free(key);
 		return;
 	}
@@ -1344,7 +1328,7 @@ nc_reconcile_cb(const char *key, const char *val, size_t len, void *arg)
 		return (0);
 	ch = json_str(inc, "channel");
 	linked = json_str(inc, "linked");
-	if (ch != NULL && nc_valid_id(ch) && jira_valid_key(key) &&
+	if (ch != NULL && slack_valid_id(ch) && jira_valid_key(key) &&
 	    (linked == NULL || strcmp(linked, ch) != 0) && !nc_busy(key)) {
 		xasprintf(&jkey, "%s.%s", key, ch);
 		xasprintf(&id, "channel_link/%s", jkey);

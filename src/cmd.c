@@ -55,6 +55,9 @@ static void	cmd_post_retry_cb(evutil_socket_t, short, void *);
 static void	cmd_reply_run(struct job *);
 static void	cmd_job_for(const char *, const char *, cJSON *);
 static void	cmd_reply_posted_cb(const struct slack_result *, void *);
+static void	cmd_reply_probe(struct job *);
+static void	cmd_reply_found_cb(int, const char *, void *);
+static void	cmd_reply_done(struct job *);
 static void	cmd_invite_run(struct job *);
 static void	cmd_invited_cb(const struct slack_result *, void *);
 
@@ -467,12 +470,12 @@ cmd_error(struct cmd_item *item, const char *fmt, ...)
  * stay cheap), but a transient failure (no answer, 429, 5xx, a redirect,
  * a 200 that is not Slack's JSON) must not leave the user unanswered: it
  * is sent again from memory, up to CMD_POST_TRIES times with back-off.
- * Slack has no idempotency key for a post, so an
- * answer lost after Slack posted may repeat the reply; that is the same
- * trade the durable reply job makes. At most CMD_POST_PENDING replies
- * wait at once, so an outage cannot grow memory without bound; a stop
- * drops the ones waiting (the command is not acked twice, the reply is
- * lost, and the log says so).
+ * Slack has no idempotency key for a post, so an answer lost after
+ * Slack posted may repeat the reply (the durable reply job looks its
+ * post up first; this one is not keyed). At most CMD_POST_PENDING
+ * replies wait at once, so an outage cannot grow memory without bound;
+ * a stop drops the ones waiting (the command is not acked twice, the
+ * reply is lost, and the log says so).
  */
 #define CMD_POST_TRIES		4
 #define CMD_POST_PENDING	1000
@@ -626,16 +629,20 @@ cmd_job_for(const char *kind, const char *for_id, cJSON *args)
 	free(key);
 }
 
+/*
+ * Slack has no idempotency key for a post: the job's token goes in the
+ * message's metadata, and a post whose answer was lost is looked up
+ * (cmd_reply_probe) before it is sent again.
+ */
 static void
 cmd_reply_run(struct job *j)
 {
 	cJSON	*a = job_args(j);
 
-	slack_post(json_str(a, "channel"), json_str(a, "thread_ts"),
-	    json_str(a, "text"), NULL, cmd_reply_posted_cb, j);
+	slack_post_keyed(json_str(a, "channel"), json_str(a, "thread_ts"),
+	    json_str(a, "text"), NULL, job_token(j), cmd_reply_posted_cb, j);
 }
 
-/* Slack has no idempotency key for a post: a lost answer may repeat it. */
 static void
 cmd_reply_posted_cb(const struct slack_result *sr, void *arg)
 {
@@ -644,12 +651,35 @@ cmd_reply_posted_cb(const struct slack_result *sr, void *arg)
 	if (sr->ok)
 		job_done(j, NULL);
 	else
-		slack_job_failed(j, sr);
+		slack_job_post_failed(j, sr);
+}
+
+/* Is the reply there? Looks from a minute before the job began. */
+static void
+cmd_reply_probe(struct job *j)
+{
+	cJSON	*a = job_args(j);
+
+	slack_post_find(json_str(a, "channel"), json_str(a, "thread_ts"),
+	    job_token(j), job_created(j) - 60, cmd_reply_found_cb, j);
+}
+
+static void
+cmd_reply_found_cb(int found, const char *ts, void *arg)
+{
+	slack_job_found(arg, found, cmd_reply_done);
+}
+
+static void
+cmd_reply_done(struct job *j)
+{
+	job_done(j, NULL);
 }
 
 const struct job_kind cmd_reply_job_kind = {
 	.name = "reply",
 	.run = cmd_reply_run,
+	.probe = cmd_reply_probe,
 	.max_attempts = 8
 };
 

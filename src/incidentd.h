@@ -584,6 +584,25 @@ char	*slack_channel_url(const char *channel);
 /* Post text (mrkdwn) and optional blocks (consumed) to a channel. */
 void	 slack_post(const char *channel, const char *thread_ts,
 	    const char *text, struct cJSON *blocks, slack_cb, void *);
+/* The same, with token in its metadata for slack_post_find. */
+void	 slack_post_keyed(const char *channel, const char *thread_ts,
+	    const char *text, struct cJSON *blocks, const char *token,
+	    slack_cb, void *);
+/* found: 1 (with its ts), 0 not there, -1 cannot tell. */
+typedef void (*slack_find_cb)(int found, const char *ts, void *);
+/* Look up a keyed post in channel (or a user's DM, or thread_ts's
+ * thread) among messages since a wall time. */
+void	 slack_post_find(const char *channel, const char *thread_ts,
+	    const char *token, time_t since, slack_find_cb, void *);
+/* A Slack id we may put in <#...> or a URL: letters and digits only. */
+int	 slack_valid_id(const char *);
+/* 1 if a transient failure may have come after Slack did the work. */
+int	 slack_maybe_done(const struct slack_result *);
+/* A failed keyed post's job outcome: unsure, retry or fail. */
+void	 slack_job_post_failed(struct job *, const struct slack_result *);
+/* A keyed post's probe answer: done(j), resend or stay unsure. */
+void	 slack_job_found(struct job *, int found,
+	    void (*done)(struct job *));
 void	 slack_post_ephemeral(const char *channel, const char *user,
 	    const char *text, slack_cb, void *);
 /* Call auth.test until it answers; then cb. */

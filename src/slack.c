@@ -19,10 +19,24 @@
 
 #define SLACK_SECTION_MAX	2900	/* of 3000 per section text */
 #define SLACK_BLOCKS_MAX	48	/* of 50 per message */
+#define SLACK_FIND_PAGES	5	/* history pages a lookup reads */
+#define SLACK_FIND_LIMIT	100	/* messages a page (Slack may cap) */
+#define SLACK_POST_EVENT	"incidentd_post"
 
 struct slack_call_ctx {
 	char		*method;
 	slack_cb	 cb;
+	void		*arg;
+};
+
+/* A lookup of a keyed post (slack_post_find). */
+struct slack_find_ctx {
+	char		*channel;
+	char		*thread_ts;
+	char		*token;
+	char		*oldest;
+	int		 pages;
+	slack_find_cb	 cb;
 	void		*arg;
 };
 
@@ -61,6 +75,14 @@ static void	slack_call_cb(const struct http_response *, void *);
 static void	slack_call_free(void *);
 static int	slack_is_form_method(const char *);
 static char	*slack_form_encode(const cJSON *);
+static cJSON	*slack_post_args(const char *, const char *, const char *,
+		    cJSON *);
+static int	slack_valid_ts(const char *);
+static void	slack_find_opened_cb(const struct slack_result *, void *);
+static void	slack_find_page(struct slack_find_ctx *, const char *);
+static void	slack_find_page_cb(const struct slack_result *, void *);
+static int	slack_find_match(const cJSON *, const char *);
+static void	slack_find_end(struct slack_find_ctx *, int, const char *);
 static void	slack_identify_try(struct slack_identify_ctx *);
 static void	slack_identify_cb(const struct slack_result *, void *);
 static void	slack_identify_retry_cb(evutil_socket_t, short, void *);
@@ -345,10 +367,10 @@ slack_unescape(const char *s)
 	return (out);
 }
 
-/* Post a message; blocks (may be NULL) is consumed. */
-void
-slack_post(const char *channel, const char *thread_ts, const char *text,
-    cJSON *blocks, slack_cb cb, void *arg)
+/* chat.postMessage's arguments; blocks (may be NULL) is consumed. */
+static cJSON *
+slack_post_args(const char *channel, const char *thread_ts, const char *text,
+    cJSON *blocks)
 {
 	cJSON	*args;
 
@@ -362,7 +384,211 @@ slack_post(const char *channel, const char *thread_ts, const char *text,
 	/* Bot replies must not unfurl or notify by name. */
 	cJSON_AddBoolToObject(args, "unfurl_links", 0);
 	cJSON_AddBoolToObject(args, "unfurl_media", 0);
+	return (args);
+}
+
+/* Post a message; blocks (may be NULL) is consumed. */
+void
+slack_post(const char *channel, const char *thread_ts, const char *text,
+    cJSON *blocks, slack_cb cb, void *arg)
+{
+	slack_call("chat.postMessage", slack_post_args(channel, thread_ts,
+	    text, blocks), cb, arg);
+}
+
+/*
+ * Post a message that slack_post_find can find again. chat.postMessage
+ * has no idempotency key, so the key rides in the message's metadata
+ * ({"event_type":"incidentd_post","event_payload":{"token":...}}): a
+ * post whose answer was lost is looked up before it is sent again.
+ */
+void
+slack_post_keyed(const char *channel, const char *thread_ts,
+    const char *text, cJSON *blocks, const char *token, slack_cb cb,
+    void *arg)
+{
+	cJSON	*args, *md, *payload;
+
+	args = slack_post_args(channel, thread_ts, text, blocks);
+	md = cJSON_AddObjectToObject(args, "metadata");
+	cJSON_AddStringToObject(md, "event_type", SLACK_POST_EVENT);
+	payload = cJSON_AddObjectToObject(md, "event_payload");
+	cJSON_AddStringToObject(payload, "token", token);
 	slack_call("chat.postMessage", args, cb, arg);
+}
+
+/* A Slack id we may put in <#...>: letters and digits only. */
+int
+slack_valid_id(const char *id)
+{
+	const char	*p;
+
+	if (id == NULL || *id == '\0' || strlen(id) > 32)
+		return (0);
+	for (p = id; *p != '\0'; p++) {
+		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p))
+			return (0);
+	}
+	return (1);
+}
+
+/* 1 if s looks like a message ts ("1700000000.000100"). */
+static int
+slack_valid_ts(const char *s)
+{
+	size_t	i, dots = 0;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 32)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (!isdigit((unsigned char)s[i]))
+			return (0);
+	}
+	return (dots == 1);
+}
+
+/*
+ * Look for the post slack_post_keyed made with token in channel (a
+ * thread when thread_ts is set), among messages since the wall time
+ * since. cb gets 1 and its ts (found), 0 (not there) or -1 (cannot
+ * tell: the read failed, or more pages than a lookup reads). A user id
+ * (a DM sent to U...) is opened first to learn the D id history needs.
+ * The reads go through the timeline's paced queue: Slack allows
+ * non-Marketplace apps about one history call a minute.
+ */
+void
+slack_post_find(const char *channel, const char *thread_ts,
+    const char *token, time_t since, slack_find_cb cb, void *arg)
+{
+	struct slack_find_ctx	*ctx;
+	cJSON			*args;
+
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->channel = xstrdup(channel);
+	ctx->thread_ts = thread_ts != NULL ? xstrdup(thread_ts) : NULL;
+	ctx->token = xstrdup(token);
+	xasprintf(&ctx->oldest, "%lld.000000",
+	    (long long)(since > 0 ? since : 0));
+	ctx->cb = cb;
+	ctx->arg = arg;
+	if (*channel == 'U' || *channel == 'W') {
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "users", channel);
+		slack_call("conversations.open", args, slack_find_opened_cb,
+		    ctx);
+		return;
+	}
+	slack_find_page(ctx, NULL);
+}
+
+static void
+slack_find_opened_cb(const struct slack_result *sr, void *arg)
+{
+	struct slack_find_ctx	*ctx = arg;
+	const char		*id;
+
+	id = sr->ok ? json_str(sr->json, "channel.id") : NULL;
+	if (id == NULL || !slack_valid_id(id) || *id != 'D') {
+		slack_find_end(ctx, -1, NULL);
+		return;
+	}
+	free(ctx->channel);
+	ctx->channel = xstrdup(id);
+	slack_find_page(ctx, NULL);
+}
+
+static void
+slack_find_page(struct slack_find_ctx *ctx, const char *cursor)
+{
+	cJSON	*args;
+
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "channel", ctx->channel);
+	if (ctx->thread_ts != NULL)
+		cJSON_AddStringToObject(args, "ts", ctx->thread_ts);
+	cJSON_AddStringToObject(args, "oldest", ctx->oldest);
+	cJSON_AddBoolToObject(args, "include_all_metadata", 1);
+	cJSON_AddNumberToObject(args, "limit", SLACK_FIND_LIMIT);
+	if (cursor != NULL)
+		cJSON_AddStringToObject(args, "cursor", cursor);
+	ctx->pages++;
+	timeline_history_call(ctx->thread_ts != NULL ?
+	    "conversations.replies" : "conversations.history", args,
+	    slack_find_page_cb, ctx);
+}
+
+static void
+slack_find_page_cb(const struct slack_result *sr, void *arg)
+{
+	struct slack_find_ctx	*ctx = arg;
+	const cJSON		*msgs, *m;
+	const char		*next;
+
+	msgs = sr->ok ? cJSON_GetObjectItemCaseSensitive(sr->json,
+	    "messages") : NULL;
+	if (!cJSON_IsArray(msgs)) {
+		slack_find_end(ctx, -1, NULL);
+		return;
+	}
+	cJSON_ArrayForEach(m, msgs) {
+		if (slack_find_match(m, ctx->token)) {
+			slack_find_end(ctx, 1, json_str(m, "ts"));
+			return;
+		}
+	}
+	next = json_str(sr->json, "response_metadata.next_cursor");
+	if (next != NULL && *next == '\0')
+		next = NULL;
+	if (next == NULL && !json_bool(sr->json, "has_more")) {
+		slack_find_end(ctx, 0, NULL);
+		return;
+	}
+	/* More than a lookup reads, or more without a way to it. */
+	if (next == NULL || strlen(next) > 1024 ||
+	    ctx->pages >= SLACK_FIND_PAGES) {
+		slack_find_end(ctx, -1, NULL);
+		return;
+	}
+	slack_find_page(ctx, next);
+}
+
+/*
+ * 1 if m (remote text) is our keyed post: posted by this bot, a valid
+ * ts, and metadata of our event type carrying token.
+ */
+static int
+slack_find_match(const cJSON *m, const char *token)
+{
+	const char	*type, *tok, *bot;
+
+	if (!cJSON_IsObject(m) || !slack_valid_ts(json_str(m, "ts")))
+		return (0);
+	type = json_str(m, "metadata.event_type");
+	tok = json_str(m, "metadata.event_payload.token");
+	if (type == NULL || strcmp(type, SLACK_POST_EVENT) != 0 ||
+	    tok == NULL || strcmp(tok, token) != 0)
+		return (0);
+	bot = json_str(m, "bot_id");
+	if (slack_self.bot_id != NULL && *slack_self.bot_id != '\0' &&
+	    (bot == NULL || strcmp(bot, slack_self.bot_id) != 0))
+		return (0);
+	return (1);
+}
+
+static void
+slack_find_end(struct slack_find_ctx *ctx, int found, const char *ts)
+{
+	if (found < 0)
+		log_info("slack: could not tell whether post %s is in %s",
+		    ctx->token, ctx->channel);
+	ctx->cb(found, ts, ctx->arg);
+	free(ctx->channel);
+	free(ctx->thread_ts);
+	free(ctx->token);
+	free(ctx->oldest);
+	free(ctx);
 }
 
 /* Post a message only one user sees. */
@@ -634,4 +860,51 @@ slack_job_failed(struct job *j, const struct slack_result *sr)
 		job_retry(j, 0, sr->error);
 	else
 		job_fail(j, sr->error);
+}
+
+/*
+ * 1 if a transient failure may have come after Slack did the work: no
+ * answer, a 5xx, a cut or unreadable 200. A 429 (or "ratelimited"), a
+ * 408 and a redirect are refusals before the work.
+ */
+int
+slack_maybe_done(const struct slack_result *sr)
+{
+	if (!slack_transient(sr))
+		return (0);
+	if (sr->http_status == 408 || sr->http_status == 429 ||
+	    (sr->http_status >= 300 && sr->http_status < 400))
+		return (0);
+	return (sr->json == NULL || json_str(sr->json, "error") == NULL ||
+	    strcmp(json_str(sr->json, "error"), "ratelimited") != 0);
+}
+
+/*
+ * The outcome of a failed keyed post (slack_post_keyed), for a job whose
+ * probe uses slack_post_find: unsure where Slack may have posted, a plain
+ * retry where it refused before posting, else the job's failure.
+ */
+void
+slack_job_post_failed(struct job *j, const struct slack_result *sr)
+{
+	if (slack_maybe_done(sr))
+		job_unsure(j, sr->error);
+	else
+		slack_job_failed(j, sr);
+}
+
+/*
+ * A probe's answer (slack_post_find) for a job: found, done(j); not
+ * there, send it again; cannot tell, still unsure (the engine bounds
+ * how often it looks).
+ */
+void
+slack_job_found(struct job *j, int found, void (*done)(struct job *))
+{
+	if (found > 0)
+		done(j);
+	else if (found == 0)
+		job_resend(j);
+	else
+		job_unsure(j, "could not look the post up");
 }

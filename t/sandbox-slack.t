@@ -201,4 +201,90 @@ ok(grep({ $_ eq 'Retry-After: 7' } @{$limited->{response_headers} // []}),
 ok(!grep({ /^Retry-After/i } @{$open->{response_headers}}),
     'and not among the others');
 
+# Message metadata (chat.postMessage "metadata"): validated, kept, and
+# returned by history and replies only with include_all_metadata.
+sub api_json {
+	my ($method, $body) = @_;
+	my $r = $sb->{http}->post($sb->url('slack', "/api/$method"),
+	    { content => $json->encode($body), headers => {
+	    'Content-Type' => 'application/json; charset=utf-8',
+	    Authorization => "Bearer $IncidentTest::BOT_TOKEN" } });
+	return eval { $json->decode($r->{content}) } // {};
+}
+$sb->post('/control/slack/history_limits', { per_minute => 0,
+    max_limit => 15 });
+my $md = { event_type => 'incidentd_post',
+    event_payload => { token => 'tok-1' } };
+for my $bad (['not JSON', '{"event_type":', 'invalid_metadata_format'],
+    ['an array', '[1,2]', 'invalid_metadata_format'],
+    ['no event_type', '{"event_payload":{}}', 'invalid_metadata_schema'],
+    ['event_type not a string', '{"event_type":7,"event_payload":{}}',
+    'invalid_metadata_schema'],
+    ['empty event_type', '{"event_type":"","event_payload":{}}',
+    'invalid_metadata_schema'],
+    ['no event_payload', '{"event_type":"x"}', 'invalid_metadata_schema'],
+    ['event_payload a string', '{"event_type":"x","event_payload":"y"}',
+    'invalid_metadata_schema']) {
+	my ($what, $m, $err) = @$bad;
+	my (undef, $p) = api('chat.postMessage', channel => 'C0GENERAL',
+	    text => "metadata $what", metadata => $m);
+	is($p->{error} // 'ok', $err, "metadata $what: $err");
+	ok(!grep({ ($_->{text} // '') eq "metadata $what" }
+	    $sb->bot_posts('C0GENERAL')), "metadata $what: nothing posted");
+}
+my $p = api_json('chat.postMessage', { channel => 'C0GENERAL',
+    text => 'metadata object', metadata => $md });
+ok($p->{ok}, 'metadata as a JSON object in a JSON body') or diag explain $p;
+my $pb = api_json('chat.postMessage', { channel => 'C0GENERAL',
+    text => 'metadata bad object', metadata => { event_type => 'x' } });
+is($pb->{error}, 'invalid_metadata_schema', 'a JSON body is checked too');
+my (undef, $p2) = api('chat.postMessage', channel => 'C0GENERAL',
+    text => 'metadata string', metadata => $json->encode({
+    event_type => 'incidentd_post', event_payload => { token => 'tok-2' } }));
+ok($p2->{ok}, 'metadata as a JSON-encoded string');
+(undef, $r) = api('conversations.history', channel => 'C0GENERAL',
+    oldest => $p->{ts}, inclusive => 'true');
+my @h = grep { ($_->{text} // '') =~ /^metadata (object|string)$/ }
+    @{$r->{messages} // []};
+is(scalar @h, 2, 'history: both posts');
+ok(!grep({ exists $_->{metadata} } @h), 'history: no metadata without ' .
+    'include_all_metadata');
+(undef, $r) = api('conversations.history', channel => 'C0GENERAL',
+    oldest => $p->{ts}, inclusive => 'true', include_all_metadata => 'true');
+my %tok = map { ($_->{text} // '') => $_->{metadata}{event_payload}{token} }
+    @{$r->{messages} // []};
+is_deeply([@tok{'metadata object', 'metadata string'}], ['tok-1', 'tok-2'],
+    'history: metadata with include_all_metadata');
+my (undef, $t) = api('chat.postMessage', channel => 'C0GENERAL',
+    thread_ts => $p->{ts}, text => 'metadata reply', metadata => $json->encode(
+    { event_type => 'incidentd_post', event_payload => { token => 'tok-3' } }));
+ok($t->{ok}, 'a reply with metadata');
+(undef, $r) = api('conversations.replies', channel => 'C0GENERAL',
+    ts => $p->{ts});
+ok(!grep({ exists $_->{metadata} } @{$r->{messages} // []}),
+    'replies: no metadata without include_all_metadata');
+(undef, $r) = api('conversations.replies', channel => 'C0GENERAL',
+    ts => $p->{ts}, include_all_metadata => 'true');
+my ($tr) = grep { ($_->{ts} // '') eq $t->{ts} } @{$r->{messages} // []};
+is(($tr // {})->{metadata}{event_payload}{token}, 'tok-3',
+    'replies: metadata with include_all_metadata');
+
+# conversations.open: the DM with a user, the same D id each time.
+my (undef, $o1) = api('conversations.open', users => 'U0ALICE');
+ok($o1->{ok}, 'conversations.open users=U0ALICE') or diag explain $o1;
+like($o1->{channel}{id} // '', qr/^D/, 'a D id');
+my (undef, $o2) = api('conversations.open', users => 'U0ALICE');
+is($o2->{channel}{id}, $o1->{channel}{id}, 'the same D id again');
+(undef, $p) = api('chat.postMessage', channel => 'U0ALICE',
+    text => 'to alice');
+is($p->{channel}, $o1->{channel}{id}, 'a post to the user id lands there');
+(undef, $o2) = api('conversations.open', channel => $o1->{channel}{id});
+is($o2->{channel}{id}, $o1->{channel}{id}, 'channel= resumes it');
+(undef, $o2) = api('conversations.open', users => 'U0NOSUCH');
+is($o2->{error}, 'user_not_found', 'an unknown user');
+(undef, $o2) = api('conversations.open');
+is($o2->{error}, 'users_list_not_supplied', 'neither users nor channel');
+(undef, $o2) = api('conversations.open', users => 'U0ALICE,U0BOB');
+is($o2->{error}, 'missing_scope', 'a multi-person DM needs mpim:write');
+
 done_testing();

@@ -58,6 +58,20 @@
  *   /control/slack/history_limits {"per_minute","max_limit"} changes
  *   both for tests that read long histories.
  *
+ * - Message metadata (chat.postMessage "metadata"): a JSON object, in
+ *   a JSON body or JSON-encoded in a string, with a non-empty string
+ *   event_type and an object event_payload. Not JSON or not an object
+ *   is invalid_metadata_format; a missing or mistyped field,
+ *   invalid_metadata_schema. It is kept with the message and returned
+ *   by conversations.history and .replies only with
+ *   include_all_metadata=true (the spec's "return all metadata"; the
+ *   strict reading: without it, none at all), never in the Socket Mode
+ *   echo (the app subscribes to no metadata events).
+ * - conversations.open: users=U... gives the DM with that user, the same
+ *   D id every time (im:write); channel=D... resumes one. There are no
+ *   multi-person DMs: two users or more are
+ *   method_not_supported_for_channel_type.
+ *
  * Bot posts, edits and reactions are echoed to the app over Socket Mode
  * (with bot_id) when the bot is in the channel, as Slack does: the
  * daemon must ignore its own messages.

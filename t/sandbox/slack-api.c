@@ -32,6 +32,7 @@ static int	 sl_has_attachments(cJSON *);
 static cJSON	*sl_can_post(struct sl_chan *);
 static cJSON	*sl_m_auth_test(cJSON *);
 static cJSON	*sl_m_connections_open(cJSON *);
+static cJSON	*sl_api_metadata(cJSON *, cJSON **);
 static cJSON	*sl_m_post_message(cJSON *);
 static cJSON	*sl_m_post_ephemeral(cJSON *);
 static cJSON	*sl_m_update(cJSON *);
@@ -53,6 +54,7 @@ static cJSON	*sl_page(cJSON *, cJSON *, int, int, int);
 static const char *sl_bounds(cJSON *, long long *, long long *);
 static cJSON	*sl_m_history(cJSON *);
 static cJSON	*sl_m_replies(cJSON *);
+static cJSON	*sl_m_open(cJSON *);
 static cJSON	*sl_m_users_info(cJSON *);
 static cJSON	*sl_m_lookup_email(cJSON *);
 static cJSON	*sl_m_users_conversations(cJSON *);
@@ -217,49 +219,87 @@ sl_m_connections_open(cJSON *args)
 	return (o);
 }
 
+/*
+ * The metadata argument: a JSON object {"event_type":"...",
+ * "event_payload":{...}}, in a JSON body or JSON-encoded in a string.
+ * Not JSON, or not an object: invalid_metadata_format; an object without
+ * a non-empty string event_type or an object event_payload:
+ * invalid_metadata_schema. Parsed into *md (caller's), or an error reply.
+ */
+static cJSON *
+sl_api_metadata(cJSON *args, cJSON **md)
+{
+	const cJSON	*t, *p;
+	int		 rc;
+
+	if ((rc = sl_arg_json(args, "metadata", md)) == 0)
+		return (NULL);
+	if (rc < 0 || !cJSON_IsObject(*md)) {
+		cJSON_Delete(*md);
+		*md = NULL;
+		return (sl_err("invalid_metadata_format"));
+	}
+	t = cJSON_GetObjectItemCaseSensitive(*md, "event_type");
+	p = cJSON_GetObjectItemCaseSensitive(*md, "event_payload");
+	if (!cJSON_IsString(t) || *t->valuestring == '\0' ||
+	    !cJSON_IsObject(p)) {
+		cJSON_Delete(*md);
+		*md = NULL;
+		return (sl_err("invalid_metadata_schema"));
+	}
+	return (NULL);
+}
+
 static cJSON *
 sl_m_post_message(cJSON *args)
 {
 	struct sl_chan	*c;
 	const char	*text, *thread_ts, *parent = NULL;
-	cJSON		*err, *blocks = NULL, *m, *o, *copy;
+	cJSON		*err, *blocks = NULL, *md = NULL, *m, *o, *copy;
 
 	if ((c = sl_api_chan(args, "channel", 1, &err)) == NULL)
 		return (err);
 	/* No Messages tab: the app cannot write to anyone's DM with it. */
 	if (c->im_user != NULL && !sl_messages_tab())
 		return (sl_err("messages_tab_disabled"));
-	if ((err = sl_api_blocks(args, &blocks)) != NULL)
+	if ((err = sl_api_metadata(args, &md)) != NULL)
 		return (err);
+	if ((err = sl_api_blocks(args, &blocks)) != NULL)
+		goto fail;
 	text = sb_json_str(args, "text");
 	if ((text == NULL || *text == '\0') && (blocks == NULL ||
 	    cJSON_GetArraySize(blocks) == 0) && !sl_has_attachments(args)) {
-		cJSON_Delete(blocks);
-		return (sl_err("no_text"));
+		err = sl_err("no_text");
+		goto fail;
 	}
-	if ((err = sl_can_post(c)) != NULL) {
-		cJSON_Delete(blocks);
-		return (err);
-	}
+	if ((err = sl_can_post(c)) != NULL)
+		goto fail;
 	if (text != NULL && sb_utf8_len(text) > SL_MAX_TEXT) {
-		cJSON_Delete(blocks);
-		return (sl_err("msg_too_long"));
+		err = sl_err("msg_too_long");
+		goto fail;
 	}
 	thread_ts = sb_json_str(args, "thread_ts");
 	if (thread_ts != NULL && *thread_ts != '\0' &&
 	    sl_resolve_thread(c, thread_ts, &parent) != 0) {
-		cJSON_Delete(blocks);
-		return (sl_err("thread_not_found"));
+		err = sl_err("thread_not_found");
+		goto fail;
 	}
 	m = sl_store(c, SLACK_BOT_USER, text, blocks, parent, NULL);
 	console_message(c->id, m, 0);
+	/* The echo has no metadata: no metadata event subscription. */
 	sl_emit(c, sl_msg_event(c, m), NULL, NULL);
+	if (md != NULL)
+		cJSON_AddItemToObject(m, "metadata", md);
 	o = sl_ok();
 	cJSON_AddStringToObject(o, "channel", c->id);
 	cJSON_AddStringToObject(o, "ts", sb_json_str(m, "ts"));
 	copy = cJSON_Duplicate(m, 1);
 	cJSON_AddItemToObject(o, "message", copy);
 	return (o);
+fail:
+	cJSON_Delete(blocks);
+	cJSON_Delete(md);
+	return (err);
 }
 
 static cJSON *
@@ -750,8 +790,8 @@ sl_page(cJSON *list, cJSON *args, int def, int max, int desc)
 	const char	*cursor;
 	char		*start = NULL, *next = NULL;
 	long long	 from = 0, ts;
-	cJSON		*o, *arr, *m, *rm;
-	int		 limit, n = 0;
+	cJSON		*o, *arr, *m, *rm, *copy;
+	int		 limit, n = 0, meta;
 
 	if (sl_limit_arg(args, def, max, &limit) != 0) {
 		cJSON_Delete(list);
@@ -765,6 +805,7 @@ sl_page(cJSON *list, cJSON *args, int def, int max, int desc)
 		cJSON_Delete(list);
 		return (sl_err("invalid_cursor"));
 	}
+	meta = sb_json_bool(args, "include_all_metadata");
 	o = sl_ok();
 	arr = cJSON_AddArrayToObject(o, "messages");
 	cJSON_ArrayForEach(m, list) {
@@ -776,7 +817,11 @@ sl_page(cJSON *list, cJSON *args, int def, int max, int desc)
 			    sb_json_str(m, "ts"));
 			break;
 		}
-		cJSON_AddItemToArray(arr, cJSON_Duplicate(m, 1));
+		copy = cJSON_Duplicate(m, 1);
+		if (!meta)
+			cJSON_DeleteItemFromObjectCaseSensitive(copy,
+			    "metadata");
+		cJSON_AddItemToArray(arr, copy);
 		n++;
 	}
 	cJSON_AddBoolToObject(o, "has_more", next != NULL);
@@ -871,6 +916,47 @@ sl_m_replies(cJSON *args)
 	}
 	return (sl_page(list, args, sl_history_page_max(),
 	    sl_history_page_max(), 0));
+}
+
+/*
+ * conversations.open: the DM with one user (users=U...), the same D id
+ * each time; channel=D... resumes a DM the caller is in. The sandbox has
+ * no multi-person DMs: more than one user is method_not_supported_for_
+ * channel_type.
+ */
+#define SL_OPEN_UNSUPPORTED	"method_not_supported_for_channel_type"
+
+static cJSON *
+sl_m_open(cJSON *args)
+{
+	struct sl_chan	*c;
+	const char	*users, *id;
+	cJSON		*o, *ch;
+
+	users = sb_json_str(args, "users");
+	id = sb_json_str(args, "channel");
+	if (users != NULL && *users != '\0') {
+		if (strchr(users, ',') != NULL)
+			return (sl_err(SL_OPEN_UNSUPPORTED));
+		if (sl_user_find(users) == NULL)
+			return (sl_err("user_not_found"));
+		/* Oneself alone is no conversation. */
+		if (strcmp(users, sl_caller) == 0)
+			return (sl_err("not_enough_users"));
+		c = sl_dm(users);
+	} else if (id != NULL && *id != '\0') {
+		if ((c = sl_chan_find(id)) == NULL || !sl_sees(c, sl_caller))
+			return (sl_err("channel_not_found"));
+		if (c->im_user == NULL)
+			return (sl_err(SL_OPEN_UNSUPPORTED));
+	} else
+		return (sl_err("users_list_not_supplied"));
+	o = sl_ok();
+	cJSON_AddTrueToObject(o, "no_op");
+	cJSON_AddTrueToObject(o, "already_open");
+	ch = cJSON_AddObjectToObject(o, "channel");
+	cJSON_AddStringToObject(ch, "id", c->id);
+	return (o);
 }
 
 static cJSON *
@@ -1410,6 +1496,7 @@ static const struct sl_method sl_methods[] = {
 	{ "conversations.invite",	1, 0, sl_m_invite },
 	{ "conversations.join",		1, 0, sl_m_join },
 	{ "conversations.members",	0, 0, sl_m_members },
+	{ "conversations.open",		1, 0, sl_m_open },
 	{ "conversations.replies",	0, 0, sl_m_replies },
 	{ "conversations.setTopic",	1, 0, sl_m_set_topic },
 	{ "conversations.unarchive",	1, 0, sl_m_unarchive },

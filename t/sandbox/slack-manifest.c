@@ -85,6 +85,8 @@ static const struct sm_method sm_methods[] = {
 	{ "conversations.join", { "channels:join" } },
 	{ "conversations.members", { "channels:read", "groups:read",
 	    "im:read", "mpim:read" } },
+	{ "conversations.open", { "channels:manage", "groups:write",
+	    "im:write", "mpim:write" } },
 	{ "conversations.replies", { "channels:history", "groups:history",
 	    "im:history", "mpim:history" } },
 	{ "conversations.setTopic", { "channels:manage",
@@ -435,6 +437,9 @@ sm_family(cJSON *args)
 
 	if ((id = sb_json_str(args, "channel")) == NULL)
 		id = sb_json_str(args, "channel_id");
+	/* conversations.open: one user is a DM, more a multi-person one. */
+	if (id == NULL && (id = sb_json_str(args, "users")) != NULL)
+		return (strchr(id, ',') != NULL ? "mpim" : "im");
 	if (id != NULL) {
 		if ((c = sl_chan_find(id)) == NULL)
 			c = sl_chan_by_name(*id == '#' ? id + 1 : id);
