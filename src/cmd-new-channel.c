@@ -112,6 +112,9 @@ static void		 nc_invite_run(struct job *);
 static void		 nc_invite_cb(const struct slack_result *, void *);
 static void		 nc_post_run(struct job *);
 static void		 nc_posted_cb(const struct slack_result *, void *);
+static void		 nc_post_probe(struct job *);
+static void		 nc_post_found_cb(int, const char *, void *);
+static void		 nc_post_found(struct job *);
 static void		 nc_link_run(struct job *);
 static void		 nc_link_cb(const struct jira_result *, void *);
 static void		 nc_link_send(struct job *, jira_cb);
@@ -152,7 +155,7 @@ static const struct nc_step nc_steps[] = {
 	{ "create",	nc_create_run,	nc_create_probe },
 	{ "topic",	nc_topic_run,	NULL },
 	{ "invite",	nc_invite_run,	NULL },
-	{ "post",	nc_post_run,	NULL },
+	{ "post",	nc_post_run,	nc_post_probe },
 	{ "link",	nc_link_run,	NULL },
 	{ "comment",	nc_comment_run,	nc_comment_probe },
 };
@@ -1021,7 +1024,9 @@ nc_post_run(struct job *j)
 		    "timeline.", cfg->slack.timeline_emoji);
 	cJSON_AddItemToArray(blocks, blocks_context(tmp));
 	free(tmp);
-	slack_post(json_str(a, "channel"), NULL, text, blocks, nc_posted_cb, j);
+	/* Keyed: a post whose answer was lost is looked up, not repeated. */
+	slack_post_keyed(json_str(a, "channel"), NULL, text, blocks,
+	    job_token(j), nc_posted_cb, j);
 	free(text);
 	free(sum);
 	free(url);
@@ -1034,9 +1039,31 @@ nc_posted_cb(const struct slack_result *sr, void *arg)
 
 	if (sr->ok)
 		nc_advance(j, "link");
+	else if (slack_maybe_done(sr))
+		job_unsure(j, sr->error);
 	else
 		nc_slack_failed(j, "chat.postMessage",
 		    "post the ticket in it", sr, "link");
+}
+
+/* Was the ticket posted in the channel? Its token says. */
+static void
+nc_post_probe(struct job *j)
+{
+	slack_post_find(json_str(job_args(j), "channel"), NULL, job_token(j),
+	    job_created(j) - 60, nc_post_found_cb, j);
+}
+
+static void
+nc_post_found_cb(int found, const char *ts, void *arg)
+{
+	slack_job_found(arg, found, nc_post_found);
+}
+
+static void
+nc_post_found(struct job *j)
+{
+	nc_advance(j, "link");
 }
 
 /* Step link: the channel on the ticket, as a remote link. */

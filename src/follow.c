@@ -157,6 +157,9 @@ static char	*follow_notice_text(struct job *, int);
 static void	 follow_archive_notice_run(struct job *);
 static void	 follow_archive_notice_cb(const struct slack_result *,
 		    void *);
+static void	 follow_archive_notice_probe(struct job *);
+static void	 follow_archive_notice_found_cb(int, const char *, void *);
+static void	 follow_archive_notice_done(struct job *);
 static int	 follow_archive_current(struct job *);
 static void	 follow_archive_run(struct job *);
 static void	 follow_members_cb(const struct slack_result *, void *);
@@ -210,6 +213,7 @@ const struct job_kind follow_reopened_job = {
 const struct job_kind follow_archive_notice_job = {
 	.name = "archive_notice",
 	.run = follow_archive_notice_run,
+	.probe = follow_archive_notice_probe,
 	.max_attempts = 10,
 	.concurrency = 4
 };
@@ -1605,8 +1609,9 @@ follow_archive_notice_run(struct job *j)
 	cJSON_AddItemToArray(el, blocks_button("Keep open", "keep_open",
 	    value, NULL));
 	cJSON_AddItemToArray(blocks, blocks_actions("archive", el));
-	slack_post(json_str(a, "channel"), NULL, text, blocks,
-	    follow_archive_notice_cb, j);
+	/* Keyed: a notice whose answer was lost is looked up, not repeated. */
+	slack_post_keyed(json_str(a, "channel"), NULL, text, blocks,
+	    job_token(j), follow_archive_notice_cb, j);
 	free(value);
 	free(text);
 	free(when);
@@ -1625,7 +1630,27 @@ follow_archive_notice_cb(const struct slack_result *sr, void *arg)
 	    strcmp(sr->error, "is_archived") == 0)))
 		job_done(j, NULL);
 	else
-		slack_job_failed(j, sr);
+		slack_job_post_failed(j, sr);
+}
+
+/* Was the notice posted? Its token says. */
+static void
+follow_archive_notice_probe(struct job *j)
+{
+	slack_post_find(json_str(job_args(j), "channel"), NULL, job_token(j),
+	    job_created(j) - 60, follow_archive_notice_found_cb, j);
+}
+
+static void
+follow_archive_notice_found_cb(int found, const char *ts, void *arg)
+{
+	slack_job_found(arg, found, follow_archive_notice_done);
+}
+
+static void
+follow_archive_notice_done(struct job *j)
+{
+	job_done(j, NULL);
 }
 
 /*
