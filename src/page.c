@@ -15,7 +15,8 @@
  *
  * pd_responder asks a target to join the incident's PagerDuty incident.
  * The message carries "[incidentd <job token>]"; its probe looks for that
- * marker on the incident's responder requests and log entries before
+ * marker on the incident's responder requests and log entries, twice and
+ * some seconds apart (a request still in flight may land late), before
  * sending again. If PagerDuty has no coordinated responding (402), the
  * job records the incident as "one PagerDuty incident per service" and
  * creates its own, as a pd_incident would.
@@ -49,6 +50,7 @@
 
 #define PAGE_TITLE_MAX		1000
 #define PAGE_WAIT_MS		500	/* look again for the creator */
+#define PAGE_LOOK_AGAIN_MS	5000	/* a second look for a responder request */
 #define PAGE_RATE_MAX_S		60
 #define PAGE_CLOCK_SKEW		120	/* s between our clock and PagerDuty's */
 
@@ -958,6 +960,19 @@ page_rr_log_cb(const struct pd_result *pr, void *arg)
 		return;
 	}
 	if (!page_has_marker(json_path(pr->json, "log_entries"), j)) {
+		/*
+		 * Responder requests have no idempotency key, and a request
+		 * still on its way when we gave up on it (or died) can land
+		 * after this look: look once more, some seconds on, before
+		 * asking again.
+		 */
+		if (!json_bool(job_args(j), "looked")) {
+			cJSON_AddTrueToObject(job_args(j), "looked");
+			job_probe_later(j, PAGE_LOOK_AGAIN_MS,
+			    "no responder request with our marker yet");
+			return;
+		}
+		cJSON_DeleteItemFromObject(job_args(j), "looked");
 		job_resend(j);
 		return;
 	}

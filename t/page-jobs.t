@@ -155,6 +155,30 @@ ok(wait_for(sub { grep { alltext($_) =~ /1 of 1\* target/ } $sb->bot_posts($c1) 
 is(dump_db()->{incidents}{$k1}{pd}{incident}, $pd1,
     'the incident records its PagerDuty incident');
 
+# 1b. A responder request PagerDuty holds (still on its way) when the
+# daemon dies: after the restart the job looks (twice, some seconds
+# apart) before asking again, and the target is asked once.
+sub rr_count {
+	my ($inc) = pd_incidents(qr/^\[\Q$k1\E\]/);
+	return scalar @{($inc // {})->{responder_requests} // []};
+}
+my $nrr = rr_count();
+my $nposted = rrs();
+$sb->fault(service => 'pagerduty', match => '/responder_requests',
+    status => 0, delay_ms => 4500, count => 1);
+page_confirm($c1, 'j03');
+ok(wait_for(sub { rrs() > $nposted }), 'held: the request is on its way');
+$d->kill9;
+$d->start;
+ok($sb->wait_connected(1, $d), 'restarted while PagerDuty holds it');
+ok(wait_for(sub { rr_count() > $nrr }, 'the held request', 30),
+    'the held request landed');
+my $rj3;
+ok(wait_for(sub { ($rj3) = grep { ($_->{args}{incident} // '') eq $k1 &&
+    ($_->{args}{id} // '') eq 'PJ0003' && ($_->{state} // '') eq 'done' }
+    jobs_of('pd_responder'); $rj3 }, 'the job', 40), 'its job ended done');
+is(rr_count() - $nrr, 1, 'the target was asked once');
+
 # 2. SIGKILL after the create was sent, before the answer: one incident.
 my ($k2, $c2) = crash_while_creating('Search down', 'j02');
 $d->start;
